@@ -1,0 +1,33 @@
+"""Burgerservicenummer (BSN) parsing with the 11-test (elfproef)."""
+
+from typing import NewType
+
+from crypto._errors import CryptoError
+
+BSN = NewType("BSN", str)
+"""A syntactically valid BSN: nine ASCII digits passing the 11-test. Never store it."""
+
+_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+
+
+class InvalidBSN(CryptoError, ValueError):
+    """The value is not a valid BSN. The message never contains the value itself."""
+
+
+def parse_bsn(value: str) -> BSN:
+    """Return ``value`` as a :data:`BSN` or raise :class:`InvalidBSN`.
+
+    Rules: exactly nine ASCII digits (no spaces, signs or other Unicode digits), not all
+    zeros, and ``sum(d_i * w_i) % 11 == 0`` with weights 9..2 and -1 for the last digit.
+    """
+    if not isinstance(value, str):
+        raise InvalidBSN("a BSN must be a string of nine digits")
+    if len(value) != 9 or not value.isascii() or not value.isdigit():
+        raise InvalidBSN("a BSN must be exactly nine digits")
+    digits = [ord(c) - 48 for c in value]
+    if not any(digits):
+        raise InvalidBSN("a BSN cannot be all zeros")
+    total = sum(d * w for d, w in zip(digits, _WEIGHTS, strict=True))
+    if total % 11 != 0:
+        raise InvalidBSN("the BSN fails the 11-test")
+    return BSN(value)

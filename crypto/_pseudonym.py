@@ -1,0 +1,79 @@
+"""Keyed, versioned pseudonyms of a BSN.
+
+A pseudonym is ``p<version>.<base64url(HMAC-SHA256(K_purpose_v, "bsn:" + bsn))>`` where
+``K_purpose_v = HKDF-SHA256(master_v, salt=b"verwijsindex", info=purpose + "/v" + version)``.
+Only ~9×10^7 numbers pass the 11-test, so an unkeyed hash would be reversed in a minute; the
+key never lives in the database. The version marker lets keys rotate (see docs/adr/0002).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from dataclasses import dataclass, field
+from hashlib import sha256
+from typing import NewType
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from crypto._bsn import BSN
+from crypto._errors import CryptoError
+
+Pseudonym = NewType("Pseudonym", str)
+"""A keyed pseudonym as stored: ``p<version>.<43 base64url characters>``."""
+
+PSEUDONYM_PURPOSE_MATCH = "match-pseudonym"
+PSEUDONYM_PURPOSE_ACCESS_LOG = "access-log-subject"
+
+_SALT = b"verwijsindex"
+_MIN_MASTER_KEY_BYTES = 32
+
+
+def derive_subkey(master_key: bytes, *, purpose: str, version: int, length: int = 32) -> bytes:
+    """Derive a purpose- and version-bound subkey from a master key with HKDF-SHA256."""
+    if len(master_key) < _MIN_MASTER_KEY_BYTES:
+        raise CryptoError("the master key must be at least 32 bytes")
+    if version < 1:
+        raise CryptoError("key versions start at 1")
+    if not purpose or "/" in purpose:
+        raise CryptoError("the purpose must be a non-empty label without '/'")
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(),
+        length=length,
+        salt=_SALT,
+        info=f"{purpose}/v{version}".encode("ascii"),
+    )
+    return hkdf.derive(master_key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PseudonymKey:
+    """An HMAC key for one purpose and one version. Construct with :meth:`derive`."""
+
+    version: int
+    purpose: str
+    _key: bytes = field(repr=False)
+
+    @classmethod
+    def derive(
+        cls, *, master_key: bytes, version: int, purpose: str = PSEUDONYM_PURPOSE_MATCH
+    ) -> PseudonymKey:
+        return cls(
+            version=version,
+            purpose=purpose,
+            _key=derive_subkey(master_key, purpose=purpose, version=version),
+        )
+
+    def pseudonymise(self, bsn: BSN) -> Pseudonym:
+        mac = hmac.new(self._key, b"bsn:" + bsn.encode("ascii"), sha256).digest()
+        encoded = base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+        return Pseudonym(f"p{self.version}.{encoded}")
+
+
+def pseudonym_version(pseudonym: str) -> int:
+    """Return the key version a stored pseudonym was made with."""
+    head, sep, body = pseudonym.partition(".")
+    if not sep or not head.startswith("p") or not head[1:].isdigit() or len(body) != 43:
+        raise CryptoError("not a versioned pseudonym")
+    return int(head[1:])
