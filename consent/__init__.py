@@ -3,4 +3,6 @@
 Imports ``crypto`` and SQLAlchemy, never ``verwijsindex`` or FastAPI.
 """
 
-__all__: list[str] = []
+from consent._db import ConsentBase
+
+__all__ = ["ConsentBase"]

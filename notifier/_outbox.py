@@ -1,0 +1,79 @@
+"""The transactional outbox: events are rows written in the caller's transaction.
+
+``enqueue`` never commits: the event lands if and only if the change that caused it does.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index, String, Text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from notifier._db import NotifierBase
+
+
+class EventType(StrEnum):
+    MATCH_CREATED = "match.created"
+    MATCH_PARTICIPANT_JOINED = "match.participant_joined"
+    MATCH_PARTICIPANT_LEFT = "match.participant_left"
+    MATCH_CLOSED = "match.closed"
+    REGISTRATION_ENDED = "registration.ended"
+
+
+class OutboxEvent(NotifierBase):
+    __tablename__ = "outbox_events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    organisation_id: Mapped[str] = mapped_column(String(36))
+    match_id: Mapped[str | None] = mapped_column(String(36))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_outbox_events_org_created", "organisation_id", "created_at"),)
+
+
+_ALLOWED_DATA_KEYS = frozenset(
+    {"match_id", "registration_id", "participant_registration_id", "reason"}
+)
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    event_type: EventType,
+    organisation_id: str,
+    data: dict[str, Any],
+    occurred_at: datetime,
+    match_id: str | None = None,
+) -> str:
+    """Add one event for one organisation to the outbox in the session's transaction.
+
+    The payload is thin by construction: only ids, the event type and an end reason.
+    """
+    unknown = set(data) - _ALLOWED_DATA_KEYS
+    if unknown:
+        raise ValueError(f"payload keys not allowed in a thin event: {sorted(unknown)}")
+    event_id = f"msg_{uuid.uuid4().hex}"
+    body = {
+        "type": str(event_type),
+        "timestamp": occurred_at.isoformat().replace("+00:00", "Z"),
+        "data": data,
+    }
+    session.add(
+        OutboxEvent(
+            id=event_id,
+            event_type=str(event_type),
+            organisation_id=organisation_id,
+            match_id=match_id,
+            payload=json.dumps(body, separators=(",", ":"), sort_keys=True),
+            created_at=occurred_at,
+        )
+    )
+    return event_id

@@ -1,0 +1,84 @@
+"""``create_app(settings)``: the FastAPI application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from verwijsindex import __version__
+from verwijsindex.api.errors import install_error_handlers
+from verwijsindex.api.middleware import RequestContextMiddleware
+from verwijsindex.api.routes import health, matches, registrations
+from verwijsindex.clock import Clock, SystemClock
+from verwijsindex.context import AppContext, build_context
+from verwijsindex.db import Database
+from verwijsindex.db.migrate import upgrade
+from verwijsindex.logging import get_logger
+from verwijsindex.settings import Settings
+from verwijsindex.sweeper import run_sweeper
+
+log = get_logger(__name__)
+
+DESCRIPTION = """\
+A privacy-preserving referral index (verwijsindex) for at-risk youths.
+
+Professionals register **that** they are involved with a youth — never **what** is going on.
+The index stores only a keyed pseudonym of the youth; when a second professional registers the
+same youth it makes a **match** and notifies the participating organisations.
+
+Authenticate with `Authorization: Bearer <api key>`; professional keys name the acting
+professional in `X-Professional-Id`. Every error is RFC 9457 `application/problem+json`.
+"""
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, database: Database | None = None
+) -> FastAPI:
+    """Build the app. Keys are loaded (and production checks run) here, before serving."""
+    ctx = build_context(settings, clock=clock or SystemClock(), database=database)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            await upgrade(ctx.database)
+        tasks: list[asyncio.Task[None]] = []
+        if settings.run_sweeper:
+            tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
+        log.info(
+            "started", version=__version__, env=settings.env.value, dialect=ctx.database.dialect
+        )
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await ctx.database.dispose()
+
+    app = FastAPI(
+        title="Verwijsindex",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(registrations.router)
+    app.include_router(matches.router)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+def context_of(app: FastAPI) -> AppContext:
+    ctx: AppContext = app.state.ctx
+    return ctx

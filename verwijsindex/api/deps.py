@@ -1,0 +1,93 @@
+"""Authentication and authorisation dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from verwijsindex.api.errors import ApiProblem
+from verwijsindex.context import AppContext
+from verwijsindex.domain.admin import Principal
+from verwijsindex.domain.models import Role
+from verwijsindex.domain.service import Actor
+
+_BEARER = "bearer "
+
+
+def get_context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[AppContext, Depends(get_context)]
+
+
+def _unauthorised(detail: str) -> ApiProblem:
+    return ApiProblem(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def get_principal(request: Request, ctx: Ctx) -> Principal:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith(_BEARER):
+        raise _unauthorised("a bearer API key is required")
+    presented = header[len(_BEARER) :].strip()
+    async with ctx.database.transaction() as session:
+        principal = await ctx.admin.authenticate(session, presented)
+    if principal is None:
+        raise _unauthorised("the API key is unknown, revoked or expired")
+    request.state.organisation_id = principal.organisation_id
+    request.scope.setdefault("state", {})["organisation_id"] = principal.organisation_id
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_role(*roles: Role) -> object:
+    async def dependency(principal: PrincipalDep) -> Principal:
+        if principal.role not in roles:
+            raise ApiProblem(403, "forbidden-role", "this API key's role may not do this")
+        return principal
+
+    return Depends(dependency)
+
+
+@dataclass(frozen=True)
+class ProfessionalCaller:
+    principal: Principal
+    actor: Actor
+
+
+async def get_professional_caller(
+    ctx: Ctx,
+    principal: PrincipalDep,
+    x_professional_id: Annotated[
+        str | None,
+        Header(description="The acting professional; must belong to the key's organisation"),
+    ] = None,
+) -> ProfessionalCaller:
+    if principal.role is not Role.PROFESSIONAL:
+        raise ApiProblem(403, "forbidden-role", "this API key's role may not do this")
+    if not x_professional_id:
+        raise ApiProblem(
+            403, "professional-required", "X-Professional-Id must name the acting professional"
+        )
+    async with ctx.database.transaction() as session:
+        professional = await ctx.admin.professional_of(session, professional_id=x_professional_id)
+    if professional is None or not professional.active:
+        raise ApiProblem(403, "unknown-professional", "the professional is unknown or inactive")
+    if professional.organisation_id != principal.organisation_id:
+        raise ApiProblem(
+            403,
+            "professional-not-in-organisation",
+            "the professional does not belong to this API key's organisation",
+        )
+    return ProfessionalCaller(
+        principal=principal,
+        actor=Actor(organisation_id=principal.organisation_id, professional_id=professional.id),
+    )
+
+
+ProfessionalDep = Annotated[ProfessionalCaller, Depends(get_professional_caller)]

@@ -1,0 +1,167 @@
+"""Pure ASGI middleware: request id and access log line, body size and media type limits,
+security headers. One JSON log line per request, without personal data."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from verwijsindex.logging import get_logger
+
+log = get_logger("verwijsindex.access")
+
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+_DOCS_CSP = (
+    b"default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.com; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; frame-ancestors 'none'"
+)
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def _problem(status: int, code: str, detail: str) -> bytes:
+    from verwijsindex.api.errors import PROBLEM_BASE
+
+    titles = {413: "Content Too Large", 415: "Unsupported Media Type", 400: "Bad Request"}
+    return json.dumps(
+        {"type": PROBLEM_BASE + code, "title": titles[status], "status": status, "detail": detail}
+    ).encode()
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        started = time.perf_counter()
+        status_holder: dict[str, Any] = {"status": 500}
+        path: str = scope.get("path", "")
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        docs = path in ("/docs", "/redoc")
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                for name, value in SECURITY_HEADERS:
+                    if docs and name == b"content-security-policy":
+                        value = _DOCS_CSP
+                    headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            rejection = self._check_body_headers(scope)
+            if rejection is not None:
+                status, problem = rejection
+                await self._send_problem(send_wrapper, status, problem)
+                return
+            if scope.get("method") in _BODY_METHODS:
+                body: bytes | None = await self._read_body(receive)
+                if body is None:
+                    await self._send_problem(
+                        send_wrapper,
+                        413,
+                        _problem(413, "body-too-large", "the request body is too large"),
+                    )
+                    return
+                receive = _replay(body, receive)
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            log.info(
+                "request",
+                method=scope.get("method"),
+                route=getattr(route, "path", None) or "unmatched",
+                status=status_holder["status"],
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                organisation_id=state.get("organisation_id"),
+            )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    def _check_body_headers(self, scope: Scope) -> tuple[int, bytes] | None:
+        if scope.get("method") not in _BODY_METHODS:
+            return None
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                n = int(length)
+            except ValueError:
+                return 400, _problem(400, "bad-request", "invalid Content-Length")
+            if n > self.max_body_bytes:
+                return 413, _problem(413, "body-too-large", "the request body is too large")
+            if n == 0:
+                return None
+        ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if length is None and b"transfer-encoding" not in headers:
+            return None
+        if ctype != b"application/json" and not ctype.endswith(b"+json"):
+            return 415, _problem(
+                415, "unsupported-media-type", "request bodies must be application/json"
+            )
+        return None
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole body, or None as soon as it exceeds the limit."""
+        chunks: list[bytes] = []
+        seen = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    @staticmethod
+    async def _send_problem(send: Send, status: int, body: bytes) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def wrapped() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return wrapped

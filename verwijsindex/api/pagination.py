@@ -1,0 +1,28 @@
+"""Opaque keyset cursors: base64url of ``<created_at ISO>|<id>``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+from verwijsindex.errors import InvalidInput
+
+
+def encode_cursor(created_at: datetime, item_id: str) -> str:
+    raw = f"{created_at.isoformat()}|{item_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, _, item_id = base64.urlsafe_b64decode(padded).decode().partition("|")
+        stamp = datetime.fromisoformat(created)
+        if stamp.tzinfo is None or not item_id:
+            raise ValueError
+        return stamp, item_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("cursor is not valid") from None

@@ -1,0 +1,94 @@
+"""``/v1/matches``: the matches the caller's organisation takes part in."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from verwijsindex.api.deps import Ctx, ProfessionalDep
+from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE
+from verwijsindex.api.pagination import decode_cursor, encode_cursor
+from verwijsindex.api.schemas import (
+    MatchOut,
+    MatchPage,
+    MatchSummary,
+    OrganisationRef,
+    ParticipantOut,
+    Problem,
+    ProfessionalContact,
+)
+from verwijsindex.domain import repository as repo
+from verwijsindex.errors import NotFound
+
+router = APIRouter(prefix="/v1/matches", tags=["matches"])
+
+_PROBLEMS: dict[int | str, dict[str, object]] = {
+    s: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}} for s in (401, 403, 404, 422)
+}
+
+
+@router.get("", response_model=MatchPage, responses=_PROBLEMS)
+async def list_matches(
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    status: Literal["open", "closed", "all"] = "open",
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> MatchPage:
+    """Open matches by default; ``status=closed`` or ``all`` for history within retention."""
+    after = decode_cursor(cursor)
+    async with ctx.database.transaction() as session:
+        rows = await repo.list_matches(
+            session,
+            organisation_id=caller.actor.organisation_id,
+            status=None if status == "all" else status,
+            after=after,
+            limit=limit + 1,
+        )
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return MatchPage(
+        items=[
+            MatchSummary(
+                id=m.id,
+                status=m.status,  # type: ignore[arg-type]
+                created_at=m.created_at,
+                closed_at=m.closed_at,
+            )
+            for m in page
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get("/{match_id}", response_model=MatchOut, responses=_PROBLEMS)
+async def get_match(
+    match_id: Annotated[str, Path(max_length=64)], ctx: Ctx, caller: ProfessionalDep
+) -> MatchOut:
+    """Each participant's organisation and professional contact details — nothing about the
+    youth. 404 when the caller's organisation does not take part."""
+    async with ctx.database.transaction() as session:
+        match = await repo.get_match_for_organisation(
+            session, match_id=match_id, organisation_id=caller.actor.organisation_id
+        )
+        if match is None:
+            raise NotFound("match not found")
+        rows = await repo.match_participant_rows(session, match.id)
+    return MatchOut(
+        id=match.id,
+        status=match.status,  # type: ignore[arg-type]
+        created_at=match.created_at,
+        closed_at=match.closed_at,
+        participants=[
+            ParticipantOut(
+                registration_id=reg.id,
+                organisation=OrganisationRef(id=org.id, name=org.name, sector=org.sector),
+                professional=ProfessionalContact(name=pro.name, email=pro.email, phone=pro.phone),
+                registered_at=reg.created_at,
+                joined_at=part.joined_at,
+                left_at=part.left_at,
+            )
+            for part, reg, org, pro in rows
+        ],
+    )

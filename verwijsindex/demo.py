@@ -1,0 +1,73 @@
+"""A small demo for ``make run``: two organisations in different sectors, one professional
+each, and their API keys, printed once."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from verwijsindex.context import AppContext
+from verwijsindex.domain.models import Organisation
+
+
+async def seed_demo(ctx: AppContext) -> str:
+    async with ctx.database.transaction() as session:
+        count = (await session.execute(select(func.count(Organisation.id)))).scalar_one()
+        if count:
+            return (
+                "Demo data already present (API keys were printed when it was created).\n"
+                "Create another key with: .venv/bin/verwijsindex admin create-api-key "
+                "--organisation <id> --role professional"
+            )
+        a = await ctx.admin.create_organisation(
+            session, name="Jeugdteam Amsterdam-Noord", sector="youth-care", municipality="0363"
+        )
+        b = await ctx.admin.create_organisation(
+            session, name="Basisschool De Regenboog", sector="education", municipality="0363"
+        )
+        pa = await ctx.admin.create_professional(
+            session,
+            organisation_id=a.id,
+            name="Demo Jeugdwerker",
+            email="jeugdwerker@jeugdteam.example",
+            phone="+31 20 555 0101",
+        )
+        pb = await ctx.admin.create_professional(
+            session,
+            organisation_id=b.id,
+            name="Demo Intern Begeleider",
+            email="ib@regenboog.example",
+            phone="+31 20 555 0202",
+        )
+        ka = await ctx.admin.create_api_key(session, organisation_id=a.id, role="professional")
+        kb = await ctx.admin.create_api_key(session, organisation_id=b.id, role="professional")
+        kadmin = await ctx.admin.create_api_key(session, organisation_id=a.id, role="org-admin")
+    base = f"http://{ctx.settings.host}:{ctx.settings.port}"
+    return f"""
+Demo seeded. These API keys are shown ONCE; they are stored only as hashes.
+
+  {a.name} ({a.sector})
+    organisation id : {a.id}
+    professional id : {pa.id}
+    professional key: {ka.key}
+    org-admin key   : {kadmin.key}
+  {b.name} ({b.sector})
+    organisation id : {b.id}
+    professional id : {pb.id}
+    professional key: {kb.key}
+
+Try it (111222333 is a test BSN that passes the 11-test):
+
+  curl -s -X POST {base}/v1/registrations \\
+    -H 'Authorization: Bearer {ka.key}' -H 'X-Professional-Id: {pa.id}' \\
+    -H 'Content-Type: application/json' -d '{{"bsn": "111222333", "birth_date": "2012-05-01"}}'
+
+  curl -s -X POST {base}/v1/registrations \\
+    -H 'Authorization: Bearer {kb.key}' -H 'X-Professional-Id: {pb.id}' \\
+    -H 'Content-Type: application/json' -d '{{"bsn": "111222333", "birth_date": "2012-05-01"}}'
+
+The second answer carries a match_id; read it with
+  curl -s {base}/v1/matches/<match_id> \\
+    -H 'Authorization: Bearer {kb.key}' -H 'X-Professional-Id: {pb.id}'
+
+API documentation: {base}/docs (OpenAPI: {base}/openapi.json)
+"""

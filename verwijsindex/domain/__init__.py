@@ -1,0 +1,3 @@
+"""The index's domain: organisations, professionals, API keys, registrations, matches."""
+
+__all__: list[str] = []

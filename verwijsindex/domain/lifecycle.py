@@ -1,0 +1,59 @@
+"""Dates of a registration's life (Jeugdwet art. 7.1.4.5).
+
+A registration ends at the latest two years after it was made and on the youth's 23rd
+birthday. The birth date is given at registration, used here and then discarded. So that the
+stored end date does not disclose the birth date, the age limit is rounded down to the first
+day of the month of the 23rd birthday (ending a registration early is always allowed); only
+when that day has already passed is the birthday itself used (see docs/adr/0002).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+from verwijsindex.clock import AMSTERDAM
+from verwijsindex.errors import InvalidBirthDate, SubjectTooOld
+
+MAX_AGE = 23
+MAX_REGISTRATION_YEARS = 2
+
+
+def add_years(day: date, years: int) -> date:
+    """The same calendar day ``years`` later; 29 February becomes 28 February."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def _local_midnight_utc(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=AMSTERDAM).astimezone(UTC)
+
+
+def parse_birth_date(value: str | date) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise InvalidBirthDate("birth_date must be a calendar date as YYYY-MM-DD") from None
+
+
+def registration_end(*, birth_date: date, created_at: datetime) -> datetime:
+    """When a registration made at ``created_at`` ends, or raise for an ineligible youth."""
+    today = created_at.astimezone(AMSTERDAM).date()
+    if birth_date > today:
+        raise InvalidBirthDate("birth_date lies in the future")
+    birthday_23 = add_years(birth_date, MAX_AGE)
+    if birthday_23 <= today:
+        raise SubjectTooOld("only youths younger than 23 may be registered")
+    age_limit = _local_midnight_utc(birthday_23.replace(day=1))
+    if age_limit <= created_at:
+        age_limit = _local_midnight_utc(birthday_23)
+    by_term = add_years(created_at.astimezone(AMSTERDAM).date(), MAX_REGISTRATION_YEARS)
+    term_end = datetime.combine(
+        by_term, created_at.astimezone(AMSTERDAM).timetz().replace(tzinfo=None), tzinfo=AMSTERDAM
+    ).astimezone(UTC)
+    return min(age_limit, term_end)

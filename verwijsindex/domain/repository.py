@@ -1,0 +1,270 @@
+"""All queries of the index's tables. Repositories never commit."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, exists, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from verwijsindex.domain.models import (
+    ApiKey,
+    Match,
+    MatchParticipant,
+    MatchStatus,
+    Organisation,
+    Professional,
+    Registration,
+    RegistrationStatus,
+)
+
+
+async def lock_subject(session: AsyncSession, pseudonym: str) -> None:
+    """Serialise writers for one youth.
+
+    PostgreSQL: a transaction-scoped advisory lock keyed by the pseudonym. SQLite: every write
+    transaction already began with BEGIN IMMEDIATE, which serialises all writers.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(pseudonym.encode()).digest()[:8], "big", signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+async def get_organisation(session: AsyncSession, organisation_id: str) -> Organisation | None:
+    return await session.get(Organisation, organisation_id)
+
+
+async def get_professional(session: AsyncSession, professional_id: str) -> Professional | None:
+    return await session.get(Professional, professional_id)
+
+
+async def get_api_key_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | None:
+    result = await session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
+    return result.scalar_one_or_none()
+
+
+async def touch_api_key(session: AsyncSession, key_id: str, at: datetime) -> None:
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at))
+
+
+async def active_registration_of_professional(
+    session: AsyncSession, *, pseudonyms: Sequence[str], professional_id: str
+) -> Registration | None:
+    result = await session.execute(
+        select(Registration).where(
+            Registration.pseudonym.in_(pseudonyms),
+            Registration.professional_id == professional_id,
+            Registration.status == RegistrationStatus.ACTIVE,
+        )
+    )
+    return result.scalars().first()
+
+
+async def active_registrations_of_subject(
+    session: AsyncSession, pseudonyms: Sequence[str]
+) -> list[Registration]:
+    result = await session.execute(
+        select(Registration)
+        .where(
+            Registration.pseudonym.in_(pseudonyms),
+            Registration.status == RegistrationStatus.ACTIVE,
+        )
+        .order_by(Registration.created_at, Registration.id)
+    )
+    return list(result.scalars())
+
+
+async def repseudonymise(
+    session: AsyncSession, *, old: Sequence[str], new: str, key_version: int
+) -> None:
+    """Move active registrations made under older key versions to the current pseudonym."""
+    if not old:
+        return
+    await session.execute(
+        update(Registration)
+        .where(Registration.pseudonym.in_(old), Registration.status == RegistrationStatus.ACTIVE)
+        .values(pseudonym=new, key_version=key_version)
+    )
+    await session.execute(
+        update(Match)
+        .where(Match.subject_pseudonym.in_(old), Match.status == MatchStatus.OPEN)
+        .values(subject_pseudonym=new)
+    )
+
+
+async def open_match_of_subject(session: AsyncSession, pseudonyms: Sequence[str]) -> Match | None:
+    result = await session.execute(
+        select(Match).where(
+            Match.subject_pseudonym.in_(pseudonyms), Match.status == MatchStatus.OPEN
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def current_participations(session: AsyncSession, match_id: str) -> list[MatchParticipant]:
+    result = await session.execute(
+        select(MatchParticipant)
+        .where(MatchParticipant.match_id == match_id, MatchParticipant.left_at.is_(None))
+        .order_by(MatchParticipant.joined_at, MatchParticipant.id)
+    )
+    return list(result.scalars())
+
+
+async def open_participation_of_registration(
+    session: AsyncSession, registration_id: str
+) -> MatchParticipant | None:
+    result = await session.execute(
+        select(MatchParticipant)
+        .join(Match, Match.id == MatchParticipant.match_id)
+        .where(
+            MatchParticipant.registration_id == registration_id,
+            MatchParticipant.left_at.is_(None),
+            Match.status == MatchStatus.OPEN,
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def open_match_ids_of_registrations(
+    session: AsyncSession, registration_ids: Sequence[str]
+) -> dict[str, str]:
+    if not registration_ids:
+        return {}
+    result = await session.execute(
+        select(MatchParticipant.registration_id, MatchParticipant.match_id)
+        .join(Match, Match.id == MatchParticipant.match_id)
+        .where(
+            MatchParticipant.registration_id.in_(registration_ids),
+            MatchParticipant.left_at.is_(None),
+            Match.status == MatchStatus.OPEN,
+        )
+    )
+    return {r: m for r, m in result.tuples()}
+
+
+async def get_registration_of_organisation(
+    session: AsyncSession, *, registration_id: str, organisation_id: str
+) -> Registration | None:
+    result = await session.execute(
+        select(Registration).where(
+            Registration.id == registration_id, Registration.organisation_id == organisation_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def list_registrations(
+    session: AsyncSession,
+    *,
+    organisation_id: str,
+    status: str | None,
+    professional_id: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Registration]:
+    query = select(Registration).where(Registration.organisation_id == organisation_id)
+    if status is not None:
+        query = query.where(Registration.status == status)
+    if professional_id is not None:
+        query = query.where(Registration.professional_id == professional_id)
+    if after is not None:
+        created, rid = after
+        query = query.where(
+            (Registration.created_at > created)
+            | ((Registration.created_at == created) & (Registration.id > rid))
+        )
+    query = query.order_by(Registration.created_at, Registration.id).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+def _org_takes_part(organisation_id: str) -> object:
+    return exists().where(
+        MatchParticipant.match_id == Match.id,
+        MatchParticipant.organisation_id == organisation_id,
+    )
+
+
+async def get_match_for_organisation(
+    session: AsyncSession, *, match_id: str, organisation_id: str
+) -> Match | None:
+    result = await session.execute(
+        select(Match).where(Match.id == match_id, _org_takes_part(organisation_id))  # type: ignore[arg-type]
+    )
+    return result.scalar_one_or_none()
+
+
+async def list_matches(
+    session: AsyncSession,
+    *,
+    organisation_id: str,
+    status: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Match]:
+    query = select(Match).where(_org_takes_part(organisation_id))  # type: ignore[arg-type]
+    if status is not None:
+        query = query.where(Match.status == status)
+    if after is not None:
+        created, mid = after
+        query = query.where(
+            (Match.created_at > created) | ((Match.created_at == created) & (Match.id > mid))
+        )
+    query = query.order_by(Match.created_at, Match.id).limit(limit)
+    return list((await session.execute(query)).scalars())
+
+
+async def match_participant_rows(
+    session: AsyncSession, match_id: str
+) -> list[tuple[MatchParticipant, Registration, Organisation, Professional]]:
+    result = await session.execute(
+        select(MatchParticipant, Registration, Organisation, Professional)
+        .join(Registration, Registration.id == MatchParticipant.registration_id)
+        .join(Organisation, Organisation.id == Registration.organisation_id)
+        .join(Professional, Professional.id == Registration.professional_id)
+        .where(MatchParticipant.match_id == match_id)
+        .order_by(MatchParticipant.joined_at, MatchParticipant.id)
+    )
+    return [(p, r, o, pr) for p, r, o, pr in result.tuples()]
+
+
+async def due_registrations(
+    session: AsyncSession, *, now: datetime, limit: int
+) -> list[Registration]:
+    result = await session.execute(
+        select(Registration)
+        .where(Registration.status == RegistrationStatus.ACTIVE, Registration.ends_at <= now)
+        .order_by(Registration.ends_at, Registration.id)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def purge_ended_registrations(session: AsyncSession, *, ended_before: datetime) -> int:
+    ids = select(Registration.id).where(
+        Registration.status != RegistrationStatus.ACTIVE, Registration.ended_at <= ended_before
+    )
+    await session.execute(delete(MatchParticipant).where(MatchParticipant.registration_id.in_(ids)))
+    result = await session.execute(
+        delete(Registration).where(
+            Registration.status != RegistrationStatus.ACTIVE,
+            Registration.ended_at <= ended_before,
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def purge_closed_matches(session: AsyncSession, *, closed_before: datetime) -> int:
+    ids = select(Match.id).where(
+        Match.status == MatchStatus.CLOSED, Match.closed_at <= closed_before
+    )
+    await session.execute(delete(MatchParticipant).where(MatchParticipant.match_id.in_(ids)))
+    result = await session.execute(
+        delete(Match).where(Match.status == MatchStatus.CLOSED, Match.closed_at <= closed_before)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def count_rows(session: AsyncSession, model: type[object]) -> int:
+    return int((await session.execute(select(func.count()).select_from(model))).scalar_one())

@@ -1,0 +1,75 @@
+"""The one configuration class. Built once (``Settings()``) and passed down."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """All settings, read from ``VERWIJSINDEX_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="VERWIJSINDEX_", extra="forbid")
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    keys_dir: Path | None = Field(
+        default=None, description="Directory with key files; default <data_dir>/keys"
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 master key (32+ bytes) instead of a key file; never in the database",
+    )
+    master_key_version: int = Field(default=1, ge=1)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    log_level: str = "info"
+    log_json: bool = True
+
+    retention_days: int = Field(default=0, ge=0, description="Days an ended registration is kept")
+    sweep_interval_seconds: float = Field(default=3600.0, gt=0)
+    run_sweeper: bool = True
+    auto_migrate: bool = True
+
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    db_pool_size: int = Field(default=10, ge=1)
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+    allow_http_webhooks: bool | None = None
+    allow_private_webhook_addresses: bool | None = None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'verwijsindex.db'}"
+        if self.keys_dir is None:
+            self.keys_dir = self.data_dir / "keys"
+        development = self.env is Environment.DEVELOPMENT
+        if self.allow_http_webhooks is None:
+            self.allow_http_webhooks = development
+        if self.allow_private_webhook_addresses is None:
+            self.allow_private_webhook_addresses = development
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def resolved_keys_dir(self) -> Path:
+        assert self.keys_dir is not None
+        return self.keys_dir
