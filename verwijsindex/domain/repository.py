@@ -141,7 +141,7 @@ async def open_match_ids_of_registrations(
             Match.status == MatchStatus.OPEN,
         )
     )
-    return {r: m for r, m in result.tuples()}
+    return {r: m for r, m in result.all()}
 
 
 async def get_registration_of_organisation(
@@ -226,7 +226,7 @@ async def match_participant_rows(
         .where(MatchParticipant.match_id == match_id)
         .order_by(MatchParticipant.joined_at, MatchParticipant.id)
     )
-    return [(p, r, o, pr) for p, r, o, pr in result.tuples()]
+    return [(p, r, o, pr) for p, r, o, pr in result.all()]
 
 
 async def due_registrations(
