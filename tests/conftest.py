@@ -220,7 +220,9 @@ async def make_caller(ctx: AppContext, n: int, *, organisation_id: str | None = 
     async with ctx.database.transaction() as session:
         if organisation_id is None:
             org = await ctx.admin.create_organisation(
-                session, name=f"Organisation {n}", sector=SECTORS[n % len(SECTORS)],
+                session,
+                name=f"Organisation {n}",
+                sector=SECTORS[n % len(SECTORS)],
                 municipality="0363",
             )
             organisation_id = org.id

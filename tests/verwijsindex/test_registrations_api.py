@@ -7,12 +7,12 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import func, select
 
+from notifier import OutboxEvent
 from tests.conftest import Caller, registration_body
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
 from verwijsindex.domain.models import Match, MatchParticipant, Registration
 from verwijsindex.sweeper import sweep_once
-from notifier import OutboxEvent
 
 PROBLEM = "https://verwijsindex.nl/problems/"
 
@@ -36,7 +36,9 @@ class TestRegister:
     async def test_new_registration_is_201_with_expiry(
         self, client: httpx.AsyncClient, callers: list[Caller]
     ) -> None:
-        r = await client.post("/v1/registrations", json=registration_body(), headers=callers[0].headers)
+        r = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[0].headers
+        )
         assert r.status_code == 201, r.text
         body = r.json()
         assert body["status"] == "active"
@@ -49,8 +51,12 @@ class TestRegister:
     async def test_same_professional_again_is_200_same_registration(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
-        first = await client.post("/v1/registrations", json=registration_body(), headers=callers[0].headers)
-        again = await client.post("/v1/registrations", json=registration_body(), headers=callers[0].headers)
+        first = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[0].headers
+        )
+        again = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[0].headers
+        )
         assert (first.status_code, again.status_code) == (201, 200)
         assert again.json()["id"] == first.json()["id"]
         assert await _count(ctx, Registration) == 1
@@ -72,7 +78,9 @@ class TestRegister:
     async def test_municipality_defaults_to_organisation_and_can_be_given(
         self, client: httpx.AsyncClient, callers: list[Caller]
     ) -> None:
-        r = await client.post("/v1/registrations", json=registration_body(), headers=callers[0].headers)
+        r = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[0].headers
+        )
         assert r.json()["municipality"] == "0363"
         r = await client.post(
             "/v1/registrations",
@@ -86,14 +94,21 @@ class TestMatch:
     async def test_second_professional_makes_one_match_for_both(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
-        a = await client.post("/v1/registrations", json=registration_body(), headers=callers[0].headers)
-        b = await client.post("/v1/registrations", json=registration_body(), headers=callers[1].headers)
+        a = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[0].headers
+        )
+        b = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[1].headers
+        )
         match_id = b.json()["match_id"]
         assert match_id is not None
         again = await client.get(f"/v1/registrations/{a.json()['id']}", headers=callers[0].headers)
         assert again.json()["match_id"] == match_id
         assert sorted(await _events(ctx)) == sorted(
-            [("match.created", callers[0].organisation_id), ("match.created", callers[1].organisation_id)]
+            [
+                ("match.created", callers[0].organisation_id),
+                ("match.created", callers[1].organisation_id),
+            ]
         )
 
     async def test_third_professional_joins_the_same_match(
@@ -101,7 +116,9 @@ class TestMatch:
     ) -> None:
         ids = []
         for caller in callers:
-            r = await client.post("/v1/registrations", json=registration_body(), headers=caller.headers)
+            r = await client.post(
+                "/v1/registrations", json=registration_body(), headers=caller.headers
+            )
             ids.append(r.json()["match_id"])
         assert ids[0] is None and ids[1] == ids[2]
         assert await _count(ctx, Match) == 1
@@ -113,14 +130,19 @@ class TestMatch:
         self, client: httpx.AsyncClient, callers: list[Caller]
     ) -> None:
         await client.post("/v1/registrations", json=registration_body(), headers=callers[0].headers)
-        b = await client.post("/v1/registrations", json=registration_body(), headers=callers[1].headers)
+        b = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[1].headers
+        )
         r = await client.get(f"/v1/matches/{b.json()['match_id']}", headers=callers[0].headers)
         assert r.status_code == 200
         match = r.json()
         assert set(match) == {"id", "status", "created_at", "closed_at", "participants"}
         emails = sorted(p["professional"]["email"] for p in match["participants"])
         assert emails == ["pro0@org.example", "pro1@org.example"]
-        assert {p["organisation"]["sector"] for p in match["participants"]} == {"youth-care", "education"}
+        assert {p["organisation"]["sector"] for p in match["participants"]} == {
+            "youth-care",
+            "education",
+        }
         text = r.text
         for forbidden in ("111222333", "2012-05-01", "p1.", "pseudonym"):
             assert forbidden not in text
@@ -128,15 +150,21 @@ class TestMatch:
     async def test_different_youths_do_not_match(
         self, client: httpx.AsyncClient, callers: list[Caller]
     ) -> None:
-        await client.post("/v1/registrations", json=registration_body("111222333"), headers=callers[0].headers)
-        r = await client.post("/v1/registrations", json=registration_body("123456782"), headers=callers[1].headers)
+        await client.post(
+            "/v1/registrations", json=registration_body("111222333"), headers=callers[0].headers
+        )
+        r = await client.post(
+            "/v1/registrations", json=registration_body("123456782"), headers=callers[1].headers
+        )
         assert r.json()["match_id"] is None
 
     async def test_other_organisation_cannot_read_the_match(
         self, client: httpx.AsyncClient, callers: list[Caller]
     ) -> None:
         await client.post("/v1/registrations", json=registration_body(), headers=callers[0].headers)
-        b = await client.post("/v1/registrations", json=registration_body(), headers=callers[1].headers)
+        b = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[1].headers
+        )
         r = await client.get(f"/v1/matches/{b.json()['match_id']}", headers=callers[2].headers)
         assert r.status_code == 404
         assert r.json()["type"] == PROBLEM + "not-found"
@@ -148,8 +176,12 @@ class TestWithdraw:
     async def test_withdraw_closes_a_two_party_match_and_never_matches_again(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
-        a = await client.post("/v1/registrations", json=registration_body(), headers=callers[0].headers)
-        b = await client.post("/v1/registrations", json=registration_body(), headers=callers[1].headers)
+        a = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[0].headers
+        )
+        b = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[1].headers
+        )
         match_id = b.json()["match_id"]
         w = await client.post(
             f"/v1/registrations/{a.json()['id']}/withdraw",
@@ -165,7 +197,9 @@ class TestWithdraw:
         closed = await client.get("/v1/matches?status=closed", headers=callers[1].headers)
         assert [x["id"] for x in closed.json()["items"]] == [match_id]
         # The withdrawn registration does not match a newcomer; the remaining one does.
-        c = await client.post("/v1/registrations", json=registration_body(), headers=callers[2].headers)
+        c = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[2].headers
+        )
         new_match = c.json()["match_id"]
         assert new_match is not None and new_match != match_id
         m2 = await client.get(f"/v1/matches/{new_match}", headers=callers[2].headers)
@@ -179,11 +213,15 @@ class TestWithdraw:
         self, client: httpx.AsyncClient, callers: list[Caller]
     ) -> None:
         regs = [
-            (await client.post("/v1/registrations", json=registration_body(), headers=c.headers)).json()
+            (
+                await client.post("/v1/registrations", json=registration_body(), headers=c.headers)
+            ).json()
             for c in callers
         ]
         await client.post(
-            f"/v1/registrations/{regs[2]['id']}/withdraw", json={"reason": "other"}, headers=callers[2].headers
+            f"/v1/registrations/{regs[2]['id']}/withdraw",
+            json={"reason": "other"},
+            headers=callers[2].headers,
         )
         m = await client.get(f"/v1/matches/{regs[2]['match_id']}", headers=callers[0].headers)
         assert m.json()["status"] == "open"
@@ -193,7 +231,9 @@ class TestWithdraw:
     async def test_withdraw_twice_is_409_and_changes_nothing(
         self, client: httpx.AsyncClient, callers: list[Caller]
     ) -> None:
-        a = await client.post("/v1/registrations", json=registration_body(), headers=callers[0].headers)
+        a = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[0].headers
+        )
         url = f"/v1/registrations/{a.json()['id']}/withdraw"
         await client.post(url, json={"reason": "unjustified"}, headers=callers[0].headers)
         r = await client.post(url, json={"reason": "other"}, headers=callers[0].headers)
@@ -205,7 +245,9 @@ class TestWithdraw:
     async def test_withdraw_other_organisations_registration_is_404(
         self, client: httpx.AsyncClient, callers: list[Caller]
     ) -> None:
-        a = await client.post("/v1/registrations", json=registration_body(), headers=callers[0].headers)
+        a = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[0].headers
+        )
         r = await client.post(
             f"/v1/registrations/{a.json()['id']}/withdraw",
             json={"reason": "other"},
@@ -216,7 +258,9 @@ class TestWithdraw:
     async def test_withdraw_with_unknown_reason_is_422(
         self, client: httpx.AsyncClient, callers: list[Caller]
     ) -> None:
-        a = await client.post("/v1/registrations", json=registration_body(), headers=callers[0].headers)
+        a = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[0].headers
+        )
         r = await client.post(
             f"/v1/registrations/{a.json()['id']}/withdraw",
             json={"reason": "bored"},
@@ -232,8 +276,12 @@ class TestListing:
         from tests.conftest import make_bsn
 
         for i in range(5):
-            await client.post("/v1/registrations", json=registration_body(make_bsn(i)), headers=callers[0].headers)
-        await client.post("/v1/registrations", json=registration_body(make_bsn(99)), headers=callers[1].headers)
+            await client.post(
+                "/v1/registrations", json=registration_body(make_bsn(i)), headers=callers[0].headers
+            )
+        await client.post(
+            "/v1/registrations", json=registration_body(make_bsn(99)), headers=callers[1].headers
+        )
         seen: list[str] = []
         url = "/v1/registrations?limit=2"
         while True:
@@ -245,7 +293,9 @@ class TestListing:
             url = f"/v1/registrations?limit=2&cursor={page['next_cursor']}"
         assert len(seen) == len(set(seen)) == 5
 
-    async def test_bad_cursor_is_422(self, client: httpx.AsyncClient, callers: list[Caller]) -> None:
+    async def test_bad_cursor_is_422(
+        self, client: httpx.AsyncClient, callers: list[Caller]
+    ) -> None:
         r = await client.get("/v1/registrations?cursor=!!!", headers=callers[0].headers)
         assert r.status_code == 422
 
@@ -254,9 +304,13 @@ class TestLifecycle:
     async def test_sweep_ends_due_registrations_closes_match_and_purges(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, clock: FrozenClock
     ) -> None:
-        a = await client.post("/v1/registrations", json=registration_body(), headers=callers[0].headers)
+        a = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[0].headers
+        )
         clock.advance(timedelta(days=30))
-        b = await client.post("/v1/registrations", json=registration_body(), headers=callers[1].headers)
+        b = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[1].headers
+        )
         assert b.json()["match_id"] is not None
         clock.advance(timedelta(days=2 * 365 - 29))  # past a's two-year term, not b's
         result = await sweep_once(ctx)
@@ -274,9 +328,13 @@ class TestLifecycle:
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, clock: FrozenClock
     ) -> None:
         ctx.settings.retention_days = 30
-        a = await client.post("/v1/registrations", json=registration_body(), headers=callers[0].headers)
+        a = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[0].headers
+        )
         await client.post(
-            f"/v1/registrations/{a.json()['id']}/withdraw", json={"reason": "other"}, headers=callers[0].headers
+            f"/v1/registrations/{a.json()['id']}/withdraw",
+            json={"reason": "other"},
+            headers=callers[0].headers,
         )
         assert (await sweep_once(ctx)).purged_registrations == 0
         clock.advance(timedelta(days=31))
