@@ -81,9 +81,8 @@ class TestConcurrentRegistration:
         assert len(match_ids) == 1
         assert sum(r.json()["match_id"] is None for r in responses) == 1  # the very first
         assert await _counts(database_url, tmp_path) == (50, 1, 50)
-        match = httpx.get(
-            f"{server.base_url}/v1/matches/{match_ids.pop()}", headers=callers[7].headers
-        )
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            match = await http.get(f"/v1/matches/{match_ids.pop()}", headers=callers[7].headers)
         assert len(match.json()["participants"]) == 50
 
     async def test_two_professionals_at_once_many_times(
