@@ -10,15 +10,18 @@ when that day has already passed is the birthday itself used (see docs/adr/0002)
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from typing import TypeVar
 
 from verwijsindex.clock import AMSTERDAM
 from verwijsindex.errors import InvalidBirthDate, SubjectTooOld
+
+D = TypeVar("D", date, datetime)
 
 MAX_AGE = 23
 MAX_REGISTRATION_YEARS = 2
 
 
-def add_years(day: date, years: int) -> date:
+def add_years(day: D, years: int) -> D:
     """The same calendar day ``years`` later; 29 February becomes 28 February."""
     try:
         return day.replace(year=day.year + years)

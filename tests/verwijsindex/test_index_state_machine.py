@@ -1,0 +1,159 @@
+"""A hypothesis state machine of register / withdraw / sweep against a plain model of the
+rules, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from sqlalchemy import delete, select
+
+from tests.conftest import make_caller
+from verwijsindex.clock import FrozenClock
+from verwijsindex.context import AppContext, build_context
+from verwijsindex.domain.lifecycle import add_years
+from verwijsindex.domain.models import Match, MatchParticipant, Registration
+from verwijsindex.domain.service import Actor
+from verwijsindex.errors import RegistrationNotActive
+from verwijsindex.settings import Settings
+from verwijsindex.sweeper import sweep_once
+from notifier import OutboxEvent
+
+YOUTHS = ["111222333", "123456782", "999999990"]
+BIRTH = "2015-06-15"  # young enough that the two-year term always ends first
+
+
+@dataclass
+class ModelRegistration:
+    id: str
+    professional: int
+    youth: int
+    created_at: datetime
+    active: bool = True
+
+
+@dataclass
+class Model:
+    registrations: list[ModelRegistration] = field(default_factory=list)
+
+    def active(self, youth: int | None = None) -> list[ModelRegistration]:
+        return [r for r in self.registrations if r.active and (youth is None or r.youth == youth)]
+
+
+def _machine(ctx: AppContext, actors: list[Actor], clock: FrozenClock, runner: asyncio.Runner) -> type:
+    class IndexMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = Model()
+            clock.set(datetime(2026, 1, 5, 12, tzinfo=UTC))
+            runner.run(self._reset())
+
+        async def _reset(self) -> None:
+            async with ctx.database.transaction() as s:
+                for table in (OutboxEvent, MatchParticipant, Match, Registration):
+                    await s.execute(delete(table))
+
+        @rule(p=st.integers(0, len(actors) - 1), y=st.integers(0, len(YOUTHS) - 1))
+        def register(self, p: int, y: int) -> None:
+            async def go() -> tuple[str, bool]:
+                async with ctx.database.transaction() as s:
+                    res = await ctx.registrations.register(
+                        s, actor=actors[p], bsn=YOUTHS[y], birth_date=BIRTH, municipality=None
+                    )
+                    return res.registration.id, res.created
+
+            rid, created = runner.run(go())
+            existing = [r for r in self.model.active(y) if r.professional == p]
+            if existing:
+                assert not created and rid == existing[0].id
+            else:
+                assert created
+                self.model.registrations.append(ModelRegistration(rid, p, y, clock.now()))
+
+        @rule(i=st.integers(0, 30))
+        def withdraw(self, i: int) -> None:
+            if not self.model.registrations:
+                return
+            reg = self.model.registrations[i % len(self.model.registrations)]
+
+            async def go() -> None:
+                async with ctx.database.transaction() as s:
+                    await ctx.registrations.withdraw(
+                        s, actor=actors[reg.professional], registration_id=reg.id, reason="other"
+                    )
+
+            if reg.active:
+                runner.run(go())
+                reg.active = False
+            else:
+                with pytest.raises(RegistrationNotActive):
+                    runner.run(go())
+
+        @rule(days=st.sampled_from([1, 90, 400, 730, 731]))
+        def time_passes_and_sweep(self, days: int) -> None:
+            clock.advance(timedelta(days=days))
+            runner.run(sweep_once(ctx))
+            for r in self.model.registrations:
+                if r.active and add_years(r.created_at, 2) <= clock.now():
+                    r.active = False
+            # retention 0: ended registrations are purged
+            self.model.registrations = [r for r in self.model.registrations if r.active]
+
+        @invariant()
+        def database_agrees_with_model(self) -> None:
+            async def read() -> tuple[set[str], dict[str, set[str]], list[str]]:
+                async with ctx.database.transaction() as s:
+                    active = set(
+                        (await s.execute(select(Registration.id).where(Registration.status == "active"))).scalars()
+                    )
+                    rows = await s.execute(
+                        select(Match.id, MatchParticipant.registration_id)
+                        .join(MatchParticipant, MatchParticipant.match_id == Match.id)
+                        .where(Match.status == "open", MatchParticipant.left_at.is_(None))
+                    )
+                    open_matches: dict[str, set[str]] = {}
+                    for mid, rid in rows.all():
+                        open_matches.setdefault(mid, set()).add(rid)
+                    all_open = list((await s.execute(select(Match.id).where(Match.status == "open"))).scalars())
+                return active, open_matches, all_open
+
+            active, open_matches, all_open = runner.run(read())
+            assert active == {r.id for r in self.model.active()}
+            assert set(all_open) == set(open_matches)  # no open match without participants
+            expected = [
+                {r.id for r in self.model.active(y)}
+                for y in range(len(YOUTHS))
+                if len(self.model.active(y)) >= 2
+            ]
+            assert sorted(map(sorted, open_matches.values())) == sorted(map(sorted, expected))
+
+    return IndexMachine
+
+
+@pytest.mark.slow
+def test_index_behaves_like_the_model(database_url: str, tmp_path: Path) -> None:
+    clock = FrozenClock(datetime(2026, 1, 5, 12, tzinfo=UTC))
+    with asyncio.Runner() as runner:
+        ctx = build_context(Settings(database_url=database_url, data_dir=tmp_path), clock=clock)
+        try:
+            first = runner.run(make_caller(ctx, 0))
+            callers = [first] + [runner.run(make_caller(ctx, n)) for n in (1, 2)]
+            callers.append(runner.run(make_caller(ctx, 3, organisation_id=first.organisation_id)))
+            actors = [Actor(c.organisation_id, c.professional_id) for c in callers]
+            machine = _machine(ctx, actors, clock, runner)
+            machine.TestCase.settings = settings(
+                max_examples=int(os.environ.get("VERWIJSINDEX_TEST_EXAMPLES", "30")),
+                stateful_step_count=25,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            )
+            machine.TestCase().runTest()
+        finally:
+            runner.run(ctx.database.dispose())

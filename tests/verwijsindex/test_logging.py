@@ -1,0 +1,59 @@
+"""The redaction processor masks BSN-, date-, e-mail- and phone-like values in every field."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import date
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from verwijsindex.logging import configure_logging, get_logger, redact_processor, redact_text
+
+bsns = st.integers(0, 999_999_999).map(lambda n: f"{n:09d}")
+dates = st.dates(min_value=date(1990, 1, 1), max_value=date(2030, 12, 31))
+date_texts = st.one_of(
+    dates.map(date.isoformat),
+    dates.map(lambda d: d.strftime("%d-%m-%Y")),
+    dates.map(lambda d: d.strftime("%d/%m/%Y")),
+)
+emails = st.from_regex(r"[a-z][a-z0-9.]{0,10}@[a-z]{2,10}\.(nl|com|example)", fullmatch=True)
+phones = st.one_of(
+    st.integers(10_000_000, 99_999_999).map(lambda n: f"06{n}"),
+    st.integers(10_000_000, 99_999_999).map(lambda n: f"06-{n}"),
+    st.integers(100_000_000, 999_999_999).map(lambda n: f"+31{n}"),
+    st.integers(1_000_000, 9_999_999).map(lambda n: f"+31 20 {n}"),
+)
+personal = st.one_of(bsns, date_texts, emails, phones)
+field_names = st.sampled_from(["event", "detail", "path", "user", "x", "error", "bsn"])
+
+
+class TestRedaction:
+    @given(personal, st.text(alphabet="abc ", max_size=10), st.text(alphabet="xyz ", max_size=10))
+    def test_personal_values_are_masked_inside_text(self, value: str, before: str, after: str) -> None:
+        assert value not in redact_text(f"{before} {value} {after}")
+
+    @settings(max_examples=200)
+    @given(field_names, personal)
+    def test_every_field_and_depth(self, field: str, value: str) -> None:
+        event = {field: value, "nested": {"list": [value, {"k": value}]}, value: 1}
+        out = json.dumps(redact_processor(None, "info", event))
+        assert value not in out
+
+    def test_ids_and_plain_words_survive(self) -> None:
+        text = "registration 2d55e548-f7cf-439e-a5a9-473fcda05155 status 201 took 3.5 ms"
+        assert redact_text(text) == text
+
+    def test_standard_library_records_are_redacted(self) -> None:
+        configure_logging(level="info", json=True)
+        stream = io.StringIO()
+        root = logging.getLogger()
+        root.handlers[0].stream = stream  # type: ignore[attr-defined]
+        logging.getLogger("some.library").warning("failed for 123456782 born 2012-05-01")
+        get_logger("x").info("event", detail="mail jan@example.nl or call 0612345678")
+        out = stream.getvalue()
+        for value in ("123456782", "2012-05-01", "jan@example.nl", "0612345678"):
+            assert value not in out
+        assert "[number]" in out and "[email]" in out
