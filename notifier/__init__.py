@@ -11,6 +11,14 @@ Example::
 """
 
 from notifier._errors import NotifierError
+from notifier._retry import (
+    STANDARD_WEBHOOKS_SCHEDULE,
+    ErrorKind,
+    Outcome,
+    RetryPolicy,
+    classify_response,
+    parse_retry_after,
+)
 from notifier._ssrf import (
     IPAddress,
     ParsedURL,
@@ -24,12 +32,18 @@ from notifier._ssrf import (
 )
 
 __all__ = [
+    "STANDARD_WEBHOOKS_SCHEDULE",
+    "ErrorKind",
     "IPAddress",
     "NotifierError",
+    "Outcome",
     "ParsedURL",
     "Resolver",
+    "RetryPolicy",
     "UnsafeWebhookURL",
     "check_address",
+    "classify_response",
+    "parse_retry_after",
     "resolve_and_check",
     "system_resolver",
     "unsafe_address_reason",
