@@ -15,6 +15,22 @@ Example::
 
 from crypto._bsn import BSN, InvalidBSN, parse_bsn
 from crypto._errors import CryptoError
+from crypto._merkle import (
+    EMPTY_ROOT_HASH,
+    HASH_SIZE,
+    InvalidProof,
+    LeafHashReader,
+    MerkleFrontier,
+    MerkleRangeError,
+    SubtreeHasher,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    root_hash,
+    verify_consistency,
+    verify_inclusion,
+)
 from crypto._pseudonym import (
     PSEUDONYM_PURPOSE_ACCESS_LOG,
     PSEUDONYM_PURPOSE_MATCH,
@@ -26,13 +42,27 @@ from crypto._pseudonym import (
 
 __all__ = [
     "BSN",
+    "EMPTY_ROOT_HASH",
+    "HASH_SIZE",
     "PSEUDONYM_PURPOSE_ACCESS_LOG",
     "PSEUDONYM_PURPOSE_MATCH",
     "CryptoError",
     "InvalidBSN",
+    "InvalidProof",
+    "LeafHashReader",
+    "MerkleFrontier",
+    "MerkleRangeError",
     "Pseudonym",
     "PseudonymKey",
+    "SubtreeHasher",
+    "consistency_proof",
     "derive_subkey",
+    "inclusion_proof",
+    "leaf_hash",
+    "node_hash",
     "parse_bsn",
     "pseudonym_version",
+    "root_hash",
+    "verify_consistency",
+    "verify_inclusion",
 ]
