@@ -14,6 +14,14 @@ Example::
 """
 
 from crypto._bsn import BSN, InvalidBSN, parse_bsn
+from crypto._checkpoint import (
+    Checkpoint,
+    InvalidCheckpoint,
+    format_checkpoint,
+    parse_checkpoint,
+    sign_checkpoint,
+    verify_checkpoint,
+)
 from crypto._errors import CryptoError
 from crypto._merkle import (
     EMPTY_ROOT_HASH,
@@ -59,8 +67,10 @@ __all__ = [
     "HASH_SIZE",
     "PSEUDONYM_PURPOSE_ACCESS_LOG",
     "PSEUDONYM_PURPOSE_MATCH",
+    "Checkpoint",
     "CryptoError",
     "InvalidBSN",
+    "InvalidCheckpoint",
     "InvalidNoteKey",
     "InvalidNoteSignature",
     "InvalidProof",
@@ -74,6 +84,7 @@ __all__ = [
     "SubtreeHasher",
     "consistency_proof",
     "derive_subkey",
+    "format_checkpoint",
     "format_signer_key",
     "format_verifier_key",
     "inclusion_proof",
@@ -81,11 +92,14 @@ __all__ = [
     "node_hash",
     "note_key_id",
     "parse_bsn",
+    "parse_checkpoint",
     "parse_signer_key",
     "parse_verifier_key",
     "pseudonym_version",
     "root_hash",
+    "sign_checkpoint",
     "sign_note",
+    "verify_checkpoint",
     "verify_consistency",
     "verify_inclusion",
     "verify_note",
