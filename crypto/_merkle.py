@@ -195,7 +195,7 @@ class SubtreeHasher:
         min_cached_level: int = 6,
     ) -> None:
         if min_cached_level < 0:
-            raise ValueError("min_cached_level must be non-negative")
+            raise MerkleRangeError("min_cached_level must be non-negative")
         self._read = read_leaf_hashes
         self._cache: MutableMapping[tuple[int, int], bytes] = {} if cache is None else cache
         self._min_level = min_cached_level

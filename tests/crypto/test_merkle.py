@@ -543,6 +543,10 @@ class TestSubtreeHasher:
         with pytest.raises(MerkleRangeError):
             hasher.root_hash(3)
 
+    def test_rejects_negative_cache_level(self) -> None:
+        with pytest.raises(MerkleRangeError):
+            SubtreeHasher(read_leaf_hashes=lambda s, e: LEAVES[s:e], min_cached_level=-1)
+
     def test_rejects_empty_or_negative_ranges(self) -> None:
         with pytest.raises(MerkleRangeError):
             HASHER.subtree_hash(3, 3)
