@@ -11,6 +11,11 @@ Example::
     bsn = parse_bsn("111222333")
     key = PseudonymKey.derive(master_key=b"\\x00" * 32, version=1)
     pseudonym = key.pseudonymise(bsn)   # "p1.<base64url HMAC>"
+
+    private_key, public_key = hpke_generate_keypair()
+    info = exchange_info(match_id="m1", consent_reference=["ev1"],
+                         sender_org="org-a", recipient_org="org-b")
+    enc, ciphertext = hpke_seal(recipient_public_key=public_key, info=info, plaintext=b"...")
 """
 
 from crypto._bsn import BSN, InvalidBSN, parse_bsn
@@ -23,6 +28,15 @@ from crypto._checkpoint import (
     verify_checkpoint,
 )
 from crypto._errors import CryptoError
+from crypto._hpke import (
+    EXCHANGE_INFO_LABEL,
+    HPKEError,
+    exchange_info,
+    public_key_from_private,
+)
+from crypto._hpke import generate_keypair as hpke_generate_keypair
+from crypto._hpke import open as hpke_open
+from crypto._hpke import seal as hpke_seal
 from crypto._merkle import (
     EMPTY_ROOT_HASH,
     HASH_SIZE,
@@ -80,12 +94,14 @@ from crypto._webhook_signature import (
 __all__ = [
     "BSN",
     "EMPTY_ROOT_HASH",
+    "EXCHANGE_INFO_LABEL",
     "HASH_SIZE",
     "PSEUDONYM_PURPOSE_ACCESS_LOG",
     "PSEUDONYM_PURPOSE_MATCH",
     "Checkpoint",
     "CryptoError",
     "Ed25519WebhookKeyPair",
+    "HPKEError",
     "InvalidBSN",
     "InvalidCheckpoint",
     "InvalidNoteKey",
@@ -104,11 +120,15 @@ __all__ = [
     "SubtreeHasher",
     "consistency_proof",
     "derive_subkey",
+    "exchange_info",
     "format_checkpoint",
     "format_signer_key",
     "format_verifier_key",
     "generate_ed25519_signing_key",
     "generate_webhook_secret",
+    "hpke_generate_keypair",
+    "hpke_open",
+    "hpke_seal",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
@@ -121,6 +141,7 @@ __all__ = [
     "parse_verifier_key",
     "parse_webhook_secret",
     "pseudonym_version",
+    "public_key_from_private",
     "root_hash",
     "sign_checkpoint",
     "sign_note",

@@ -1,0 +1,37 @@
+"""One base class for every error this package raises."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class ConsentError(Exception):
+    """Base class of all errors raised by :mod:`consent`."""
+
+
+class InvalidConsent(ConsentError, ValueError):
+    """A consent event, its vocabulary or a legal ground is malformed.
+
+    The message names the offending field but never echoes a birth date or other
+    personal data.
+    """
+
+
+class InvalidBirthDate(InvalidConsent):
+    """The youth's birth date lies in the future or the youth is 23 or older."""
+
+
+class ConsentRequired(ConsentError):
+    """An exchange was asked for without the consent the age rules require.
+
+    ``missing`` lists the parties (``"youth"``, ``"parent-or-guardian"``) whose grant is
+    absent; ``refused_by`` lists the grantor roles whose refusal or withdrawal blocks it.
+    """
+
+    def __init__(
+        self, explanation: str, *, missing: Iterable[str] = (), refused_by: Iterable[str] = ()
+    ) -> None:
+        super().__init__(explanation)
+        self.explanation = explanation
+        self.missing: tuple[str, ...] = tuple(missing)
+        self.refused_by: tuple[str, ...] = tuple(refused_by)
