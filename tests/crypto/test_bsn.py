@@ -51,7 +51,9 @@ class TestParseBSN:
             accepted = False
         assert accepted == expected
 
-    @given(st.text(alphabet="0123456789", min_size=9, max_size=9), st.integers(0, 8), st.integers(1, 9))
+    @given(
+        st.text(alphabet="0123456789", min_size=9, max_size=9), st.integers(0, 8), st.integers(1, 9)
+    )
     def test_a_single_digit_change_is_caught(self, digits: str, pos: int, delta: int) -> None:
         if not _check_digit_ok(digits) or digits == "000000000":
             return

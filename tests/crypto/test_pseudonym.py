@@ -24,7 +24,10 @@ class TestPseudonymVectors:
     @pytest.mark.parametrize("case", VECTORS["cases"], ids=lambda c: f"v{c['version']}-{c['bsn']}")
     def test_known_answers(self, case: dict[str, object]) -> None:
         version = int(str(case["version"]))
-        assert derive_subkey(MASTER, purpose="match-pseudonym", version=version).hex() == case["subkey_hex"]
+        assert (
+            derive_subkey(MASTER, purpose="match-pseudonym", version=version).hex()
+            == case["subkey_hex"]
+        )
         key = PseudonymKey.derive(master_key=MASTER, version=version)
         assert key.pseudonymise(BSN(str(case["bsn"]))) == case["pseudonym"]
 
@@ -34,7 +37,9 @@ class TestPseudonymKey:
     def test_deterministic_and_versioned(self, master: bytes, version: int) -> None:
         key = PseudonymKey.derive(master_key=master, version=version)
         p = key.pseudonymise(BSN("111222333"))
-        assert p == PseudonymKey.derive(master_key=master, version=version).pseudonymise(BSN("111222333"))
+        assert p == PseudonymKey.derive(master_key=master, version=version).pseudonymise(
+            BSN("111222333")
+        )
         assert pseudonym_version(p) == version
         assert "111222333" not in p
 
@@ -42,7 +47,9 @@ class TestPseudonymKey:
         bsn = BSN("123456782")
         v1 = PseudonymKey.derive(master_key=MASTER, version=1).pseudonymise(bsn)
         v2 = PseudonymKey.derive(master_key=MASTER, version=2).pseudonymise(bsn)
-        log = PseudonymKey.derive(master_key=MASTER, version=1, purpose=PSEUDONYM_PURPOSE_ACCESS_LOG)
+        log = PseudonymKey.derive(
+            master_key=MASTER, version=1, purpose=PSEUDONYM_PURPOSE_ACCESS_LOG
+        )
         assert len({v1.split(".")[1], v2.split(".")[1], log.pseudonymise(bsn).split(".")[1]}) == 3
 
     def test_other_master_key_gives_other_pseudonym(self) -> None:

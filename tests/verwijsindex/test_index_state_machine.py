@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sqlalchemy import delete, select
 
+from notifier import OutboxEvent
 from tests.conftest import make_caller
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext, build_context
@@ -24,7 +25,6 @@ from verwijsindex.domain.service import Actor
 from verwijsindex.errors import RegistrationNotActive
 from verwijsindex.settings import Settings
 from verwijsindex.sweeper import sweep_once
-from notifier import OutboxEvent
 
 YOUTHS = ["111222333", "123456782", "999999990"]
 BIRTH = "2015-06-15"  # young enough that the two-year term always ends first
@@ -47,7 +47,9 @@ class Model:
         return [r for r in self.registrations if r.active and (youth is None or r.youth == youth)]
 
 
-def _machine(ctx: AppContext, actors: list[Actor], clock: FrozenClock, runner: asyncio.Runner) -> type:
+def _machine(
+    ctx: AppContext, actors: list[Actor], clock: FrozenClock, runner: asyncio.Runner
+) -> type:
     class IndexMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
@@ -111,7 +113,11 @@ def _machine(ctx: AppContext, actors: list[Actor], clock: FrozenClock, runner: a
             async def read() -> tuple[set[str], dict[str, set[str]], list[str]]:
                 async with ctx.database.transaction() as s:
                     active = set(
-                        (await s.execute(select(Registration.id).where(Registration.status == "active"))).scalars()
+                        (
+                            await s.execute(
+                                select(Registration.id).where(Registration.status == "active")
+                            )
+                        ).scalars()
                     )
                     rows = await s.execute(
                         select(Match.id, MatchParticipant.registration_id)
@@ -121,7 +127,9 @@ def _machine(ctx: AppContext, actors: list[Actor], clock: FrozenClock, runner: a
                     open_matches: dict[str, set[str]] = {}
                     for mid, rid in rows.all():
                         open_matches.setdefault(mid, set()).add(rid)
-                    all_open = list((await s.execute(select(Match.id).where(Match.status == "open"))).scalars())
+                    all_open = list(
+                        (await s.execute(select(Match.id).where(Match.status == "open"))).scalars()
+                    )
                 return active, open_matches, all_open
 
             active, open_matches, all_open = runner.run(read())

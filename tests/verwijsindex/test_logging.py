@@ -32,7 +32,9 @@ field_names = st.sampled_from(["event", "detail", "path", "user", "x", "error", 
 
 class TestRedaction:
     @given(personal, st.text(alphabet="abc ", max_size=10), st.text(alphabet="xyz ", max_size=10))
-    def test_personal_values_are_masked_inside_text(self, value: str, before: str, after: str) -> None:
+    def test_personal_values_are_masked_inside_text(
+        self, value: str, before: str, after: str
+    ) -> None:
         assert value not in redact_text(f"{before} {value} {after}")
 
     @settings(max_examples=200)
