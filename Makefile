@@ -27,7 +27,7 @@ run: $(STAMP)
 	$(BIN)/verwijsindex serve
 
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -10,24 +10,38 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sqlalchemy import delete, select
 
 from notifier import OutboxEvent
 from tests.conftest import make_caller
-from verwijsindex.clock import FrozenClock
+from verwijsindex.clock import AMSTERDAM, FrozenClock
 from verwijsindex.context import AppContext, build_context
 from verwijsindex.domain.lifecycle import add_years
 from verwijsindex.domain.models import Match, MatchParticipant, Registration
 from verwijsindex.domain.service import Actor
-from verwijsindex.errors import RegistrationNotActive
+from verwijsindex.errors import RegistrationNotActive, SubjectTooOld
 from verwijsindex.settings import Settings
 from verwijsindex.sweeper import sweep_once
 
+PHASES = (
+    [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
+    if os.environ.get("VERWIJSINDEX_TEST_NO_SHRINK")
+    else list(Phase)
+)
 YOUTHS = ["111222333", "123456782", "999999990"]
-BIRTH = "2015-06-15"  # young enough that the two-year term always ends first
+BIRTH = "2015-06-15"
+# The youth turns 23 on 2038-06-15; registrations end at the latest at the start of that month
+# (Amsterdam time), or on the birthday itself when made within that month.
+MONTH_START = datetime(2038, 6, 1, tzinfo=AMSTERDAM)
+BIRTHDAY_23 = datetime(2038, 6, 15, tzinfo=AMSTERDAM)
+
+
+def expected_end(created: datetime) -> datetime:
+    age_limit = MONTH_START if MONTH_START > created else BIRTHDAY_23
+    return min(add_years(created, 2), age_limit)
 
 
 @dataclass
@@ -71,6 +85,10 @@ def _machine(
                     )
                     return res.registration.id, res.created
 
+            if clock.now() >= BIRTHDAY_23:
+                with pytest.raises(SubjectTooOld):
+                    runner.run(go())
+                return
             rid, created = runner.run(go())
             existing = [r for r in self.model.active(y) if r.professional == p]
             if existing:
@@ -103,7 +121,7 @@ def _machine(
             clock.advance(timedelta(days=days))
             runner.run(sweep_once(ctx))
             for r in self.model.registrations:
-                if r.active and add_years(r.created_at, 2) <= clock.now():
+                if r.active and expected_end(r.created_at) <= clock.now():
                     r.active = False
             # retention 0: ended registrations are purged
             self.model.registrations = [r for r in self.model.registrations if r.active]
@@ -161,6 +179,7 @@ def test_index_behaves_like_the_model(database_url: str, tmp_path: Path) -> None
                 stateful_step_count=25,
                 deadline=None,
                 suppress_health_check=[HealthCheck.too_slow],
+                phases=PHASES,
             )
             machine.TestCase().runTest()
         finally:
