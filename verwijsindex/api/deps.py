@@ -33,10 +33,13 @@ async def get_principal(request: Request, ctx: Ctx) -> Principal:
     if not header.lower().startswith(_BEARER):
         raise _unauthorised("a bearer API key is required")
     presented = header[len(_BEARER) :].strip()
-    async with ctx.database.transaction() as session:
+    async with ctx.database.read() as session:
         principal = await ctx.admin.authenticate(session, presented)
     if principal is None:
         raise _unauthorised("the API key is unknown, revoked or expired")
+    if principal.needs_touch:
+        async with ctx.database.transaction() as session:
+            await ctx.admin.touch(session, principal)
     request.state.organisation_id = principal.organisation_id
     request.scope.setdefault("state", {})["organisation_id"] = principal.organisation_id
     return principal
@@ -74,7 +77,7 @@ async def get_professional_caller(
         raise ApiProblem(
             403, "professional-required", "X-Professional-Id must name the acting professional"
         )
-    async with ctx.database.transaction() as session:
+    async with ctx.database.read() as session:
         professional = await ctx.admin.professional_of(session, professional_id=x_professional_id)
     if professional is None or not professional.active:
         raise ApiProblem(403, "unknown-professional", "the professional is unknown or inactive")

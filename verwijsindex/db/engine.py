@@ -27,6 +27,8 @@ class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     dialect: str
+    read_engine: AsyncEngine | None = None
+    read_sessions: async_sessionmaker[AsyncSession] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -39,11 +41,21 @@ class Database:
         async with self.sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work. On SQLite it uses a deferred transaction on a separate
+        pool, so reads see a consistent WAL snapshot without taking the writer lock."""
+        factory = self.read_sessions or self.sessions
+        async with factory() as session, session.begin():
+            yield session
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not None:
+            await self.read_engine.dispose()
 
 
-def _sqlite_setup(engine: AsyncEngine, settings: Settings) -> None:
+def _sqlite_setup(engine: AsyncEngine, settings: Settings, *, begin: str) -> None:
     busy = settings.sqlite_busy_timeout_ms
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -59,7 +71,7 @@ def _sqlite_setup(engine: AsyncEngine, settings: Settings) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
 
 def create_database(settings: Settings) -> Database:
@@ -76,7 +88,16 @@ def create_database(settings: Settings) -> Database:
         kwargs["max_overflow"] = settings.db_pool_size
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
-    if url.get_backend_name() == "sqlite":
-        _sqlite_setup(engine, settings)
     sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-    return Database(engine=engine, sessions=sessions, dialect=url.get_backend_name())
+    if url.get_backend_name() != "sqlite":
+        return Database(engine=engine, sessions=sessions, dialect=url.get_backend_name())
+    _sqlite_setup(engine, settings, begin="BEGIN IMMEDIATE")
+    read_engine = create_async_engine(url, **kwargs)
+    _sqlite_setup(read_engine, settings, begin="BEGIN")
+    return Database(
+        engine=engine,
+        sessions=sessions,
+        dialect="sqlite",
+        read_engine=read_engine,
+        read_sessions=async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False),
+    )

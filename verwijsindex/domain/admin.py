@@ -35,6 +35,7 @@ class Principal:
     api_key_id: str
     organisation_id: str
     role: Role
+    needs_touch: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,9 @@ class AdminService:
         )
 
     async def authenticate(self, session: AsyncSession, presented: str) -> Principal | None:
-        """The principal for a presented key, or None for unknown, revoked or expired keys."""
+        """The principal for a presented key, or None for unknown, revoked or expired keys.
+
+        Read-only; :meth:`touch` records the last use (at most once a minute per key)."""
         if not presented.startswith((API_KEY_PREFIX_LIVE, API_KEY_PREFIX_TEST)):
             return None
         digest = hash_api_key(presented)
@@ -150,11 +153,16 @@ class AdminService:
             return None
         if api_key.expires_at is not None and api_key.expires_at <= now:
             return None
-        if api_key.last_used_at is None or now - api_key.last_used_at >= _TOUCH_INTERVAL:
-            await repo.touch_api_key(session, api_key.id, now)
+        stale = api_key.last_used_at is None or now - api_key.last_used_at >= _TOUCH_INTERVAL
         return Principal(
-            api_key_id=api_key.id, organisation_id=api_key.organisation_id, role=Role(api_key.role)
+            api_key_id=api_key.id,
+            organisation_id=api_key.organisation_id,
+            role=Role(api_key.role),
+            needs_touch=stale,
         )
+
+    async def touch(self, session: AsyncSession, principal: Principal) -> None:
+        await repo.touch_api_key(session, principal.api_key_id, self._clock.now())
 
     async def professional_of(
         self, session: AsyncSession, *, professional_id: str

@@ -38,7 +38,7 @@ async def list_matches(
 ) -> MatchPage:
     """Open matches by default; ``status=closed`` or ``all`` for history within retention."""
     after = decode_cursor(cursor)
-    async with ctx.database.transaction() as session:
+    async with ctx.database.read() as session:
         rows = await repo.list_matches(
             session,
             organisation_id=caller.actor.organisation_id,
@@ -68,7 +68,7 @@ async def get_match(
 ) -> MatchOut:
     """Each participant's organisation and professional contact details — nothing about the
     youth. 404 when the caller's organisation does not take part."""
-    async with ctx.database.transaction() as session:
+    async with ctx.database.read() as session:
         match = await repo.get_match_for_organisation(
             session, match_id=match_id, organisation_id=caller.actor.organisation_id
         )

@@ -79,7 +79,7 @@ async def list_registrations(
 ) -> RegistrationPage:
     """The registrations of the caller's organisation, oldest first."""
     after = decode_cursor(cursor)
-    async with ctx.database.transaction() as session:
+    async with ctx.database.read() as session:
         rows = await repo.list_registrations(
             session,
             organisation_id=caller.actor.organisation_id,
@@ -100,7 +100,7 @@ async def list_registrations(
 async def get_registration(
     registration_id: Annotated[str, Path(max_length=64)], ctx: Ctx, caller: ProfessionalDep
 ) -> RegistrationOut:
-    async with ctx.database.transaction() as session:
+    async with ctx.database.read() as session:
         registration = await repo.get_registration_of_organisation(
             session,
             registration_id=registration_id,
