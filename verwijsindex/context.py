@@ -7,6 +7,7 @@ from typing import Any
 
 from verwijsindex.clock import Clock
 from verwijsindex.db import Database
+from verwijsindex.db.group_commit import GroupCommitter
 from verwijsindex.domain.admin import AdminService
 from verwijsindex.domain.service import RegistrationService
 from verwijsindex.keys import KeyRing
@@ -21,6 +22,7 @@ class AppContext:
     clock: Clock
     admin: AdminService
     registrations: RegistrationService
+    writes: GroupCommitter
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -38,4 +40,5 @@ def build_context(
         clock=clock,
         admin=AdminService(clock=clock, live_keys=settings.is_production),
         registrations=RegistrationService(keys=keys, clock=clock),
+        writes=GroupCommitter(database=db, max_batch=settings.group_commit_max_batch),
     )

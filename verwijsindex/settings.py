@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     run_sweeper: bool = True
     auto_migrate: bool = True
 
+    group_commit: bool | None = Field(
+        default=None,
+        description="Share one transaction among concurrent registrations; default on for SQLite",
+    )
+    group_commit_max_batch: int = Field(default=256, ge=1, le=10_000)
+
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     db_pool_size: int = Field(default=10, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
@@ -54,6 +60,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'verwijsindex.db'}"
         if self.keys_dir is None:
             self.keys_dir = self.data_dir / "keys"
+        if self.group_commit is None:
+            self.group_commit = self.is_sqlite
         development = self.env is Environment.DEVELOPMENT
         if self.allow_http_webhooks is None:
             self.allow_http_webhooks = development

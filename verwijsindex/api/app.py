@@ -45,6 +45,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
             await upgrade(ctx.database)
+        if settings.group_commit:
+            ctx.writes.start()
         tasks: list[asyncio.Task[None]] = []
         if settings.run_sweeper:
             tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
@@ -59,6 +61,7 @@ def create_app(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await ctx.writes.stop()
             await ctx.database.dispose()
 
     app = FastAPI(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.api.deps import Ctx, ProfessionalDep
 from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE
@@ -54,7 +55,8 @@ async def create_registration(
 ) -> RegistrationOut:
     """201 for a new registration; 200 with the existing one when this professional already
     has an active registration for this youth. The BSN and birth date are never stored."""
-    async with ctx.database.transaction() as session:
+
+    async def work(session: AsyncSession) -> tuple[RegistrationOut, bool]:
         result = await ctx.registrations.register(
             session,
             actor=caller.actor,
@@ -62,8 +64,10 @@ async def create_registration(
             birth_date=body.birth_date,
             municipality=body.municipality,
         )
-        out = to_out(result.registration, result.match_id)
-    response.status_code = 201 if result.created else 200
+        return to_out(result.registration, result.match_id), result.created
+
+    out, created = await ctx.writes.run(work)
+    response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/registrations/{out.id}"
     return out
 

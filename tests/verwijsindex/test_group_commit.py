@@ -1,0 +1,146 @@
+"""Group commit keeps every guarantee of one transaction per request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.conftest import Caller, make_bsn
+from verwijsindex.context import AppContext
+from verwijsindex.db.group_commit import GroupCommitter
+from verwijsindex.domain.models import Organisation
+from verwijsindex.errors import InvalidBSN
+
+
+async def _orgs(ctx: AppContext) -> int:
+    async with ctx.database.read() as s:
+        return int((await s.execute(select(func.count()).select_from(Organisation))).scalar_one())
+
+
+class TestGroupCommitter:
+    async def test_concurrent_units_share_groups_and_all_commit(self, ctx: AppContext) -> None:
+        committer = GroupCommitter(database=ctx.database, max_batch=64)
+        committer.start()
+        try:
+
+            async def unit(n: int) -> str:
+                async def work(session: AsyncSession) -> str:
+                    org = await ctx.admin.create_organisation(
+                        session, name=f"O{n}", sector="other", municipality="0363"
+                    )
+                    return org.id
+
+                return await committer.run(work)
+
+            before = await _orgs(ctx)
+            ids = await asyncio.gather(*(unit(n) for n in range(100)))
+            assert len(set(ids)) == 100
+            assert await _orgs(ctx) == before + 100
+            assert committer.units == 100
+            assert committer.groups < 100  # some requests really shared a transaction
+        finally:
+            await committer.stop()
+
+    async def test_a_failing_unit_fails_alone(self, ctx: AppContext) -> None:
+        committer = GroupCommitter(database=ctx.database)
+        committer.start()
+        try:
+
+            async def good(session: AsyncSession) -> str:
+                org = await ctx.admin.create_organisation(
+                    session, name="ok", sector="other", municipality="0363"
+                )
+                return org.id
+
+            async def bad(session: AsyncSession) -> str:
+                await ctx.admin.create_organisation(
+                    session, name="half", sector="other", municipality="0363"
+                )
+                raise InvalidBSN("nope")  # after a write: the savepoint must undo it
+
+            before = await _orgs(ctx)
+            results = await asyncio.gather(
+                committer.run(good),
+                committer.run(bad),
+                committer.run(good),
+                return_exceptions=True,
+            )
+            assert isinstance(results[1], InvalidBSN)
+            assert all(isinstance(r, str) for r in (results[0], results[2]))
+            assert await _orgs(ctx) == before + 2
+        finally:
+            await committer.stop()
+
+    async def test_a_failed_commit_acknowledges_nothing(
+        self, ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        class CommitFailed(Exception):
+            pass
+
+        real = ctx.database.transaction
+
+        @contextlib.asynccontextmanager
+        async def failing() -> AsyncIterator[AsyncSession]:
+            async with ctx.database.sessions() as session:
+                await session.begin()
+                yield session
+                await session.rollback()
+                raise CommitFailed
+
+        committer = GroupCommitter(database=ctx.database)
+        monkeypatch.setattr(ctx.database, "transaction", failing)
+        committer.start()
+        try:
+
+            async def work(session: AsyncSession) -> str:
+                org = await ctx.admin.create_organisation(
+                    session, name="x", sector="other", municipality="0363"
+                )
+                return org.id
+
+            before = await _orgs(ctx)
+            results = await asyncio.gather(
+                committer.run(work), committer.run(work), return_exceptions=True
+            )
+            assert all(isinstance(r, CommitFailed) for r in results)
+            # The loop survives a failed group and serves the next one.
+            monkeypatch.setattr(ctx.database, "transaction", real)
+            assert isinstance(await committer.run(work), str)
+        finally:
+            await committer.stop()
+        assert await _orgs(ctx) == before + 1
+
+    async def test_result_is_durable_when_returned(
+        self, ctx: AppContext, callers: list[Caller]
+    ) -> None:
+        # Seen by a fresh connection the moment the caller gets its answer.
+        committer = GroupCommitter(database=ctx.database)
+        committer.start()
+        try:
+            from verwijsindex.domain.service import Actor
+
+            actor = Actor(callers[0].organisation_id, callers[0].professional_id)
+
+            async def work(session: AsyncSession) -> str:
+                res = await ctx.registrations.register(
+                    session,
+                    actor=actor,
+                    bsn=make_bsn(1),
+                    birth_date="2012-01-01",
+                    municipality=None,
+                )
+                return res.registration.id
+
+            rid = await committer.run(work)
+            async with ctx.database.read() as s:
+                found = await s.execute(
+                    text("SELECT id FROM registrations WHERE id = :i"), {"i": rid}
+                )
+                assert found.scalar_one() == rid
+        finally:
+            await committer.stop()
