@@ -46,7 +46,7 @@ RUN_STRIDE = 400_000  # BSN indexes per wrk run (register.lua uses 200,000 per t
 MATCH_READ_CLIENTS = 32
 TARGET_CLIENTS = 32
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- processes and wrk
 
 
 def log(message: str) -> None:
