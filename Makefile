@@ -39,5 +39,9 @@ format: $(TEST_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { echo "make bench needs wrk (apt-get install wrk)"; exit 1; }
+	$(BIN)/python -m scripts.bench.run --quick --out bench-results/
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Runnable tools for operators and integrators."""

@@ -1,0 +1,319 @@
+"""Fast loader of test data: N active registrations with real pseudonyms, straight into the
+database (``sqlite3`` ``executemany`` / PostgreSQL ``COPY``), bypassing the API.
+
+Pseudonyms are made with the service's own ``KeyRing`` (the keys under ``--data-dir``), so a
+server started on the same data directory matches against them. About ``--match-fraction``
+of the youths get a second registration by a professional of another organisation, with the
+match, its participants and the two ``match.created`` outbox events the service would write.
+The schema must exist (start the server once, or ``verwijsindex db upgrade``).
+
+    python -m scripts.bench.load_registrations --database-url sqlite+aiosqlite:///var/v.db \\
+        --data-dir var --count 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from crypto import BSN
+from verwijsindex.keys import KeyRing
+from verwijsindex.settings import Settings
+
+SECTORS = ["youth-care", "education", "police", "youth-work", "municipal-team", "health-care"]
+DEFAULT_BSN_OFFSET = 30_000_000
+CHUNK = 50_000
+
+
+def bsn_of(k: int) -> str:
+    """The k-th BSN of the benchmark's sequence (same as ``bsn()`` in register.lua)."""
+    x = 10_000_000 + 2 * k
+    for _ in range(2):
+        s = f"{x:08d}"
+        check = sum(int(d) * w for d, w in zip(s, (9, 8, 7, 6, 5, 4, 3, 2), strict=True)) % 11
+        if check < 10:
+            return s + str(check)
+        x += 1
+    raise AssertionError("unreachable: one of x, x+1 passes the 11-test")
+
+
+@dataclass
+class Plan:
+    organisations: list[tuple[str, str, str, str, datetime]]
+    professionals: list[tuple[str, str, str, str, str, bool, datetime]]
+    by_org: dict[str, list[str]]
+
+
+def make_plan(n_orgs: int, per_org: int, now: datetime, rng: random.Random) -> Plan:
+    orgs = []
+    pros = []
+    by_org: dict[str, list[str]] = {}
+    for i in range(n_orgs):
+        oid = str(uuid.uuid4())
+        orgs.append((oid, f"Load organisation {i}", SECTORS[i % len(SECTORS)], "0363", now))
+        by_org[oid] = []
+        for j in range(per_org):
+            pid = str(uuid.uuid4())
+            by_org[oid].append(pid)
+            pros.append(
+                (
+                    pid,
+                    oid,
+                    f"Load professional {i}-{j}",
+                    f"p{i}-{j}@example.org",
+                    "+31 20 000 0000",
+                    True,
+                    now,
+                )
+            )
+    return Plan(orgs, pros, by_org)
+
+
+Row = tuple[Any, ...]
+
+
+def generate(
+    *,
+    keys: KeyRing,
+    plan: Plan,
+    count: int,
+    match_fraction: float,
+    bsn_offset: int,
+    now: datetime,
+    rng: random.Random,
+) -> Iterator[tuple[list[Row], list[Row], list[Row], list[Row]]]:
+    """Chunks of (registrations, matches, participants, outbox events)."""
+    version = keys.current_version
+    org_ids = list(plan.by_org)
+    every = round(1 / match_fraction) if match_fraction > 0 else 0
+    regs: list[Row] = []
+    matches: list[Row] = []
+    parts: list[Row] = []
+    events: list[Row] = []
+    made = 0
+    k = bsn_offset
+    while made < count:
+        pseudonym = keys.pseudonymise(BSN(bsn_of(k)))
+        created = now - timedelta(seconds=rng.randrange(365 * 86400))
+        ends = created + timedelta(days=730)
+        org = org_ids[rng.randrange(len(org_ids))]
+        pro = plan.by_org[org][rng.randrange(len(plan.by_org[org]))]
+        rid = str(uuid.uuid4())
+        regs.append(
+            (rid, pseudonym, version, org, pro, "0363", "active", created, ends, None, None)
+        )
+        made += 1
+        if every and (k - bsn_offset) % every == every - 1 and made < count:
+            org2 = org_ids[
+                (org_ids.index(org) + 1 + rng.randrange(len(org_ids) - 1)) % len(org_ids)
+            ]
+            pro2 = plan.by_org[org2][rng.randrange(len(plan.by_org[org2]))]
+            rid2 = str(uuid.uuid4())
+            created2 = created + timedelta(seconds=1)
+            regs.append(
+                (
+                    rid2,
+                    pseudonym,
+                    version,
+                    org2,
+                    pro2,
+                    "0363",
+                    "active",
+                    created2,
+                    created2 + timedelta(days=730),
+                    None,
+                    None,
+                )
+            )
+            made += 1
+            mid = str(uuid.uuid4())
+            matches.append((mid, pseudonym, "open", created2, None))
+            for r, o in ((rid, org), (rid2, org2)):
+                parts.append((str(uuid.uuid4()), mid, r, o, created2, None))
+                payload = json.dumps({"match_id": mid, "registration_id": r})
+                events.append((str(uuid.uuid4()), "match.created", o, mid, payload, created2))
+        k += 1
+        if len(regs) >= CHUNK:
+            yield regs, matches, parts, events
+            regs, matches, parts, events = [], [], [], []
+    if regs:
+        yield regs, matches, parts, events
+
+
+def _sqlite_ts(value: datetime | None) -> str | None:
+    # What SQLAlchemy's SQLite DateTime stores (UTCDateTime binds naive UTC).
+    return None if value is None else value.replace(tzinfo=None).isoformat(" ")
+
+
+def _sqlite_rows(rows: list[Row]) -> list[Row]:
+    return [tuple(_sqlite_ts(v) if isinstance(v, datetime) else v for v in r) for r in rows]
+
+
+REG_COLS = (
+    "id",
+    "pseudonym",
+    "key_version",
+    "organisation_id",
+    "professional_id",
+    "municipality",
+    "status",
+    "created_at",
+    "ends_at",
+    "ended_at",
+    "end_reason",
+)
+MATCH_COLS = ("id", "subject_pseudonym", "status", "created_at", "closed_at")
+PART_COLS = ("id", "match_id", "registration_id", "organisation_id", "joined_at", "left_at")
+EVENT_COLS = ("id", "event_type", "organisation_id", "match_id", "payload", "created_at")
+ORG_COLS = ("id", "name", "sector", "municipality", "created_at")
+PRO_COLS = ("id", "organisation_id", "name", "email", "phone", "active", "created_at")
+
+
+def _insert_sql(table: str, cols: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+
+
+def load_sqlite(path: str, chunks: Iterator[Any], plan: Plan) -> int:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA cache_size=-524288")  # 512 MiB for this connection only
+    total = 0
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(_insert_sql("organisations", ORG_COLS), _sqlite_rows(plan.organisations))
+    conn.executemany(_insert_sql("professionals", PRO_COLS), _sqlite_rows(plan.professionals))
+    for regs, matches, parts, events in chunks:
+        conn.executemany(_insert_sql("registrations", REG_COLS), _sqlite_rows(regs))
+        conn.executemany(_insert_sql("matches", MATCH_COLS), _sqlite_rows(matches))
+        conn.executemany(_insert_sql("match_participants", PART_COLS), _sqlite_rows(parts))
+        conn.executemany(_insert_sql("outbox_events", EVENT_COLS), _sqlite_rows(events))
+        total += len(regs)
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return total
+
+
+async def load_postgres(dsn: str, chunks: Iterator[Any], plan: Plan) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    total = 0
+    try:
+        async with conn.transaction():
+            await conn.copy_records_to_table(
+                "organisations", records=plan.organisations, columns=ORG_COLS
+            )
+            await conn.copy_records_to_table(
+                "professionals", records=plan.professionals, columns=PRO_COLS
+            )
+            for regs, matches, parts, events in chunks:
+                await conn.copy_records_to_table("registrations", records=regs, columns=REG_COLS)
+                await conn.copy_records_to_table("matches", records=matches, columns=MATCH_COLS)
+                await conn.copy_records_to_table(
+                    "match_participants", records=parts, columns=PART_COLS
+                )
+                await conn.copy_records_to_table(
+                    "outbox_events", records=events, columns=EVENT_COLS
+                )
+                total += len(regs)
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    return total
+
+
+def load(
+    *,
+    database_url: str,
+    data_dir: Path,
+    count: int,
+    organisations: int = 50,
+    professionals_per_organisation: int = 10,
+    match_fraction: float = 0.1,
+    bsn_offset: int = DEFAULT_BSN_OFFSET,
+    seed: int = 1,
+) -> dict[str, Any]:
+    """Load ``count`` active registrations; returns counts and timings."""
+    settings = Settings(database_url=database_url, data_dir=data_dir)
+    keys = KeyRing.load(settings)
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    plan = make_plan(organisations, professionals_per_organisation, now, rng)
+    chunks = generate(
+        keys=keys,
+        plan=plan,
+        count=count,
+        match_fraction=match_fraction,
+        bsn_offset=bsn_offset,
+        now=now,
+        rng=rng,
+    )
+    url = make_url(database_url)
+    started = time.perf_counter()
+    if url.get_backend_name() == "sqlite":
+        assert url.database
+        total = load_sqlite(url.database, chunks, plan)
+    else:
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        total = asyncio.run(load_postgres(dsn, chunks, plan))
+    seconds = time.perf_counter() - started
+    return {
+        "registrations": total,
+        "seconds": round(seconds, 2),
+        "registrations_per_s": round(total / seconds) if seconds else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", required=True, help="the service's DATABASE_URL")
+    parser.add_argument("--data-dir", type=Path, required=True, help="the service's DATA_DIR")
+    parser.add_argument("--count", type=int, required=True, help="registrations to insert")
+    parser.add_argument("--organisations", type=int, default=50)
+    parser.add_argument("--professionals-per-organisation", type=int, default=10)
+    parser.add_argument(
+        "--match-fraction",
+        type=float,
+        default=0.1,
+        help="fraction of youths with a second registration (default 0.1)",
+    )
+    parser.add_argument(
+        "--bsn-offset",
+        type=int,
+        default=DEFAULT_BSN_OFFSET,
+        help="first index in the BSN sequence (keep ranges of runs apart)",
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    result = load(
+        database_url=args.database_url,
+        data_dir=args.data_dir,
+        count=args.count,
+        organisations=args.organisations,
+        professionals_per_organisation=args.professionals_per_organisation,
+        match_fraction=args.match_fraction,
+        bsn_offset=args.bsn_offset,
+        seed=args.seed,
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1035 @@
+"""The benchmark suite: ceilings, registration throughput and latency, and scale, in one run.
+
+Everything is measured side by side on this machine in the same run and written as
+``results.json`` and ``results.md`` under ``--out``. The load generator is wrk (Debian package
+``wrk``) with the Lua scripts next to this file; its own ceiling is measured against a bare
+ASGI endpoint under the same uvicorn settings.
+
+    python -m scripts.bench.run --quick --out bench-results/
+    python -m scripts.bench.run --full --out bench-results/
+    python -m scripts.bench.run --quick --scale 0,1000000 --profile --out bench-results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+PG_ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+BIRTH_DATE = "2012-05-01"
+RUN_STRIDE = 400_000  # BSN indexes per wrk run (register.lua uses 200,000 per thread)
+MATCH_READ_CLIENTS = 32
+TARGET_CLIENTS = 32
+
+# --------------------------------------------------------------------------- processes and wrk
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _read_status(pid: int) -> dict[str, int]:
+    out: dict[str, int] = {}
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            out[name] = int(value.split()[0]) * 1024
+    return out
+
+
+@dataclass
+class ServerProcess:
+    name: str
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @classmethod
+    def start(
+        cls, name: str, argv: list[str], env: dict[str, str], log_dir: Path, port: int
+    ) -> ServerProcess:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{name}.log"
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                argv, env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT
+            )
+        server = cls(name, f"http://127.0.0.1:{port}", process, log_path)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited:\n{log_path.read_text()[-4000:]}")
+            try:
+                if httpx.get(server.base_url + "/readyz", timeout=1).status_code < 500:
+                    return server
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        server.stop()
+        raise RuntimeError(f"{name} did not become ready:\n{log_path.read_text()[-4000:]}")
+
+    def memory(self) -> dict[str, int]:
+        return _read_status(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_ceiling(kind: str, log_dir: Path) -> ServerProcess:
+    port = free_port()
+    argv = [sys.executable, "-m", "scripts.bench.ceiling_apps", kind, "--port", str(port)]
+    return ServerProcess.start(f"ceiling-{kind}", argv, dict(os.environ), log_dir, port)
+
+
+def start_service(database_url: str, data_dir: Path, log_dir: Path, name: str) -> ServerProcess:
+    port = free_port()
+    env = {
+        **os.environ,
+        "VERWIJSINDEX_ENV": "development",
+        "VERWIJSINDEX_DATABASE_URL": database_url,
+        "VERWIJSINDEX_DATA_DIR": str(data_dir),
+        "VERWIJSINDEX_PORT": str(port),
+    }
+    argv = [sys.executable, "-m", "verwijsindex.cli", "serve"]
+    return ServerProcess.start(name, argv, env, log_dir, port)
+
+
+class Wrk:
+    """wrk with a Lua script; results come back as one ``BENCHJSON`` line from ``done()``."""
+
+    def __init__(self, duration: float) -> None:
+        self.duration = duration
+        self.runs = 0
+
+    def next_offset(self) -> int:
+        self.runs += 1
+        return self.runs * RUN_STRIDE
+
+    def run(
+        self,
+        url: str,
+        script: str,
+        script_args: list[str],
+        clients: int,
+        duration: float | None = None,
+    ) -> dict[str, Any]:
+        threads = 1 if clients == 1 else 2
+        seconds = max(1, round(duration or self.duration))
+        argv = [
+            "wrk",
+            f"-t{threads}",
+            f"-c{clients}",
+            f"-d{seconds}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(HERE / script),
+            url,
+            "--",
+            *script_args,
+        ]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)
+        for line in done.stdout.splitlines():
+            if line.startswith("BENCHJSON "):
+                raw = json.loads(line[len("BENCHJSON ") :])
+                break
+        else:
+            raise RuntimeError(f"wrk gave no result:\n{done.stdout}\n{done.stderr}")
+        secs = raw["duration_us"] / 1e6
+        errors = raw["errors"]
+        return {
+            "clients": clients,
+            "threads": threads,
+            "seconds": round(secs, 2),
+            "requests": raw["requests"],
+            "rps": round(raw["requests"] / secs, 1) if secs else 0.0,
+            "p50_ms": raw["p50_us"] / 1000,
+            "p95_ms": raw["p95_us"] / 1000,
+            "p99_ms": raw["p99_us"] / 1000,
+            "p999_ms": raw["p999_us"] / 1000,
+            "max_ms": raw["max_us"] / 1000,
+            "non_2xx": errors["status"],
+            "socket_errors": errors["connect"]
+            + errors["read"]
+            + errors["write"]
+            + errors["timeout"],
+        }
+
+
+def write_lua_data(path: Path, data: dict[str, Any], matches: list[str] | None = None) -> Path:
+    def people(items: list[dict[str, str]]) -> str:
+        return ", ".join(
+            f'{{key = "{p["key"]}", professional = "{p["professional"]}"}}' for p in items
+        )
+
+    ids = ", ".join(f'"{m}"' for m in (matches or []))
+    path.write_text(
+        "BENCH = {\n"
+        f'  birth_date = "{BIRTH_DATE}",\n'
+        f"  a = {{{people(data['a'])}}},\n"
+        f"  b = {{{people(data['b'])}}},\n"
+        f"  matches = {{{ids}}},\n"
+        "}\n"
+    )
+    return path
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def _cmd(argv: list[str]) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd=ROOT)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return (done.stdout or done.stderr).strip()
+
+
+async def _pg_info() -> dict[str, str]:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        return {
+            name: str(await conn.fetchval(f"SHOW {name}"))
+            for name in ("server_version", "fsync", "synchronous_commit", "shared_buffers")
+        }
+    finally:
+        await conn.close()
+
+
+def machine_info(backends: list[str]) -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    mem = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.M)
+    packages = {}
+    for name in (
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "pydantic",
+        "sqlalchemy",
+        "aiosqlite",
+        "asyncpg",
+    ):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = "not installed"
+    info: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu_model": model.group(1) if model else platform.processor(),
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "memory_gib": round(int(mem.group(1)) / 1024 / 1024, 1) if mem else None,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "wrk": _cmd(["wrk", "-v"]).splitlines()[0] if shutil.which("wrk") else "missing",
+        "git_commit": _cmd(["git", "rev-parse", "HEAD"]),
+        "git_dirty": bool(_cmd(["git", "status", "--porcelain", "--untracked-files=no"])),
+        "packages": packages,
+    }
+    if "postgresql" in backends:
+        info["postgres"] = asyncio.run(_pg_info())
+    return info
+
+
+# --------------------------------------------------------------------------- ceilings
+
+
+def ceiling_hmac(seconds: float = 2.0) -> dict[str, Any]:
+    """Single core: raw HMAC-SHA256 of a BSN, and the service's full pseudonym recipe."""
+    from crypto import BSN, PseudonymKey
+    from scripts.bench.load_registrations import bsn_of
+
+    key = PseudonymKey.derive(master_key=os.urandom(32), version=1)
+    raw_key = os.urandom(32)
+    bsns = [bsn_of(i) for i in range(10_000)]
+    messages = [b"bsn:" + b.encode() for b in bsns]
+
+    def rate(fn: Any, items: list[Any]) -> float:
+        n = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            for item in items:
+                fn(item)
+            n += len(items)
+        return n / (time.perf_counter() - started)
+
+    raw = rate(lambda m: hmac.new(raw_key, m, hashlib.sha256).digest(), messages)
+    pseudonym = rate(lambda b: key.pseudonymise(BSN(b)), bsns)
+    return {"hmac_sha256_per_s": round(raw), "pseudonymise_per_s": round(pseudonym)}
+
+
+def _sqlite_schema(path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    from verwijsindex.domain.models import Base
+
+    engine = create_engine(f"sqlite:///{path}")
+    tables = [Base.metadata.tables[t] for t in ("organisations", "professionals", "registrations")]
+    Base.metadata.create_all(engine, tables=tables)
+    engine.dispose()
+
+
+def ceiling_sqlite(rows: int, workdir: Path, commit_seconds: float = 3.0) -> dict[str, Any]:
+    """Raw sqlite3 on the registrations table (same columns and indexes, WAL,
+    synchronous=FULL, foreign keys on): ``executemany`` of ``rows`` rows in one transaction,
+    and one-row durable transactions per second (the commit-per-request ceiling)."""
+    from scripts.bench.load_registrations import REG_COLS, _insert_sql, _sqlite_ts
+
+    path = workdir / "ceiling.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    _sqlite_schema(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    now = datetime.now(UTC)
+    org, pro = str(uuid.uuid4()), str(uuid.uuid4())
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(
+        "INSERT INTO organisations VALUES (?, 'o', 'youth-care', '0363', ?)", (org, _sqlite_ts(now))
+    )
+    conn.execute(
+        "INSERT INTO professionals VALUES (?, ?, 'p', 'p@example.org', '+31200000000', 1, ?)",
+        (pro, org, _sqlite_ts(now)),
+    )
+    conn.execute("COMMIT")
+    key = os.urandom(32)
+
+    def row(i: int) -> tuple[Any, ...]:
+        mac = hmac.new(key, f"bsn:{i}".encode(), hashlib.sha256).hexdigest()[:43]
+        return (
+            str(uuid.uuid4()),
+            "p1." + mac,
+            1,
+            org,
+            pro,
+            "0363",
+            "active",
+            _sqlite_ts(now),
+            _sqlite_ts(now + timedelta(days=730)),
+            None,
+            None,
+        )
+
+    data = [row(i) for i in range(rows)]
+    sql = _insert_sql("registrations", REG_COLS)
+    started = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(sql, data)
+    conn.execute("COMMIT")
+    bulk = time.perf_counter() - started
+
+    single = [row(rows + i) for i in range(200_000)]
+    n = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < commit_seconds and n < len(single):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(sql, single[n])
+        conn.execute("COMMIT")
+        n += 1
+    commits = n / (time.perf_counter() - started)
+    conn.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return {
+        "executemany_rows": rows,
+        "executemany_seconds": round(bulk, 3),
+        "executemany_rows_per_s": round(rows / bulk),
+        "durable_single_row_commits_per_s": round(commits),
+    }
+
+
+# --------------------------------------------------------------------------- databases
+
+
+@dataclass
+class BenchDatabase:
+    backend: str
+    url: str
+    data_dir: Path
+    pg_name: str | None = None
+    people: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "verwijsindex.db"
+
+
+async def _seed(db: BenchDatabase, professionals: int) -> dict[str, Any]:
+    """Schema and the benchmark's two organisations, through the service's own code."""
+    from verwijsindex.clock import SystemClock
+    from verwijsindex.context import build_context
+    from verwijsindex.db.migrate import upgrade
+    from verwijsindex.settings import Settings
+
+    ctx = build_context(Settings(database_url=db.url, data_dir=db.data_dir), clock=SystemClock())
+    try:
+        await upgrade(ctx.database)
+        people: dict[str, Any] = {}
+        async with ctx.database.transaction() as session:
+            for label, sector, municipality in (
+                ("a", "youth-care", "0363"),
+                ("b", "education", "0344"),
+            ):
+                org = await ctx.admin.create_organisation(
+                    session,
+                    name=f"Bench {label.upper()}",
+                    sector=sector,
+                    municipality=municipality,
+                )
+                key = await ctx.admin.create_api_key(
+                    session, organisation_id=org.id, role="professional"
+                )
+                people[label] = []
+                people[f"{label}_org"] = org.id
+                for i in range(professionals):
+                    pro = await ctx.admin.create_professional(
+                        session,
+                        organisation_id=org.id,
+                        name=f"Bench {label}{i}",
+                        email=f"bench-{label}{i}@example.org",
+                        phone="+31 20 123 4567",
+                    )
+                    people[label].append({"key": key.key, "professional": pro.id})
+        return people
+    finally:
+        await ctx.database.dispose()
+
+
+async def _pg_admin(statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def create_database(backend: str, workdir: Path, label: str) -> BenchDatabase:
+    data_dir = workdir / label
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True)
+    if backend == "sqlite":
+        db = BenchDatabase(backend, f"sqlite+aiosqlite:///{data_dir / 'verwijsindex.db'}", data_dir)
+    else:
+        name = f"vi_bench_{os.getpid()}_{label.replace('-', '_')}"
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        host = PG_ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
+        db = BenchDatabase(backend, f"postgresql+asyncpg://{host}/{name}", data_dir, name)
+    db.people = asyncio.run(_seed(db, professionals=8))
+    return db
+
+
+def drop_database(db: BenchDatabase) -> None:
+    if db.pg_name:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{db.pg_name}" WITH (FORCE)'))
+    shutil.rmtree(db.data_dir, ignore_errors=True)
+
+
+async def _query(db: BenchDatabase, sql: str, params: dict[str, Any] | None = None) -> list[Any]:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(db.url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(sql), params or {})).all())
+    finally:
+        await engine.dispose()
+
+
+def database_size(db: BenchDatabase) -> int:
+    if db.pg_name:
+        rows = asyncio.run(_query(db, "SELECT pg_database_size(current_database())"))
+        return int(rows[0][0])
+    return sum(p.stat().st_size for p in db.data_dir.glob("verwijsindex.db*") if p.is_file())
+
+
+def check_matches(db: BenchDatabase) -> dict[str, int]:
+    """Correctness after the load: every youth with active registrations of two different
+    professionals has exactly one open match."""
+    rows = asyncio.run(
+        _query(
+            db,
+            """
+        SELECT
+          (SELECT count(*) FROM registrations WHERE status = 'active'),
+          (SELECT count(*) FROM matches WHERE status = 'open'),
+          (SELECT count(*) FROM (
+              SELECT r.pseudonym FROM registrations r WHERE r.status = 'active'
+              GROUP BY r.pseudonym HAVING count(DISTINCT r.professional_id) > 1) s
+           WHERE NOT EXISTS (SELECT 1 FROM matches m
+                             WHERE m.subject_pseudonym = s.pseudonym AND m.status = 'open'))
+    """,
+        )
+    )
+    active, open_matches, unmatched = rows[0]
+    return {
+        "active_registrations": active,
+        "open_matches": open_matches,
+        "youths_missing_a_match": unmatched,
+    }
+
+
+def bench_match_ids(db: BenchDatabase, limit: int = 5000) -> list[str]:
+    rows = asyncio.run(
+        _query(
+            db,
+            "SELECT DISTINCT match_id FROM match_participants"
+            " WHERE organisation_id = :org LIMIT :n",
+            {"org": db.people["b_org"], "n": limit},
+        )
+    )
+    return [r[0] for r in rows]
+
+
+# --------------------------------------------------------------------------- profile
+
+
+def summarise_profile(raw_path: Path, top: int = 25) -> dict[str, Any]:
+    """Inclusive and self share per function from py-spy's collapsed stacks."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in raw_path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [re.sub(r" \((.*?):\d+\)$", r" (\1)", f) for f in stack.split(";")]
+        total += count
+        for frame in set(frames):
+            inclusive[frame] += count
+        own[frames[-1]] += count
+
+    def pct(c: Counter[str]) -> list[list[Any]]:
+        return [[name, round(100 * n / total, 1)] for name, n in c.most_common(top)]
+
+    return {"samples": total, "inclusive_pct": pct(inclusive), "self_pct": pct(own)}
+
+
+# --------------------------------------------------------------------------- suite
+
+
+@dataclass
+class Options:
+    mode: str
+    out: Path
+    duration: float
+    warmup: float
+    levels: list[int]
+    scale: list[int]
+    backends: list[str]
+    sqlite_rows: int
+    profile: bool
+    workdir: Path
+
+
+def service_point(
+    opts: Options, wrk: Wrk, backend: str, preload: int, results: dict[str, Any]
+) -> dict[str, Any]:
+    from scripts.bench.load_registrations import load
+
+    label = f"{backend}-{preload}"
+    log(f"{label}: preparing database")
+    db = create_database(backend, opts.workdir, label)
+    point: dict[str, Any] = {"backend": backend, "preloaded": preload}
+    server: ServerProcess | None = None
+    try:
+        if preload:
+            log(f"{label}: loading {preload:,} registrations")
+            point["load"] = load(database_url=db.url, data_dir=db.data_dir, count=preload)
+            log(f"{label}: loaded in {point['load']['seconds']} s")
+        server = start_service(db.url, db.data_dir, opts.out / "logs", f"service-{label}")
+        point["rss_idle_bytes"] = server.memory().get("VmRSS")
+        data = write_lua_data(opts.workdir / f"{label}.lua", db.people)
+        url = server.base_url
+        wrk.run(url, "register.lua", [str(data), str(wrk.next_offset())], 8, opts.warmup)
+        levels = opts.levels if preload == 0 else [TARGET_CLIENTS]
+        point["register"] = []
+        for clients in levels:
+            r = wrk.run(url, "register.lua", [str(data), str(wrk.next_offset())], clients)
+            point["register"].append(r)
+            log(
+                f"{label}: register c={clients}: {r['rps']:.0f}/s p50 {r['p50_ms']:.1f} ms "
+                f"p99 {r['p99_ms']:.1f} ms non-2xx {r['non_2xx']}"
+            )
+        matches = bench_match_ids(db)
+        point["match_ids_read"] = len(matches)
+        if matches:
+            data = write_lua_data(opts.workdir / f"{label}-m.lua", db.people, matches)
+            r = wrk.run(url, "match_read.lua", [str(data)], MATCH_READ_CLIENTS)
+            point["match_read"] = r
+            log(
+                f"{label}: match read c={MATCH_READ_CLIENTS}: {r['rps']:.0f}/s "
+                f"p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms non-2xx {r['non_2xx']}"
+            )
+        if opts.profile and backend == "sqlite" and preload == 0:
+            point["profile"] = profile_service(opts, wrk, server, data)
+        mem = server.memory()
+        point["rss_bytes"] = mem.get("VmRSS")
+        point["rss_peak_bytes"] = mem.get("VmHWM")
+        server.stop()
+        server = None
+        point["db_size_bytes"] = database_size(db)
+        point["check"] = check_matches(db)
+        log(
+            f"{label}: {point['check']}, db {point['db_size_bytes'] / 1e6:.0f} MB, "
+            f"rss {(point['rss_bytes'] or 0) / 1e6:.0f} MB"
+        )
+    finally:
+        if server is not None:
+            server.stop()
+        drop_database(db)
+    results["points"].append(point)
+    return point
+
+
+def profile_service(opts: Options, wrk: Wrk, server: ServerProcess, data: Path) -> dict[str, Any]:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        return {"error": "py-spy not installed (pip install py-spy)"}
+    raw = opts.out / "profile-sqlite-c32.txt"
+    seconds = max(5, round(opts.duration))
+    log(f"profiling the SQLite service at {TARGET_CLIENTS} clients for {seconds} s (py-spy)")
+    spy = subprocess.Popen(
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(server.process.pid),
+            "--duration",
+            str(seconds),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(raw),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(1)
+    run = wrk.run(
+        server.base_url,
+        "register.lua",
+        [str(data), str(wrk.next_offset())],
+        TARGET_CLIENTS,
+        seconds,
+    )
+    _, err = spy.communicate(timeout=seconds + 60)
+    if not raw.exists():
+        return {"error": f"py-spy failed: {err.decode(errors='replace')[-500:]}"}
+    return {"file": raw.name, "run_under_profiler": run, **summarise_profile(raw)}
+
+
+def run_suite(opts: Options) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "mode": opts.mode,
+        "settings": {
+            "duration_s": opts.duration,
+            "levels": opts.levels,
+            "scale": opts.scale,
+            "backends": opts.backends,
+            "birth_date": BIRTH_DATE,
+            "match_read_clients": MATCH_READ_CLIENTS,
+        },
+        "points": [],
+    }
+    wrk = Wrk(opts.duration)
+    log("machine info")
+    results["machine"] = machine_info(opts.backends)
+    save(opts, results)
+
+    log("ceiling: HMAC-SHA256 of a BSN")
+    results["hmac"] = ceiling_hmac()
+    log(f"  {results['hmac']}")
+    log(f"ceiling: raw sqlite3 executemany of {opts.sqlite_rows:,} registrations")
+    results["sqlite"] = ceiling_sqlite(opts.sqlite_rows, opts.workdir)
+    log(f"  {results['sqlite']}")
+    save(opts, results)
+
+    for kind in ("bare", "fastapi"):
+        server = start_ceiling(kind, opts.out / "logs")
+        try:
+            data = write_lua_data(
+                opts.workdir / "ceiling.lua",
+                {
+                    "a": [{"key": "x", "professional": "x"}],
+                    "b": [{"key": "x", "professional": "x"}],
+                },
+            )
+            wrk.run(server.base_url, "register.lua", [str(data), "0"], 8, opts.warmup)
+            runs = []
+            for clients in opts.levels:
+                r = wrk.run(server.base_url, "register.lua", [str(data), "0"], clients)
+                runs.append(r)
+                log(f"ceiling {kind} c={clients}: {r['rps']:.0f}/s p99 {r['p99_ms']:.2f} ms")
+            results[f"ceiling_{kind}"] = runs
+        finally:
+            server.stop()
+        save(opts, results)
+
+    for backend in opts.backends:
+        for preload in opts.scale:
+            service_point(opts, wrk, backend, preload, results)
+            save(opts, results)
+    return results
+
+
+def save(opts: Options, results: dict[str, Any]) -> None:
+    opts.out.mkdir(parents=True, exist_ok=True)
+    (opts.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (opts.out / "results.md").write_text(render_markdown(results))
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _by_clients(runs: list[dict[str, Any]] | None) -> dict[int, dict[str, Any]]:
+    return {r["clients"]: r for r in runs or []}
+
+
+def _mb(n: int | None) -> str:
+    return "–" if n is None else f"{n / 1e6:,.0f} MB"
+
+
+def _ms(v: float | None) -> str:
+    return "–" if v is None else f"{v:.1f}"
+
+
+def render_markdown(res: dict[str, Any]) -> str:
+    m = res.get("machine", {})
+    out = [f"# Benchmark results ({res.get('mode')})", ""]
+    if m:
+        pg = m.get("postgres", {})
+        out += [
+            "| machine | |",
+            "|---|---|",
+            f"| date | {m['date']} |",
+            f"| CPU | {m['cpu_model']}, {m['cores']} cores ({m['usable_cores']} usable) |",
+            f"| memory | {m['memory_gib']} GiB |",
+            f"| kernel | {m['kernel']} |",
+            f"| Python | {m['python']} |",
+            f"| SQLite | {m['sqlite']} |",
+            f"| PostgreSQL | {pg.get('server_version', '–')} (fsync={pg.get('fsync', '–')}, "
+            f"synchronous_commit={pg.get('synchronous_commit', '–')}) |",
+            f"| load generator | {m['wrk']} |",
+            f"| git commit | {m['git_commit']}{' (dirty)' if m['git_dirty'] else ''} |",
+            "| packages | " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + " |",
+            "",
+        ]
+    s = res.get("settings", {})
+    out += [f"Each HTTP figure is one wrk run of {s.get('duration_s')} s; latencies in ms.", ""]
+    if "hmac" in res:
+        h, q = res["hmac"], res.get("sqlite", {})
+        out += [
+            "## Ceilings (measured in this run)",
+            "",
+            "| ceiling | figure |",
+            "|---|---|",
+            f"| HMAC-SHA256 of a BSN, one core | {h['hmac_sha256_per_s']:,}/s |",
+            f"| full pseudonym (HMAC + base64), one core | {h['pseudonymise_per_s']:,}/s |",
+        ]
+        if q:
+            out += [
+                f"| raw sqlite3 executemany, {q['executemany_rows']:,} registrations, one "
+                f"transaction, WAL, synchronous=FULL | {q['executemany_rows_per_s']:,} rows/s |",
+                f"| raw sqlite3, one registration per durable transaction "
+                f"| {q['durable_single_row_commits_per_s']:,} commits/s |",
+            ]
+        out.append("")
+    bare = _by_clients(res.get("ceiling_bare"))
+    fast = _by_clients(res.get("ceiling_fastapi"))
+    if bare or fast:
+        out += [
+            "### HTTP ceilings: same uvicorn settings, same wrk script and request bodies",
+            "",
+            "| clients | bare ASGI (load generator ceiling) req/s | p99 | minimal FastAPI "
+            "(ceiling 1) req/s | p50 | p99 |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for c in sorted(set(bare) | set(fast)):
+            b, f = bare.get(c, {}), fast.get(c, {})
+            out.append(
+                f"| {c} | {b.get('rps', 0):,.0f} | {_ms(b.get('p99_ms'))} | "
+                f"{f.get('rps', 0):,.0f} | {_ms(f.get('p50_ms'))} | {_ms(f.get('p99_ms'))} |"
+            )
+        out.append("")
+    points = res.get("points", [])
+    sweeps = [p for p in points if p["preloaded"] == 0]
+    if sweeps:
+        out += [
+            "## Registration through HTTP (`verwijsindex serve`, empty database, ~10% matches)",
+            "",
+            "| backend | clients | req/s | p50 | p95 | p99 | non-2xx | vs minimal FastAPI "
+            "| vs bare ASGI |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for p in sweeps:
+            for r in p["register"]:
+                f = fast.get(r["clients"], {}).get("rps")
+                b = bare.get(r["clients"], {}).get("rps")
+                vs_fast = f"{r['rps'] / f:.1%}" if f else "–"
+                vs_bare = f"{r['rps'] / b:.1%}" if b else "–"
+                out.append(
+                    f"| {p['backend']} | {r['clients']} | {r['rps']:,.0f} | {_ms(r['p50_ms'])} "
+                    f"| {_ms(r['p95_ms'])} | {_ms(r['p99_ms'])} | {r['non_2xx']} | "
+                    f"{vs_fast} | {vs_bare} |"
+                )
+        out.append("")
+    if points:
+        out += [
+            f"## Scale (registrations and match reads at {TARGET_CLIENTS} clients)",
+            "",
+            "| backend | preloaded | load time | register req/s | p50 | p99 | p99 vs empty "
+            "| match read req/s | p50 | p99 | RSS | RSS peak | DB on disk | youths missing a "
+            "match |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        empty = {
+            p["backend"]: _by_clients(p["register"]).get(TARGET_CLIENTS)
+            for p in points
+            if p["preloaded"] == 0
+        }
+        for p in points:
+            r = _by_clients(p["register"]).get(TARGET_CLIENTS, {})
+            mr = p.get("match_read", {})
+            e = empty.get(p["backend"])
+            ratio = f"{r['p99_ms'] / e['p99_ms']:.2f}×" if r and e and e["p99_ms"] else "–"
+            load = p.get("load")
+            load_time = f"{load['seconds']:.0f} s" if load else "–"
+            missing = p.get("check", {}).get("youths_missing_a_match", "–")
+            out.append(
+                f"| {p['backend']} | {p['preloaded']:,} | "
+                f"{load_time} | {r.get('rps', 0):,.0f} | "
+                f"{_ms(r.get('p50_ms'))} | {_ms(r.get('p99_ms'))} | {ratio} | "
+                f"{mr.get('rps', 0):,.0f} | {_ms(mr.get('p50_ms'))} | {_ms(mr.get('p99_ms'))} | "
+                f"{_mb(p.get('rss_bytes'))} | {_mb(p.get('rss_peak_bytes'))} | "
+                f"{_mb(p.get('db_size_bytes'))} | {missing} |"
+            )
+        out.append("")
+    out += [
+        "## Match → webhook latency",
+        "",
+        "| measure | figure |",
+        "|---|---|",
+        "| match → webhook delivered | not yet measured: notifier delivery not built |",
+        "",
+    ]
+    out += render_targets(res, fast)
+    for p in points:
+        prof = p.get("profile")
+        if prof and "inclusive_pct" in prof:
+            run = prof["run_under_profiler"]
+            out += [
+                f"## Profile: {p['backend']} service at {TARGET_CLIENTS} clients (py-spy, "
+                f"{prof['samples']:,} samples; {run['rps']:,.0f} req/s under the profiler)",
+                "",
+                "| function (inclusive) | % of samples |",
+                "|---|---:|",
+                *[f"| `{n}` | {v} |" for n, v in prof["inclusive_pct"]],
+                "",
+                "| function (self) | % of samples |",
+                "|---|---:|",
+                *[f"| `{n}` | {v} |" for n, v in prof["self_pct"]],
+                "",
+            ]
+    return "\n".join(out) + "\n"
+
+
+def render_targets(res: dict[str, Any], fast: dict[int, dict[str, Any]]) -> list[str]:
+    points = res.get("points", [])
+    sqlite_empty = next(
+        (p for p in points if p["backend"] == "sqlite" and p["preloaded"] == 0), None
+    )
+    rows = []
+    if sqlite_empty:
+        r = _by_clients(sqlite_empty["register"]).get(TARGET_CLIENTS)
+        f = fast.get(TARGET_CLIENTS, {}).get("rps")
+        if r:
+            rows.append(
+                (
+                    "≥ 3,000 registrations/s, SQLite, 32 clients",
+                    f"{r['rps']:,.0f}/s",
+                    r["rps"] >= 3000,
+                )
+            )
+            if f:
+                rows.append(
+                    (
+                        "≥ 55% of minimal FastAPI, 32 clients",
+                        f"{r['rps'] / f:.1%}",
+                        r["rps"] / f >= 0.55,
+                    )
+                )
+            rows.append(
+                ("p99 ≤ 25 ms, SQLite, 32 clients", f"{r['p99_ms']:.1f} ms", r["p99_ms"] <= 25)
+            )
+    for backend in ("sqlite", "postgresql"):
+        bp = [p for p in points if p["backend"] == backend]
+        empty = next((p for p in bp if p["preloaded"] == 0), None)
+        largest = max(bp, key=lambda p: p["preloaded"], default=None)
+        if not empty or not largest or largest is empty:
+            continue
+        e = _by_clients(empty["register"]).get(TARGET_CLIENTS)
+        big = _by_clients(largest["register"]).get(TARGET_CLIENTS)
+        n = largest["preloaded"]
+        suffix = "" if n >= 10_000_000 else f" (measured at {n:,} only; target is at 10^7)"
+        if e and big:
+            ratio = big["p99_ms"] / e["p99_ms"]
+            rows.append(
+                (
+                    f"{backend}: p99 at 10^7 within 1.5× of empty{suffix}",
+                    f"{ratio:.2f}×",
+                    ratio <= 1.5 if n >= 10_000_000 else None,
+                )
+            )
+        rss = largest.get("rss_bytes")
+        if rss:
+            rows.append(
+                (
+                    f"{backend}: RSS < 250 MB at 10^7{suffix}",
+                    _mb(rss),
+                    rss < 250e6 if n >= 10_000_000 else None,
+                )
+            )
+    out = ["## Targets (issue 6)", "", "| target | measured | verdict |", "|---|---:|---|"]
+    for name, value, ok in rows:
+        verdict = "not decided" if ok is None else ("met" if ok else "**missed**")
+        out.append(f"| {name} | {value} | {verdict} |")
+    out += [
+        "| bulk ≥ 50,000/s, ≥ half of executemany | – | not measured: no batch endpoint |",
+        "| PostgreSQL: 2 workers ≥ 1.6× one | – | not measured: scale-out not in this suite yet |",
+        "",
+    ]
+    return out
+
+
+def parse_list(text: str) -> list[int]:
+    return [int(float(x)) for x in text.split(",") if x.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--quick",
+        action="store_const",
+        dest="mode",
+        const="quick",
+        help="5 s per figure, scale 0 and 10^5 (default; a few minutes)",
+    )
+    mode.add_argument(
+        "--full",
+        action="store_const",
+        dest="mode",
+        const="full",
+        help="15 s per figure, scale 0, 10^6 and 10^7 (long)",
+    )
+    parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    parser.add_argument("--duration", type=float, help="seconds per wrk run")
+    parser.add_argument("--levels", default="1,8,32,128", help="concurrent clients")
+    parser.add_argument("--scale", help="registrations preloaded per scale point, e.g. 0,1e6")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--sqlite-rows", type=int, help="rows for the executemany ceiling")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy profile of the SQLite service at 32 clients"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, help="where databases go (default a temporary directory)"
+    )
+    args = parser.parse_args()
+    mode_name = args.mode or "quick"
+    full = mode_name == "full"
+    if not shutil.which("wrk"):
+        parser.error("wrk is required (apt-get install wrk)")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="vi-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    opts = Options(
+        mode=mode_name,
+        out=args.out,
+        duration=args.duration or (15.0 if full else 5.0),
+        warmup=3.0 if full else 2.0,
+        levels=parse_list(args.levels),
+        scale=parse_list(args.scale)
+        if args.scale
+        else ([0, 1_000_000, 10_000_000] if full else [0, 100_000]),
+        backends=[b.strip() for b in args.backends.split(",") if b.strip()],
+        sqlite_rows=args.sqlite_rows or (1_000_000 if full else 100_000),
+        profile=args.profile,
+        workdir=workdir,
+    )
+    if 0 not in opts.scale:
+        opts.scale.insert(0, 0)
+    started = time.monotonic()
+    try:
+        results = run_suite(opts)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results["elapsed_s"] = round(time.monotonic() - started)
+    save(opts, results)
+    log(f"done in {results['elapsed_s']} s: {opts.out / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()
