@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.api.errors import ApiProblem
 from verwijsindex.context import AppContext
@@ -38,8 +39,11 @@ async def get_principal(request: Request, ctx: Ctx) -> Principal:
     if principal is None:
         raise _unauthorised("the API key is unknown, revoked or expired")
     if principal.needs_touch:
-        async with ctx.database.transaction() as session:
+
+        async def touch(session: AsyncSession) -> None:
             await ctx.admin.touch(session, principal)
+
+        await ctx.writes.run(touch)
     request.state.organisation_id = principal.organisation_id
     request.scope.setdefault("state", {})["organisation_id"] = principal.organisation_id
     return principal

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ class Database:
     dialect: str
     read_engine: AsyncEngine | None = None
     read_sessions: async_sessionmaker[AsyncSession] | None = None
+    _write_lock: asyncio.Lock | None = field(default=None, repr=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -38,7 +40,15 @@ class Database:
         serialised across connections and processes; on PostgreSQL callers take row or
         advisory locks where they need them.
         """
-        async with self.sessions() as session, session.begin():
+        if self.dialect != "sqlite":
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        # One writer at a time anyway: queue in asyncio rather than in SQLite's busy handler,
+        # which sleeps in steps of up to 100 ms. Other processes still meet busy_timeout.
+        if self._write_lock is None:
+            self._write_lock = asyncio.Lock()
+        async with self._write_lock, self.sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
