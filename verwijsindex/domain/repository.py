@@ -103,6 +103,44 @@ async def open_match_of_subject(session: AsyncSession, pseudonyms: Sequence[str]
     return result.scalar_one_or_none()
 
 
+async def open_matches_of_subjects(session: AsyncSession, pseudonyms: Sequence[str]) -> list[Match]:
+    result = await session.execute(
+        select(Match).where(
+            Match.subject_pseudonym.in_(pseudonyms), Match.status == MatchStatus.OPEN
+        )
+    )
+    return list(result.scalars())
+
+
+async def current_participations_of_matches(
+    session: AsyncSession, match_ids: Sequence[str]
+) -> dict[str, list[MatchParticipant]]:
+    if not match_ids:
+        return {}
+    result = await session.execute(
+        select(MatchParticipant)
+        .where(MatchParticipant.match_id.in_(match_ids), MatchParticipant.left_at.is_(None))
+        .order_by(MatchParticipant.joined_at, MatchParticipant.id)
+    )
+    out: dict[str, list[MatchParticipant]] = {}
+    for participant in result.scalars():
+        out.setdefault(participant.match_id, []).append(participant)
+    return out
+
+
+async def organisation_municipalities(
+    session: AsyncSession, organisation_ids: set[str]
+) -> dict[str, str]:
+    if not organisation_ids:
+        return {}
+    result = await session.execute(
+        select(Organisation.id, Organisation.municipality).where(
+            Organisation.id.in_(organisation_ids)
+        )
+    )
+    return {oid: code for oid, code in result.all()}
+
+
 async def current_participations(session: AsyncSession, match_id: str) -> list[MatchParticipant]:
     result = await session.execute(
         select(MatchParticipant)

@@ -4,7 +4,8 @@ unit of work (one transaction per request or task) does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import crypto
 from notifier import EventType, enqueue
 from verwijsindex.clock import Clock
+from verwijsindex.db.base import new_id
 from verwijsindex.domain import repository as repo
 from verwijsindex.domain.lifecycle import parse_birth_date, registration_end
 from verwijsindex.domain.models import (
@@ -23,7 +25,13 @@ from verwijsindex.domain.models import (
     Registration,
     RegistrationStatus,
 )
-from verwijsindex.errors import InvalidBSN, InvalidInput, NotFound, RegistrationNotActive
+from verwijsindex.errors import (
+    InvalidBSN,
+    InvalidInput,
+    NotFound,
+    RegistrationNotActive,
+    VerwijsindexError,
+)
 from verwijsindex.keys import KeyRing
 
 
@@ -40,6 +48,60 @@ class RegisterResult:
     registration: Registration
     created: bool
     match_id: str | None
+
+
+@dataclass(frozen=True)
+class RegistrationRequest:
+    """One registration as asked: who registers which youth (BSN and birth date are used
+    to compute the pseudonym and end date, then dropped)."""
+
+    actor: Actor
+    bsn: str
+    birth_date: str | date
+    municipality: str | None = None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    actor: Actor
+    pseudonym: str
+    older: tuple[str, ...]
+    ends_at: datetime
+    municipality: str | None
+
+
+@dataclass
+class _Youth:
+    """What one batch knows about one youth: active registrations and the open match."""
+
+    active: list[Registration] = field(default_factory=list)
+    match: Match | None = None
+    participants: list[MatchParticipant] = field(default_factory=list)
+
+    def active_of(self, professional_id: str) -> Registration | None:
+        return next((r for r in self.active if r.professional_id == professional_id), None)
+
+    def match_of(self, registration_id: str) -> str | None:
+        if self.match is None:
+            return None
+        if any(p.registration_id == registration_id for p in self.participants):
+            return self.match.id
+        return None
+
+
+@dataclass
+class _Pending:
+    """New rows of one batch, flushed parent tables first (no ORM relationships order them)."""
+
+    registrations: list[Registration] = field(default_factory=list)
+    matches: list[Match] = field(default_factory=list)
+    participants: list[MatchParticipant] = field(default_factory=list)
+
+    async def flush(self, session: AsyncSession) -> None:
+        for rows in (self.registrations, self.matches, self.participants):
+            if rows:
+                session.add_all(rows)
+                await session.flush()
 
 
 @dataclass(frozen=True)
@@ -70,91 +132,166 @@ class RegistrationService:
         birth_date: str | date,
         municipality: str | None,
     ) -> RegisterResult:
+        """Register one youth; raises the item's error. See :meth:`register_many`."""
+        request = RegistrationRequest(
+            actor=actor, bsn=bsn, birth_date=birth_date, municipality=municipality
+        )
+        (outcome,) = await self.register_many(session, [request])
+        if isinstance(outcome, VerwijsindexError):
+            raise outcome
+        return outcome
+
+    async def register_many(
+        self, session: AsyncSession, requests: Sequence[RegistrationRequest]
+    ) -> list[RegisterResult | VerwijsindexError]:
+        """Register many youths in the caller's transaction, with exactly the outcome of
+        registering them one after another in the given order.
+
+        Invalid items yield their error and change nothing; valid items are processed with a
+        handful of set-based statements whatever their number: one query for the youths'
+        active registrations, one for their open matches and participants, then one flush of
+        all new rows. Writers for the youths concerned are serialised first (advisory locks in
+        sorted order on PostgreSQL, so concurrent batches cannot deadlock).
+        """
+        now = self._clock.now()
+        prepared: list[_Prepared | VerwijsindexError] = []
+        for request in requests:
+            try:
+                prepared.append(self._prepare(request, now))
+            except VerwijsindexError as exc:
+                prepared.append(exc)
+        valid = [p for p in prepared if isinstance(p, _Prepared)]
+        if not valid:
+            return [p for p in prepared if isinstance(p, VerwijsindexError)]
+
+        subjects = sorted({p.pseudonym for p in valid})
+        for pseudonym in subjects:
+            await repo.lock_subject(session, pseudonym)
+        moved: set[str] = set()
+        for p in valid:
+            if p.older and p.pseudonym not in moved:
+                moved.add(p.pseudonym)
+                await repo.repseudonymise(
+                    session, old=p.older, new=p.pseudonym, key_version=self._keys.current_version
+                )
+        youths = await self._load_youths(session, subjects)
+        municipalities = await repo.organisation_municipalities(
+            session, {p.actor.organisation_id for p in valid if p.municipality is None}
+        )
+
+        pending = _Pending()
+        outcomes: list[RegisterResult | VerwijsindexError] = []
+        for item in prepared:
+            if isinstance(item, VerwijsindexError):
+                outcomes.append(item)
+                continue
+            youth = youths[item.pseudonym]
+            existing = youth.active_of(item.actor.professional_id)
+            if existing is not None:
+                outcomes.append(
+                    RegisterResult(
+                        registration=existing, created=False, match_id=youth.match_of(existing.id)
+                    )
+                )
+                continue
+            municipality = item.municipality or municipalities.get(item.actor.organisation_id)
+            if municipality is None:
+                outcomes.append(NotFound("organisation not found"))
+                continue
+            registration = Registration(
+                id=new_id(),
+                pseudonym=item.pseudonym,
+                key_version=self._keys.current_version,
+                organisation_id=item.actor.organisation_id,
+                professional_id=item.actor.professional_id,
+                municipality=municipality,
+                status=RegistrationStatus.ACTIVE,
+                created_at=now,
+                ends_at=item.ends_at,
+                ended_at=None,
+                end_reason=None,
+            )
+            pending.registrations.append(registration)
+            others = list(youth.active)  # one active registration per professional
+            youth.active.append(registration)
+            if not others:
+                outcomes.append(
+                    RegisterResult(registration=registration, created=True, match_id=None)
+                )
+                continue
+            if youth.match is None:
+                await self._open_match(session, pending, youth, [*others, registration], now)
+            else:
+                await self._join_match(session, pending, youth, registration, now)
+            assert youth.match is not None
+            outcomes.append(
+                RegisterResult(registration=registration, created=True, match_id=youth.match.id)
+            )
+        await pending.flush(session)
+        return outcomes
+
+    def _prepare(self, request: RegistrationRequest, now: datetime) -> _Prepared:
         try:
-            valid_bsn = crypto.parse_bsn(bsn)
+            valid_bsn = crypto.parse_bsn(request.bsn)
         except crypto.InvalidBSN as exc:
             raise InvalidBSN(str(exc)) from None
-        now = self._clock.now()
-        ends_at = registration_end(birth_date=parse_birth_date(birth_date), created_at=now)
-        if municipality is not None and not _valid_municipality(municipality):
+        ends_at = registration_end(birth_date=parse_birth_date(request.birth_date), created_at=now)
+        if request.municipality is not None and not _valid_municipality(request.municipality):
             raise InvalidInput("municipality must be a four-digit CBS municipality code")
-
         pseudonyms = self._keys.all_pseudonyms(valid_bsn)
-        current = pseudonyms[0]
-        await repo.lock_subject(session, current)
-        await repo.repseudonymise(
-            session, old=pseudonyms[1:], new=current, key_version=self._keys.current_version
-        )
-
-        existing = await repo.active_registration_of_professional(
-            session, pseudonyms=[current], professional_id=actor.professional_id
-        )
-        if existing is not None:
-            participation = await repo.open_participation_of_registration(session, existing.id)
-            return RegisterResult(
-                registration=existing,
-                created=False,
-                match_id=participation.match_id if participation else None,
-            )
-
-        if municipality is None:
-            organisation = await repo.get_organisation(session, actor.organisation_id)
-            if organisation is None:
-                raise NotFound("organisation not found")
-            municipality = organisation.municipality
-
-        registration = Registration(
-            pseudonym=current,
-            key_version=self._keys.current_version,
-            organisation_id=actor.organisation_id,
-            professional_id=actor.professional_id,
-            municipality=municipality,
-            status=RegistrationStatus.ACTIVE,
-            created_at=now,
+        return _Prepared(
+            actor=request.actor,
+            pseudonym=pseudonyms[0],
+            older=tuple(pseudonyms[1:]),
             ends_at=ends_at,
-            ended_at=None,
-            end_reason=None,
+            municipality=request.municipality,
         )
-        session.add(registration)
-        await session.flush()
 
-        others = [
-            r
-            for r in await repo.active_registrations_of_subject(session, [current])
-            if r.id != registration.id and r.professional_id != actor.professional_id
-        ]
-        if not others:
-            return RegisterResult(registration=registration, created=True, match_id=None)
-
-        match = await repo.open_match_of_subject(session, [current])
-        if match is None:
-            match = await self._open_match(session, current, [*others, registration], now)
-        else:
-            await self._join_match(session, match, registration, now)
-        return RegisterResult(registration=registration, created=True, match_id=match.id)
+    async def _load_youths(
+        self, session: AsyncSession, subjects: Sequence[str]
+    ) -> dict[str, _Youth]:
+        youths = {s: _Youth() for s in subjects}
+        for registration in await repo.active_registrations_of_subject(session, subjects):
+            youths[registration.pseudonym].active.append(registration)
+        matches = await repo.open_matches_of_subjects(session, subjects)
+        participations = await repo.current_participations_of_matches(
+            session, [m.id for m in matches]
+        )
+        for match in matches:
+            youth = youths[match.subject_pseudonym]
+            youth.match = match
+            youth.participants = participations.get(match.id, [])
+        return youths
 
     async def _open_match(
         self,
         session: AsyncSession,
-        pseudonym: str,
+        pending: _Pending,
+        youth: _Youth,
         registrations: list[Registration],
         now: datetime,
-    ) -> Match:
+    ) -> None:
         match = Match(
-            subject_pseudonym=pseudonym, status=MatchStatus.OPEN, created_at=now, closed_at=None
+            id=new_id(),
+            subject_pseudonym=registrations[-1].pseudonym,
+            status=MatchStatus.OPEN,
+            created_at=now,
+            closed_at=None,
         )
-        session.add(match)
-        await session.flush()
+        pending.matches.append(match)
+        youth.match = match
+        youth.participants = []
         for reg in registrations:
-            session.add(
-                MatchParticipant(
-                    match_id=match.id,
-                    registration_id=reg.id,
-                    organisation_id=reg.organisation_id,
-                    joined_at=now,
-                    left_at=None,
-                )
+            participant = MatchParticipant(
+                id=new_id(),
+                match_id=match.id,
+                registration_id=reg.id,
+                organisation_id=reg.organisation_id,
+                joined_at=now,
+                left_at=None,
             )
+            pending.participants.append(participant)
+            youth.participants.append(participant)
         for reg in registrations:
             await enqueue(
                 session,
@@ -164,48 +301,40 @@ class RegistrationService:
                 occurred_at=now,
                 match_id=match.id,
             )
-        await session.flush()
-        return match
 
     async def _join_match(
-        self, session: AsyncSession, match: Match, registration: Registration, now: datetime
+        self,
+        session: AsyncSession,
+        pending: _Pending,
+        youth: _Youth,
+        registration: Registration,
+        now: datetime,
     ) -> None:
-        current = await repo.current_participations(session, match.id)
-        session.add(
-            MatchParticipant(
-                match_id=match.id,
-                registration_id=registration.id,
-                organisation_id=registration.organisation_id,
-                joined_at=now,
-                left_at=None,
-            )
+        assert youth.match is not None
+        match_id = youth.match.id
+        newcomer = MatchParticipant(
+            id=new_id(),
+            match_id=match_id,
+            registration_id=registration.id,
+            organisation_id=registration.organisation_id,
+            joined_at=now,
+            left_at=None,
         )
-        for p in [*current]:
+        pending.participants.append(newcomer)
+        for p in [*youth.participants, newcomer]:
             await enqueue(
                 session,
                 event_type=EventType.MATCH_PARTICIPANT_JOINED,
                 organisation_id=p.organisation_id,
                 data={
-                    "match_id": match.id,
+                    "match_id": match_id,
                     "registration_id": p.registration_id,
                     "participant_registration_id": registration.id,
                 },
                 occurred_at=now,
-                match_id=match.id,
+                match_id=match_id,
             )
-        await enqueue(
-            session,
-            event_type=EventType.MATCH_PARTICIPANT_JOINED,
-            organisation_id=registration.organisation_id,
-            data={
-                "match_id": match.id,
-                "registration_id": registration.id,
-                "participant_registration_id": registration.id,
-            },
-            occurred_at=now,
-            match_id=match.id,
-        )
-        await session.flush()
+        youth.participants.append(newcomer)
 
     async def withdraw(
         self, session: AsyncSession, *, actor: Actor, registration_id: str, reason: str
