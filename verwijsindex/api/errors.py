@@ -84,7 +84,7 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
-def _status_for(exc: VerwijsindexError) -> int:
+def status_for(exc: VerwijsindexError) -> int:
     if isinstance(exc, InvalidInput):
         return 422
     if isinstance(exc, NotFound):
@@ -116,7 +116,7 @@ def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str, li
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VerwijsindexError)
     async def _domain(request: Request, exc: VerwijsindexError) -> JSONResponse:
-        return problem_response(_status_for(exc), exc.code, exc.detail, instance=request.url.path)
+        return problem_response(status_for(exc), exc.code, exc.detail, instance=request.url.path)
 
     @app.exception_handler(ApiProblem)
     async def _api(request: Request, exc: ApiProblem) -> JSONResponse:

@@ -27,6 +27,40 @@ class RegistrationCreate(_Strict):
     )
 
 
+class BatchItem(_Strict):
+    bsn: str
+    birth_date: str
+    municipality: str | None = None
+    professional_id: str | None = Field(
+        default=None,
+        description="A professional of the caller's organisation; default X-Professional-Id",
+    )
+
+
+class RegistrationBatch(_Strict):
+    items: list[BatchItem] = Field(min_length=1, max_length=1000)
+
+
+class BatchItemProblem(BaseModel):
+    type: str
+    status: int
+    detail: str
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: int
+    registration: RegistrationOut | None = None
+    problem: BatchItemProblem | None = None
+
+
+class RegistrationBatchResult(BaseModel):
+    created: int
+    existing: int
+    failed: int
+    results: list[BatchItemResult]
+
+
 class RegistrationWithdraw(_Strict):
     reason: Literal["unjustified", "risk_resolved", "deceased", "other"]
 

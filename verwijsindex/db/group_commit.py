@@ -29,15 +29,21 @@ from verwijsindex.db.engine import Database
 from verwijsindex.logging import get_logger
 
 T = TypeVar("T")
+P = TypeVar("P")
 Work = Callable[[AsyncSession], Awaitable[Any]]
+BatchHandler = Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]
+"""Handles many payloads at once; returns one result per payload, an Exception instance
+for a payload that failed on its own."""
 
 log = get_logger(__name__)
 
 
 @dataclass
 class _Item:
-    work: Work
     future: asyncio.Future[Any] = field(repr=False)
+    work: Work | None = None
+    handler: BatchHandler | None = None
+    payload: Any = None
 
 
 class GroupCommitter:
@@ -73,8 +79,22 @@ class GroupCommitter:
             async with self._database.transaction() as session:
                 return await work(session)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Item(work, future))
+        await self._queue.put(_Item(future, work=work))
         return await future
+
+    async def run_batched(self, handler: BatchHandler, payload: Any) -> Any:
+        """Hand ``payload`` to ``handler`` together with the other payloads for the same
+        handler in this group (one call, set-based); return its result once committed."""
+        if self._task is None:
+            async with self._database.transaction() as session:
+                (result,) = await handler(session, [payload])
+        else:
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            await self._queue.put(_Item(future, handler=handler, payload=payload))
+            result = await future
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     async def _loop(self) -> None:
         while True:
@@ -84,19 +104,52 @@ class GroupCommitter:
                 group.append(self._queue.get_nowait())
             await self._run_group(group)
 
+    @staticmethod
+    async def _run_one(session: AsyncSession, item: _Item) -> tuple[bool, Any]:
+        if item.future.cancelled() or item.work is None:
+            return False, None
+        try:
+            async with session.begin_nested():
+                return True, await item.work(session)
+        except Exception as exc:  # the unit fails alone
+            return False, exc
+
+    @staticmethod
+    async def _run_batch(
+        session: AsyncSession, handler: BatchHandler, items: list[_Item]
+    ) -> list[tuple[bool, Any]]:
+        try:
+            async with session.begin_nested():
+                results = await handler(session, [it.payload for it in items])
+            return [(True, r) for r in results]
+        except Exception:
+            # Something failed for the batch as a whole: isolate it, one payload at a time.
+            singles: list[tuple[bool, Any]] = []
+            for it in items:
+                try:
+                    async with session.begin_nested():
+                        (result,) = await handler(session, [it.payload])
+                    singles.append((True, result))
+                except Exception as exc:
+                    singles.append((False, exc))
+            return singles
+
     async def _run_group(self, group: list[_Item]) -> None:
         outcomes: list[tuple[bool, Any]] = []
         try:
             async with self._database.transaction() as session:
-                for item in group:
-                    if item.future.cancelled():
-                        outcomes.append((False, None))
+                i = 0
+                while i < len(group):
+                    item = group[i]
+                    if item.handler is None:
+                        outcomes.append(await self._run_one(session, item))
+                        i += 1
                         continue
-                    try:
-                        async with session.begin_nested():
-                            outcomes.append((True, await item.work(session)))
-                    except Exception as exc:  # the unit fails alone
-                        outcomes.append((False, exc))
+                    j = i
+                    while j < len(group) and group[j].handler is item.handler:
+                        j += 1
+                    outcomes.extend(await self._run_batch(session, item.handler, group[i:j]))
+                    i = j
         except BaseException as exc:
             log.error("group_commit_failed", size=len(group), error_type=type(exc).__name__)
             failure = exc if isinstance(exc, Exception) else RuntimeError("the write was aborted")

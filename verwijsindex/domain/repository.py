@@ -40,6 +40,21 @@ async def get_professional(session: AsyncSession, professional_id: str) -> Profe
     return await session.get(Professional, professional_id)
 
 
+async def active_professionals_of_organisation(
+    session: AsyncSession, *, organisation_id: str, professional_ids: set[str]
+) -> set[str]:
+    if not professional_ids:
+        return set()
+    result = await session.execute(
+        select(Professional.id).where(
+            Professional.id.in_(professional_ids),
+            Professional.organisation_id == organisation_id,
+            Professional.active.is_(True),
+        )
+    )
+    return set(result.scalars())
+
+
 async def get_api_key_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | None:
     result = await session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
     return result.scalar_one_or_none()

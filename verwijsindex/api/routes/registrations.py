@@ -8,10 +8,14 @@ from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.api.deps import Ctx, ProfessionalDep
-from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE
+from verwijsindex.api.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, status_for
 from verwijsindex.api.pagination import decode_cursor, encode_cursor
 from verwijsindex.api.schemas import (
+    BatchItemProblem,
+    BatchItemResult,
     Problem,
+    RegistrationBatch,
+    RegistrationBatchResult,
     RegistrationCreate,
     RegistrationOut,
     RegistrationPage,
@@ -19,7 +23,8 @@ from verwijsindex.api.schemas import (
 )
 from verwijsindex.domain import repository as repo
 from verwijsindex.domain.models import Registration
-from verwijsindex.errors import NotFound
+from verwijsindex.domain.service import Actor, RegisterResult, RegistrationRequest
+from verwijsindex.errors import NotFound, VerwijsindexError
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
 
@@ -55,21 +60,93 @@ async def create_registration(
 ) -> RegistrationOut:
     """201 for a new registration; 200 with the existing one when this professional already
     has an active registration for this youth. The BSN and birth date are never stored."""
-
-    async def work(session: AsyncSession) -> tuple[RegistrationOut, bool]:
-        result = await ctx.registrations.register(
-            session,
-            actor=caller.actor,
-            bsn=body.bsn,
-            birth_date=body.birth_date,
-            municipality=body.municipality,
-        )
-        return to_out(result.registration, result.match_id), result.created
-
-    out, created = await ctx.writes.run(work)
-    response.status_code = 201 if created else 200
+    request = RegistrationRequest(
+        actor=caller.actor,
+        bsn=body.bsn,
+        birth_date=body.birth_date,
+        municipality=body.municipality,
+    )
+    result: RegisterResult = await ctx.writes.run_batched(ctx.registrations.register_many, request)
+    out = to_out(result.registration, result.match_id)
+    response.status_code = 201 if result.created else 200
     response.headers["Location"] = f"/v1/registrations/{out.id}"
     return out
+
+
+@router.post(
+    ":batch",
+    response_model=RegistrationBatchResult,
+    responses=_PROBLEMS,
+    summary="Register up to 1,000 youths in one request",
+)
+async def create_registrations_batch(
+    body: RegistrationBatch, ctx: Ctx, caller: ProfessionalDep
+) -> RegistrationBatchResult:
+    """Each item is handled exactly as ``POST /v1/registrations`` would, in the given order,
+    in one transaction: the same validation, idempotency and match rules. Invalid items are
+    reported per item (``status`` 422/403 with a problem) and do not stop the valid ones."""
+    org = caller.actor.organisation_id
+    named = {i.professional_id for i in body.items if i.professional_id is not None}
+    async with ctx.database.read() as session:
+        allowed = await repo.active_professionals_of_organisation(
+            session, organisation_id=org, professional_ids=named
+        )
+    results: list[BatchItemResult | None] = [None] * len(body.items)
+    requests: list[RegistrationRequest] = []
+    positions: list[int] = []
+    for index, item in enumerate(body.items):
+        professional = item.professional_id or caller.actor.professional_id
+        if item.professional_id is not None and item.professional_id not in allowed:
+            results[index] = _item_problem(
+                index,
+                403,
+                "professional-not-in-organisation",
+                "the professional is unknown, inactive or of another organisation",
+            )
+            continue
+        positions.append(index)
+        requests.append(
+            RegistrationRequest(
+                actor=Actor(organisation_id=org, professional_id=professional),
+                bsn=item.bsn,
+                birth_date=item.birth_date,
+                municipality=item.municipality,
+            )
+        )
+
+    async def work(session: AsyncSession) -> list[BatchItemResult]:
+        outcomes = await ctx.registrations.register_many(session, requests)
+        out: list[BatchItemResult] = []
+        for index, outcome in zip(positions, outcomes, strict=True):
+            if isinstance(outcome, VerwijsindexError):
+                out.append(_item_problem(index, status_for(outcome), outcome.code, outcome.detail))
+            else:
+                out.append(
+                    BatchItemResult(
+                        index=index,
+                        status=201 if outcome.created else 200,
+                        registration=to_out(outcome.registration, outcome.match_id),
+                    )
+                )
+        return out
+
+    for result in await ctx.writes.run(work) if requests else []:
+        results[result.index] = result
+    final = [r for r in results if r is not None]
+    return RegistrationBatchResult(
+        created=sum(r.status == 201 for r in final),
+        existing=sum(r.status == 200 for r in final),
+        failed=sum(r.status >= 400 for r in final),
+        results=final,
+    )
+
+
+def _item_problem(index: int, status: int, code: str, detail: str) -> BatchItemResult:
+    return BatchItemResult(
+        index=index,
+        status=status,
+        problem=BatchItemProblem(type=PROBLEM_BASE + code, status=status, detail=detail),
+    )
 
 
 @router.get("", response_model=RegistrationPage, responses=_PROBLEMS)
