@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -174,6 +175,54 @@ def create_api_key(organisation_id: str, role: str) -> None:
             }
 
     _print(_run(work))
+
+
+@main.command("import-registrations")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--url", default="http://127.0.0.1:8080", show_default=True, help="The API's base URL"
+)
+@click.option("--api-key", envvar="VERWIJSINDEX_API_KEY", required=True, help="A professional key")
+@click.option("--professional-id", required=True, help="The professional registering")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 1000))
+def import_registrations(
+    csv_file: Path, url: str, api_key: str, professional_id: str, batch_size: int
+) -> None:
+    """Register every row of CSV_FILE (columns bsn, birth_date[, municipality,
+    professional_id]) through the batch endpoint, with a progress bar. Failed rows are listed
+    by line number and problem type, never by value."""
+    import httpx
+
+    from verwijsindex.importer import ImportFailed, import_csv
+
+    with csv_file.open(encoding="utf-8-sig") as fh:
+        total = max(sum(1 for _ in fh) - 1, 0)
+    with (
+        httpx.Client(base_url=url, timeout=120) as client,
+        click.progressbar(length=total, label="registering", file=sys.stderr) as bar,
+    ):
+        try:
+            report = import_csv(
+                csv_file,
+                client=client,
+                api_key=api_key,
+                professional_id=professional_id,
+                batch_size=batch_size,
+                progress=bar.update,
+            )
+        except (ImportFailed, httpx.HTTPError) as exc:
+            raise click.ClickException(str(exc)) from None
+    _print(
+        {
+            "rows": report.rows,
+            "created": report.created,
+            "existing": report.existing,
+            "failed": report.failed,
+            "failures": [{"line": line, "problem": code} for line, code in report.failures],
+        }
+    )
+    if report.failed:
+        sys.exit(1)
 
 
 @main.command("demo")

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     group_commit_max_batch: int = Field(default=256, ge=1, le=10_000)
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_batch_body_bytes: int = Field(default=512 * 1024, ge=1024)
     db_pool_size: int = Field(default=10, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 

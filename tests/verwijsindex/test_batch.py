@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -82,8 +83,10 @@ class TestBatch:
     async def test_thousand_items_in_one_request(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
-        ctx.settings.max_body_bytes = 1 << 20
-        items = [item(make_bsn(i)) for i in range(1000)]
+        # With municipality and professional: over the 64 KiB single-request limit.
+        colleague = callers[0].professional_id
+        items = [item(make_bsn(i), colleague, municipality="0363") for i in range(1000)]
+        assert len(json.dumps({"items": items})) > 64 * 1024
         r = await client.post(URL, json={"items": items}, headers=callers[0].headers)
         assert r.status_code == 200
         assert r.json()["created"] == 1000

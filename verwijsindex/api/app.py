@@ -78,7 +78,11 @@ def create_app(
     app.include_router(health.router)
     app.include_router(registrations.router)
     app.include_router(matches.router)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_batch_body_bytes=settings.max_batch_body_bytes,
+    )
     return app
 
 

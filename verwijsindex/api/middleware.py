@@ -41,9 +41,14 @@ def _problem(status: int, code: str, detail: str) -> bytes:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_batch_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_batch_body_bytes = max_batch_body_bytes
+
+    def _limit(self, scope: Scope) -> int:
+        path: str = scope.get("path", "")
+        return self.max_batch_body_bytes if path.endswith(":batch") else self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,7 +82,7 @@ class RequestContextMiddleware:
                 await self._send_problem(send_wrapper, status, problem)
                 return
             if scope.get("method") in _BODY_METHODS:
-                body: bytes | None = await self._read_body(receive)
+                body: bytes | None = await self._read_body(receive, self._limit(scope))
                 if body is None:
                     await self._send_problem(
                         send_wrapper,
@@ -109,7 +114,7 @@ class RequestContextMiddleware:
                 n = int(length)
             except ValueError:
                 return 400, _problem(400, "bad-request", "invalid Content-Length")
-            if n > self.max_body_bytes:
+            if n > self._limit(scope):
                 return 413, _problem(413, "body-too-large", "the request body is too large")
             if n == 0:
                 return None
@@ -122,7 +127,7 @@ class RequestContextMiddleware:
             )
         return None
 
-    async def _read_body(self, receive: Receive) -> bytes | None:
+    async def _read_body(self, receive: Receive, limit: int) -> bytes | None:
         """The whole body, or None as soon as it exceeds the limit."""
         chunks: list[bytes] = []
         seen = 0
@@ -132,7 +137,7 @@ class RequestContextMiddleware:
                 break
             chunk = message.get("body", b"")
             seen += len(chunk)
-            if seen > self.max_body_bytes:
+            if seen > limit:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):

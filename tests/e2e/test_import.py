@@ -1,0 +1,115 @@
+"""`verwijsindex import-registrations` against a real server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import make_bsn
+from tests.e2e.conftest import Server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+class TestImport:
+    def test_csv_import_reports_failed_lines_without_values(
+        self, server: Server, tmp_path: Path
+    ) -> None:
+        org = json.loads(
+            server.cli(
+                "admin",
+                "create-organisation",
+                "--name",
+                "Migratie",
+                "--sector",
+                "municipal-team",
+                "--municipality",
+                "0014",
+            ).stdout
+        )
+        pro = json.loads(
+            server.cli(
+                "admin",
+                "create-professional",
+                "--organisation",
+                org["id"],
+                "--name",
+                "Import",
+                "--email",
+                "i@x.example",
+                "--phone",
+                "+31 50 555 0000",
+            ).stdout
+        )
+        key = json.loads(
+            server.cli(
+                "admin", "create-api-key", "--organisation", org["id"], "--role", "professional"
+            ).stdout
+        )["key"]
+        lines = ["bsn,birth_date"]
+        for i in range(2500):
+            lines.append(f"{make_bsn(i)},2010-03-0{1 + i % 9}")
+        lines[10] = "123456789,2010-01-01"  # fails the 11-test: line 11 of the file
+        lines[2000] = f"{make_bsn(77777)},1999-01-01"  # too old: line 2001
+        lines.append(lines[5])  # a duplicate: idempotent
+        csv_file = tmp_path / "youths.csv"
+        csv_file.write_text("\n".join(lines) + "\n")
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "verwijsindex.cli",
+                "import-registrations",
+                str(csv_file),
+                "--url",
+                server.base_url,
+                "--professional-id",
+                pro["id"],
+            ],
+            env={**server.env, "VERWIJSINDEX_API_KEY": key},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 1, proc.stderr  # some rows failed
+        report = json.loads(proc.stdout)
+        assert report["rows"] == 2501
+        assert (report["created"], report["existing"], report["failed"]) == (2498, 1, 2)
+        assert report["failures"] == [
+            {"line": 11, "problem": "invalid-bsn"},
+            {"line": 2001, "problem": "subject-too-old"},
+        ]
+        assert "123456789" not in proc.stdout + proc.stderr
+        headers = {"Authorization": f"Bearer {key}", "X-Professional-Id": pro["id"]}
+        page = httpx.get(f"{server.base_url}/v1/registrations?limit=500", headers=headers).json()
+        assert len(page["items"]) == 500 and page["next_cursor"]
+
+    def test_bad_header_is_refused(self, server: Server, tmp_path: Path) -> None:
+        csv_file = tmp_path / "bad.csv"
+        csv_file.write_text("bsn,geboortedatum\n111222333,2010-01-01\n")
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "verwijsindex.cli",
+                "import-registrations",
+                str(csv_file),
+                "--url",
+                server.base_url,
+                "--professional-id",
+                "x",
+                "--api-key",
+                "vi_test_x",
+            ],
+            env=server.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode != 0
+        assert "birth_date" in proc.stderr
