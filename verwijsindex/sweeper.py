@@ -29,7 +29,11 @@ async def sweep_once(ctx: AppContext) -> SweepResult:
         regs, matches = await ctx.registrations.purge(
             session, retention=timedelta(days=ctx.settings.retention_days)
         )
+    async with ctx.database.transaction() as session:
+        await ctx.abuse.prune(session)
+        head = await ctx.access_log.sign_head(session)
     result = SweepResult(ended=ended, purged_registrations=regs, purged_matches=matches)
+    log.info("access_log_head_signed", count=head.count)
     log.info("sweep", ended=ended, purged_registrations=regs, purged_matches=matches)
     return result
 

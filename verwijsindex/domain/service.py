@@ -233,6 +233,13 @@ class RegistrationService:
         )
         return registration
 
+    async def end_registration(
+        self, session: AsyncSession, registration: Registration, *, reason: EndReason
+    ) -> None:
+        """End an active registration now (status ``ended``), with the usual outbox events and
+        match bookkeeping. The caller holds the subject lock."""
+        await self._end(session, registration, RegistrationStatus.ENDED, reason, self._clock.now())
+
     async def _end(
         self,
         session: AsyncSession,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
+import crypto
+from verwijsindex.accesslog import Operation, Subject
+from verwijsindex.api.access import access_context, audited
 from verwijsindex.api.deps import Ctx, ProfessionalDep
 from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE
 from verwijsindex.api.pagination import decode_cursor, encode_cursor
@@ -24,6 +27,14 @@ router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
 
 _PROBLEMS: dict[int | str, dict[str, object]] = {
     s: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}} for s in (401, 403, 404, 409, 422)
+}
+_CREATE_PROBLEMS: dict[int | str, dict[str, object]] = {
+    **_PROBLEMS,
+    429: {
+        "model": Problem,
+        "content": {PROBLEM_MEDIA_TYPE: {}},
+        "description": "Rate limit exceeded; see the Retry-After header",
+    },
 }
 
 
@@ -46,15 +57,29 @@ def to_out(registration: Registration, match_id: str | None) -> RegistrationOut:
     "",
     status_code=201,
     response_model=RegistrationOut,
-    responses={200: {"model": RegistrationOut, "description": "Already registered"}, **_PROBLEMS},
+    responses={
+        200: {"model": RegistrationOut, "description": "Already registered"},
+        **_CREATE_PROBLEMS,
+    },
     summary="Register involvement with a youth",
+    dependencies=[audited(Operation.REGISTRATION_CREATE)],
 )
 async def create_registration(
-    body: RegistrationCreate, ctx: Ctx, caller: ProfessionalDep, response: Response
+    body: RegistrationCreate,
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    response: Response,
+    request: Request,
 ) -> RegistrationOut:
     """201 for a new registration; 200 with the existing one when this professional already
-    has an active registration for this youth. The BSN and birth date are never stored."""
+    has an active registration for this youth. The BSN and birth date are never stored.
+    429 with ``Retry-After`` when the professional's or organisation's rate limit is reached."""
     async with ctx.database.transaction() as session:
+        await ctx.abuse.check_registration_rate(
+            session,
+            organisation_id=caller.actor.organisation_id,
+            professional_id=caller.actor.professional_id,
+        )
         result = await ctx.registrations.register(
             session,
             actor=caller.actor,
@@ -62,16 +87,33 @@ async def create_registration(
             birth_date=body.birth_date,
             municipality=body.municipality,
         )
+        await ctx.abuse.after_registration(
+            session, registration=result.registration, created=result.created
+        )
+        subject = ctx.keys.access_log_subject(crypto.parse_bsn(body.bsn))
+        await ctx.access_log.record(
+            session,
+            access_context(request),
+            operation=Operation.REGISTRATION_CREATE,
+            subject=Subject.person(subject),
+        )
         out = to_out(result.registration, result.match_id)
     response.status_code = 201 if result.created else 200
     response.headers["Location"] = f"/v1/registrations/{out.id}"
     return out
 
 
-@router.get("", response_model=RegistrationPage, responses=_PROBLEMS)
+@router.get(
+    "",
+    response_model=RegistrationPage,
+    responses=_PROBLEMS,
+    summary="List the organisation's registrations",
+    dependencies=[audited(Operation.REGISTRATION_LIST)],
+)
 async def list_registrations(
     ctx: Ctx,
     caller: ProfessionalDep,
+    request: Request,
     status: Literal["active", "withdrawn", "ended"] | None = None,
     professional_id: str | None = None,
     cursor: str | None = None,
@@ -90,15 +132,34 @@ async def list_registrations(
         )
         page = rows[:limit]
         matches = await repo.open_match_ids_of_registrations(session, [r.id for r in page])
+        await ctx.access_log.record_many(
+            session,
+            access_context(request),
+            operation=Operation.REGISTRATION_LIST,
+            subjects=[Subject.registration(r.id) for r in page],
+        )
     next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
     return RegistrationPage(
         items=[to_out(r, matches.get(r.id)) for r in page], next_cursor=next_cursor
     )
 
 
-@router.get("/{registration_id}", response_model=RegistrationOut, responses=_PROBLEMS)
+@router.get(
+    "/{registration_id}",
+    response_model=RegistrationOut,
+    responses=_PROBLEMS,
+    summary="Read one registration of the organisation",
+    dependencies=[
+        audited(
+            Operation.REGISTRATION_READ, ref_type="registration", ref_param="registration_id"
+        )
+    ],
+)
 async def get_registration(
-    registration_id: Annotated[str, Path(max_length=64)], ctx: Ctx, caller: ProfessionalDep
+    registration_id: Annotated[str, Path(max_length=64)],
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
 ) -> RegistrationOut:
     async with ctx.database.transaction() as session:
         registration = await repo.get_registration_of_organisation(
@@ -109,21 +170,46 @@ async def get_registration(
         if registration is None:
             raise NotFound("registration not found")
         matches = await repo.open_match_ids_of_registrations(session, [registration.id])
+        await ctx.access_log.record(
+            session,
+            access_context(request),
+            operation=Operation.REGISTRATION_READ,
+            subject=Subject.registration(registration.id),
+        )
     return to_out(registration, matches.get(registration.id))
 
 
-@router.post("/{registration_id}/withdraw", response_model=RegistrationOut, responses=_PROBLEMS)
+@router.post(
+    "/{registration_id}/withdraw",
+    response_model=RegistrationOut,
+    responses=_PROBLEMS,
+    summary="Withdraw a registration",
+    dependencies=[
+        audited(
+            Operation.REGISTRATION_WITHDRAW, ref_type="registration", ref_param="registration_id"
+        )
+    ],
+)
 async def withdraw_registration(
     registration_id: Annotated[str, Path(max_length=64)],
     body: RegistrationWithdraw,
     ctx: Ctx,
     caller: ProfessionalDep,
+    request: Request,
 ) -> RegistrationOut:
     """End the registration now. A withdrawn registration never matches again; a match left
     with fewer than two participants is closed."""
     async with ctx.database.transaction() as session:
         registration = await ctx.registrations.withdraw(
             session, actor=caller.actor, registration_id=registration_id, reason=body.reason
+        )
+        await ctx.abuse.after_withdrawal(session, registration=registration)
+        await ctx.access_log.record(
+            session,
+            access_context(request),
+            operation=Operation.REGISTRATION_WITHDRAW,
+            subject=Subject.registration(registration.id),
+            reason=body.reason,
         )
         out = to_out(registration, None)
     return out
