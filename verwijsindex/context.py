@@ -47,7 +47,5 @@ def build_context(
         registrations=registrations,
         access_log=AccessLogger(keys=keys, clock=clock),
         abuse=AbuseGuard(settings=settings, clock=clock),
-        subject_rights=SubjectRightsService(
-            keys=keys, clock=clock, registrations=registrations
-        ),
+        subject_rights=SubjectRightsService(keys=keys, clock=clock, registrations=registrations),
     )

@@ -56,10 +56,10 @@ def _hour(now: datetime) -> datetime:
 async def _increment(session: AsyncSession, scope: str, subject_id: str, window: datetime) -> int:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(RateLimitCounter).values(
+    values = insert(RateLimitCounter).values(
         scope=scope, subject_id=subject_id, window_start=window, hits=1
     )
-    stmt = stmt.on_conflict_do_update(
+    stmt = values.on_conflict_do_update(
         index_elements=["scope", "subject_id", "window_start"],
         set_={"hits": RateLimitCounter.hits + 1},
     ).returning(RateLimitCounter.hits)
@@ -69,12 +69,9 @@ async def _increment(session: AsyncSession, scope: str, subject_id: str, window:
 async def _raise_flag(session: AsyncSession, flag: AnomalyFlag) -> bool:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    values = {
-        c.key: getattr(flag, c.key)
-        for c in AnomalyFlag.__table__.columns  # type: ignore[attr-defined]
-    }
-    stmt = insert(AnomalyFlag).values(**values).on_conflict_do_nothing(
-        index_elements=["dedupe_key"]
+    values = {c.key: getattr(flag, c.key) for c in AnomalyFlag.__table__.columns}
+    stmt = (
+        insert(AnomalyFlag).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
     result = await session.execute(stmt)
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -110,9 +107,7 @@ class AbuseGuard:
                 wait = math.ceil((start + length - now).total_seconds())
                 retry_after = max(retry_after, wait, 1)
         if retry_after:
-            raise RateLimited(
-                "too many registrations; try again later", retry_after=retry_after
-            )
+            raise RateLimited("too many registrations; try again later", retry_after=retry_after)
 
     async def after_registration(
         self, session: AsyncSession, *, registration: Registration, created: bool

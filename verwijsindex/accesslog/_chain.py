@@ -81,7 +81,9 @@ def head_signature_valid(
     public_key: Ed25519PublicKey, count: int, head_hash: str, signature: str
 ) -> bool:
     try:
-        public_key.verify(base64.b64decode(signature, validate=True), head_message(count, head_hash))
+        public_key.verify(
+            base64.b64decode(signature, validate=True), head_message(count, head_hash)
+        )
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -253,17 +253,13 @@ class AccessLogger:
             for record in batch:
                 expected_seq += 1
                 if record.seq != expected_seq:
-                    raise AccessLogTampered(
-                        f"record {expected_seq} is missing", seq=expected_seq
-                    )
+                    raise AccessLogTampered(f"record {expected_seq} is missing", seq=expected_seq)
                 if record.prev_hash != prev_hash:
                     raise AccessLogTampered(
                         f"record {record.seq} does not chain to its predecessor", seq=record.seq
                     )
                 if record_hash(record) != record.hash:
-                    raise AccessLogTampered(
-                        f"record {record.seq} was altered", seq=record.seq
-                    )
+                    raise AccessLogTampered(f"record {record.seq} was altered", seq=record.seq)
                 prev_hash = record.hash
                 for head in wanted.pop(record.seq, []):
                     if head.head_hash != record.hash:
@@ -279,7 +275,9 @@ class AccessLogger:
                 f"a signed head covers {count} records but the log holds {expected_seq}",
                 seq=expected_seq + 1,
             )
-        return VerificationReport(records=expected_seq, head_hash=prev_hash, signed_heads=len(heads))
+        return VerificationReport(
+            records=expected_seq, head_hash=prev_hash, signed_heads=len(heads)
+        )
 
 
 async def _lock_chain(session: AsyncSession) -> None:
@@ -302,4 +300,6 @@ async def _tail(session: AsyncSession) -> tuple[int, str]:
 
 
 async def count_records(session: AsyncSession) -> int:
-    return int((await session.execute(select(func.count()).select_from(AccessLogRecord))).scalar_one())
+    return int(
+        (await session.execute(select(func.count()).select_from(AccessLogRecord))).scalar_one()
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.accesslog._models import AccessLogRecord
@@ -48,7 +48,7 @@ async def records_about(
     limit: int,
 ) -> list[AccessLogRecord]:
     """Records about a youth: by access-log pseudonym or by registration/match reference."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if pseudonyms:
         conditions.append(AccessLogRecord.subject_pseudonym.in_(list(pseudonyms)))
     by_type: dict[str, list[str]] = {}

@@ -92,9 +92,7 @@ class ErasureReport:
 
 
 class SubjectRightsService:
-    def __init__(
-        self, *, keys: KeyRing, clock: Clock, registrations: RegistrationService
-    ) -> None:
+    def __init__(self, *, keys: KeyRing, clock: Clock, registrations: RegistrationService) -> None:
         self._keys = keys
         self._clock = clock
         self._registrations = registrations
@@ -176,9 +174,7 @@ class SubjectRightsService:
                 SubjectMatch(match, [(p, await org(p.organisation_id)) for p in parts])
             )
         log_pseudonyms = self._keys.all_access_log_subjects(bsn)
-        refs = [("registration", r.id) for r in registrations] + [
-            ("match", m.id) for m in matches
-        ]
+        refs = [("registration", r.id) for r in registrations] + [("match", m.id) for m in matches]
         records = await records_about(
             session, pseudonyms=log_pseudonyms, refs=refs, limit=ACCESS_LOG_LIMIT
         )
@@ -215,7 +211,7 @@ class SubjectRightsService:
         scope = ErasureScope(
             registration_ids=reg_ids,
             match_ids=match_ids,
-            access_log_pseudonyms=self._keys.all_access_log_subjects(bsn),
+            access_log_pseudonyms=[str(p) for p in self._keys.all_access_log_subjects(bsn)],
             request_reference=request_reference,
         )
         extensions = [await hook(session, scope) for hook in self._hooks]

@@ -26,8 +26,12 @@ BSN = "111222333"
 
 
 async def _match(client: httpx.AsyncClient, callers: list[Caller]) -> tuple[str, str, str]:
-    a = await client.post("/v1/registrations", json=registration_body(BSN), headers=callers[0].headers)
-    b = await client.post("/v1/registrations", json=registration_body(BSN), headers=callers[1].headers)
+    a = await client.post(
+        "/v1/registrations", json=registration_body(BSN), headers=callers[0].headers
+    )
+    b = await client.post(
+        "/v1/registrations", json=registration_body(BSN), headers=callers[1].headers
+    )
     assert (a.status_code, b.status_code) == (201, 201)
     match_id = b.json()["match_id"]
     assert match_id
@@ -66,7 +70,8 @@ class TestRecordPerOperation:
         assert (await client.get("/v1/matches", headers=h)).status_code == 200
         assert (await client.get(f"/v1/matches/{match_id}", headers=h)).status_code == 200
         w = await client.post(
-            f"/v1/registrations/{reg_b}/withdraw", json={"reason": "other"},
+            f"/v1/registrations/{reg_b}/withdraw",
+            json={"reason": "other"},
             headers=callers[1].headers,
         )
         assert w.status_code == 200
@@ -188,7 +193,8 @@ class TestSubjectPseudonym:
     ) -> None:
         await _match(client, callers)
         await client.post(
-            "/v1/registrations", json=registration_body("123456782", "2011-02-03"),
+            "/v1/registrations",
+            json=registration_body("123456782", "2011-02-03"),
             headers=callers[2].headers,
         )
         dump = json.dumps(
@@ -314,9 +320,7 @@ class TestAuditQueries:
         await _match(client, callers)
         mine = await client.get("/v1/audit/access-log", headers=callers[0].auditor_headers)
         assert mine.status_code == 200
-        assert {i["organisation_id"] for i in mine.json()["items"]} == {
-            callers[0].organisation_id
-        }
+        assert {i["organisation_id"] for i in mine.json()["items"]} == {callers[0].organisation_id}
         other = await client.get(
             "/v1/audit/access-log",
             params={"organisation_id": callers[1].organisation_id},
@@ -351,13 +355,15 @@ class TestAuditQueries:
         page = first.json()
         assert [i["seq"] for i in page["items"]] == [1, 2]
         second = await client.get(
-            "/v1/audit/access-log", params={**params, "cursor": page["next_cursor"]},
+            "/v1/audit/access-log",
+            params={**params, "cursor": page["next_cursor"]},
             headers=officer,
         )
         assert [i["seq"] for i in second.json()["items"]] == [3]
         assert second.json()["next_cursor"] is None
         later = await client.get(
-            "/v1/audit/access-log", params={**params, "from": "2026-03-02T10:00:00Z"},
+            "/v1/audit/access-log",
+            params={**params, "from": "2026-03-02T10:00:00Z"},
             headers=officer,
         )
         assert later.json()["items"] == []
@@ -379,8 +385,9 @@ class TestAuditQueries:
         assert lines[1]["role"] == "auditor"
         assert [x["seq"] for x in lines] == sorted(x["seq"] for x in lines)
 
-    @pytest.mark.parametrize("path", ["/v1/audit/access-log", "/v1/audit/access-log/export",
-                                      "/v1/audit/anomalies"])
+    @pytest.mark.parametrize(
+        "path", ["/v1/audit/access-log", "/v1/audit/access-log/export", "/v1/audit/anomalies"]
+    )
     async def test_professional_and_org_admin_are_forbidden(
         self, client: httpx.AsyncClient, callers: list[Caller], path: str
     ) -> None:

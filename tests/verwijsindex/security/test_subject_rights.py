@@ -20,9 +20,7 @@ X = "111222333"
 Y = "123456782"
 
 
-async def _scenario(
-    client: httpx.AsyncClient, callers: list[Caller]
-) -> tuple[list[str], str, str]:
+async def _scenario(client: httpx.AsyncClient, callers: list[Caller]) -> tuple[list[str], str, str]:
     """Youth X registered by callers 0 and 1 (a match, read by caller 0); youth Y by caller 2."""
     x = []
     for c in callers[:2]:
@@ -31,7 +29,9 @@ async def _scenario(
         x.append(r.json()["id"])
     match_id = r.json()["match_id"]
     assert (await client.get(f"/v1/matches/{match_id}", headers=callers[0].headers)).status_code
-    y = await client.post("/v1/registrations", json=registration_body(Y), headers=callers[2].headers)
+    y = await client.post(
+        "/v1/registrations", json=registration_body(Y), headers=callers[2].headers
+    )
     return x, match_id, y.json()["id"]
 
 
@@ -55,7 +55,9 @@ class TestSubjectAccess:
         [match] = body["matches"]
         assert match["id"] == match_id
         assert sorted(p["registration_id"] for p in match["participants"]) == sorted(x_regs)
-        ops = sorted((e["operation"], e["subject_ref_type"] or "person") for e in body["access_log"])
+        ops = sorted(
+            (e["operation"], e["subject_ref_type"] or "person") for e in body["access_log"]
+        )
         assert ops == [
             ("match.read", "match"),
             ("registration.create", "person"),
@@ -112,7 +114,7 @@ class TestSubjectErasure:
         secrets = [*ctx.keys.all_pseudonyms(bsn), *x_regs, match_id, X]
         async with ctx.database.transaction() as session:
             for table in ("registrations", "matches", "match_participants"):
-                rows = (await session.execute(text(f"SELECT * FROM {table}"))).all()  # noqa: S608
+                rows = (await session.execute(text(f"SELECT * FROM {table}"))).all()
                 dump = json.dumps([[str(v) for v in row] for row in rows])
                 for secret in secrets:
                     assert secret not in dump, table

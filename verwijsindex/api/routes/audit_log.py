@@ -6,7 +6,6 @@ sees all.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 

@@ -150,9 +150,7 @@ async def list_registrations(
     responses=_PROBLEMS,
     summary="Read one registration of the organisation",
     dependencies=[
-        audited(
-            Operation.REGISTRATION_READ, ref_type="registration", ref_param="registration_id"
-        )
+        audited(Operation.REGISTRATION_READ, ref_type="registration", ref_param="registration_id")
     ],
 )
 async def get_registration(
