@@ -394,3 +394,55 @@ class TestAuditQueries:
         assert (await client.get(path, headers=callers[0].headers)).status_code == 403
         assert (await client.get(path, headers=callers[0].admin_headers)).status_code == 403
         assert (await client.get(path)).status_code == 401
+
+
+class TestOperatorAndSweep:
+    async def test_admin_cli_actions_are_recorded(
+        self, ctx: AppContext, settings: Settings, tmp_path: Path
+    ) -> None:
+        import asyncio
+
+        env = {
+            "VERWIJSINDEX_DATABASE_URL": settings.database_url,
+            "VERWIJSINDEX_DATA_DIR": str(tmp_path),
+        }
+        runner = CliRunner()
+
+        def run(*args: str) -> dict[str, str]:
+            result = runner.invoke(cli_main, list(args), env=env)
+            assert result.exit_code == 0, result.output
+            out: dict[str, str] = json.loads(result.output)
+            return out
+
+        org = await asyncio.to_thread(
+            run, "admin", "create-organisation", "--name", "Wijkteam", "--sector",
+            "municipal-team", "--municipality", "0363",
+        )  # fmt: skip
+        pro = await asyncio.to_thread(
+            run, "admin", "create-professional", "--organisation", org["id"], "--name", "A",
+            "--email", "a@example.org", "--phone", "+31 20 555 0000",
+        )  # fmt: skip
+        key = await asyncio.to_thread(
+            run, "admin", "create-api-key", "--organisation", org["id"], "--role", "auditor"
+        )
+        recs = await records(ctx)
+        assert [(r.operation, r.activity_id, r.role, r.subject_ref_type, r.subject_ref)
+                for r in recs] == [
+            ("admin.create-organisation", "VI-06", "operator", "organisation", org["id"]),
+            ("admin.create-professional", "VI-06", "operator", "professional", pro["id"]),
+            ("admin.create-api-key", "VI-06", "operator", "api-key", key["id"]),
+        ]  # fmt: skip
+        assert "a@example.org" not in json.dumps([r.__dict__ for r in recs], default=str)
+
+    async def test_sweep_signs_the_head(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        from verwijsindex.accesslog import AccessLogHead
+        from verwijsindex.sweeper import sweep_once
+
+        await _match(client, callers)
+        await sweep_once(ctx)
+        async with ctx.database.transaction() as session:
+            [head] = list((await session.execute(select(AccessLogHead))).scalars())
+            report = await ctx.access_log.verify(session)
+        assert (head.count, head.head_hash) == (2, report.head_hash)
