@@ -301,12 +301,18 @@ class RegistrationService:
 
     async def end_due(self, session: AsyncSession, *, limit: int = 500) -> int:
         """End up to ``limit`` registrations whose end date has passed."""
+        return len(await self.end_due_registrations(session, limit=limit))
+
+    async def end_due_registrations(
+        self, session: AsyncSession, *, limit: int = 500
+    ) -> list[Registration]:
+        """End up to ``limit`` registrations whose end date has passed; return them."""
         now = self._clock.now()
         due = await repo.due_registrations(session, now=now, limit=limit)
         for registration in due:
             await repo.lock_subject(session, registration.pseudonym)
             await self._end(session, registration, RegistrationStatus.ENDED, EndReason.EXPIRED, now)
-        return len(due)
+        return due
 
     async def purge(self, session: AsyncSession, *, retention: timedelta) -> tuple[int, int]:
         """Delete ended registrations and closed matches older than the retention period."""

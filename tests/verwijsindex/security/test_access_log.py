@@ -4,6 +4,7 @@ pseudonyms, the hash chain and signed heads, and the auditors' queries."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,7 @@ from tests.conftest import Caller, registration_body
 from tests.verwijsindex.security.helpers import privacy_officer_headers, records
 from verwijsindex.accesslog import AccessLogRecord, AccessLogTampered
 from verwijsindex.cli import main as cli_main
+from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
 from verwijsindex.domain.models import Match, Registration
 from verwijsindex.settings import Settings
@@ -446,3 +448,19 @@ class TestOperatorAndSweep:
             [head] = list((await session.execute(select(AccessLogHead))).scalars())
             report = await ctx.access_log.verify(session)
         assert (head.count, head.head_hash) == (2, report.head_hash)
+
+    async def test_sweep_records_each_expired_registration(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, clock: FrozenClock
+    ) -> None:
+        from verwijsindex.sweeper import sweep_once
+
+        reg_a, reg_b, _ = await _match(client, callers)
+        clock.advance(timedelta(days=2 * 366))
+        result = await sweep_once(ctx)
+        assert result.ended == 2
+        expired = await records(ctx, "registration.expire")
+        assert sorted(r.subject_ref for r in expired) == sorted([reg_a, reg_b])
+        assert {(r.role, r.activity_id, r.organisation_id) for r in expired} == {
+            ("system", "VI-03", None)
+        }
+        assert len({r.trace_id for r in expired}) == 1
