@@ -54,6 +54,21 @@ def _setup(server: Server, n: int) -> dict[str, str]:
     return {"Authorization": f"Bearer {key['key']}", "X-Professional-Id": pro["id"]}
 
 
+def _privacy_officer(server: Server) -> dict[str, str]:
+    org = json.loads(
+        server.cli(
+            "admin", "create-organisation", "--name", "Gemeente", "--sector", "municipality",
+            "--municipality", "0363",
+        ).stdout
+    )  # fmt: skip
+    key = json.loads(
+        server.cli(
+            "admin", "create-api-key", "--organisation", org["id"], "--role", "privacy-officer"
+        ).stdout
+    )
+    return {"Authorization": f"Bearer {key['key']}"}
+
+
 def _needles(bsn: str, birth: date) -> list[bytes]:
     iso = birth.isoformat()
     return [
@@ -126,6 +141,16 @@ class TestNoPersonalDataAtRest:
                         assert (
                             http.post("/v1/registrations", json=bad, headers=a).status_code == 422
                         )
+                # subject access and erasure carry the BSN too; neither may leave it anywhere
+                officer = _privacy_officer(server)
+                for bsn, birth in youths[:6]:
+                    body = {"bsn": bsn, "birth_date": birth.isoformat()}
+                    r = http.post("/v1/subject-access", json=body, headers=officer)
+                    assert r.status_code == 200 and r.json()["registrations"]
+                for bsn, _ in youths[:3]:
+                    body = {"bsn": bsn, "reason": "other", "request_reference": "REQ-1"}
+                    r = http.post("/v1/subject-erasure", json=body, headers=officer)
+                    assert r.status_code == 200 and r.json()["erased_registrations"] >= 1
         finally:
             server.stop()
         logs = server.logs().encode()
