@@ -19,15 +19,16 @@ from notifier import OutboxEvent
 from tests.conftest import make_caller
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext, build_context
-from verwijsindex.domain.lifecycle import add_years
+from verwijsindex.domain.lifecycle import parse_birth_date, registration_end
 from verwijsindex.domain.models import Match, MatchParticipant, Registration
 from verwijsindex.domain.service import Actor
-from verwijsindex.errors import RegistrationNotActive
+from verwijsindex.errors import RegistrationNotActive, SubjectTooOld
 from verwijsindex.settings import Settings
 from verwijsindex.sweeper import sweep_once
 
 YOUTHS = ["111222333", "123456782", "999999990"]
-BIRTH = "2015-06-15"  # young enough that the two-year term always ends first
+BIRTH = "2015-06-15"
+BIRTH_DATE = parse_birth_date(BIRTH)
 
 
 @dataclass
@@ -71,6 +72,12 @@ def _machine(
                     )
                     return res.registration.id, res.created
 
+            try:
+                registration_end(birth_date=BIRTH_DATE, created_at=clock.now())
+            except SubjectTooOld:  # the clock has run past the youth's 23rd birthday
+                with pytest.raises(SubjectTooOld):
+                    runner.run(go())
+                return
             rid, created = runner.run(go())
             existing = [r for r in self.model.active(y) if r.professional == p]
             if existing:
@@ -103,7 +110,12 @@ def _machine(
             clock.advance(timedelta(days=days))
             runner.run(sweep_once(ctx))
             for r in self.model.registrations:
-                if r.active and add_years(r.created_at, 2) <= clock.now():
+                # the rule: two years after creation, or the 23rd birthday if that comes first
+                if (
+                    r.active
+                    and registration_end(birth_date=BIRTH_DATE, created_at=r.created_at)
+                    <= clock.now()
+                ):
                     r.active = False
             # retention 0: ended registrations are purged
             self.model.registrations = [r for r in self.model.registrations if r.active]

@@ -33,7 +33,13 @@ _CREATE_PROBLEMS: dict[int | str, dict[str, object]] = {
     429: {
         "model": Problem,
         "content": {PROBLEM_MEDIA_TYPE: {}},
-        "description": "Rate limit exceeded; see the Retry-After header",
+        "description": "Rate limit exceeded",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until the limit's window ends",
+                "schema": {"type": "integer"},
+            }
+        },
     },
 }
 
