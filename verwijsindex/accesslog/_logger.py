@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,6 +37,7 @@ from verwijsindex.accesslog._chain import (
 from verwijsindex.accesslog._models import AccessLogHead, AccessLogRecord
 from verwijsindex.accesslog._trace import TraceContext, start_span
 from verwijsindex.clock import Clock
+from verwijsindex.db import Database
 from verwijsindex.errors import VerwijsindexError
 from verwijsindex.keys import KeyRing
 
@@ -218,12 +219,33 @@ class AccessLogger:
         return SignedHead(count, head, now, row.key_id, row.signature)
 
     async def verify(self, session: AsyncSession) -> VerificationReport:
-        """Recompute the whole chain and check every signed head; raise
-        :class:`AccessLogTampered` at the first discrepancy."""
+        """Recompute the whole chain and check every signed head within one transaction;
+        raise :class:`AccessLogTampered` at the first discrepancy."""
+
+        async def fetch(after_seq: int) -> list[AccessLogRecord]:
+            return await _batch(session, after_seq)
+
+        return await self._verify(await _heads(session), fetch)
+
+    async def verify_database(self, database: Database) -> VerificationReport:
+        """As :meth:`verify`, reading each batch in a short transaction of its own, so a
+        long verification does not hold SQLite's write lock. Records are never updated, so
+        batches read at different moments still form one chain."""
+        async with database.transaction() as session:
+            heads = await _heads(session)
+
+        async def fetch(after_seq: int) -> list[AccessLogRecord]:
+            async with database.transaction() as batch_session:
+                return await _batch(batch_session, after_seq)
+
+        return await self._verify(heads, fetch)
+
+    async def _verify(
+        self,
+        heads: list[AccessLogHead],
+        fetch: Callable[[int], Awaitable[list[AccessLogRecord]]],
+    ) -> VerificationReport:
         public_keys = {key_id(k): k for k in self._keys.access_log_public_keys()}
-        heads = list(
-            (await session.execute(select(AccessLogHead).order_by(AccessLogHead.id))).scalars()
-        )
         wanted: dict[int, list[AccessLogHead]] = {}
         for head in heads:
             public = public_keys.get(head.key_id)
@@ -240,16 +262,7 @@ class AccessLogger:
         expected_seq = 0
         prev_hash = GENESIS_HASH
         while True:
-            batch = list(
-                (
-                    await session.execute(
-                        select(AccessLogRecord)
-                        .where(AccessLogRecord.seq > expected_seq)
-                        .order_by(AccessLogRecord.seq)
-                        .limit(_VERIFY_BATCH)
-                    )
-                ).scalars()
-            )
+            batch = await fetch(expected_seq)
             for record in batch:
                 expected_seq += 1
                 if record.seq != expected_seq:
@@ -278,6 +291,21 @@ class AccessLogger:
         return VerificationReport(
             records=expected_seq, head_hash=prev_hash, signed_heads=len(heads)
         )
+
+
+async def _heads(session: AsyncSession) -> list[AccessLogHead]:
+    result = await session.execute(select(AccessLogHead).order_by(AccessLogHead.id))
+    return list(result.scalars())
+
+
+async def _batch(session: AsyncSession, after_seq: int) -> list[AccessLogRecord]:
+    result = await session.execute(
+        select(AccessLogRecord)
+        .where(AccessLogRecord.seq > after_seq)
+        .order_by(AccessLogRecord.seq)
+        .limit(_VERIFY_BATCH)
+    )
+    return list(result.scalars())
 
 
 async def _lock_chain(session: AsyncSession) -> None:
