@@ -203,3 +203,44 @@ class TestPermissions:
                 await ctx.admin.create_api_key(
                     session, organisation_id=callers[0].organisation_id, role="privacy-officer"
                 )
+
+
+class TestKeyRotation:
+    async def test_access_and_erasure_find_rows_made_under_an_older_key_version(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        import secrets
+
+        from verwijsindex.domain.service import RegistrationService
+        from verwijsindex.domain.subject_rights import SubjectRightsService
+        from verwijsindex.keys import KeyRing, MasterKey
+
+        x_regs, match_id, y_reg = await _scenario(client, callers)  # made under version 1
+        rotated = KeyRing(
+            [
+                ctx.keys._masters[1],
+                MasterKey(version=2, development=True, _material=secrets.token_bytes(32)),
+            ]
+        )
+        service = SubjectRightsService(
+            keys=rotated,
+            clock=ctx.clock,
+            registrations=RegistrationService(keys=rotated, clock=ctx.clock),
+        )
+        bsn = crypto.parse_bsn(X)
+        assert rotated.access_log_subject(bsn) != ctx.keys.access_log_subject(bsn)
+        async with ctx.database.transaction() as session:
+            report = await service.access(session, bsn=bsn)
+        assert sorted(r.registration.id for r in report.registrations) == sorted(x_regs)
+        assert [m.match.id for m in report.matches] == [match_id]
+        assert sorted(r.operation for r in report.access_log) == [
+            "match.read",
+            "registration.create",
+            "registration.create",
+        ]
+        async with ctx.database.transaction() as session:
+            erased = await service.erase(session, bsn=bsn, request_reference="R-2")
+        assert (erased.erased_registrations, erased.erased_matches) == (2, 1)
+        async with ctx.database.transaction() as session:
+            left = (await session.execute(text("SELECT id FROM registrations"))).scalars()
+            assert list(left) == [y_reg]
