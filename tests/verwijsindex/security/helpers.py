@@ -26,3 +26,15 @@ async def records(ctx: AppContext, operation: str | None = None) -> list[AccessL
         if operation is not None:
             query = query.where(AccessLogRecord.operation == operation)
         return list((await session.execute(query)).scalars())
+
+
+async def drop_append_only_triggers(ctx: AppContext) -> None:
+    """What an attacker with DDL rights does first: remove the database's append-only guard."""
+    from sqlalchemy import text
+
+    async with ctx.database.transaction() as session:
+        if ctx.database.dialect == "postgresql":
+            await session.execute(text("DROP TRIGGER access_log_append_only ON access_log"))
+        else:
+            await session.execute(text("DROP TRIGGER access_log_no_update"))
+            await session.execute(text("DROP TRIGGER access_log_no_delete"))

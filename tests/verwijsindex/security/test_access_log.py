@@ -14,7 +14,11 @@ from sqlalchemy import delete, select, update
 
 import crypto
 from tests.conftest import Caller, registration_body
-from tests.verwijsindex.security.helpers import privacy_officer_headers, records
+from tests.verwijsindex.security.helpers import (
+    drop_append_only_triggers,
+    privacy_officer_headers,
+    records,
+)
 from verwijsindex.accesslog import AccessLogRecord, AccessLogTampered
 from verwijsindex.cli import main as cli_main
 from verwijsindex.clock import FrozenClock
@@ -210,6 +214,21 @@ class TestSubjectPseudonym:
 
 
 class TestChain:
+    async def test_the_database_refuses_updates_and_deletes(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        from sqlalchemy.exc import DBAPIError, IntegrityError
+
+        await _match(client, callers)
+        for statement in (
+            update(AccessLogRecord).where(AccessLogRecord.seq == 1).values(role="auditor"),
+            delete(AccessLogRecord).where(AccessLogRecord.seq == 2),
+        ):
+            with pytest.raises((IntegrityError, DBAPIError), match="append-only"):
+                async with ctx.database.transaction() as session:
+                    await session.execute(statement)
+        assert [r.role for r in await records(ctx)] == ["professional", "professional"]
+
     async def test_untouched_log_verifies_and_signed_head_matches(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
@@ -226,6 +245,7 @@ class TestChain:
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
         await _match(client, callers)
+        await drop_append_only_triggers(ctx)
         async with ctx.database.transaction() as session:
             await session.execute(
                 update(AccessLogRecord)
@@ -242,6 +262,7 @@ class TestChain:
     ) -> None:
         await _match(client, callers)
         await client.get("/v1/registrations", headers=callers[0].headers)
+        await drop_append_only_triggers(ctx)
         async with ctx.database.transaction() as session:
             await session.execute(delete(AccessLogRecord).where(AccessLogRecord.seq == 2))
         with pytest.raises(AccessLogTampered) as info:
@@ -255,6 +276,7 @@ class TestChain:
         await _match(client, callers)
         async with ctx.database.transaction() as session:
             await ctx.access_log.sign_head(session)
+        await drop_append_only_triggers(ctx)
         async with ctx.database.transaction() as session:
             await session.execute(delete(AccessLogRecord).where(AccessLogRecord.seq == 2))
         with pytest.raises(AccessLogTampered, match="signed head covers 2"):
@@ -270,6 +292,7 @@ class TestChain:
         await _match(client, callers)
         async with ctx.database.transaction() as session:
             await ctx.access_log.sign_head(session)
+        await drop_append_only_triggers(ctx)
         async with ctx.database.transaction() as session:
             rows = list(
                 (
@@ -306,6 +329,7 @@ class TestChain:
         ok = await asyncio.to_thread(runner.invoke, cli_main, ["access-log", "verify"], env=env)
         assert ok.exit_code == 0, ok.output
         assert json.loads(ok.output)["records"] == 2
+        await drop_append_only_triggers(ctx)
         async with ctx.database.transaction() as session:
             await session.execute(
                 update(AccessLogRecord).where(AccessLogRecord.seq == 2).values(status="denied")

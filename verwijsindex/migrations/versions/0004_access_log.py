@@ -52,6 +52,8 @@ def upgrade() -> None:
         batch_op.create_index("ix_access_log_subject_pseudonym", ["subject_pseudonym"])
         batch_op.create_index("ix_access_log_subject_ref", ["subject_ref"])
 
+    _append_only_triggers()
+
     op.create_table(
         "access_log_heads",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -96,6 +98,48 @@ def upgrade() -> None:
         batch_op.create_index("ix_anomaly_flags_org_raised", ["organisation_id", "raised_at"])
 
 
+def _append_only_triggers() -> None:
+    """Refuse UPDATE and DELETE of access-log rows in the database itself. Someone with DDL
+    rights can drop the triggers; the hash chain and signed heads detect what they do then."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            """
+            CREATE FUNCTION access_log_append_only() RETURNS trigger AS $$
+            BEGIN
+                RAISE EXCEPTION 'access_log is append-only';
+            END;
+            $$ LANGUAGE plpgsql
+            """
+        )
+        op.execute(
+            "CREATE TRIGGER access_log_append_only BEFORE UPDATE OR DELETE ON access_log"
+            " FOR EACH ROW EXECUTE FUNCTION access_log_append_only()"
+        )
+        op.execute(
+            "CREATE TRIGGER access_log_no_truncate BEFORE TRUNCATE ON access_log"
+            " FOR EACH STATEMENT EXECUTE FUNCTION access_log_append_only()"
+        )
+    else:
+        op.execute(
+            "CREATE TRIGGER access_log_no_update BEFORE UPDATE ON access_log"
+            " BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END"
+        )
+        op.execute(
+            "CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log"
+            " BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END"
+        )
+
+
+def _drop_append_only_triggers() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS access_log_no_truncate ON access_log")
+        op.execute("DROP TRIGGER IF EXISTS access_log_append_only ON access_log")
+        op.execute("DROP FUNCTION IF EXISTS access_log_append_only()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS access_log_no_update")
+        op.execute("DROP TRIGGER IF EXISTS access_log_no_delete")
+
+
 def downgrade() -> None:
     with op.batch_alter_table("anomaly_flags", schema=None) as batch_op:
         batch_op.drop_index("ix_anomaly_flags_org_raised")
@@ -104,6 +148,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_rate_limit_counters_window")
     op.drop_table("rate_limit_counters")
     op.drop_table("access_log_heads")
+    _drop_append_only_triggers()
     with op.batch_alter_table("access_log", schema=None) as batch_op:
         for name in (
             "ix_access_log_subject_ref",
