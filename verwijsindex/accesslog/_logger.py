@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.accesslog._activities import Operation, Status, activity_of
@@ -325,9 +325,3 @@ async def _tail(session: AsyncSession) -> tuple[int, str]:
     if row is None:
         return 0, GENESIS_HASH
     return int(row[0]), str(row[1])
-
-
-async def count_records(session: AsyncSession) -> int:
-    return int(
-        (await session.execute(select(func.count()).select_from(AccessLogRecord))).scalar_one()
-    )
