@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from verwijsindex.accesslog import AccessContext, Operation, Subject
 from verwijsindex.clock import SystemClock
 from verwijsindex.context import AppContext, build_context
 from verwijsindex.db.migrate import upgrade
@@ -45,6 +46,11 @@ def _run(work: Callable[[AppContext], Awaitable[T]], *, migrate: bool = True) ->
         return asyncio.run(main())
     except VerwijsindexError as exc:
         raise click.ClickException(exc.detail) from None
+
+
+def _operator(ctx: AppContext) -> AccessContext:
+    """The access-log context of an operator's command: a new trace, role ``operator``."""
+    return AccessContext.system(role="operator", started_at=ctx.clock.now())
 
 
 def _print(document: dict[str, Any]) -> None:
@@ -129,6 +135,12 @@ def create_organisation(name: str, sector: str, municipality: str) -> None:
             org = await ctx.admin.create_organisation(
                 session, name=name, sector=sector, municipality=municipality
             )
+            await ctx.access_log.record(
+                session,
+                _operator(ctx),
+                operation=Operation.ADMIN_CREATE_ORGANISATION,
+                subject=Subject.reference("organisation", org.id),
+            )
             return {
                 "id": org.id,
                 "name": org.name,
@@ -150,6 +162,12 @@ def create_professional(organisation_id: str, name: str, email: str, phone: str)
             pro = await ctx.admin.create_professional(
                 session, organisation_id=organisation_id, name=name, email=email, phone=phone
             )
+            await ctx.access_log.record(
+                session,
+                _operator(ctx),
+                operation=Operation.ADMIN_CREATE_PROFESSIONAL,
+                subject=Subject.professional(pro.id),
+            )
             return {"id": pro.id, "organisation_id": pro.organisation_id}
 
     _print(_run(work))
@@ -157,7 +175,7 @@ def create_professional(organisation_id: str, name: str, email: str, phone: str)
 
 @admin.command("create-api-key")
 @click.option("--organisation", "organisation_id", required=True)
-@click.option("--role", required=True, help="professional, org-admin or auditor")
+@click.option("--role", required=True, help="professional, org-admin, auditor or privacy-officer")
 def create_api_key(organisation_id: str, role: str) -> None:
     """Print a new API key. It is shown once and stored only as a hash."""
 
@@ -165,6 +183,12 @@ def create_api_key(organisation_id: str, role: str) -> None:
         async with ctx.database.transaction() as session:
             issued = await ctx.admin.create_api_key(
                 session, organisation_id=organisation_id, role=role
+            )
+            await ctx.access_log.record(
+                session,
+                _operator(ctx),
+                operation=Operation.ADMIN_CREATE_API_KEY,
+                subject=Subject.reference("api-key", issued.id),
             )
             return {
                 "id": issued.id,
@@ -223,6 +247,72 @@ def import_registrations(
     )
     if report.failed:
         sys.exit(1)
+
+
+@main.group("access-log")
+def access_log() -> None:
+    """The access log: verify the hash chain, sign its head, show the head key."""
+
+
+@access_log.command("verify")
+def access_log_verify() -> None:
+    """Recompute the hash chain and check every signed head; exit 1 on tampering."""
+    from verwijsindex.accesslog import AccessLogTampered
+
+    async def work(ctx: AppContext) -> dict[str, Any]:
+        try:
+            report = await ctx.access_log.verify_database(ctx.database)
+        except AccessLogTampered as exc:
+            return {"ok": False, "error": exc.detail, "seq": exc.seq}
+        return {
+            "ok": True,
+            "records": report.records,
+            "head_hash": report.head_hash,
+            "signed_heads": report.signed_heads,
+        }
+
+    result = _run(work)
+    _print(result)
+    if not result["ok"]:
+        sys.exit(1)
+
+
+@access_log.command("sign-head")
+def access_log_sign_head() -> None:
+    """Sign the current head (record count and hash) with the access-log Ed25519 key."""
+
+    async def work(ctx: AppContext) -> dict[str, Any]:
+        async with ctx.database.transaction() as session:
+            head = await ctx.access_log.sign_head(session)
+        return {
+            "count": head.count,
+            "head_hash": head.head_hash,
+            "signed_at": head.signed_at.isoformat(),
+            "key_id": head.key_id,
+            "signature": head.signature,
+        }
+
+    _print(_run(work))
+
+
+@access_log.command("public-key")
+def access_log_public_key() -> None:
+    """Print the public keys (base64 raw Ed25519) that verify signed heads."""
+    import base64
+
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from verwijsindex.keys import KeyRing
+
+    keys = KeyRing.load(_settings())
+    _print(
+        {
+            "keys": [
+                base64.b64encode(k.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+                for k in keys.access_log_public_keys()
+            ]
+        }
+    )
 
 
 @main.command("demo")

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from verwijsindex.abuse import AbuseGuard
+from verwijsindex.accesslog import AccessLogger
 from verwijsindex.clock import Clock
 from verwijsindex.db import Database
 from verwijsindex.db.group_commit import GroupCommitter
 from verwijsindex.domain.admin import AdminService
 from verwijsindex.domain.service import RegistrationService
+from verwijsindex.domain.subject_rights import SubjectRightsService
 from verwijsindex.keys import KeyRing
 from verwijsindex.settings import Settings
 
@@ -23,6 +26,9 @@ class AppContext:
     admin: AdminService
     registrations: RegistrationService
     writes: GroupCommitter
+    access_log: AccessLogger
+    abuse: AbuseGuard
+    subject_rights: SubjectRightsService
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -33,12 +39,16 @@ def build_context(
 
     keys = KeyRing.load(settings)
     db = database or create_database(settings)
+    registrations = RegistrationService(keys=keys, clock=clock)
     return AppContext(
         settings=settings,
         database=db,
         keys=keys,
         clock=clock,
         admin=AdminService(clock=clock, live_keys=settings.is_production),
-        registrations=RegistrationService(keys=keys, clock=clock),
+        registrations=registrations,
         writes=GroupCommitter(database=db, max_batch=settings.group_commit_max_batch),
+        access_log=AccessLogger(keys=keys, clock=clock),
+        abuse=AbuseGuard(settings=settings, clock=clock),
+        subject_rights=SubjectRightsService(keys=keys, clock=clock, registrations=registrations),
     )

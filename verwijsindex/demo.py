@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from verwijsindex.accesslog import AccessContext, Operation, Subject
 from verwijsindex.context import AppContext
 from verwijsindex.domain.models import Organisation
 
@@ -41,6 +42,21 @@ async def seed_demo(ctx: AppContext) -> str:
         ka = await ctx.admin.create_api_key(session, organisation_id=a.id, role="professional")
         kb = await ctx.admin.create_api_key(session, organisation_id=b.id, role="professional")
         kadmin = await ctx.admin.create_api_key(session, organisation_id=a.id, role="org-admin")
+        operator = AccessContext.system(role="operator", started_at=ctx.clock.now())
+        for operation, subjects in (
+            (Operation.ADMIN_CREATE_ORGANISATION, [("organisation", a.id), ("organisation", b.id)]),
+            (
+                Operation.ADMIN_CREATE_PROFESSIONAL,
+                [("professional", pa.id), ("professional", pb.id)],
+            ),
+            (Operation.ADMIN_CREATE_API_KEY, [("api-key", k.id) for k in (ka, kb, kadmin)]),
+        ):
+            await ctx.access_log.record_many(
+                session,
+                operator,
+                operation=operation,
+                subjects=[Subject.reference(t, i) for t, i in subjects],
+            )
     base = f"http://{ctx.settings.host}:{ctx.settings.port}"
     return f"""
 Demo seeded. These API keys are shown ONCE; they are stored only as hashes.

@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 from crypto import (
     BSN,
+    PSEUDONYM_PURPOSE_ACCESS_LOG,
     PSEUDONYM_PURPOSE_MATCH,
     Pseudonym,
     PseudonymKey,
@@ -30,6 +33,7 @@ from verwijsindex.errors import ConfigurationError
 from verwijsindex.settings import Settings
 
 _MASTER_PREFIX = "master-v"
+ACCESS_LOG_SIGNING_PURPOSE = "access-log-signing"
 _KEY_SUFFIX = ".key"
 
 
@@ -97,6 +101,12 @@ class KeyRing:
             v: PseudonymKey.derive(master_key=m._material, version=v)
             for v, m in self._masters.items()
         }
+        self._access_log_keys = {
+            v: PseudonymKey.derive(
+                master_key=m._material, version=v, purpose=PSEUDONYM_PURPOSE_ACCESS_LOG
+            )
+            for v, m in self._masters.items()
+        }
 
     @classmethod
     def load(cls, settings: Settings) -> KeyRing:
@@ -147,6 +157,31 @@ class KeyRing:
         """The pseudonym under every known version, current first (matching across rotation)."""
         versions = sorted(self._pseudonym_keys, reverse=True)
         return [self._pseudonym_keys[v].pseudonymise(bsn) for v in versions]
+
+    def access_log_subject(self, bsn: BSN) -> Pseudonym:
+        """The youth's access-log pseudonym under the current version: a different HKDF purpose
+        than the match pseudonym, so the access log cannot be joined to the index without the
+        master key. Never stored next to a registration."""
+        return self._access_log_keys[self.current_version].pseudonymise(bsn)
+
+    def all_access_log_subjects(self, bsn: BSN) -> list[Pseudonym]:
+        """The access-log pseudonym under every known version, current first."""
+        versions = sorted(self._access_log_keys, reverse=True)
+        return [self._access_log_keys[v].pseudonymise(bsn) for v in versions]
+
+    def access_log_signing_key(self) -> Ed25519PrivateKey:
+        """The Ed25519 key that signs access-log heads, derived from the current master key."""
+        return self._access_log_signing_key(self.current_version)
+
+    def access_log_public_keys(self) -> list[Ed25519PublicKey]:
+        """The public access-log head keys of every known version (to verify old heads)."""
+        return [self._access_log_signing_key(v).public_key() for v in sorted(self._masters)]
+
+    def _access_log_signing_key(self, version: int) -> Ed25519PrivateKey:
+        seed = derive_subkey(
+            self._masters[version]._material, purpose=ACCESS_LOG_SIGNING_PURPOSE, version=version
+        )
+        return Ed25519PrivateKey.from_private_bytes(seed)
 
     def subkey(self, purpose: str, *, version: int | None = None, length: int = 32) -> bytes:
         """A key for another purpose, derived from the (current) master key."""

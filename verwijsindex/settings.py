@@ -52,6 +52,25 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
+    rate_limit_professional_per_minute: int = Field(
+        default=60, ge=0, description="Registrations per professional per minute; 0 disables"
+    )
+    rate_limit_professional_per_day: int = Field(
+        default=1000, ge=0, description="Registrations per professional per UTC day; 0 disables"
+    )
+    rate_limit_organisation_per_minute: int = Field(
+        default=600, ge=0, description="Registrations per organisation per minute; 0 disables"
+    )
+    anomaly_volume_minimum: int = Field(
+        default=20, ge=1, description="New registrations per professional-hour always flagged"
+    )
+    anomaly_volume_factor: float = Field(
+        default=5.0, gt=0, description="Flag above this multiple of the organisation's median"
+    )
+    anomaly_withdraw_minutes: int = Field(
+        default=60, ge=0, description="Flag a withdrawal this soon after registering and matching"
+    )
+
     allow_http_webhooks: bool | None = None
     allow_private_webhook_addresses: bool | None = None
 

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from verwijsindex.accesslog import AccessContext, Operation, Subject
 from verwijsindex.domain.service import SweepResult
 from verwijsindex.logging import get_logger
 
@@ -21,7 +22,15 @@ async def sweep_once(ctx: AppContext) -> SweepResult:
     ended = 0
     while True:
         async with ctx.database.transaction() as session:
-            n = await ctx.registrations.end_due(session, limit=_BATCH)
+            due = await ctx.registrations.end_due_registrations(session, limit=_BATCH)
+            if due:
+                await ctx.access_log.record_many(
+                    session,
+                    AccessContext.system(role="system", started_at=ctx.clock.now()),
+                    operation=Operation.REGISTRATION_EXPIRE,
+                    subjects=[Subject.registration(r.id) for r in due],
+                )
+        n = len(due)
         ended += n
         if n < _BATCH:
             break
@@ -29,7 +38,11 @@ async def sweep_once(ctx: AppContext) -> SweepResult:
         regs, matches = await ctx.registrations.purge(
             session, retention=timedelta(days=ctx.settings.retention_days)
         )
+    async with ctx.database.transaction() as session:
+        await ctx.abuse.prune(session)
+        head = await ctx.access_log.sign_head(session)
     result = SweepResult(ended=ended, purged_registrations=regs, purged_matches=matches)
+    log.info("access_log_head_signed", count=head.count)
     log.info("sweep", ended=ended, purged_registrations=regs, purged_matches=matches)
     return result
 

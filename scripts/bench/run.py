@@ -642,15 +642,17 @@ def service_point(
     return point
 
 
-def _bsn(n: int) -> str:
-    """The n-th valid BSN of the bulk benchmark's own range (disjoint from wrk's)."""
-    base = 60_000_000 + n
-    while True:
+def _bsns(count: int, start: int = 60_000_000) -> list[str]:
+    """``count`` valid BSNs from the bulk benchmark's own range (disjoint from wrk's)."""
+    out: list[str] = []
+    base = start
+    while len(out) < count:
         digits = f"{base:08d}"
         check = sum(int(d) * w for d, w in zip(digits, range(9, 1, -1), strict=True)) % 11
         if check < 10:
-            return digits + str(check)
-        base += 40_000_000  # jump to another range rather than collide with a neighbour
+            out.append(digits + str(check))
+        base += 1
+    return out
 
 
 def bulk_point(
@@ -664,9 +666,10 @@ def bulk_point(
 
     who = people["a"][0]
     headers = {"Authorization": f"Bearer {who['key']}", "X-Professional-Id": who["professional"]}
+    youths = _bsns(total + 1)
     batches = [
-        {"items": [{"bsn": _bsn(i), "birth_date": BIRTH_DATE} for i in range(s, s + 1000)]}
-        for s in range(0, total, 1000)
+        {"items": [{"bsn": b, "birth_date": BIRTH_DATE} for b in youths[s : s + 1000]]}
+        for s in range(1, total + 1, 1000)
     ]
     bodies = [json.dumps(b).encode() for b in batches]
     created = 0
@@ -684,7 +687,7 @@ def bulk_point(
             r.raise_for_status()
             return int(r.json()["created"])
 
-        send(json.dumps({"items": [{"bsn": _bsn(10**7), "birth_date": BIRTH_DATE}]}).encode())
+        send(json.dumps({"items": [{"bsn": youths[0], "birth_date": BIRTH_DATE}]}).encode())
         started = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
             created = sum(pool.map(send, bodies))

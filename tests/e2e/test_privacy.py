@@ -54,6 +54,21 @@ def _setup(server: Server, n: int) -> dict[str, str]:
     return {"Authorization": f"Bearer {key['key']}", "X-Professional-Id": pro["id"]}
 
 
+def _privacy_officer(server: Server) -> dict[str, str]:
+    org = json.loads(
+        server.cli(
+            "admin", "create-organisation", "--name", "Gemeente", "--sector", "municipality",
+            "--municipality", "0363",
+        ).stdout
+    )  # fmt: skip
+    key = json.loads(
+        server.cli(
+            "admin", "create-api-key", "--organisation", org["id"], "--role", "privacy-officer"
+        ).stdout
+    )
+    return {"Authorization": f"Bearer {key['key']}"}
+
+
 def _needles(bsn: str, birth: date) -> list[bytes]:
     iso = birth.isoformat()
     return [
@@ -103,7 +118,10 @@ class TestNoPersonalDataAtRest:
     def test_known_bsns_and_birth_dates_appear_nowhere(
         self, database_url: str, tmp_path: Path
     ) -> None:
-        server = start_server(database_url, tmp_path)
+        # A bulk load: the per-professional rate limit (60/min) is not what this test is about.
+        server = start_server(
+            database_url, tmp_path, VERWIJSINDEX_RATE_LIMIT_PROFESSIONAL_PER_MINUTE="0"
+        )
         youths = [(make_bsn(i), date(2005, 1, 1) + timedelta(days=37 * i)) for i in range(120)]
         try:
             a, b = _setup(server, 1), _setup(server, 2)
@@ -123,6 +141,16 @@ class TestNoPersonalDataAtRest:
                         assert (
                             http.post("/v1/registrations", json=bad, headers=a).status_code == 422
                         )
+                # subject access and erasure carry the BSN too; neither may leave it anywhere
+                officer = _privacy_officer(server)
+                for bsn, birth in youths[:6]:
+                    body = {"bsn": bsn, "birth_date": birth.isoformat()}
+                    r = http.post("/v1/subject-access", json=body, headers=officer)
+                    assert r.status_code == 200 and r.json()["registrations"]
+                for bsn, _ in youths[:3]:
+                    body = {"bsn": bsn, "reason": "other", "request_reference": "REQ-1"}
+                    r = http.post("/v1/subject-erasure", json=body, headers=officer)
+                    assert r.status_code == 200 and r.json()["erased_registrations"] >= 1
         finally:
             server.stop()
         logs = server.logs().encode()

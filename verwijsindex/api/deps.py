@@ -45,6 +45,7 @@ async def get_principal(request: Request, ctx: Ctx) -> Principal:
 
         await ctx.writes.run(touch)
     request.state.organisation_id = principal.organisation_id
+    request.state.principal = principal
     request.scope.setdefault("state", {})["organisation_id"] = principal.organisation_id
     return principal
 
@@ -68,6 +69,7 @@ class ProfessionalCaller:
 
 
 async def get_professional_caller(
+    request: Request,
     ctx: Ctx,
     principal: PrincipalDep,
     x_professional_id: Annotated[
@@ -91,6 +93,7 @@ async def get_professional_caller(
             "professional-not-in-organisation",
             "the professional does not belong to this API key's organisation",
         )
+    request.state.professional_id = professional.id
     return ProfessionalCaller(
         principal=principal,
         actor=Actor(organisation_id=principal.organisation_id, professional_id=professional.id),

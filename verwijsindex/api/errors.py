@@ -13,6 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from verwijsindex.abuse import RateLimited
+from verwijsindex.accesslog import Status, Subject
+from verwijsindex.api.access import access_context
 from verwijsindex.errors import (
     Conflict,
     InvalidInput,
@@ -84,7 +87,33 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+_DENIED = frozenset({401, 403, 404, 429})
+
+
+async def record_refusal(request: Request, status: int) -> None:
+    """Record a refused or failed request on an audited route in the access log, in its own
+    transaction (the operation's transaction has been rolled back)."""
+    operation = getattr(request.state, "access_operation", None)
+    if operation is None:
+        return
+    subject: Subject | None = getattr(request.state, "access_subject", None)
+    ctx = request.app.state.ctx
+    try:
+        async with ctx.database.transaction() as session:
+            await ctx.access_log.record(
+                session,
+                access_context(request),
+                operation=operation,
+                status=Status.DENIED if status in _DENIED else Status.FAILURE,
+                subject=subject,
+            )
+    except Exception as exc:
+        log.error("access_log_write_failed", error_type=type(exc).__name__, status=status)
+
+
 def status_for(exc: VerwijsindexError) -> int:
+    if isinstance(exc, RateLimited):
+        return 429
     if isinstance(exc, InvalidInput):
         return 422
     if isinstance(exc, NotFound):
@@ -116,10 +145,18 @@ def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str, li
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VerwijsindexError)
     async def _domain(request: Request, exc: VerwijsindexError) -> JSONResponse:
-        return problem_response(status_for(exc), exc.code, exc.detail, instance=request.url.path)
+        status = status_for(exc)
+        await record_refusal(request, status)
+        headers = None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
+        return problem_response(
+            status, exc.code, exc.detail, instance=request.url.path, headers=headers
+        )
 
     @app.exception_handler(ApiProblem)
     async def _api(request: Request, exc: ApiProblem) -> JSONResponse:
+        await record_refusal(request, exc.status)
         return problem_response(
             exc.status,
             exc.code,
@@ -132,6 +169,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         status, code, detail, fields = _describe_validation(exc)
+        await record_refusal(request, status)
         extra = {"errors": fields} if fields else None
         return problem_response(status, code, detail, instance=request.url.path, extra=extra)
 
@@ -152,6 +190,7 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error(
             "unhandled_error", error_type=type(exc).__name__, path=request.url.path, exc_info=exc
         )
+        await record_refusal(request, 500)
         return problem_response(
             500, "internal-error", "an unexpected error occurred", instance=request.url.path
         )

@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from verwijsindex.accesslog import start_span
 from verwijsindex.logging import get_logger
 
 log = get_logger("verwijsindex.access")
@@ -56,11 +57,18 @@ class RequestContextMiddleware:
             return
         request_id = uuid.uuid4().hex
         started = time.perf_counter()
+        incoming = None
+        for name, value in scope.get("headers", []):
+            if name.lower() == b"traceparent":
+                incoming = value.decode("latin-1")
+                break
+        trace = start_span(incoming)
         status_holder: dict[str, Any] = {"status": 500}
         path: str = scope.get("path", "")
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace.trace_id)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        state["trace"] = trace
         docs = path in ("/docs", "/redoc")
 
         async def send_wrapper(message: Message) -> None:
@@ -68,6 +76,7 @@ class RequestContextMiddleware:
                 status_holder["status"] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"traceparent", trace.traceparent.encode()))
                 for name, value in SECURITY_HEADERS:
                     if docs and name == b"content-security-policy":
                         value = _DOCS_CSP
@@ -102,7 +111,7 @@ class RequestContextMiddleware:
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 organisation_id=state.get("organisation_id"),
             )
-            structlog.contextvars.unbind_contextvars("request_id")
+            structlog.contextvars.unbind_contextvars("request_id", "trace_id")
 
     def _check_body_headers(self, scope: Scope) -> tuple[int, bytes] | None:
         if scope.get("method") not in _BODY_METHODS:

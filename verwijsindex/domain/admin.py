@@ -115,8 +115,14 @@ class AdminService:
             role_value = Role(role)
         except ValueError:
             raise InvalidInput("role must be one of: " + ", ".join(r.value for r in Role)) from None
-        if await repo.get_organisation(session, organisation_id) is None:
+        organisation = await repo.get_organisation(session, organisation_id)
+        if organisation is None:
             raise NotFound("organisation not found")
+        if role_value is Role.PRIVACY_OFFICER and organisation.sector != Sector.MUNICIPALITY:
+            raise InvalidInput(
+                "a privacy-officer key belongs to the municipality's organisation"
+                " (sector 'municipality')"
+            )
         key = self._key_prefix + secrets.token_urlsafe(32)
         api_key = ApiKey(
             organisation_id=organisation_id,

@@ -20,6 +20,7 @@ class Sector(StrEnum):
     YOUTH_PROTECTION = "youth-protection"
     VEILIG_THUIS = "veilig-thuis"
     HEALTH_CARE = "health-care"
+    MUNICIPALITY = "municipality"
     OTHER = "other"
 
 
@@ -27,6 +28,7 @@ class Role(StrEnum):
     PROFESSIONAL = "professional"
     ORG_ADMIN = "org-admin"
     AUDITOR = "auditor"
+    PRIVACY_OFFICER = "privacy-officer"
 
 
 class RegistrationStatus(StrEnum):
@@ -41,6 +43,7 @@ class EndReason(StrEnum):
     DECEASED = "deceased"
     OTHER = "other"
     EXPIRED = "expired"
+    ERASURE = "erasure"
 
 
 WITHDRAW_REASONS = (

@@ -362,6 +362,13 @@ class RegistrationService:
         )
         return registration
 
+    async def end_registration(
+        self, session: AsyncSession, registration: Registration, *, reason: EndReason
+    ) -> None:
+        """End an active registration now (status ``ended``), with the usual outbox events and
+        match bookkeeping. The caller holds the subject lock."""
+        await self._end(session, registration, RegistrationStatus.ENDED, reason, self._clock.now())
+
     async def _end(
         self,
         session: AsyncSession,
@@ -423,12 +430,18 @@ class RegistrationService:
 
     async def end_due(self, session: AsyncSession, *, limit: int = 500) -> int:
         """End up to ``limit`` registrations whose end date has passed."""
+        return len(await self.end_due_registrations(session, limit=limit))
+
+    async def end_due_registrations(
+        self, session: AsyncSession, *, limit: int = 500
+    ) -> list[Registration]:
+        """End up to ``limit`` registrations whose end date has passed; return them."""
         now = self._clock.now()
         due = await repo.due_registrations(session, now=now, limit=limit)
         for registration in due:
             await repo.lock_subject(session, registration.pseudonym)
             await self._end(session, registration, RegistrationStatus.ENDED, EndReason.EXPIRED, now)
-        return len(due)
+        return due
 
     async def purge(self, session: AsyncSession, *, retention: timedelta) -> tuple[int, int]:
         """Delete ended registrations and closed matches older than the retention period."""

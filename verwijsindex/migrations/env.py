@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from consent import ConsentBase
 from notifier import NotifierBase
+from verwijsindex.abuse import _models as _abuse_models  # noqa: F401
+from verwijsindex.accesslog import _models as _access_log_models  # noqa: F401
 from verwijsindex.db.base import Base
 from verwijsindex.domain import models as _models  # noqa: F401  (registers the tables)
 from verwijsindex.settings import Settings

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
+from verwijsindex.accesslog import Operation, Subject
+from verwijsindex.api.access import access_context, audited
 from verwijsindex.api.deps import Ctx, ProfessionalDep
 from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE
 from verwijsindex.api.pagination import decode_cursor, encode_cursor
@@ -28,17 +30,24 @@ _PROBLEMS: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.get("", response_model=MatchPage, responses=_PROBLEMS)
+@router.get(
+    "",
+    response_model=MatchPage,
+    responses=_PROBLEMS,
+    summary="List the matches the organisation takes part in",
+    dependencies=[audited(Operation.MATCH_LIST)],
+)
 async def list_matches(
     ctx: Ctx,
     caller: ProfessionalDep,
+    request: Request,
     status: Literal["open", "closed", "all"] = "open",
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MatchPage:
     """Open matches by default; ``status=closed`` or ``all`` for history within retention."""
     after = decode_cursor(cursor)
-    async with ctx.database.read() as session:
+    async with ctx.database.transaction() as session:
         rows = await repo.list_matches(
             session,
             organisation_id=caller.actor.organisation_id,
@@ -46,7 +55,13 @@ async def list_matches(
             after=after,
             limit=limit + 1,
         )
-    page = rows[:limit]
+        page = rows[:limit]
+        await ctx.access_log.record_many(
+            session,
+            access_context(request),
+            operation=Operation.MATCH_LIST,
+            subjects=[Subject.match(m.id) for m in page],
+        )
     next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
     return MatchPage(
         items=[
@@ -62,19 +77,38 @@ async def list_matches(
     )
 
 
-@router.get("/{match_id}", response_model=MatchOut, responses=_PROBLEMS)
+@router.get(
+    "/{match_id}",
+    response_model=MatchOut,
+    responses=_PROBLEMS,
+    summary="Read a match: the participants' organisations and contact details",
+    dependencies=[audited(Operation.MATCH_READ, ref_type="match", ref_param="match_id")],
+)
 async def get_match(
-    match_id: Annotated[str, Path(max_length=64)], ctx: Ctx, caller: ProfessionalDep
+    match_id: Annotated[str, Path(max_length=64)],
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
 ) -> MatchOut:
     """Each participant's organisation and professional contact details — nothing about the
     youth. 404 when the caller's organisation does not take part."""
-    async with ctx.database.read() as session:
+    async with ctx.database.transaction() as session:
         match = await repo.get_match_for_organisation(
             session, match_id=match_id, organisation_id=caller.actor.organisation_id
         )
         if match is None:
             raise NotFound("match not found")
         rows = await repo.match_participant_rows(session, match.id)
+        # The youth (by match reference) and every professional whose contact details are shown.
+        subjects = [Subject.match(match.id)]
+        professionals = dict.fromkeys(pro.id for _, _, _, pro in rows)
+        subjects += [Subject.professional(pro_id) for pro_id in professionals]
+        await ctx.access_log.record_many(
+            session,
+            access_context(request),
+            operation=Operation.MATCH_READ,
+            subjects=subjects,
+        )
     return MatchOut(
         id=match.id,
         status=match.status,  # type: ignore[arg-type]

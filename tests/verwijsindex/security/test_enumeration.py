@@ -1,0 +1,207 @@
+"""Enumeration defence: rate limits on registrations (429 + Retry-After) and anomaly flags."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Caller, make_bsn, make_caller, registration_body
+from tests.verwijsindex.security.helpers import privacy_officer_headers, records
+from verwijsindex.clock import FrozenClock
+from verwijsindex.context import AppContext
+from verwijsindex.settings import Settings
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        run_sweeper=False,
+        auto_migrate=False,
+        rate_limit_professional_per_minute=2,
+        rate_limit_professional_per_day=5,
+        rate_limit_organisation_per_minute=3,
+        anomaly_volume_minimum=3,
+        anomaly_volume_factor=5.0,
+        anomaly_withdraw_minutes=30,
+    )
+
+
+async def _register(client: httpx.AsyncClient, caller: Caller, n: int) -> httpx.Response:
+    return await client.post(
+        "/v1/registrations", json=registration_body(make_bsn(n)), headers=caller.headers
+    )
+
+
+class TestRateLimits:
+    async def test_professional_per_minute_limit_is_429_with_retry_after(
+        self,
+        client: httpx.AsyncClient,
+        callers: list[Caller],
+        ctx: AppContext,
+        clock: FrozenClock,
+    ) -> None:
+        clock.advance(timedelta(seconds=15))  # 09:30:15
+        assert [(await _register(client, callers[0], n)).status_code for n in (1, 2)] == [201, 201]
+        limited = await _register(client, callers[0], 3)
+        assert limited.status_code == 429
+        assert limited.headers["retry-after"] == "45"
+        assert limited.json()["type"].endswith("/rate-limited")
+        # another professional is not affected
+        assert (await _register(client, callers[1], 3)).status_code == 201
+        # the refused attempt is in the access log as denied, and did not count
+        denied = [r for r in await records(ctx, "registration.create") if r.status == "denied"]
+        assert [(r.professional_id, r.subject_pseudonym) for r in denied] == [
+            (callers[0].professional_id, None)
+        ]
+        clock.advance(timedelta(seconds=45))
+        assert (await _register(client, callers[0], 3)).status_code == 201
+
+    async def test_professional_per_day_limit(
+        self,
+        client: httpx.AsyncClient,
+        callers: list[Caller],
+        clock: FrozenClock,
+    ) -> None:
+        statuses = []
+        for n in range(6):
+            statuses.append((await _register(client, callers[0], n)).status_code)
+            clock.advance(timedelta(minutes=1))
+        assert statuses == [201] * 5 + [429]
+        clock.set(clock.now().replace(hour=23, minute=59, second=30))
+        r = await _register(client, callers[0], 7)
+        assert r.status_code == 429
+        assert r.headers["retry-after"] == "30"
+
+    async def test_organisation_per_minute_limit_spans_its_professionals(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        colleague = await make_caller(ctx, 7, organisation_id=callers[0].organisation_id)
+        results = [
+            (await _register(client, callers[0], 1)).status_code,
+            (await _register(client, callers[0], 2)).status_code,
+            (await _register(client, colleague, 3)).status_code,
+            (await _register(client, colleague, 4)).status_code,
+        ]
+        assert results == [201, 201, 201, 429]
+
+    async def test_zero_disables_a_limit(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        ctx.settings.rate_limit_professional_per_minute = 0
+        ctx.settings.rate_limit_organisation_per_minute = 0
+        statuses = {(await _register(client, callers[0], n)).status_code for n in range(4)}
+        assert statuses == {201}
+
+
+class TestAnomalies:
+    async def test_volume_far_above_the_organisation_norm_is_flagged_once(
+        self,
+        client: httpx.AsyncClient,
+        callers: list[Caller],
+        ctx: AppContext,
+        clock: FrozenClock,
+    ) -> None:
+        statuses = []
+        for n in range(5):
+            statuses.append((await _register(client, callers[0], n)).status_code)
+            clock.advance(timedelta(minutes=1))
+        assert statuses == [201] * 5
+        officer = await privacy_officer_headers(ctx)
+        r = await client.get("/v1/audit/anomalies", headers=officer)
+        assert r.status_code == 200
+        [flag] = r.json()["items"]
+        assert flag["rule"] == "registration-volume"
+        assert flag["professional_id"] == callers[0].professional_id
+        assert flag["observed"] == 4.0 and flag["threshold"] == 3.0
+        assert flag["window_start"] == "2026-03-02T09:00:00Z"
+        # the organisation's own auditor sees it, another organisation's does not
+        own = await client.get("/v1/audit/anomalies", headers=callers[0].auditor_headers)
+        assert [f["id"] for f in own.json()["items"]] == [flag["id"]]
+        other = await client.get("/v1/audit/anomalies", headers=callers[1].auditor_headers)
+        assert other.json()["items"] == []
+
+    async def test_volume_within_a_busy_organisation_norm_is_not_flagged(
+        self,
+        client: httpx.AsyncClient,
+        callers: list[Caller],
+        ctx: AppContext,
+        clock: FrozenClock,
+    ) -> None:
+        colleague = await make_caller(ctx, 8, organisation_id=callers[0].organisation_id)
+        ctx.settings.anomaly_volume_factor = 1.0
+        ctx.settings.rate_limit_professional_per_day = 0
+        ctx.settings.rate_limit_organisation_per_minute = 0
+        # a colleague's busy hour yesterday sets the organisation's norm at 5
+        clock.advance(timedelta(days=-1))
+        for n in range(100, 105):
+            assert (await _register(client, colleague, n)).status_code == 201
+            clock.advance(timedelta(minutes=1))
+        clock.advance(timedelta(days=1))
+        for n in range(5):
+            assert (await _register(client, callers[0], n)).status_code == 201
+            clock.advance(timedelta(minutes=1))
+        officer = await privacy_officer_headers(ctx)
+        r = await client.get("/v1/audit/anomalies", headers=officer)
+        # the colleague's own first busy hour had no norm yet and was flagged; 5 is the norm now
+        flagged = [f["professional_id"] for f in r.json()["items"]]
+        assert flagged == [colleague.professional_id]
+
+    async def test_withdrawal_soon_after_a_match_is_flagged(
+        self,
+        client: httpx.AsyncClient,
+        callers: list[Caller],
+        ctx: AppContext,
+        clock: FrozenClock,
+    ) -> None:
+        body = registration_body("111222333")
+        await client.post("/v1/registrations", json=body, headers=callers[0].headers)
+        clock.advance(timedelta(hours=2))
+        b = await client.post("/v1/registrations", json=body, headers=callers[1].headers)
+        assert b.json()["match_id"]
+        clock.advance(timedelta(minutes=10))
+        w = await client.post(
+            f"/v1/registrations/{b.json()['id']}/withdraw",
+            json={"reason": "unjustified"},
+            headers=callers[1].headers,
+        )
+        assert w.status_code == 200
+        r = await client.get(
+            "/v1/audit/anomalies",
+            params={"rule": "withdrawn-after-match"},
+            headers=callers[1].auditor_headers,
+        )
+        [flag] = r.json()["items"]
+        assert (flag["subject_ref_type"], flag["subject_ref"]) == ("registration", b.json()["id"])
+        assert flag["professional_id"] == callers[1].professional_id
+        assert flag["observed"] == 10.0
+
+    async def test_withdrawal_without_match_or_later_is_not_flagged(
+        self,
+        client: httpx.AsyncClient,
+        callers: list[Caller],
+        ctx: AppContext,
+        clock: FrozenClock,
+    ) -> None:
+        alone = await _register(client, callers[0], 1)
+        await client.post(
+            f"/v1/registrations/{alone.json()['id']}/withdraw",
+            json={"reason": "other"},
+            headers=callers[0].headers,
+        )
+        body = registration_body("111222333")
+        await client.post("/v1/registrations", json=body, headers=callers[0].headers)
+        b = await client.post("/v1/registrations", json=body, headers=callers[1].headers)
+        clock.advance(timedelta(minutes=31))
+        await client.post(
+            f"/v1/registrations/{b.json()['id']}/withdraw",
+            json={"reason": "other"},
+            headers=callers[1].headers,
+        )
+        officer = await privacy_officer_headers(ctx)
+        r = await client.get("/v1/audit/anomalies", headers=officer)
+        assert r.json()["items"] == []

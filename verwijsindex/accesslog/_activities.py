@@ -1,0 +1,98 @@
+"""The register of processing activities (verwerkingsactiviteiten) and the operations that
+belong to them. Every access-log record names one operation and its activity id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Operation(StrEnum):
+    REGISTRATION_CREATE = "registration.create"
+    REGISTRATION_READ = "registration.read"
+    REGISTRATION_LIST = "registration.list"
+    REGISTRATION_WITHDRAW = "registration.withdraw"
+    REGISTRATION_EXPIRE = "registration.expire"
+    MATCH_READ = "match.read"
+    MATCH_LIST = "match.list"
+    SUBJECT_ACCESS = "subject-access"
+    SUBJECT_ERASURE = "subject-erasure"
+    AUDIT_ACCESS_LOG_READ = "audit.access-log.read"
+    AUDIT_ACCESS_LOG_EXPORT = "audit.access-log.export"
+    AUDIT_ANOMALIES_READ = "audit.anomalies.read"
+    ADMIN_CREATE_ORGANISATION = "admin.create-organisation"
+    ADMIN_CREATE_PROFESSIONAL = "admin.create-professional"
+    ADMIN_CREATE_API_KEY = "admin.create-api-key"
+
+
+class Status(StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    DENIED = "denied"
+
+
+@dataclass(frozen=True)
+class ProcessingActivity:
+    id: str
+    name: str
+    legal_basis: str
+
+
+ACTIVITIES: dict[str, ProcessingActivity] = {
+    a.id: a
+    for a in (
+        ProcessingActivity(
+            "VI-01",
+            "Registering and ending a professional's involvement with a youth",
+            "Jeugdwet art. 7.1.4.1-7.1.4.3 (verwijsindex risicojongeren)",
+        ),
+        ProcessingActivity(
+            "VI-02",
+            "Reporting matches and professionals' contact details to participants",
+            "Jeugdwet art. 7.1.4.1 (verwijsindex risicojongeren)",
+        ),
+        ProcessingActivity(
+            "VI-03",
+            "Lifecycle: ending registrations at their end date",
+            "Jeugdwet art. 7.1.4.2 (bewaartermijnen)",
+        ),
+        ProcessingActivity(
+            "VI-04",
+            "Handling data subjects' requests (access, erasure)",
+            "AVG art. 15 and 17",
+        ),
+        ProcessingActivity(
+            "VI-05",
+            "Accountability: audit of the access log and anomaly flags",
+            "AVG art. 5(2) and 32; NEN 7513",
+        ),
+        ProcessingActivity(
+            "VI-06",
+            "Administration of organisations, professionals and API keys",
+            "AVG art. 6(1)(e); Jeugdwet art. 7.1.4.1",
+        ),
+    )
+}
+
+_ACTIVITY_OF: dict[Operation, str] = {
+    Operation.REGISTRATION_CREATE: "VI-01",
+    Operation.REGISTRATION_READ: "VI-01",
+    Operation.REGISTRATION_LIST: "VI-01",
+    Operation.REGISTRATION_WITHDRAW: "VI-01",
+    Operation.REGISTRATION_EXPIRE: "VI-03",
+    Operation.MATCH_READ: "VI-02",
+    Operation.MATCH_LIST: "VI-02",
+    Operation.SUBJECT_ACCESS: "VI-04",
+    Operation.SUBJECT_ERASURE: "VI-04",
+    Operation.AUDIT_ACCESS_LOG_READ: "VI-05",
+    Operation.AUDIT_ACCESS_LOG_EXPORT: "VI-05",
+    Operation.AUDIT_ANOMALIES_READ: "VI-05",
+    Operation.ADMIN_CREATE_ORGANISATION: "VI-06",
+    Operation.ADMIN_CREATE_PROFESSIONAL: "VI-06",
+    Operation.ADMIN_CREATE_API_KEY: "VI-06",
+}
+
+
+def activity_of(operation: Operation) -> str:
+    """The processing activity id of an operation (every operation has exactly one)."""
+    return _ACTIVITY_OF[operation]

@@ -1,0 +1,89 @@
+"""The hash chain over access-log records and the Ed25519-signed heads.
+
+``hash_n = SHA-256("verwijsindex-access-log-v1\\n" || canonical_json(record_n))`` where the
+canonical JSON has sorted keys, no whitespace, UTC timestamps with microseconds, and includes
+``seq`` and ``prev_hash`` (``hash_{n-1}``; 64 zeros for the first record). A signed head is an
+Ed25519 signature over ``"verwijsindex-access-log-head-v1\\n<count>\\n<head hash>\\n"``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from verwijsindex.accesslog._models import AccessLogRecord
+
+GENESIS_HASH = "0" * 64
+_RECORD_DOMAIN = b"verwijsindex-access-log-v1\n"
+_HEAD_DOMAIN = "verwijsindex-access-log-head-v1"
+
+CHAINED_FIELDS = (
+    "seq",
+    "id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "operation",
+    "activity_id",
+    "status",
+    "started_at",
+    "ended_at",
+    "professional_id",
+    "organisation_id",
+    "on_behalf_of",
+    "role",
+    "subject_pseudonym",
+    "subject_ref_type",
+    "subject_ref",
+    "reason",
+    "reference",
+    "prev_hash",
+)
+
+
+def _timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_record(record: AccessLogRecord) -> bytes:
+    document: dict[str, Any] = {}
+    for name in CHAINED_FIELDS:
+        value = getattr(record, name)
+        document[name] = _timestamp(value) if isinstance(value, datetime) else value
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def record_hash(record: AccessLogRecord) -> str:
+    return hashlib.sha256(_RECORD_DOMAIN + canonical_record(record)).hexdigest()
+
+
+def head_message(count: int, head_hash: str) -> bytes:
+    return f"{_HEAD_DOMAIN}\n{count}\n{head_hash}\n".encode("ascii")
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def sign_head(private_key: Ed25519PrivateKey, count: int, head_hash: str) -> str:
+    return base64.b64encode(private_key.sign(head_message(count, head_hash))).decode("ascii")
+
+
+def head_signature_valid(
+    public_key: Ed25519PublicKey, count: int, head_hash: str, signature: str
+) -> bool:
+    try:
+        public_key.verify(
+            base64.b64decode(signature, validate=True), head_message(count, head_hash)
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -1,0 +1,327 @@
+"""Writing, signing and verifying the access log.
+
+Call it in one line from any operation that touches data about a youth or a professional,
+inside the operation's own transaction (so the record lands if and only if the change does)::
+
+    await ctx.access_log.record(
+        session, access, operation=Operation.REGISTRATION_WITHDRAW,
+        subject=Subject.registration(registration.id), reason=body.reason,
+    )
+
+``access`` is the request's :class:`AccessContext` (trace, span, actor, organisation, role);
+routes get it from ``verwijsindex.api.deps.AccessDep``, tasks and the CLI build one with
+:meth:`AccessContext.system`. Reads record in the same transaction right after the read.
+Appends are serialised (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-scoped advisory
+lock on a fixed key) so ``seq`` is gap-free and each record chains to its predecessor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from verwijsindex.accesslog._activities import Operation, Status, activity_of
+from verwijsindex.accesslog._chain import (
+    GENESIS_HASH,
+    head_signature_valid,
+    key_id,
+    record_hash,
+    sign_head,
+)
+from verwijsindex.accesslog._models import AccessLogHead, AccessLogRecord
+from verwijsindex.accesslog._trace import TraceContext, start_span
+from verwijsindex.clock import Clock
+from verwijsindex.db import Database
+from verwijsindex.errors import VerwijsindexError
+from verwijsindex.keys import KeyRing
+
+_CHAIN_LOCK_KEY = int.from_bytes(hashlib.sha256(b"verwijsindex-access-log").digest()[:8], "big") - (
+    1 << 63
+)
+_VERIFY_BATCH = 2000
+
+
+class AccessLogTampered(VerwijsindexError):
+    """The chain or a signed head does not verify: records were altered, removed or added."""
+
+    code = "access-log-tampered"
+
+    def __init__(self, detail: str, *, seq: int | None = None) -> None:
+        super().__init__(detail)
+        self.seq = seq
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessContext:
+    """Who acts, for whom, within which trace. One per request or task."""
+
+    trace: TraceContext
+    started_at: datetime
+    role: str | None
+    organisation_id: str | None = None
+    professional_id: str | None = None
+    on_behalf_of: str | None = None
+
+    @classmethod
+    def system(
+        cls, *, role: str, started_at: datetime, organisation_id: str | None = None
+    ) -> AccessContext:
+        """A context for the CLI or a background task: a new trace, no professional."""
+        return cls(
+            trace=start_span(None),
+            started_at=started_at,
+            role=role,
+            organisation_id=organisation_id,
+            on_behalf_of=organisation_id,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subject:
+    """The data subject of a record: a keyed access-log pseudonym when the BSN is known,
+    otherwise a reference to a registration, match, professional or other row."""
+
+    pseudonym: str | None = None
+    ref_type: str | None = None
+    ref: str | None = None
+
+    @classmethod
+    def person(cls, pseudonym: str) -> Subject:
+        return cls(pseudonym=pseudonym)
+
+    @classmethod
+    def registration(cls, registration_id: str) -> Subject:
+        return cls(ref_type="registration", ref=registration_id)
+
+    @classmethod
+    def match(cls, match_id: str) -> Subject:
+        return cls(ref_type="match", ref=match_id)
+
+    @classmethod
+    def professional(cls, professional_id: str) -> Subject:
+        return cls(ref_type="professional", ref=professional_id)
+
+    @classmethod
+    def reference(cls, ref_type: str, ref: str) -> Subject:
+        return cls(ref_type=ref_type, ref=ref)
+
+
+@dataclass(frozen=True)
+class SignedHead:
+    count: int
+    head_hash: str
+    signed_at: datetime
+    key_id: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    records: int
+    head_hash: str
+    signed_heads: int
+
+
+class AccessLogger:
+    """Append records to the chain, sign its head and verify it."""
+
+    def __init__(self, *, keys: KeyRing, clock: Clock) -> None:
+        self._keys = keys
+        self._clock = clock
+
+    async def record(
+        self,
+        session: AsyncSession,
+        access: AccessContext,
+        *,
+        operation: Operation,
+        status: Status = Status.SUCCESS,
+        subject: Subject | None = None,
+        reason: str | None = None,
+        reference: str | None = None,
+    ) -> None:
+        """Append one record (about one subject, or about none) in the caller's transaction."""
+        await self.record_many(
+            session,
+            access,
+            operation=operation,
+            status=status,
+            subjects=[subject] if subject is not None else [],
+            reason=reason,
+            reference=reference,
+        )
+
+    async def record_many(
+        self,
+        session: AsyncSession,
+        access: AccessContext,
+        *,
+        operation: Operation,
+        subjects: Sequence[Subject],
+        status: Status = Status.SUCCESS,
+        reason: str | None = None,
+        reference: str | None = None,
+    ) -> None:
+        """One record per subject (one record without subject when there are none)."""
+        ended_at = self._clock.now()
+        await _lock_chain(session)
+        seq, prev_hash = await _tail(session)
+        for subject in subjects or [Subject()]:
+            seq += 1
+            record = AccessLogRecord(
+                seq=seq,
+                id=str(uuid.uuid4()),
+                trace_id=access.trace.trace_id,
+                span_id=access.trace.span_id,
+                parent_span_id=access.trace.parent_span_id,
+                operation=str(operation),
+                activity_id=activity_of(operation),
+                status=str(status),
+                started_at=min(access.started_at, ended_at),
+                ended_at=ended_at,
+                professional_id=access.professional_id,
+                organisation_id=access.organisation_id,
+                on_behalf_of=access.on_behalf_of,
+                role=access.role,
+                subject_pseudonym=subject.pseudonym,
+                subject_ref_type=subject.ref_type,
+                subject_ref=subject.ref,
+                reason=reason,
+                reference=reference,
+                prev_hash=prev_hash,
+            )
+            record.hash = record_hash(record)
+            prev_hash = record.hash
+            session.add(record)
+        await session.flush()
+
+    async def sign_head(self, session: AsyncSession) -> SignedHead:
+        """Sign the current head (count, hash) and store the signed head."""
+        await _lock_chain(session)
+        count, head = await _tail(session)
+        private = self._keys.access_log_signing_key()
+        now = self._clock.now()
+        row = AccessLogHead(
+            count=count,
+            head_hash=head,
+            signed_at=now,
+            key_id=key_id(private.public_key()),
+            signature=sign_head(private, count, head),
+        )
+        session.add(row)
+        await session.flush()
+        return SignedHead(count, head, now, row.key_id, row.signature)
+
+    async def verify(self, session: AsyncSession) -> VerificationReport:
+        """Recompute the whole chain and check every signed head within one transaction;
+        raise :class:`AccessLogTampered` at the first discrepancy."""
+
+        async def fetch(after_seq: int) -> list[AccessLogRecord]:
+            return await _batch(session, after_seq)
+
+        return await self._verify(await _heads(session), fetch)
+
+    async def verify_database(self, database: Database) -> VerificationReport:
+        """As :meth:`verify`, reading each batch in a short transaction of its own, so a
+        long verification does not hold SQLite's write lock. Records are never updated, so
+        batches read at different moments still form one chain."""
+        async with database.transaction() as session:
+            heads = await _heads(session)
+
+        async def fetch(after_seq: int) -> list[AccessLogRecord]:
+            async with database.transaction() as batch_session:
+                return await _batch(batch_session, after_seq)
+
+        return await self._verify(heads, fetch)
+
+    async def _verify(
+        self,
+        heads: list[AccessLogHead],
+        fetch: Callable[[int], Awaitable[list[AccessLogRecord]]],
+    ) -> VerificationReport:
+        public_keys = {key_id(k): k for k in self._keys.access_log_public_keys()}
+        wanted: dict[int, list[AccessLogHead]] = {}
+        for head in heads:
+            public = public_keys.get(head.key_id)
+            if public is None:
+                raise AccessLogTampered(f"signed head {head.id} names an unknown key")
+            if not head_signature_valid(public, head.count, head.head_hash, head.signature):
+                raise AccessLogTampered(f"signed head {head.id} has an invalid signature")
+            if head.count == 0:
+                if head.head_hash != GENESIS_HASH:
+                    raise AccessLogTampered(f"signed head {head.id} of an empty log is wrong")
+                continue
+            wanted.setdefault(head.count, []).append(head)
+
+        expected_seq = 0
+        prev_hash = GENESIS_HASH
+        while True:
+            batch = await fetch(expected_seq)
+            for record in batch:
+                expected_seq += 1
+                if record.seq != expected_seq:
+                    raise AccessLogTampered(f"record {expected_seq} is missing", seq=expected_seq)
+                if record.prev_hash != prev_hash:
+                    raise AccessLogTampered(
+                        f"record {record.seq} does not chain to its predecessor", seq=record.seq
+                    )
+                if record_hash(record) != record.hash:
+                    raise AccessLogTampered(f"record {record.seq} was altered", seq=record.seq)
+                prev_hash = record.hash
+                for head in wanted.pop(record.seq, []):
+                    if head.head_hash != record.hash:
+                        raise AccessLogTampered(
+                            f"signed head {head.id} does not match record {record.seq}",
+                            seq=record.seq,
+                        )
+            if len(batch) < _VERIFY_BATCH:
+                break
+        if wanted:
+            count = min(wanted)
+            raise AccessLogTampered(
+                f"a signed head covers {count} records but the log holds {expected_seq}",
+                seq=expected_seq + 1,
+            )
+        return VerificationReport(
+            records=expected_seq, head_hash=prev_hash, signed_heads=len(heads)
+        )
+
+
+async def _heads(session: AsyncSession) -> list[AccessLogHead]:
+    result = await session.execute(select(AccessLogHead).order_by(AccessLogHead.id))
+    return list(result.scalars())
+
+
+async def _batch(session: AsyncSession, after_seq: int) -> list[AccessLogRecord]:
+    result = await session.execute(
+        select(AccessLogRecord)
+        .where(AccessLogRecord.seq > after_seq)
+        .order_by(AccessLogRecord.seq)
+        .limit(_VERIFY_BATCH)
+    )
+    return list(result.scalars())
+
+
+async def _lock_chain(session: AsyncSession) -> None:
+    """Serialise appends. SQLite write transactions already began with BEGIN IMMEDIATE."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
+
+
+async def _tail(session: AsyncSession) -> tuple[int, str]:
+    row = (
+        await session.execute(
+            select(AccessLogRecord.seq, AccessLogRecord.hash)
+            .order_by(AccessLogRecord.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return 0, GENESIS_HASH
+    return int(row[0]), str(row[1])
