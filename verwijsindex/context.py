@@ -10,6 +10,7 @@ from verwijsindex.db import Database
 from verwijsindex.domain.admin import AdminService
 from verwijsindex.domain.service import RegistrationService
 from verwijsindex.keys import KeyRing
+from verwijsindex.production import check_production
 from verwijsindex.settings import Settings
 
 
@@ -29,6 +30,7 @@ def build_context(
 ) -> AppContext:
     from verwijsindex.db import create_database
 
+    check_production(settings)
     keys = KeyRing.load(settings)
     db = database or create_database(settings)
     return AppContext(

@@ -98,3 +98,33 @@ class Problem(BaseModel):
     status: int
     detail: str
     instance: str | None = None
+
+
+class ApiKeyCreate(_Strict):
+    role: Literal["professional", "auditor"] = Field(
+        description="An org-admin issues keys for its own organisation's systems and auditors"
+    )
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Optional lifetime; the key stops working then"
+    )
+
+
+class ApiKeyOut(BaseModel):
+    """An API key's public record. The key itself is never stored; only a hash is."""
+
+    id: str
+    prefix: str = Field(description="The first characters of the key, to recognise it")
+    organisation_id: str
+    role: Literal["professional", "org-admin", "auditor", "privacy-officer"]
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyIssued(ApiKeyOut):
+    key: str = Field(description="The API key, shown this once")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]

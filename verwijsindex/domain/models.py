@@ -27,6 +27,7 @@ class Role(StrEnum):
     PROFESSIONAL = "professional"
     ORG_ADMIN = "org-admin"
     AUDITOR = "auditor"
+    PRIVACY_OFFICER = "privacy-officer"
 
 
 class RegistrationStatus(StrEnum):
