@@ -4,6 +4,7 @@ security headers. One JSON log line per request, without personal data."""
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from typing import Any
@@ -38,6 +39,48 @@ def _problem(status: int, code: str, detail: str) -> bytes:
     return json.dumps(
         {"type": PROBLEM_BASE + code, "title": titles[status], "status": status, "detail": detail}
     ).encode()
+
+
+class _StrictJSONError(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _StrictJSONError("a JSON object has a duplicate key")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(_name: str) -> Any:
+    raise _StrictJSONError("NaN and Infinity are not JSON numbers")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _StrictJSONError("a JSON number is out of range")
+    return value
+
+
+def strict_json_error(body: bytes) -> str | None:
+    """Why ``body`` is not strict JSON (RFC 8259 with unique keys and finite numbers), or None.
+
+    The reason names the rule, never the offending value."""
+    try:
+        json.loads(
+            body,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+        )
+    except _StrictJSONError as exc:
+        return str(exc)
+    except (ValueError, RecursionError):
+        return "the request body is not valid JSON"
+    return None
 
 
 class RequestContextMiddleware:
@@ -85,6 +128,13 @@ class RequestContextMiddleware:
                         _problem(413, "body-too-large", "the request body is too large"),
                     )
                     return
+                if body:
+                    strict_error = strict_json_error(body)
+                    if strict_error is not None:
+                        await self._send_problem(
+                            send_wrapper, 400, _problem(400, "malformed-json", strict_error)
+                        )
+                        return
                 receive = _replay(body, receive)
             await self.app(scope, receive, send_wrapper)
         finally:
