@@ -32,13 +32,24 @@ _DOCS_CSP = (
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
-def _problem(status: int, code: str, detail: str) -> bytes:
+def _problem(status: int, code: str, detail: str, *, instance: str | None = None) -> bytes:
     from verwijsindex.api.errors import PROBLEM_BASE
 
-    titles = {413: "Content Too Large", 415: "Unsupported Media Type", 400: "Bad Request"}
-    return json.dumps(
-        {"type": PROBLEM_BASE + code, "title": titles[status], "status": status, "detail": detail}
-    ).encode()
+    titles = {
+        400: "Bad Request",
+        413: "Content Too Large",
+        415: "Unsupported Media Type",
+        500: "Internal Server Error",
+    }
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": titles[status],
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    return json.dumps(body).encode()
 
 
 class _StrictJSONError(ValueError):
@@ -94,7 +105,7 @@ class RequestContextMiddleware:
             return
         request_id = uuid.uuid4().hex
         started = time.perf_counter()
-        status_holder: dict[str, Any] = {"status": 500}
+        status_holder: dict[str, Any] = {"status": 500, "started": False}
         path: str = scope.get("path", "")
         structlog.contextvars.bind_contextvars(request_id=request_id)
         state = scope.setdefault("state", {})
@@ -104,6 +115,7 @@ class RequestContextMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 for name, value in SECURITY_HEADERS:
@@ -136,7 +148,19 @@ class RequestContextMiddleware:
                         )
                         return
                 receive = _replay(body, receive)
-            await self.app(scope, receive, send_wrapper)
+            try:
+                await self.app(scope, receive, send_wrapper)
+            except Exception as exc:
+                # Answered here rather than by Starlette's outermost error middleware so the
+                # 500 carries the security headers too. Never the exception's text or trace.
+                if status_holder["started"]:
+                    raise
+                log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
+                await self._send_problem(
+                    send_wrapper,
+                    500,
+                    _problem(500, "internal-error", "an unexpected error occurred", instance=path),
+                )
         finally:
             route = scope.get("route")
             log.info(
