@@ -31,10 +31,9 @@ def _runner(tmp_path: Path, **env: str) -> CliRunner:
     return CliRunner(env={"VERWIJSINDEX_DATA_DIR": str(tmp_path), **env})
 
 
-def _json(result: object) -> dict[str, object]:
-    output = getattr(result, "output")
-    assert getattr(result, "exit_code") == 0, output
-    document: dict[str, object] = json.loads(output)
+def _json(result: Result) -> dict[str, object]:
+    assert result.exit_code == 0, result.output
+    document: dict[str, object] = json.loads(result.output)
     return document
 
 
