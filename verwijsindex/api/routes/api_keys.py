@@ -7,15 +7,21 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from verwijsindex.api.deps import Ctx, OrgAdminDep
-from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE
-from verwijsindex.api.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyList, ApiKeyOut, Problem
+from verwijsindex.api.schemas import (
+    READ_PROBLEMS,
+    WRITE_PROBLEMS,
+    ApiKeyCreate,
+    ApiKeyIssued,
+    ApiKeyList,
+    ApiKeyOut,
+    problem_responses,
+)
 from verwijsindex.domain.models import ApiKey
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
 
-_PROBLEMS: dict[int | str, dict[str, object]] = {
-    s: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}} for s in (401, 403, 404, 422)
-}
+_PROBLEMS = problem_responses(*READ_PROBLEMS)
+_WRITE_PROBLEMS = problem_responses(*WRITE_PROBLEMS)
 
 
 def _out(api_key: ApiKey) -> ApiKeyOut:
@@ -43,7 +49,7 @@ async def list_api_keys(ctx: Ctx, principal: OrgAdminDep) -> ApiKeyList:
     "",
     status_code=201,
     response_model=ApiKeyIssued,
-    responses=_PROBLEMS,
+    responses=_WRITE_PROBLEMS,
     summary="Issue an API key (shown once)",
 )
 async def create_api_key(body: ApiKeyCreate, ctx: Ctx, principal: OrgAdminDep) -> ApiKeyIssued:
@@ -72,7 +78,7 @@ async def create_api_key(body: ApiKeyCreate, ctx: Ctx, principal: OrgAdminDep) -
 @router.post(
     "/{key_id}/revoke",
     response_model=ApiKeyOut,
-    responses=_PROBLEMS,
+    responses=_WRITE_PROBLEMS,
     summary="Revoke an API key",
 )
 async def revoke_api_key(

@@ -7,14 +7,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 
 from verwijsindex.api.deps import Ctx, ProfessionalDep
-from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE
 from verwijsindex.api.pagination import decode_cursor, encode_cursor
 from verwijsindex.api.schemas import (
-    Problem,
+    READ_PROBLEMS,
+    WRITE_PROBLEMS,
     RegistrationCreate,
     RegistrationOut,
     RegistrationPage,
     RegistrationWithdraw,
+    problem_responses,
 )
 from verwijsindex.domain import repository as repo
 from verwijsindex.domain.models import Registration
@@ -22,9 +23,8 @@ from verwijsindex.errors import NotFound
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
 
-_PROBLEMS: dict[int | str, dict[str, object]] = {
-    s: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}} for s in (401, 403, 404, 409, 422)
-}
+_PROBLEMS = problem_responses(*READ_PROBLEMS)
+_WRITE_PROBLEMS = problem_responses(*WRITE_PROBLEMS, 409)
 
 
 def to_out(registration: Registration, match_id: str | None) -> RegistrationOut:
@@ -46,7 +46,10 @@ def to_out(registration: Registration, match_id: str | None) -> RegistrationOut:
     "",
     status_code=201,
     response_model=RegistrationOut,
-    responses={200: {"model": RegistrationOut, "description": "Already registered"}, **_PROBLEMS},
+    responses={
+        200: {"model": RegistrationOut, "description": "Already registered"},
+        **_WRITE_PROBLEMS,
+    },
     summary="Register involvement with a youth",
 )
 async def create_registration(
@@ -112,7 +115,9 @@ async def get_registration(
     return to_out(registration, matches.get(registration.id))
 
 
-@router.post("/{registration_id}/withdraw", response_model=RegistrationOut, responses=_PROBLEMS)
+@router.post(
+    "/{registration_id}/withdraw", response_model=RegistrationOut, responses=_WRITE_PROBLEMS
+)
 async def withdraw_registration(
     registration_id: Annotated[str, Path(max_length=64)],
     body: RegistrationWithdraw,
