@@ -218,7 +218,10 @@ def describe_keys(settings: Settings) -> tuple[list[KeyInfo], str | None]:
     Reads the files without the production checks, so an operator can see what is wrong."""
     entries: list[tuple[MasterKey, str, str | None]] = []
     if settings.master_key is not None:
-        material = base64.b64decode(settings.master_key.get_secret_value(), validate=True)
+        try:
+            material = base64.b64decode(settings.master_key.get_secret_value(), validate=True)
+        except (ValueError, binascii.Error) as exc:
+            raise ConfigurationError("VERWIJSINDEX_MASTER_KEY is not valid base64") from exc
         env_key = MasterKey(
             version=settings.master_key_version, development=False, _material=material
         )

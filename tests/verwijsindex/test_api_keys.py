@@ -196,7 +196,7 @@ class TestCli:
         def run(*args: str) -> dict[str, object]:
             result = runner.invoke(main, list(args), catch_exceptions=False)
             assert result.exit_code == 0, result.output
-            document: dict[str, object] = json.loads(result.output)
+            document: dict[str, object] = json.loads(result.stdout)
             return document
 
         org = run(

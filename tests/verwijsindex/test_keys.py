@@ -33,7 +33,7 @@ def _runner(tmp_path: Path, **env: str) -> CliRunner:
 
 def _json(result: Result) -> dict[str, object]:
     assert result.exit_code == 0, result.output
-    document: dict[str, object] = json.loads(result.output)
+    document: dict[str, object] = json.loads(result.stdout)
     return document
 
 
