@@ -222,6 +222,8 @@ def describe_keys(settings: Settings) -> tuple[list[KeyInfo], str | None]:
             material = base64.b64decode(settings.master_key.get_secret_value(), validate=True)
         except (ValueError, binascii.Error) as exc:
             raise ConfigurationError("VERWIJSINDEX_MASTER_KEY is not valid base64") from exc
+        if len(material) < 32:
+            raise ConfigurationError("VERWIJSINDEX_MASTER_KEY must be at least 32 bytes")
         env_key = MasterKey(
             version=settings.master_key_version, development=False, _material=material
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import stat
@@ -85,6 +86,28 @@ class TestShow:
             assert json.loads(path.read_text())["key"] not in result.output
         # The fingerprint is stable: a second look gives the same values.
         assert _json(runner.invoke(main, ["keys", "show"]))["keys"] == keys
+
+
+class TestSecretStoreKey:
+    def test_show_and_rotate_with_a_key_from_the_environment(self, tmp_path: Path) -> None:
+        secret = base64.b64encode(bytes(range(32))).decode()
+        runner = _runner(tmp_path, VERWIJSINDEX_MASTER_KEY=secret)
+        shown = runner.invoke(main, ["keys", "show"])
+        keys = _json(shown)["keys"]
+        assert isinstance(keys, list)
+        assert [(k["version"], k["source"], k["mode"], k["current"]) for k in keys] == [
+            (1, "VERWIJSINDEX_MASTER_KEY", None, True)
+        ]
+        assert secret not in shown.output
+        assert _json(runner.invoke(main, ["keys", "rotate"]))["version"] == 2
+        assert [p.name for p in key_files(tmp_path / "keys")] == ["master-v2.key"]
+        refused = runner.invoke(main, ["keys", "generate"])
+        assert refused.exit_code == 1
+        bad = _runner(tmp_path, VERWIJSINDEX_MASTER_KEY="not base64!").invoke(
+            main, ["keys", "show"]
+        )
+        assert bad.exit_code == 1
+        assert "VERWIJSINDEX_MASTER_KEY is not valid base64" in bad.output
 
 
 @asynccontextmanager
