@@ -14,6 +14,7 @@ from verwijsindex.domain.admin import AdminService
 from verwijsindex.domain.service import RegistrationService
 from verwijsindex.domain.subject_rights import SubjectRightsService
 from verwijsindex.keys import KeyRing
+from verwijsindex.production import check_production
 from verwijsindex.settings import Settings
 
 
@@ -37,6 +38,7 @@ def build_context(
 ) -> AppContext:
     from verwijsindex.db import create_database
 
+    check_production(settings)
     keys = KeyRing.load(settings)
     db = database or create_database(settings)
     registrations = RegistrationService(keys=keys, clock=clock)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import os
 import secrets
@@ -35,6 +36,9 @@ from verwijsindex.settings import Settings
 _MASTER_PREFIX = "master-v"
 ACCESS_LOG_SIGNING_PURPOSE = "access-log-signing"
 _KEY_SUFFIX = ".key"
+_RETIRED_DIR = "retired"
+_CHECK_PURPOSE = "key-check"
+_FINGERPRINT_BYTES = 8
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,31 @@ def _check_permissions(path: Path) -> None:
             f"key file {path.name} is accessible by other users (mode {oct(mode & 0o777)});"
             " chmod 600 it"
         )
+
+
+def _check_dir_permissions(keys_dir: Path) -> None:
+    mode = keys_dir.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigurationError(
+            f"the keys directory (VERWIJSINDEX_KEYS_DIR) is accessible by other users"
+            f" (mode {oct(mode & 0o777)}); chmod 700 it"
+        )
+
+
+def key_files(keys_dir: Path) -> list[Path]:
+    """The master key files in ``keys_dir`` (retired keys live in a subdirectory)."""
+    if not keys_dir.is_dir():
+        return []
+    return sorted(keys_dir.glob(f"{_MASTER_PREFIX}*{_KEY_SUFFIX}"))
+
+
+def key_fingerprint(master: MasterKey) -> str:
+    """A public check value: the first bytes of SHA-256 over a key derived for checking only.
+
+    It identifies a key version across machines and backups without revealing the key or any
+    key in use (the check key is its own HKDF purpose)."""
+    check = derive_subkey(master._material, purpose=_CHECK_PURPOSE, version=master.version)
+    return hashlib.sha256(check).hexdigest()[: 2 * _FINGERPRINT_BYTES]
 
 
 def _read_master_key(path: Path) -> MasterKey:
@@ -125,9 +154,9 @@ class KeyRing:
                 )
             )
         keys_dir = settings.resolved_keys_dir
-        files = (
-            sorted(keys_dir.glob(f"{_MASTER_PREFIX}*{_KEY_SUFFIX}")) if keys_dir.is_dir() else []
-        )
+        files = key_files(keys_dir)
+        if settings.is_production and files:
+            _check_dir_permissions(keys_dir)
         if not masters and not files:
             if settings.is_production:
                 raise ConfigurationError(
@@ -138,12 +167,20 @@ class KeyRing:
         for path in files:
             if settings.is_production:
                 _check_permissions(path)
-            masters.append(_read_master_key(path))
+            master = _read_master_key(path)
+            if any(m.version == master.version for m in masters):
+                raise ConfigurationError(f"key version {master.version} is configured twice")
+            masters.append(master)
         if settings.is_production and any(m.development for m in masters):
             raise ConfigurationError(
                 "production mode refuses development keys; generate production keys"
             )
         return cls(masters)
+
+    @property
+    def masters(self) -> list[MasterKey]:
+        """Every version, oldest first."""
+        return [self._masters[v] for v in sorted(self._masters)]
 
     @property
     def has_development_keys(self) -> bool:
@@ -189,3 +226,105 @@ class KeyRing:
         if purpose == PSEUDONYM_PURPOSE_MATCH:
             raise ConfigurationError("use pseudonymise() for match pseudonyms")
         return derive_subkey(self._masters[v]._material, purpose=purpose, version=v, length=length)
+
+
+# --- Key custody: what ``verwijsindex keys`` does -------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyInfo:
+    """The public parts of one master key version (never the key)."""
+
+    version: int
+    development: bool
+    current: bool
+    source: str
+    mode: str | None
+    fingerprint: str
+
+
+def _mode_of(path: Path) -> str:
+    return oct(path.stat().st_mode & 0o777)
+
+
+def describe_keys(settings: Settings) -> tuple[list[KeyInfo], str | None]:
+    """Every configured key version's public parts, and the keys directory's mode.
+
+    Reads the files without the production checks, so an operator can see what is wrong."""
+    entries: list[tuple[MasterKey, str, str | None]] = []
+    if settings.master_key is not None:
+        try:
+            material = base64.b64decode(settings.master_key.get_secret_value(), validate=True)
+        except (ValueError, binascii.Error) as exc:
+            raise ConfigurationError("VERWIJSINDEX_MASTER_KEY is not valid base64") from exc
+        if len(material) < 32:
+            raise ConfigurationError("VERWIJSINDEX_MASTER_KEY must be at least 32 bytes")
+        env_key = MasterKey(
+            version=settings.master_key_version, development=False, _material=material
+        )
+        entries.append((env_key, "VERWIJSINDEX_MASTER_KEY", None))
+    keys_dir = settings.resolved_keys_dir
+    for path in key_files(keys_dir):
+        entries.append((_read_master_key(path), path.name, _mode_of(path)))
+    current = max((m.version for m, _, _ in entries), default=None)
+    infos = [
+        KeyInfo(
+            version=m.version,
+            development=m.development,
+            current=m.version == current,
+            source=source,
+            mode=mode,
+            fingerprint=key_fingerprint(m),
+        )
+        for m, source, mode in sorted(entries, key=lambda e: e[0].version)
+    ]
+    return infos, (_mode_of(keys_dir) if keys_dir.is_dir() else None)
+
+
+def generate_first_key(settings: Settings, *, production: bool) -> MasterKey:
+    """Write master key version 1. Refuses when any key is configured already (rotate then)."""
+    keys_dir = settings.resolved_keys_dir
+    if key_files(keys_dir) or settings.master_key is not None:
+        raise ConfigurationError(
+            "a master key exists already; use 'verwijsindex keys rotate' for a new version"
+        )
+    if settings.is_production and not production:
+        raise ConfigurationError(
+            "VERWIJSINDEX_ENV=production refuses development keys; pass --production"
+        )
+    path = generate_master_key_file(keys_dir, version=1, development=not production)
+    return _read_master_key(path)
+
+
+def rotate_key(settings: Settings) -> MasterKey:
+    """Write version N+1 (N the current version). The new key is development-marked only
+    when the current one is. Existing files are never touched."""
+    ring = KeyRing.load(settings)
+    current = ring._masters[ring.current_version]
+    path = generate_master_key_file(
+        settings.resolved_keys_dir,
+        version=ring.current_version + 1,
+        development=current.development,
+    )
+    return _read_master_key(path)
+
+
+def retire_key_file(settings: Settings, *, version: int) -> Path:
+    """Move version ``version``'s key file to ``<keys_dir>/retired/`` so it is no longer
+    loaded. Refuses the current version. Returns the new path (destroy it when no backup
+    that needs it remains)."""
+    keys_dir = settings.resolved_keys_dir
+    files = {_read_master_key(p).version: p for p in key_files(keys_dir)}
+    if version not in files:
+        raise ConfigurationError(f"no key file for version {version} in the keys directory")
+    if version == max(files) and (
+        settings.master_key is None or settings.master_key_version <= version
+    ):
+        raise ConfigurationError("the current key version cannot be retired; rotate first")
+    retired = keys_dir / _RETIRED_DIR
+    retired.mkdir(mode=0o700, exist_ok=True)
+    target = retired / files[version].name
+    if target.exists():
+        raise ConfigurationError(f"{_RETIRED_DIR}/{target.name} exists already")
+    files[version].rename(target)
+    return target

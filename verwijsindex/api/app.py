@@ -12,7 +12,14 @@ from fastapi import FastAPI
 from verwijsindex import __version__
 from verwijsindex.api.errors import install_error_handlers
 from verwijsindex.api.middleware import RequestContextMiddleware
-from verwijsindex.api.routes import audit_log, health, matches, registrations, subject_rights
+from verwijsindex.api.routes import (
+    api_keys,
+    audit_log,
+    health,
+    matches,
+    registrations,
+    subject_rights,
+)
 from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.context import AppContext, build_context
 from verwijsindex.db import Database
@@ -80,6 +87,7 @@ def create_app(
     app.include_router(matches.router)
     app.include_router(audit_log.router)
     app.include_router(subject_rights.router)
+    app.include_router(api_keys.router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

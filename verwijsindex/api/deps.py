@@ -62,6 +62,15 @@ def require_role(*roles: Role) -> object:
     return Depends(dependency)
 
 
+async def get_org_admin(principal: PrincipalDep) -> Principal:
+    if principal.role is not Role.ORG_ADMIN:
+        raise ApiProblem(403, "forbidden-role", "this API key's role may not do this")
+    return principal
+
+
+OrgAdminDep = Annotated[Principal, Depends(get_org_admin)]
+
+
 @dataclass(frozen=True)
 class ProfessionalCaller:
     principal: Principal

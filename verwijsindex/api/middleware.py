@@ -4,6 +4,7 @@ security headers. One JSON log line per request, without personal data."""
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from typing import Any
@@ -32,13 +33,66 @@ _DOCS_CSP = (
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
-def _problem(status: int, code: str, detail: str) -> bytes:
+def _problem(status: int, code: str, detail: str, *, instance: str | None = None) -> bytes:
     from verwijsindex.api.errors import PROBLEM_BASE
 
-    titles = {413: "Content Too Large", 415: "Unsupported Media Type", 400: "Bad Request"}
-    return json.dumps(
-        {"type": PROBLEM_BASE + code, "title": titles[status], "status": status, "detail": detail}
-    ).encode()
+    titles = {
+        400: "Bad Request",
+        413: "Content Too Large",
+        415: "Unsupported Media Type",
+        500: "Internal Server Error",
+    }
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": titles[status],
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    return json.dumps(body).encode()
+
+
+class _StrictJSONError(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _StrictJSONError("a JSON object has a duplicate key")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(_name: str) -> Any:
+    raise _StrictJSONError("NaN and Infinity are not JSON numbers")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _StrictJSONError("a JSON number is out of range")
+    return value
+
+
+def strict_json_error(body: bytes) -> str | None:
+    """Why ``body`` is not strict JSON (RFC 8259 with unique keys and finite numbers), or None.
+
+    The reason names the rule, never the offending value."""
+    try:
+        json.loads(
+            body,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+        )
+    except _StrictJSONError as exc:
+        return str(exc)
+    except (ValueError, RecursionError):
+        return "the request body is not valid JSON"
+    return None
 
 
 class RequestContextMiddleware:
@@ -63,7 +117,7 @@ class RequestContextMiddleware:
                 incoming = value.decode("latin-1")
                 break
         trace = start_span(incoming)
-        status_holder: dict[str, Any] = {"status": 500}
+        status_holder: dict[str, Any] = {"status": 500, "started": False}
         path: str = scope.get("path", "")
         structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace.trace_id)
         state = scope.setdefault("state", {})
@@ -74,6 +128,7 @@ class RequestContextMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.append((b"traceparent", trace.traceparent.encode()))
@@ -99,8 +154,27 @@ class RequestContextMiddleware:
                         _problem(413, "body-too-large", "the request body is too large"),
                     )
                     return
+                if body:
+                    strict_error = strict_json_error(body)
+                    if strict_error is not None:
+                        await self._send_problem(
+                            send_wrapper, 400, _problem(400, "malformed-json", strict_error)
+                        )
+                        return
                 receive = _replay(body, receive)
-            await self.app(scope, receive, send_wrapper)
+            try:
+                await self.app(scope, receive, send_wrapper)
+            except Exception as exc:
+                # Answered here rather than by Starlette's outermost error middleware so the
+                # 500 carries the security headers too. Never the exception's text or trace.
+                if status_holder["started"]:
+                    raise
+                log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
+                await self._send_problem(
+                    send_wrapper,
+                    500,
+                    _problem(500, "internal-error", "an unexpected error occurred", instance=path),
+                )
         finally:
             route = scope.get("route")
             log.info(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -127,8 +127,70 @@ class MatchPage(BaseModel):
 class Problem(BaseModel):
     """RFC 9457 problem details."""
 
-    type: str
+    type: str = Field(description="https://verwijsindex.nl/problems/<code>; stable")
     title: str
     status: int
-    detail: str
+    detail: str = Field(description="Human-readable; never echoes the request's values")
     instance: str | None = None
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="Validation problems: field and kind, never the value"
+    )
+
+
+_PROBLEM_DESCRIPTIONS = {
+    400: "Malformed JSON: not JSON, a duplicate key, NaN/Infinity or an out-of-range number",
+    401: "No, an unknown, a revoked or an expired API key",
+    403: "The key's role, or the named professional, may not do this",
+    404: "No such resource, or one of another organisation",
+    409: "The resource's state does not allow this",
+    413: "The request body is larger than VERWIJSINDEX_MAX_BODY_BYTES",
+    415: "The request body is not application/json",
+    422: "The request does not match the schema or the domain's rules",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for problem+json errors, with the Problem schema under the
+    media type actually served (not ``application/json``)."""
+    schema = Problem.model_json_schema()
+    return {
+        status: {
+            "description": _PROBLEM_DESCRIPTIONS.get(status, "Problem"),
+            "content": {"application/problem+json": {"schema": schema}},
+        }
+        for status in statuses
+    }
+
+
+READ_PROBLEMS = (401, 403, 404, 422)
+WRITE_PROBLEMS = (400, 401, 403, 404, 413, 415, 422)
+
+
+class ApiKeyCreate(_Strict):
+    role: Literal["professional", "auditor"] = Field(
+        description="An org-admin issues keys for its own organisation's systems and auditors"
+    )
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Optional lifetime; the key stops working then"
+    )
+
+
+class ApiKeyOut(BaseModel):
+    """An API key's public record. The key itself is never stored; only a hash is."""
+
+    id: str
+    prefix: str = Field(description="The first characters of the key, to recognise it")
+    organisation_id: str
+    role: Literal["professional", "org-admin", "auditor", "privacy-officer"]
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyIssued(ApiKeyOut):
+    key: str = Field(description="The API key, shown this once")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]

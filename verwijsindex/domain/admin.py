@@ -21,6 +21,7 @@ API_KEY_PREFIX_TEST = "vi_test_"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{8,20}$")
 _TOUCH_INTERVAL = timedelta(minutes=1)
+MAX_API_KEY_DAYS = 3650
 
 
 def hash_api_key(key: str) -> str:
@@ -45,6 +46,8 @@ class IssuedKey:
     prefix: str
     organisation_id: str
     role: Role
+    created_at: datetime
+    expires_at: datetime | None
 
 
 def _clean(value: str, field: str, max_len: int) -> str:
@@ -110,11 +113,17 @@ class AdminService:
         organisation_id: str,
         role: str,
         expires_at: datetime | None = None,
+        expires_in_days: int | None = None,
     ) -> IssuedKey:
+        """Issue a key; ``expires_in_days`` (1 to 3650) sets ``expires_at`` from now."""
         try:
             role_value = Role(role)
         except ValueError:
             raise InvalidInput("role must be one of: " + ", ".join(r.value for r in Role)) from None
+        if expires_in_days is not None:
+            if not 1 <= expires_in_days <= MAX_API_KEY_DAYS:
+                raise InvalidInput(f"expires_in_days must be 1 to {MAX_API_KEY_DAYS}")
+            expires_at = self._clock.now() + timedelta(days=expires_in_days)
         organisation = await repo.get_organisation(session, organisation_id)
         if organisation is None:
             raise NotFound("organisation not found")
@@ -142,7 +151,33 @@ class AdminService:
             prefix=api_key.prefix,
             organisation_id=organisation_id,
             role=role_value,
+            created_at=api_key.created_at,
+            expires_at=api_key.expires_at,
         )
+
+    async def list_api_keys(self, session: AsyncSession, *, organisation_id: str) -> list[ApiKey]:
+        """The organisation's keys, oldest first (hashes stay in the database)."""
+        if await repo.get_organisation(session, organisation_id) is None:
+            raise NotFound("organisation not found")
+        return await repo.list_api_keys(session, organisation_id)
+
+    async def revoke_api_key(
+        self, session: AsyncSession, *, key_id: str, organisation_id: str | None
+    ) -> ApiKey:
+        """Revoke a key now (idempotent: a revoked key keeps its first ``revoked_at``).
+
+        ``organisation_id`` confines the lookup to one organisation; a key of another
+        organisation is reported as not found. ``None`` is the operator's unconfined path.
+        """
+        api_key = await repo.get_api_key(session, key_id)
+        if api_key is None or (
+            organisation_id is not None and api_key.organisation_id != organisation_id
+        ):
+            raise NotFound("API key not found")
+        if api_key.revoked_at is None:
+            api_key.revoked_at = self._clock.now()
+            await session.flush()
+        return api_key
 
     async def authenticate(self, session: AsyncSession, presented: str) -> Principal | None:
         """The principal for a presented key, or None for unknown, revoked or expired keys.

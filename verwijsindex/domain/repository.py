@@ -60,6 +60,31 @@ async def get_api_key_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | 
     return result.scalar_one_or_none()
 
 
+async def get_api_key(session: AsyncSession, key_id: str) -> ApiKey | None:
+    return await session.get(ApiKey, key_id)
+
+
+async def list_api_keys(session: AsyncSession, organisation_id: str) -> list[ApiKey]:
+    result = await session.execute(
+        select(ApiKey)
+        .where(ApiKey.organisation_id == organisation_id)
+        .order_by(ApiKey.created_at, ApiKey.id)
+    )
+    return list(result.scalars())
+
+
+async def registration_counts_by_key_version(
+    session: AsyncSession,
+) -> list[tuple[int, str, int]]:
+    """``(key_version, status, count)`` over all retained registrations."""
+    result = await session.execute(
+        select(Registration.key_version, Registration.status, func.count())
+        .group_by(Registration.key_version, Registration.status)
+        .order_by(Registration.key_version, Registration.status)
+    )
+    return [(int(v), str(s), int(n)) for v, s, n in result.all()]
+
+
 async def touch_api_key(session: AsyncSession, key_id: str, at: datetime) -> None:
     await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at))
 

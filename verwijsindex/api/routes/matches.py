@@ -9,25 +9,23 @@ from fastapi import APIRouter, Path, Query, Request
 from verwijsindex.accesslog import Operation, Subject
 from verwijsindex.api.access import access_context, audited
 from verwijsindex.api.deps import Ctx, ProfessionalDep
-from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE
 from verwijsindex.api.pagination import decode_cursor, encode_cursor
 from verwijsindex.api.schemas import (
+    READ_PROBLEMS,
     MatchOut,
     MatchPage,
     MatchSummary,
     OrganisationRef,
     ParticipantOut,
-    Problem,
     ProfessionalContact,
+    problem_responses,
 )
 from verwijsindex.domain import repository as repo
 from verwijsindex.errors import NotFound
 
 router = APIRouter(prefix="/v1/matches", tags=["matches"])
 
-_PROBLEMS: dict[int | str, dict[str, object]] = {
-    s: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}} for s in (401, 403, 404, 422)
-}
+_PROBLEMS = problem_responses(*READ_PROBLEMS)
 
 
 @router.get(

@@ -11,18 +11,20 @@ import crypto
 from verwijsindex.accesslog import Operation, Subject
 from verwijsindex.api.access import access_context, audited
 from verwijsindex.api.deps import Ctx, ProfessionalDep
-from verwijsindex.api.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE, status_for
+from verwijsindex.api.errors import PROBLEM_BASE, status_for
 from verwijsindex.api.pagination import decode_cursor, encode_cursor
 from verwijsindex.api.schemas import (
+    READ_PROBLEMS,
+    WRITE_PROBLEMS,
     BatchItemProblem,
     BatchItemResult,
-    Problem,
     RegistrationBatch,
     RegistrationBatchResult,
     RegistrationCreate,
     RegistrationOut,
     RegistrationPage,
     RegistrationWithdraw,
+    problem_responses,
 )
 from verwijsindex.domain import repository as repo
 from verwijsindex.domain.models import Registration
@@ -31,23 +33,16 @@ from verwijsindex.errors import NotFound, VerwijsindexError
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
 
-_PROBLEMS: dict[int | str, dict[str, object]] = {
-    s: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}} for s in (401, 403, 404, 409, 422)
+_PROBLEMS = problem_responses(*READ_PROBLEMS)
+_WRITE_PROBLEMS = problem_responses(*WRITE_PROBLEMS, 409)
+_RATE_LIMITED = problem_responses(429)
+_RATE_LIMITED[429]["headers"] = {
+    "Retry-After": {
+        "description": "Seconds until the limit's window ends",
+        "schema": {"type": "integer"},
+    }
 }
-_CREATE_PROBLEMS: dict[int | str, dict[str, object]] = {
-    **_PROBLEMS,
-    429: {
-        "model": Problem,
-        "content": {PROBLEM_MEDIA_TYPE: {}},
-        "description": "Rate limit exceeded",
-        "headers": {
-            "Retry-After": {
-                "description": "Seconds until the limit's window ends",
-                "schema": {"type": "integer"},
-            }
-        },
-    },
-}
+_CREATE_PROBLEMS = {**_WRITE_PROBLEMS, **_RATE_LIMITED}
 
 
 def to_out(registration: Registration, match_id: str | None) -> RegistrationOut:
@@ -122,7 +117,7 @@ async def create_registration(
 @router.post(
     ":batch",
     response_model=RegistrationBatchResult,
-    responses=_PROBLEMS,
+    responses=_WRITE_PROBLEMS,
     summary="Register up to 1,000 youths in one request",
     dependencies=[audited(Operation.REGISTRATION_CREATE)],
 )
@@ -285,7 +280,7 @@ async def get_registration(
 @router.post(
     "/{registration_id}/withdraw",
     response_model=RegistrationOut,
-    responses=_PROBLEMS,
+    responses=_WRITE_PROBLEMS,
     summary="Withdraw a registration",
     dependencies=[
         audited(

@@ -1,0 +1,305 @@
+"""Least privilege: every endpoint of the app × every kind of caller → the exact status.
+
+The endpoints come from ``app.routes``, so an endpoint added later fails this test until it
+gets a row in :data:`MATRIX` (and a row for an endpoint that no longer exists fails too).
+To add an endpoint: write its ``Endpoint`` with a ``prepare`` that makes a fresh resource owned
+by organisation A (the owner) and the expected status for each caller kind.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import fastapi.routing
+import httpx
+from fastapi import FastAPI
+
+from tests.conftest import make_bsn, make_caller, registration_body
+from verwijsindex.clock import FrozenClock
+from verwijsindex.context import AppContext
+
+# Caller kinds. "Key"-kinds use the role the endpoint is meant for (its owner role).
+PRO = "professional"  # professional key of A with X-Professional-Id of A's professional
+PRO_NO_ID = "professional-without-id"
+ORG_ADMIN = "org-admin"
+AUDITOR = "auditor"
+PRIVACY_OFFICER = "privacy-officer"
+NO_KEY = "no-key"
+REVOKED = "revoked-key"
+EXPIRED = "expired-key"
+OTHER_ORG = "other-organisation"  # B's key (owner role) on a resource owned by A
+CALLER_KINDS = (
+    PRO,
+    PRO_NO_ID,
+    ORG_ADMIN,
+    AUDITOR,
+    PRIVACY_OFFICER,
+    NO_KEY,
+    REVOKED,
+    EXPIRED,
+    OTHER_ORG,
+)
+IGNORED_METHODS = {"HEAD"}  # Starlette answers HEAD with the GET handler
+
+
+@dataclass
+class World:
+    """Organisation A (owner of the resources), B (another organisation) and C (a third
+    organisation that takes part in A's matches)."""
+
+    ctx: AppContext
+    client: httpx.AsyncClient
+    headers: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    counter: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
+
+    def bsn(self) -> str:
+        return make_bsn(next(self.counter))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    path: str
+    json: dict[str, Any] | None = None
+
+
+Prepare = Callable[[World], Awaitable[Prepared]]
+
+
+def fixed(path: str, body: dict[str, Any] | None = None) -> Prepare:
+    async def prepare(_world: World) -> Prepared:
+        return Prepared(path, body)
+
+    return prepare
+
+
+async def _registration_of_a(world: World) -> str:
+    r = await world.client.post(
+        "/v1/registrations",
+        json=registration_body(world.bsn()),
+        headers=world.headers[("A", PRO)],
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def registration(world: World) -> Prepared:
+    return Prepared(f"/v1/registrations/{await _registration_of_a(world)}")
+
+
+async def withdrawal(world: World) -> Prepared:
+    return Prepared(
+        f"/v1/registrations/{await _registration_of_a(world)}/withdraw",
+        {"reason": "risk_resolved"},
+    )
+
+
+async def new_registration(world: World) -> Prepared:
+    return Prepared("/v1/registrations", registration_body(world.bsn()))
+
+
+async def match(world: World) -> Prepared:
+    body = registration_body(world.bsn())
+    first = await world.client.post(
+        "/v1/registrations", json=body, headers=world.headers[("A", PRO)]
+    )
+    second = await world.client.post(
+        "/v1/registrations", json=body, headers=world.headers[("C", PRO)]
+    )
+    assert (first.status_code, second.status_code) == (201, 201)
+    return Prepared(f"/v1/matches/{second.json()['match_id']}")
+
+
+async def api_key_revocation(world: World) -> Prepared:
+    async with world.ctx.database.transaction() as session:
+        issued = await world.ctx.admin.create_api_key(
+            session, organisation_id=world.ctx.extras["org_a"], role="auditor"
+        )
+    return Prepared(f"/v1/api-keys/{issued.id}/revoke")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    owner_role: str  # PRO, ORG_ADMIN or "public": whose keys the key-kinds use
+    prepare: Prepare
+    expect: dict[str, int]
+
+
+def public(prepare: Prepare, status: int = 200) -> Endpoint:
+    return Endpoint("public", prepare, dict.fromkeys(CALLER_KINDS, status))
+
+
+def professional_only(prepare: Prepare, *, ok: int, other_org: int) -> Endpoint:
+    return Endpoint(
+        PRO,
+        prepare,
+        {
+            PRO: ok,
+            PRO_NO_ID: 403,
+            ORG_ADMIN: 403,
+            AUDITOR: 403,
+            PRIVACY_OFFICER: 403,
+            NO_KEY: 401,
+            REVOKED: 401,
+            EXPIRED: 401,
+            OTHER_ORG: other_org,
+        },
+    )
+
+
+def org_admin_only(prepare: Prepare, *, ok: int, other_org: int) -> Endpoint:
+    return Endpoint(
+        ORG_ADMIN,
+        prepare,
+        {
+            PRO: 403,
+            PRO_NO_ID: 403,
+            ORG_ADMIN: ok,
+            AUDITOR: 403,
+            PRIVACY_OFFICER: 403,
+            NO_KEY: 401,
+            REVOKED: 401,
+            EXPIRED: 401,
+            OTHER_ORG: other_org,
+        },
+    )
+
+
+MATRIX: dict[tuple[str, str], Endpoint] = {
+    ("GET", "/healthz"): public(fixed("/healthz")),
+    ("GET", "/readyz"): public(fixed("/readyz")),
+    ("GET", "/openapi.json"): public(fixed("/openapi.json")),
+    ("GET", "/docs"): public(fixed("/docs")),
+    ("GET", "/docs/oauth2-redirect"): public(fixed("/docs/oauth2-redirect")),
+    # Collections list the caller's own organisation's items: B sees its own (200).
+    ("GET", "/v1/registrations"): professional_only(
+        fixed("/v1/registrations"), ok=200, other_org=200
+    ),
+    ("POST", "/v1/registrations"): professional_only(new_registration, ok=201, other_org=201),
+    ("GET", "/v1/registrations/{registration_id}"): professional_only(
+        registration, ok=200, other_org=404
+    ),
+    ("POST", "/v1/registrations/{registration_id}/withdraw"): professional_only(
+        withdrawal, ok=200, other_org=404
+    ),
+    ("GET", "/v1/matches"): professional_only(fixed("/v1/matches"), ok=200, other_org=200),
+    ("GET", "/v1/matches/{match_id}"): professional_only(match, ok=200, other_org=404),
+    ("GET", "/v1/api-keys"): org_admin_only(fixed("/v1/api-keys"), ok=200, other_org=200),
+    ("POST", "/v1/api-keys"): org_admin_only(
+        fixed("/v1/api-keys", {"role": "auditor"}), ok=201, other_org=201
+    ),
+    ("POST", "/v1/api-keys/{key_id}/revoke"): org_admin_only(
+        api_key_revocation, ok=200, other_org=404
+    ),
+}
+
+
+def _flat_routes(app: FastAPI) -> list[Any]:
+    """``app.routes`` with included routers flattened (newer FastAPI includes lazily)."""
+    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
+    return list(iterate(app.routes)) if iterate is not None else list(app.routes)
+
+
+def app_endpoints(app: FastAPI) -> set[tuple[str, str]]:
+    endpoints: set[tuple[str, str]] = set()
+    for route in _flat_routes(app):
+        methods = getattr(route, "methods", None)
+        path = getattr(route, "path", None)
+        assert methods and path, f"a route without methods or path: {route!r}"
+        for method in set(methods) - IGNORED_METHODS:
+            endpoints.add((method, path))
+    return endpoints
+
+
+async def _build_world(ctx: AppContext, client: httpx.AsyncClient, clock: FrozenClock) -> World:
+    world = World(ctx=ctx, client=client)
+    callers = {name: await make_caller(ctx, n) for n, name in enumerate("ABC")}
+    ctx.extras["org_a"] = callers["A"].organisation_id
+    a = callers["A"]
+
+    def bearer(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    async with ctx.database.transaction() as session:
+        privacy = await ctx.admin.create_api_key(
+            session, organisation_id=a.organisation_id, role="privacy-officer"
+        )
+        revoked = {}
+        expired = {}
+        for role in ("professional", "org-admin"):
+            issued = await ctx.admin.create_api_key(
+                session, organisation_id=a.organisation_id, role=role
+            )
+            await ctx.admin.revoke_api_key(
+                session, key_id=issued.id, organisation_id=a.organisation_id
+            )
+            revoked[role] = issued.key
+            expired[role] = (
+                await ctx.admin.create_api_key(
+                    session,
+                    organisation_id=a.organisation_id,
+                    role=role,
+                    expires_at=clock.now() - timedelta(seconds=1),
+                )
+            ).key
+    pro_id = {"X-Professional-Id": a.professional_id}
+    for owner in (PRO, ORG_ADMIN, "public"):
+        role = "org-admin" if owner == ORG_ADMIN else "professional"
+        with_id = pro_id if role == "professional" else {}
+        other = callers["B"]
+        world.headers[(owner, REVOKED)] = {**bearer(revoked[role]), **with_id}
+        world.headers[(owner, EXPIRED)] = {**bearer(expired[role]), **with_id}
+        world.headers[(owner, OTHER_ORG)] = (
+            other.admin_headers if owner == ORG_ADMIN else other.headers
+        )
+    world.headers[("A", PRO)] = a.headers
+    world.headers[("C", PRO)] = callers["C"].headers
+    world.headers[("any", PRO)] = a.headers
+    world.headers[("any", PRO_NO_ID)] = bearer(a.key)
+    world.headers[("any", ORG_ADMIN)] = a.admin_headers
+    world.headers[("any", AUDITOR)] = a.auditor_headers
+    world.headers[("any", PRIVACY_OFFICER)] = bearer(privacy.key)
+    world.headers[("any", NO_KEY)] = {}
+    return world
+
+
+class TestLeastPrivilege:
+    def test_every_endpoint_has_a_row_and_every_row_an_endpoint(self, app: FastAPI) -> None:
+        endpoints = app_endpoints(app)
+        missing = sorted(endpoints - MATRIX.keys())
+        stale = sorted(MATRIX.keys() - endpoints)
+        assert not missing, f"endpoints without an expectation in MATRIX: {missing}"
+        assert not stale, f"MATRIX rows for endpoints that do not exist: {stale}"
+        for key, endpoint in MATRIX.items():
+            assert set(endpoint.expect) == set(CALLER_KINDS), key
+
+    async def test_exact_status_for_every_endpoint_and_caller(
+        self, app: FastAPI, ctx: AppContext, client: httpx.AsyncClient, clock: FrozenClock
+    ) -> None:
+        world = await _build_world(ctx, client, clock)
+        failures: list[str] = []
+        checked = 0
+        for (method, _template), endpoint in sorted(MATRIX.items()):
+            if (method, _template) not in app_endpoints(app):
+                continue
+            for kind in CALLER_KINDS:
+                prepared = await endpoint.prepare(world)
+                headers = (
+                    world.headers.get((endpoint.owner_role, kind)) or world.headers[("any", kind)]
+                )
+                r = await client.request(method, prepared.path, json=prepared.json, headers=headers)
+                checked += 1
+                expected = endpoint.expect[kind]
+                if r.status_code != expected:
+                    failures.append(
+                        f"{method} {_template} as {kind}: {r.status_code}, expected {expected}"
+                    )
+                if r.status_code in (401, 403, 404):
+                    assert r.headers["content-type"] == "application/problem+json"
+                if r.status_code == 401:
+                    assert r.headers["www-authenticate"] == "Bearer"
+        assert not failures, "\n".join(failures)
+        assert checked == len(MATRIX) * len(CALLER_KINDS)
