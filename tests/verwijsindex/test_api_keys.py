@@ -203,9 +203,9 @@ class TestCli:
             "admin",
             "create-organisation",
             "--name",
-            "Org",
+            "Gemeente",
             "--sector",
-            "police",
+            "municipality",
             "--municipality",
             "0363",
         )

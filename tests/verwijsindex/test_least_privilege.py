@@ -168,7 +168,54 @@ def org_admin_only(prepare: Prepare, *, ok: int, other_org: int) -> Endpoint:
     )
 
 
+def reader_role(owner: str, prepare: Prepare, *, other_org: int = 200) -> Endpoint:
+    """Audit endpoints: auditors (their own organisation) and the privacy officer."""
+    ok = dict.fromkeys((AUDITOR, PRIVACY_OFFICER), 200)
+    if owner == PRIVACY_OFFICER:
+        ok = {PRIVACY_OFFICER: 200}
+    return Endpoint(
+        owner,
+        prepare,
+        {
+            PRO: 403,
+            PRO_NO_ID: 403,
+            ORG_ADMIN: 403,
+            AUDITOR: ok.get(AUDITOR, 403),
+            PRIVACY_OFFICER: ok[PRIVACY_OFFICER],
+            NO_KEY: 401,
+            REVOKED: 401,
+            EXPIRED: 401,
+            OTHER_ORG: other_org,
+        },
+    )
+
+
+async def batch(world: World) -> Prepared:
+    return Prepared("/v1/registrations:batch", {"items": [registration_body(world.bsn())]})
+
+
+async def subject_access(world: World) -> Prepared:
+    return Prepared("/v1/subject-access", {"bsn": world.bsn()})
+
+
+async def subject_erasure(world: World) -> Prepared:
+    return Prepared(
+        "/v1/subject-erasure",
+        {"bsn": world.bsn(), "reason": "data-subject-request", "request_reference": "AVG-2026-1"},
+    )
+
+
 MATRIX: dict[tuple[str, str], Endpoint] = {
+    ("POST", "/v1/registrations:batch"): professional_only(batch, ok=200, other_org=200),
+    # Auditors read their own organisation's log (B's auditor gets B's: 200).
+    ("GET", "/v1/audit/access-log"): reader_role(AUDITOR, fixed("/v1/audit/access-log")),
+    ("GET", "/v1/audit/access-log/export"): reader_role(
+        AUDITOR, fixed("/v1/audit/access-log/export")
+    ),
+    ("GET", "/v1/audit/anomalies"): reader_role(AUDITOR, fixed("/v1/audit/anomalies")),
+    # Subject rights: the municipality's privacy officer only (another municipality's too).
+    ("POST", "/v1/subject-access"): reader_role(PRIVACY_OFFICER, subject_access),
+    ("POST", "/v1/subject-erasure"): reader_role(PRIVACY_OFFICER, subject_erasure),
     ("GET", "/healthz"): public(fixed("/healthz")),
     ("GET", "/readyz"): public(fixed("/readyz")),
     ("GET", "/openapi.json"): public(fixed("/openapi.json")),
@@ -224,23 +271,32 @@ async def _build_world(ctx: AppContext, client: httpx.AsyncClient, clock: Frozen
         return {"Authorization": f"Bearer {key}"}
 
     async with ctx.database.transaction() as session:
+        municipalities = [
+            await ctx.admin.create_organisation(
+                session, name=f"Gemeente {n}", sector="municipality", municipality="0363"
+            )
+            for n in (1, 2)
+        ]
         privacy = await ctx.admin.create_api_key(
-            session, organisation_id=a.organisation_id, role="privacy-officer"
+            session, organisation_id=municipalities[0].id, role="privacy-officer"
+        )
+        other_privacy = await ctx.admin.create_api_key(
+            session, organisation_id=municipalities[1].id, role="privacy-officer"
+        )
+        other_auditor = await ctx.admin.create_api_key(
+            session, organisation_id=callers["B"].organisation_id, role="auditor"
         )
         revoked = {}
         expired = {}
-        for role in ("professional", "org-admin"):
-            issued = await ctx.admin.create_api_key(
-                session, organisation_id=a.organisation_id, role=role
-            )
-            await ctx.admin.revoke_api_key(
-                session, key_id=issued.id, organisation_id=a.organisation_id
-            )
+        for role in ("professional", "org-admin", "auditor", "privacy-officer"):
+            owner_org = municipalities[0].id if role == "privacy-officer" else a.organisation_id
+            issued = await ctx.admin.create_api_key(session, organisation_id=owner_org, role=role)
+            await ctx.admin.revoke_api_key(session, key_id=issued.id, organisation_id=owner_org)
             revoked[role] = issued.key
             expired[role] = (
                 await ctx.admin.create_api_key(
                     session,
-                    organisation_id=a.organisation_id,
+                    organisation_id=owner_org,
                     role=role,
                     expires_at=clock.now() - timedelta(seconds=1),
                 )
@@ -255,6 +311,10 @@ async def _build_world(ctx: AppContext, client: httpx.AsyncClient, clock: Frozen
         world.headers[(owner, OTHER_ORG)] = (
             other.admin_headers if owner == ORG_ADMIN else other.headers
         )
+    for owner, other_key in ((AUDITOR, other_auditor.key), (PRIVACY_OFFICER, other_privacy.key)):
+        world.headers[(owner, REVOKED)] = bearer(revoked[owner])
+        world.headers[(owner, EXPIRED)] = bearer(expired[owner])
+        world.headers[(owner, OTHER_ORG)] = bearer(other_key)
     world.headers[("A", PRO)] = a.headers
     world.headers[("C", PRO)] = callers["C"].headers
     world.headers[("any", PRO)] = a.headers

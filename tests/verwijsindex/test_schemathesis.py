@@ -80,9 +80,15 @@ def test_no_server_errors_and_no_schema_violations(tmp_path: Path) -> None:
             suppress_health_check=list(HealthCheck),
         )
         def run(case: schemathesis.Case) -> None:
-            # The API-key endpoints belong to org-admins; everything else to professionals.
-            as_admin = case.operation.path.startswith("/v1/api-keys")
-            case.headers = {**(case.headers or {}), **(admin if as_admin else headers)}
+            # Each endpoint family is called with the role it is meant for.
+            path = case.operation.path
+            if path.startswith("/v1/api-keys"):
+                role_headers = admin
+            elif path.startswith("/v1/audit/"):
+                role_headers = caller.auditor_headers
+            else:
+                role_headers = headers
+            case.headers = {**(case.headers or {}), **role_headers}
             response = case.call_and_validate(checks=CHECKS)
             sent.append(response.status_code)
             seen.add((case.operation.label, response.status_code))

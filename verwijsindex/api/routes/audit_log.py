@@ -17,9 +17,9 @@ from verwijsindex.abuse import list_flags
 from verwijsindex.accesslog import AccessLogRecord, Operation, query_records
 from verwijsindex.api.access import access_context, audited
 from verwijsindex.api.deps import Ctx, require_role
-from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE, ApiProblem
+from verwijsindex.api.errors import ApiProblem
 from verwijsindex.api.pagination import decode_cursor, encode_cursor
-from verwijsindex.api.schemas import Problem
+from verwijsindex.api.schemas import READ_PROBLEMS, problem_responses
 from verwijsindex.api.security_schemas import (
     AccessLogEntryOut,
     AccessLogPage,
@@ -32,9 +32,7 @@ from verwijsindex.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
-_PROBLEMS: dict[int | str, dict[str, object]] = {
-    s: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}} for s in (401, 403, 422)
-}
+_PROBLEMS = problem_responses(*READ_PROBLEMS)
 _EXPORT_BATCH = 1000
 
 AuditorDep = Annotated[Principal, require_role(Role.AUDITOR, Role.PRIVACY_OFFICER)]

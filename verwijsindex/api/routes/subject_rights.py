@@ -10,9 +10,8 @@ from fastapi import APIRouter, Request
 from verwijsindex.accesslog import Operation, Subject
 from verwijsindex.api.access import access_context, audited
 from verwijsindex.api.deps import Ctx, require_role
-from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE
 from verwijsindex.api.routes.audit_log import entry_out
-from verwijsindex.api.schemas import OrganisationRef, Problem
+from verwijsindex.api.schemas import WRITE_PROBLEMS, OrganisationRef, problem_responses
 from verwijsindex.api.security_schemas import (
     ErasureExtensionOut,
     SubjectAccessOut,
@@ -28,9 +27,7 @@ from verwijsindex.domain.models import Organisation, Role
 
 router = APIRouter(prefix="/v1", tags=["subject rights"])
 
-_PROBLEMS: dict[int | str, dict[str, object]] = {
-    s: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}} for s in (401, 403, 422)
-}
+_PROBLEMS = problem_responses(*WRITE_PROBLEMS)
 PrivacyOfficerDep = Annotated[Principal, require_role(Role.PRIVACY_OFFICER)]
 
 
