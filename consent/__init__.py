@@ -12,7 +12,27 @@ Example::
 """
 
 from consent._db import ConsentBase
-from consent._errors import ConsentError, ConsentRequired, InvalidBirthDate, InvalidConsent
+from consent._errors import (
+    ConsentError,
+    ConsentRequired,
+    ExchangeNotFound,
+    ExchangeUnavailable,
+    InvalidBirthDate,
+    InvalidConsent,
+    InvalidEncryptionKey,
+    LedgerInconsistent,
+    LedgerRangeError,
+    RecipientKeyMissing,
+    StaleConsentReference,
+)
+from consent._ledger import Ledger, LedgerRecord, SignedCheckpoint, canonical_json, commitment
+from consent._models import (
+    ConsentEventRow,
+    Exchange,
+    LedgerCheckpoint,
+    LedgerEntry,
+    OrganisationKey,
+)
 from consent._record import to_consent_record, to_fhir_consent
 from consent._rules import (
     ConsentEvent,
@@ -24,6 +44,7 @@ from consent._rules import (
     state,
     validate_legal_ground,
 )
+from consent._service import ConsentService, SweepCounts, legal_ground_reference
 from consent._vocabulary import (
     AgeBand,
     DataCategory,
@@ -42,23 +63,43 @@ __all__ = [
     "ConsentBase",
     "ConsentError",
     "ConsentEvent",
+    "ConsentEventRow",
     "ConsentRequired",
+    "ConsentService",
     "ConsentState",
     "DataCategory",
     "Decision",
     "Direction",
     "EventKind",
+    "Exchange",
+    "ExchangeNotFound",
+    "ExchangeUnavailable",
     "GrantorRole",
     "InvalidBirthDate",
     "InvalidConsent",
+    "InvalidEncryptionKey",
+    "Ledger",
+    "LedgerCheckpoint",
+    "LedgerEntry",
+    "LedgerInconsistent",
+    "LedgerRangeError",
+    "LedgerRecord",
     "LegalGround",
     "LegalGroundClaim",
     "Method",
+    "OrganisationKey",
     "Party",
     "Purpose",
+    "RecipientKeyMissing",
+    "SignedCheckpoint",
+    "StaleConsentReference",
+    "SweepCounts",
     "age_band",
+    "canonical_json",
+    "commitment",
     "current_age_band",
     "fold",
+    "legal_ground_reference",
     "state",
     "to_consent_record",
     "to_fhir_consent",

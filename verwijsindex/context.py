@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from consent import ConsentService, Ledger
 from verwijsindex.clock import Clock
 from verwijsindex.db import Database
 from verwijsindex.domain.admin import AdminService
@@ -21,6 +22,7 @@ class AppContext:
     clock: Clock
     admin: AdminService
     registrations: RegistrationService
+    consent: ConsentService
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -38,4 +40,9 @@ def build_context(
         clock=clock,
         admin=AdminService(clock=clock, live_keys=settings.is_production),
         registrations=RegistrationService(keys=keys, clock=clock),
+        consent=ConsentService(
+            ledger=Ledger(
+                origin=settings.resolved_ledger_origin, signing_key=keys.ledger_signing_key()
+            )
+        ),
     )

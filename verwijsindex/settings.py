@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import socket
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_ORIGIN = re.compile(r"[^\s+]{1,200}")
 
 
 class Environment(StrEnum):
@@ -45,6 +49,19 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
+    ledger_origin: str | None = Field(
+        default=None,
+        description="Origin line of ledger checkpoints; default verwijsindex.<host>/consent-ledger",
+    )
+    exchange_retention_days: int = Field(
+        default=30, ge=1, description="Days unacknowledged exchange ciphertext is kept"
+    )
+    ledger_personal_retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="Days before the personal parts of ledger entries are erased (0: never)",
+    )
+
     allow_http_webhooks: bool | None = None
     allow_private_webhook_addresses: bool | None = None
 
@@ -54,6 +71,11 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'verwijsindex.db'}"
         if self.keys_dir is None:
             self.keys_dir = self.data_dir / "keys"
+        if self.ledger_origin is None:
+            host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "localhost"
+            self.ledger_origin = f"verwijsindex.{host}/consent-ledger"
+        if not _ORIGIN.fullmatch(self.ledger_origin):
+            raise ValueError("ledger_origin must be a key name: no spaces or '+'")
         development = self.env is Environment.DEVELOPMENT
         if self.allow_http_webhooks is None:
             self.allow_http_webhooks = development
@@ -64,6 +86,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def resolved_ledger_origin(self) -> str:
+        assert self.ledger_origin is not None
+        return self.ledger_origin
 
     @property
     def is_sqlite(self) -> bool:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from verwijsindex import __version__
 from verwijsindex.api.errors import install_error_handlers
 from verwijsindex.api.middleware import RequestContextMiddleware
-from verwijsindex.api.routes import health, matches, registrations
+from verwijsindex.api.routes import audit, consents, health, matches, registrations
 from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.context import AppContext, build_context
 from verwijsindex.db import Database
@@ -75,6 +75,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(registrations.router)
     app.include_router(matches.router)
+    app.include_router(consents.router)
+    app.include_router(audit.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
 

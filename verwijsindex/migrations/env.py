@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from consent import ConsentBase
+from consent import _models as _consent_models  # noqa: F401  (registers the tables)
 from notifier import NotifierBase
 from verwijsindex.db.base import Base
 from verwijsindex.domain import models as _models  # noqa: F401  (registers the tables)
