@@ -7,44 +7,17 @@ metadata with a salted commitment to the few personal fields.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Index, LargeBinary, String, Text
-from sqlalchemy.engine import Dialect
+from sqlalchemy import BigInteger, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
 from consent._db import ConsentBase
 
 ID = String(36)
 
 
-class _UTCDateTime(TypeDecorator[datetime]):
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class _Base(ConsentBase):
-    __abstract__ = True
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: _UTCDateTime()}
-
-
-class ConsentEventRow(_Base):
+class ConsentEventRow(ConsentBase):
     """One immutable consent event. Rows are inserted, never updated."""
 
     __tablename__ = "consent_events"
@@ -70,7 +43,7 @@ class ConsentEventRow(_Base):
     __table_args__ = (Index("ix_consent_events_match_recorded", "match_id", "recorded_at"),)
 
 
-class OrganisationKey(_Base):
+class OrganisationKey(ConsentBase):
     """An organisation's X25519 public key for HPKE; rotation retires the previous one."""
 
     __tablename__ = "organisation_encryption_keys"
@@ -86,7 +59,7 @@ class OrganisationKey(_Base):
     )
 
 
-class Exchange(_Base):
+class Exchange(ConsentBase):
     """One encrypted exchange. The service holds ciphertext only, until acknowledged."""
 
     __tablename__ = "exchanges"
@@ -121,7 +94,7 @@ class Exchange(_Base):
     )
 
 
-class LedgerEntry(_Base):
+class LedgerEntry(ConsentBase):
     """One leaf of the Merkle log. ``record`` is exactly the leaf data (canonical JSON).
 
     ``record`` carries a ``commitment`` = SHA-256(salt || personal) instead of the personal
@@ -139,7 +112,7 @@ class LedgerEntry(_Base):
     erased_at: Mapped[datetime | None]
 
 
-class LedgerCheckpoint(_Base):
+class LedgerCheckpoint(ConsentBase):
     """A signed checkpoint. Each one was checked to extend the previous before signing."""
 
     __tablename__ = "ledger_checkpoints"
