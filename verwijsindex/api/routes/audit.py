@@ -10,13 +10,16 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
+from consent import LedgerInconsistent
 from verwijsindex.api.deps import Ctx, PrincipalDep
 from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE, ApiProblem
 from verwijsindex.api.schemas import Problem
 from verwijsindex.domain.admin import Principal
 from verwijsindex.domain.models import Role
+from verwijsindex.logging import get_logger
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+log = get_logger(__name__)
 
 MAX_ENTRIES = 1000
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -82,9 +85,27 @@ class ConsistencyProofOut(BaseModel):
     summary="The latest signed checkpoint (C2SP tlog-checkpoint as a signed note)",
 )
 async def checkpoint(ctx: Ctx, _: AuditorDep) -> PlainTextResponse:
-    async with ctx.database.transaction() as session:
-        signed = await ctx.consent.ledger.checkpoint(session, at=ctx.clock.now())
-    return PlainTextResponse(signed.note, media_type="text/plain; charset=utf-8")
+    """Signs a new checkpoint when the log grew. If the stored log no longer extends the
+    last signed checkpoint, nothing is signed: the last signed checkpoint is served with
+    ``Ledger-Status: inconsistent`` (or 500 ``ledger-inconsistent`` when there is none)."""
+    ledger = ctx.consent.ledger
+    try:
+        async with ctx.database.transaction() as session:
+            signed = await ledger.checkpoint(session, at=ctx.clock.now())
+    except LedgerInconsistent:
+        log.error("ledger_inconsistent")
+        async with ctx.database.transaction() as session:
+            previous = await ledger.latest_checkpoint(session)
+        if previous is None:
+            raise
+        return PlainTextResponse(
+            previous.note,
+            media_type="text/plain; charset=utf-8",
+            headers={"Ledger-Status": "inconsistent"},
+        )
+    return PlainTextResponse(
+        signed.note, media_type="text/plain; charset=utf-8", headers={"Ledger-Status": "ok"}
+    )
 
 
 @router.get("/public-key", response_model=PublicKeyOut, responses=_PROBLEMS)
