@@ -37,6 +37,8 @@ from crypto import (
     SubtreeHasher,
     format_verifier_key,
     leaf_hash,
+    node_hash,
+    root_hash,
     sign_checkpoint,
     verify_consistency,
 )
@@ -53,6 +55,7 @@ __all__ = [
 RECORD_VERSION = 1
 LEDGER_LOCK_KEY = 0x7669_6C65_6467_6572  # "vi" "ledger": one fixed advisory lock key
 SALT_BYTES = 16
+MIN_CACHED_LEVEL = 6
 
 
 def canonical_json(document: Mapping[str, object]) -> bytes:
@@ -104,6 +107,7 @@ class Ledger:
         self.origin = origin
         self._key = signing_key
         self._cache: dict[tuple[int, int], bytes] = {}
+        self._warmed = False
 
     @property
     def verifier_key(self) -> str:
@@ -151,7 +155,43 @@ class Ledger:
         top = result.scalar_one_or_none()
         return 0 if top is None else int(top) + 1
 
+    def _warm(self, sync_session: Session) -> None:
+        """Fill the memo once per process with one ordered scan of the leaf hashes.
+
+        Without it the first proof reads the log in ``2**MIN_CACHED_LEVEL``-leaf ranges,
+        one query each; a single streamed scan is several times faster.
+        """
+        if self._warmed:
+            return
+        self._warmed = True
+        block = 1 << MIN_CACHED_LEVEL
+        level_hashes: list[bytes] = []
+        buffer: list[bytes] = []
+        rows = sync_session.execute(
+            select(LedgerEntry.leaf_hash)
+            .order_by(LedgerEntry.idx)
+            .execution_options(yield_per=10_000)
+        )
+        for (h,) in rows:
+            buffer.append(bytes(h))
+            if len(buffer) == block:
+                value = root_hash(buffer)
+                self._cache[(MIN_CACHED_LEVEL, len(level_hashes))] = value
+                level_hashes.append(value)
+                buffer = []
+        level = MIN_CACHED_LEVEL
+        while len(level_hashes) > 1:
+            level += 1
+            level_hashes = [
+                node_hash(level_hashes[2 * i], level_hashes[2 * i + 1])
+                for i in range(len(level_hashes) // 2)
+            ]
+            for i, value in enumerate(level_hashes):
+                self._cache[(level, i)] = value
+
     def _hasher(self, sync_session: Session) -> SubtreeHasher:
+        self._warm(sync_session)
+
         def read(start: int, end: int) -> Sequence[bytes]:
             rows = sync_session.execute(
                 select(LedgerEntry.leaf_hash)
@@ -160,7 +200,9 @@ class Ledger:
             )
             return [bytes(h) for (h,) in rows]
 
-        return SubtreeHasher(read_leaf_hashes=read, cache=self._cache)
+        return SubtreeHasher(
+            read_leaf_hashes=read, cache=self._cache, min_cached_level=MIN_CACHED_LEVEL
+        )
 
     async def root_hash(self, session: AsyncSession, size: int) -> bytes:
         return await session.run_sync(lambda s: self._hasher(s).root_hash(size))

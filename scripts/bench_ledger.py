@@ -9,7 +9,7 @@
    from the records, commitments opened, business rules folded, root replayed.
 
 Usage: .venv/bin/python scripts/bench_ledger.py [--leaves 1000000] [--appends 2000]
-       [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench]
+       [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/<an empty database>]
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from consent import (
 from crypto import leaf_hash, verify_consistency, verify_inclusion
 from verwijsindex.db import create_database
 from verwijsindex.db.migrate import upgrade
+from verwijsindex.logging import configure_logging
 from verwijsindex.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -215,6 +216,7 @@ def main() -> int:
     parser.add_argument("--appends", type=int, default=2000)
     parser.add_argument("--pg-url", default=None)
     args = parser.parse_args()
+    configure_logging(level="warning", json=False)
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)

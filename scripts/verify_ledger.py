@@ -206,15 +206,28 @@ def _flows(e: dict[str, Any]) -> set[tuple[str, str]]:
     return {"outgoing": {out}, "incoming": {inc}, "both": {out, inc}}[e["direction"]]
 
 
+def prepare(record: dict[str, Any]) -> dict[str, Any]:
+    """A consent-event record with its scope and times parsed once (private ``_`` keys)."""
+    recorded = _t(record["recorded_at"])
+    return {
+        **record,
+        "_scope": frozenset(
+            (s, r, c) for s, r in _flows(record) for c in record["data_categories"]
+        ),
+        "_recorded": recorded,
+        "_from": _opt(record["valid_from"]) or recorded,
+        "_until": _opt(record["valid_until"]),
+    }
+
+
 def _scope(e: dict[str, Any]) -> frozenset[tuple[str, str, str]]:
-    return frozenset((s, r, c) for s, r in _flows(e) for c in e["data_categories"])
+    scope: frozenset[tuple[str, str, str]] = e["_scope"]
+    return scope
 
 
 def _in_force(e: dict[str, Any], at: datetime) -> bool:
-    recorded = _t(e["recorded_at"])
-    start = _opt(e["valid_from"]) or recorded
-    until = _opt(e["valid_until"])
-    return recorded <= at and start <= at and (until is None or at < until)
+    until = e["_until"]
+    return bool(e["_recorded"] <= at and e["_from"] <= at and (until is None or at < until))
 
 
 def _role(
@@ -233,15 +246,14 @@ def _role(
         e
         for e in applicable
         if not (
-            e["event"] == "given"
-            and any(_t(w["recorded_at"]) >= _t(e["recorded_at"]) for w in withdrawals)
+            e["event"] == "given" and any(w["_recorded"] >= e["_recorded"] for w in withdrawals)
         )
     ]
     deciding = [e for e in remaining if not any(_scope(f) < _scope(e) for f in remaining)]
     if not deciding:
         return "none", []
-    latest = max(_t(e["recorded_at"]) for e in deciding)
-    top = [e for e in deciding if _t(e["recorded_at"]) == latest]
+    latest = max(e["_recorded"] for e in deciding)
+    top = [e for e in deciding if e["_recorded"] == latest]
     if any(e["event"] != "given" for e in top):
         return "refused", []
     return "granted", sorted(e["id"] for e in top)
@@ -255,15 +267,14 @@ def fold(
     category: str,
     at: datetime,
 ) -> tuple[bool, list[str]]:
-    """Whether the events allow the exchange at ``at``, and the consent reference."""
-    known = [e for e in events if _t(e["recorded_at"]) <= at]
+    """Whether the events (from :func:`prepare`) allow the exchange at ``at``, and the
+    consent reference."""
+    known = [e for e in events if e["_recorded"] <= at]
     if not known:
         return False, []
-    latest = max(_t(e["recorded_at"]) for e in known)
+    latest = max(e["_recorded"] for e in known)
     order = {"under-12": 0, "12-15": 1, "16-plus": 2}
-    band = min(
-        (e["age_band"] for e in known if _t(e["recorded_at"]) == latest), key=order.__getitem__
-    )
+    band = min((e["age_band"] for e in known if e["_recorded"] == latest), key=order.__getitem__)
     cell = (sender, recipient, category)
     verdicts = {r: _role(events, r, cell, purpose, at) for r in ("youth", "parent", "guardian")}
     counted = {
@@ -390,7 +401,7 @@ def check_entries(entries: Sequence[dict[str, Any]], report: Report) -> list[byt
         kind = record.get("type")
         if kind == "consent-event":
             report.consent_events += 1
-            events.setdefault(record["match_id"], []).append(record)
+            events.setdefault(record["match_id"], []).append(prepare(record))
         elif kind == "exchange":
             report.exchanges += 1
             _check_exchange(name, position, record, opened, events, report)
