@@ -9,6 +9,12 @@ Example::
     decision = fold(events, sender=org_a, recipient=org_b,
                     purpose=Purpose.CARE_COORDINATION, category=DataCategory.CARE, at=now)
     consent_reference = decision.require()   # raises ConsentRequired when not allowed
+
+    service = ConsentService(ledger=Ledger(origin="example.org/consent-ledger",
+                                           signing_key=ed25519_private_key))
+    async with database.transaction() as session:      # the caller owns the transaction
+        await service.send(session, match_id=..., participants={org_a, org_b}, ...)
+        checkpoint = await service.ledger.checkpoint(session, at=now)
 """
 
 from consent._db import ConsentBase
