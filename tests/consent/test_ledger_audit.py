@@ -384,3 +384,44 @@ class TestPrivacy:
             events = (await session.execute(select(ConsentEventRow))).scalars().all()
             assert [e.age_band for e in events] == ["16-plus"]
             assert (await session.execute(select(Exchange))).first() is None
+
+
+class TestBothVerifiers:
+    async def test_the_cli_verifier_agrees_with_the_standalone_one(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, tmp_path: Path
+    ) -> None:
+        """``verwijsindex audit verify`` (service code) and the script name the same entries."""
+        from verwijsindex.audit import verify_ledger
+
+        await populate(client, callers)
+        auditor = callers[2]
+        vkey = (await client.get("/v1/audit/public-key", headers=auditor.auditor_headers)).json()[
+            "verifier_key"
+        ]
+        loop = asyncio.get_running_loop()
+
+        def fetch(path: str) -> bytes:
+            future = asyncio.run_coroutine_threadsafe(
+                client.get(path, headers=auditor.auditor_headers), loop
+            )
+            response = future.result(timeout=60)
+            if response.status_code != 200:
+                raise RuntimeError(f"GET {path}: HTTP {response.status_code}")
+            return response.content
+
+        async def both(state: str) -> tuple[list[str], list[str]]:
+            cli = await asyncio.to_thread(
+                verify_ledger, fetch, verifier_key=vkey, state=tmp_path / f"cli-{state}"
+            )
+            script = await run_verifier(client, auditor, tmp_path / f"script-{state}", vkey=vkey)
+            return cli.violations, script.violations
+
+        assert await both("a") == ([], [])
+        rows = await _rows(ctx)
+        forged = _edit_record(rows[3].record, lambda d: d.update(event="given"))
+        await _set(ctx, 3, record=forged, leaf_hash=leaf_hash(forged.encode()))
+        await _set(ctx, 0, salt=bytes(16))
+        cli, script = await both("a")
+        assert cli == script
+        assert "entry 3: changed since it was last verified" in cli
+        assert "entry 0: commitment does not open to its personal fields" in cli
