@@ -448,6 +448,7 @@ class ConsentService:
             )
         if exchange.delivered_at is None:
             exchange.delivered_at = now
+        log.info("exchange_fetched", exchange_id=exchange.id, recipient=organisation_id)
         return exchange
 
     async def acknowledge(
@@ -462,6 +463,7 @@ class ConsentService:
                 exchange.delivered_at = now
             if exchange.deleted_at is None:
                 self._delete(exchange, now, "acknowledged")
+            log.info("exchange_acknowledged", exchange_id=exchange.id, recipient=organisation_id)
         return exchange
 
     @staticmethod

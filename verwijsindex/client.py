@@ -22,13 +22,14 @@ Example::
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-from crypto import exchange_info, hpke_open, hpke_seal, public_key_from_private
+from crypto import HPKEError, exchange_info, hpke_open, hpke_seal, public_key_from_private
 
 __all__ = ["ClientError", "ExchangeClient", "ReceivedExchange", "SentExchange"]
 
@@ -75,10 +76,13 @@ class ExchangeClient:
         api_key: str,
         professional_id: str,
         private_key: bytes,
+        previous_private_keys: Sequence[bytes] = (),
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
     ) -> None:
+        """``previous_private_keys`` open exchanges sealed to keys retired by rotation."""
         self._private_key = private_key
+        self._previous_keys = tuple(previous_private_keys)
         self.public_key = public_key_from_private(private_key)
         self._api_key = api_key
         self._http = httpx.AsyncClient(
@@ -212,12 +216,15 @@ class ExchangeClient:
             sender_org=e["info"]["sender_org"],
             recipient_org=e["info"]["recipient_org"],
         )
-        plaintext = hpke_open(
-            private_key=self._private_key,
-            enc=base64.b64decode(e["enc"]),
-            info=info,
-            ciphertext=base64.b64decode(e["ciphertext"]),
-        )
+        enc, ciphertext = base64.b64decode(e["enc"]), base64.b64decode(e["ciphertext"])
+        keys = (self._private_key, *self._previous_keys)
+        for n, key in enumerate(keys):
+            try:
+                plaintext = hpke_open(private_key=key, enc=enc, info=info, ciphertext=ciphertext)
+                break
+            except HPKEError:
+                if n == len(keys) - 1:
+                    raise
         if acknowledge:
             await self._request("POST", f"/v1/exchanges/{exchange_id}/acknowledge")
         return ReceivedExchange(

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from consent import Exchange
+from crypto import HPKEError
 from tests.conftest import Caller
 from tests.consent.helpers import (
     FROM_12_TO_15,
@@ -433,3 +434,38 @@ class TestKeys:
             "/v1/organisations/me/encryption-key", json=short, headers=callers[0].admin_headers
         )
         assert r.status_code == 422
+
+
+class TestRotation:
+    async def test_an_exchange_sealed_before_rotation_opens_with_the_previous_key(
+        self, client: httpx.AsyncClient, callers: list[Caller], clock: FrozenClock
+    ) -> None:
+        from verwijsindex.client import ExchangeClient
+
+        match_id = await open_match(client, callers[:2])
+        sender, old = await with_key(client, callers[0]), await with_key(client, callers[1])
+        await record(client, match_id, callers[0], old.org)
+        async with sender.client(client) as out:
+            sent = await out.send(match_id, old.org, "care-coordination", "care", b"before")
+        clock.advance(timedelta(minutes=1))
+        new = await with_key(client, callers[1])
+        only_new = ExchangeClient(
+            base_url="http://testserver",
+            api_key=callers[1].key,
+            professional_id=callers[1].professional_id,
+            private_key=new.private_key,
+            transport=client._transport,  # type: ignore[arg-type]
+        )
+        async with only_new:
+            with pytest.raises(HPKEError):
+                await only_new.read(sent.id, acknowledge=False)
+        both = ExchangeClient(
+            base_url="http://testserver",
+            api_key=callers[1].key,
+            professional_id=callers[1].professional_id,
+            private_key=new.private_key,
+            previous_private_keys=[old.private_key],
+            transport=client._transport,  # type: ignore[arg-type]
+        )
+        async with both:
+            assert (await both.read(sent.id)).plaintext == b"before"
