@@ -201,3 +201,15 @@ class TestExchangeCli:
         )
         assert script.returncode == 0, script.stdout
         assert b"entries replayed: 2" in script.stdout
+
+        # Nothing personal or secret at rest or in the logs: not the birth date given with
+        # the consent, not the BSN, not the exchanged content.
+        from datetime import date
+
+        from tests.e2e.test_privacy import _database_bytes, _needles
+
+        at_rest = _database_bytes(server.env["VERWIJSINDEX_DATABASE_URL"], tmp_path)
+        logs = server.logs().encode()
+        for needle in [*_needles("123456782", date(2008, 1, 31)), b"leerlingdossier"]:
+            assert needle not in at_rest, needle
+            assert needle not in logs, needle
