@@ -404,6 +404,10 @@ class TestConsentViews:
         assert resource["subject"]["identifier"]["value"] == f"match:{match_id}"
         r = await client.get(f"/v1/consents/{event['id']}/fhir", headers=callers[2].headers)
         assert r.status_code == 404
+        r = await client.get(f"/v1/consents/{event['id']}/record", headers=callers[0].headers)
+        assert r.status_code == 200
+        assert r.json()["event"]["age_band"] == "16-plus"
+        assert r.json()["processing"]["pii_categories"] == ["care"]
 
 
 class TestKeys:

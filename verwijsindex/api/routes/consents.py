@@ -29,6 +29,7 @@ from consent import (
     Method,
     Party,
     Purpose,
+    to_consent_record,
     to_fhir_consent,
 )
 from consent._service import to_event
@@ -408,6 +409,19 @@ async def consent_fhir(consent_id: _Id, ctx: Ctx, caller: ProfessionalDep) -> JS
         await _participants(session, row.match_id, caller.actor.organisation_id)
     resource = to_fhir_consent(to_event(row), subject_ref=f"match:{row.match_id}", at=now)
     return JSONResponse(resource, media_type="application/fhir+json")
+
+
+@router.get(
+    "/v1/consents/{consent_id}/record",
+    response_model=dict[str, Any],
+    responses=_PROBLEMS,
+    summary="A consent event as an ISO/IEC TS 27560-shaped consent record",
+)
+async def consent_record(consent_id: _Id, ctx: Ctx, caller: ProfessionalDep) -> dict[str, Any]:
+    async with ctx.database.transaction() as session:
+        row = await ctx.consent.event_row(session, consent_id)
+        await _participants(session, row.match_id, caller.actor.organisation_id)
+    return to_consent_record(to_event(row), subject_ref=f"match:{row.match_id}")
 
 
 # --- encryption keys ----------------------------------------------------------------------
