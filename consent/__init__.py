@@ -9,10 +9,36 @@ Example::
     decision = fold(events, sender=org_a, recipient=org_b,
                     purpose=Purpose.CARE_COORDINATION, category=DataCategory.CARE, at=now)
     consent_reference = decision.require()   # raises ConsentRequired when not allowed
+
+    service = ConsentService(ledger=Ledger(origin="example.org/consent-ledger",
+                                           signing_key=ed25519_private_key))
+    async with database.transaction() as session:      # the caller owns the transaction
+        await service.send(session, match_id=..., participants={org_a, org_b}, ...)
+        checkpoint = await service.ledger.checkpoint(session, at=now)
 """
 
 from consent._db import ConsentBase
-from consent._errors import ConsentError, ConsentRequired, InvalidBirthDate, InvalidConsent
+from consent._errors import (
+    ConsentError,
+    ConsentRequired,
+    ExchangeNotFound,
+    ExchangeUnavailable,
+    InvalidBirthDate,
+    InvalidConsent,
+    InvalidEncryptionKey,
+    LedgerInconsistent,
+    LedgerRangeError,
+    RecipientKeyMissing,
+    StaleConsentReference,
+)
+from consent._ledger import Ledger, LedgerRecord, SignedCheckpoint, canonical_json, commitment
+from consent._models import (
+    ConsentEventRow,
+    Exchange,
+    LedgerCheckpoint,
+    LedgerEntry,
+    OrganisationKey,
+)
 from consent._record import to_consent_record, to_fhir_consent
 from consent._rules import (
     ConsentEvent,
@@ -24,6 +50,7 @@ from consent._rules import (
     state,
     validate_legal_ground,
 )
+from consent._service import ConsentService, SweepCounts, legal_ground_reference
 from consent._vocabulary import (
     AgeBand,
     DataCategory,
@@ -42,23 +69,43 @@ __all__ = [
     "ConsentBase",
     "ConsentError",
     "ConsentEvent",
+    "ConsentEventRow",
     "ConsentRequired",
+    "ConsentService",
     "ConsentState",
     "DataCategory",
     "Decision",
     "Direction",
     "EventKind",
+    "Exchange",
+    "ExchangeNotFound",
+    "ExchangeUnavailable",
     "GrantorRole",
     "InvalidBirthDate",
     "InvalidConsent",
+    "InvalidEncryptionKey",
+    "Ledger",
+    "LedgerCheckpoint",
+    "LedgerEntry",
+    "LedgerInconsistent",
+    "LedgerRangeError",
+    "LedgerRecord",
     "LegalGround",
     "LegalGroundClaim",
     "Method",
+    "OrganisationKey",
     "Party",
     "Purpose",
+    "RecipientKeyMissing",
+    "SignedCheckpoint",
+    "StaleConsentReference",
+    "SweepCounts",
     "age_band",
+    "canonical_json",
+    "commitment",
     "current_age_band",
     "fold",
+    "legal_ground_reference",
     "state",
     "to_consent_record",
     "to_fhir_consent",

@@ -35,3 +35,31 @@ class ConsentRequired(ConsentError):
         self.explanation = explanation
         self.missing: tuple[str, ...] = tuple(missing)
         self.refused_by: tuple[str, ...] = tuple(refused_by)
+
+
+class ExchangeNotFound(ConsentError):
+    """No such exchange for this organisation (or no such consent event)."""
+
+
+class ExchangeUnavailable(ConsentError):
+    """The exchange exists but its ciphertext is gone: acknowledged, expired or withdrawn."""
+
+
+class RecipientKeyMissing(ConsentError):
+    """The recipient organisation has no current encryption key, or not the one named."""
+
+
+class InvalidEncryptionKey(ConsentError, ValueError):
+    """A public key is not 32 raw bytes of a usable X25519 key."""
+
+
+class StaleConsentReference(ConsentError):
+    """The consent reference the sender sealed to is no longer the current decision."""
+
+
+class LedgerInconsistent(ConsentError):
+    """The stored log does not extend the last signed checkpoint; nothing is signed."""
+
+
+class LedgerRangeError(ConsentError, ValueError):
+    """An index or tree size outside the ledger was asked for."""

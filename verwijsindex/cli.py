@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -19,6 +20,9 @@ from verwijsindex.domain.models import ApiKey
 from verwijsindex.errors import VerwijsindexError
 from verwijsindex.logging import configure_logging
 from verwijsindex.settings import Settings
+
+if TYPE_CHECKING:
+    from verwijsindex.client import ExchangeClient as ExchangeClientT
 
 T = TypeVar("T")
 
@@ -515,6 +519,275 @@ def demo() -> None:
         raise click.ClickException("the demo is not available in production mode")
     output = _run(seed_demo)
     click.echo(output)
+
+
+# --- consent ledger (auditors, operators) -------------------------------------------------
+
+_URL = click.option(
+    "--url", envvar="VERWIJSINDEX_CLIENT_URL", required=True, help="Base URL of the API"
+)
+_API_KEY = click.option(
+    "--api-key", envvar="VERWIJSINDEX_CLIENT_API_KEY", required=True, help="API key"
+)
+
+
+@main.group()
+def audit() -> None:
+    """Consent ledger: verify it as an auditor; manage its signing key as an operator."""
+
+
+@audit.command("verify")
+@_URL
+@_API_KEY
+@click.option("--public-key", "verifier_key", default=None, help="Pinned verifier key string")
+@click.option(
+    "--public-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding the pinned verifier key",
+)
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("ledger-state.json"),
+    show_default=True,
+    help="Local state: the last verified checkpoint and leaf hashes",
+)
+def audit_verify(
+    url: str, api_key: str, verifier_key: str | None, public_key_file: Path | None, state: Path
+) -> None:
+    """Verify the checkpoint signature, consistency with the last run, every entry, the
+    root and the business rules. Exits 1 naming the entry on any violation."""
+    import httpx
+
+    from verwijsindex.audit import http_fetch, verify_ledger
+
+    if (verifier_key is None) == (public_key_file is None):
+        raise click.UsageError("give exactly one of --public-key and --public-key-file")
+    vkey = verifier_key or public_key_file.read_text(encoding="utf-8").strip()  # type: ignore[union-attr]
+    headers = {"Authorization": f"Bearer {api_key}"}
+    try:
+        with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60) as client:
+            report = verify_ledger(http_fetch(client), verifier_key=vkey, state=state)
+    except (RuntimeError, httpx.HTTPError, ValueError) as exc:
+        click.echo(f"VIOLATION: {exc}\nRESULT: FAILED (1)")
+        sys.exit(1)
+    click.echo(report.text())
+    sys.exit(0 if report.ok else 1)
+
+
+@audit.command("generate-signing-key")
+def audit_generate_signing_key() -> None:
+    """Write the Ed25519 checkpoint signing key (mode 0600) and print its verifier key."""
+    from crypto import format_verifier_key
+    from verwijsindex.keys import generate_ledger_key_file, load_ledger_signing_key
+
+    settings = _settings()
+    try:
+        path = generate_ledger_key_file(
+            settings.resolved_keys_dir, development=not settings.is_production
+        )
+    except FileExistsError:
+        raise click.ClickException("a ledger signing key exists already") from None
+    key = load_ledger_signing_key(settings)
+    click.echo(f"wrote {path}")
+    click.echo(
+        format_verifier_key(name=settings.resolved_ledger_origin, public_key=key.public_key())
+    )
+
+
+@audit.command("public-key")
+def audit_public_key() -> None:
+    """Print the verifier key of the configured signing key (publish it to auditors)."""
+    from crypto import format_verifier_key
+    from verwijsindex.keys import load_ledger_signing_key
+
+    settings = _settings()
+    try:
+        key = load_ledger_signing_key(settings)
+    except VerwijsindexError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(
+        format_verifier_key(name=settings.resolved_ledger_origin, public_key=key.public_key())
+    )
+
+
+# --- encrypted exchange (organisations' systems) ------------------------------------------
+
+
+@main.group()
+def exchange() -> None:
+    """Send and read end-to-end encrypted exchanges without writing crypto code."""
+
+
+_PROFESSIONAL = click.option(
+    "--professional",
+    envvar="VERWIJSINDEX_CLIENT_PROFESSIONAL",
+    required=True,
+    help="The acting professional's id (X-Professional-Id)",
+)
+_KEY_FILE = click.option(
+    "--key-file",
+    envvar="VERWIJSINDEX_CLIENT_KEY_FILE",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The organisation's X25519 key file from 'exchange keygen'",
+)
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        return base64.b64decode(document["private_key"], validate=True)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"key file {path.name} is unreadable or malformed") from exc
+
+
+def _client(url: str, api_key: str, professional: str, key_file: Path) -> ExchangeClientT:
+    from verwijsindex.client import ExchangeClient
+
+    return ExchangeClient(
+        base_url=url,
+        api_key=api_key,
+        professional_id=professional,
+        private_key=_read_key_file(key_file),
+    )
+
+
+def _run_client(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    from verwijsindex.client import ClientError
+
+    try:
+        return asyncio.run(work())
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@exchange.command("keygen")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def exchange_keygen(out: Path) -> None:
+    """Write a new X25519 key pair (mode 0600) and print the public key (base64)."""
+    import os
+
+    from crypto import hpke_generate_keypair
+
+    private, public = hpke_generate_keypair()
+    document = {
+        "kind": "verwijsindex-exchange-key",
+        "private_key": base64.b64encode(private).decode(),
+        "public_key": base64.b64encode(public).decode(),
+    }
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(f"{out} exists already") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(document, indent=2) + "\n")
+    click.echo(document["public_key"])
+
+
+@exchange.command("register-key")
+@_URL
+@click.option("--admin-api-key", envvar="VERWIJSINDEX_CLIENT_ADMIN_API_KEY", required=True)
+@_KEY_FILE
+def exchange_register_key(url: str, admin_api_key: str, key_file: Path) -> None:
+    """Register (or rotate to) the key file's public key; needs an org-admin API key."""
+
+    async def work() -> dict[str, Any]:
+        async with _client(url, admin_api_key, "", key_file) as client:
+            return await client.register_key(admin_api_key=admin_api_key)
+
+    _print(_run_client(work))
+
+
+@exchange.command("send")
+@_URL
+@_API_KEY
+@_PROFESSIONAL
+@_KEY_FILE
+@click.option("--match", "match_id", required=True)
+@click.option("--recipient", required=True, help="Recipient organisation id")
+@click.option("--purpose", required=True, help="care-coordination, safety-assessment, …")
+@click.option("--category", required=True, help="care, education, safety, health, justice")
+@click.option("--legal-ground", default=None, help="meldrecht, court-measure or legal-duty")
+@click.option("--justification-file", type=click.File("r", encoding="utf-8"), default=None)
+@click.option("--in", "infile", type=click.File("rb"), default="-", help="Content (default stdin)")
+def exchange_send(
+    url: str,
+    api_key: str,
+    professional: str,
+    key_file: Path,
+    match_id: str,
+    recipient: str,
+    purpose: str,
+    category: str,
+    legal_ground: str | None,
+    justification_file: Any,
+    infile: Any,
+) -> None:
+    """Encrypt content to the recipient organisation and send it through the gate."""
+    plaintext: bytes = infile.read()
+    ground: tuple[str, str] | None = None
+    if legal_ground is not None:
+        if justification_file is None:
+            raise click.UsageError("a legal ground needs --justification-file")
+        ground = (legal_ground, justification_file.read())
+
+    async def work() -> dict[str, Any]:
+        async with _client(url, api_key, professional, key_file) as client:
+            sent = await client.send(
+                match_id, recipient, purpose, category, plaintext, legal_ground=ground
+            )
+        return {
+            "id": sent.id,
+            "ledger_index": sent.ledger_index,
+            "consent_reference": sent.consent_reference,
+            "flagged_for_review": sent.flagged_for_review,
+        }
+
+    _print(_run_client(work))
+
+
+@exchange.command("inbox")
+@_URL
+@_API_KEY
+@_PROFESSIONAL
+@_KEY_FILE
+def exchange_inbox(url: str, api_key: str, professional: str, key_file: Path) -> None:
+    """List the exchanges waiting for this organisation."""
+
+    async def work() -> list[dict[str, Any]]:
+        async with _client(url, api_key, professional, key_file) as client:
+            return await client.inbox()
+
+    click.echo(json.dumps(_run_client(work), indent=2))
+
+
+@exchange.command("read")
+@_URL
+@_API_KEY
+@_PROFESSIONAL
+@_KEY_FILE
+@click.argument("exchange_id")
+@click.option("--out", type=click.File("wb"), default="-", help="Where to write the content")
+@click.option("--no-ack", is_flag=True, help="Do not acknowledge (the ciphertext is kept)")
+def exchange_read(
+    url: str,
+    api_key: str,
+    professional: str,
+    key_file: Path,
+    exchange_id: str,
+    out: Any,
+    no_ack: bool,
+) -> None:
+    """Fetch, decrypt and acknowledge one exchange (the service then deletes it)."""
+
+    async def work() -> bytes:
+        async with _client(url, api_key, professional, key_file) as client:
+            received = await client.read(exchange_id, acknowledge=not no_ack)
+        return received.plaintext
+
+    out.write(_run_client(work))
 
 
 if __name__ == "__main__":  # pragma: no cover

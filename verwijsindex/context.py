@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from consent import ConsentService, Ledger
 from verwijsindex.abuse import AbuseGuard
 from verwijsindex.accesslog import AccessLogger
 from verwijsindex.clock import Clock
@@ -30,6 +31,7 @@ class AppContext:
     access_log: AccessLogger
     abuse: AbuseGuard
     subject_rights: SubjectRightsService
+    consent: ConsentService
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -53,4 +55,9 @@ def build_context(
         access_log=AccessLogger(keys=keys, clock=clock),
         abuse=AbuseGuard(settings=settings, clock=clock),
         subject_rights=SubjectRightsService(keys=keys, clock=clock, registrations=registrations),
+        consent=ConsentService(
+            ledger=Ledger(
+                origin=settings.resolved_ledger_origin, signing_key=keys.ledger_signing_key()
+            )
+        ),
     )

@@ -39,6 +39,8 @@ _KEY_SUFFIX = ".key"
 _RETIRED_DIR = "retired"
 _CHECK_PURPOSE = "key-check"
 _FINGERPRINT_BYTES = 8
+LEDGER_KEY_FILE = "ledger-signing.key"
+_LEDGER_KEY_KIND = "verwijsindex-ledger-signing-key"
 
 
 @dataclass(frozen=True)
@@ -118,10 +120,57 @@ def _read_master_key(path: Path) -> MasterKey:
     return MasterKey(version=version, development=development, _material=material)
 
 
+def generate_ledger_key_file(keys_dir: Path, *, development: bool) -> Path:
+    """Write a new Ed25519 ledger signing key (mode 0600); refuse to overwrite one."""
+    path = keys_dir / LEDGER_KEY_FILE
+    seed = Ed25519PrivateKey.generate().private_bytes_raw()
+    document = {
+        "kind": _LEDGER_KEY_KIND,
+        "development": development,
+        "created_at": datetime.now(UTC).isoformat(),
+        "key": base64.b64encode(seed).decode("ascii"),
+    }
+    _write_private(path, json.dumps(document, indent=2) + "\n")
+    return path
+
+
+def load_ledger_signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """The Ed25519 key that signs ledger checkpoints; it never lives in the database.
+
+    Read from ``<keys_dir>/ledger-signing.key``. Development generates a missing one;
+    production requires it, with mode 0600 and not marked as a development key.
+    """
+    path = settings.resolved_keys_dir / LEDGER_KEY_FILE
+    if not path.exists():
+        if settings.is_production:
+            raise ConfigurationError(
+                "production mode needs a ledger signing key: run"
+                " 'verwijsindex audit generate-signing-key'"
+            )
+        generate_ledger_key_file(settings.resolved_keys_dir, development=True)
+    if settings.is_production:
+        _check_permissions(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if document.get("kind") != _LEDGER_KEY_KIND:
+            raise ValueError("wrong kind")
+        seed = base64.b64decode(document["key"], validate=True)
+        development = bool(document.get("development", False))
+        key = Ed25519PrivateKey.from_private_bytes(seed)
+    except (OSError, ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise ConfigurationError(f"key file {path.name} is unreadable or malformed") from exc
+    if settings.is_production and development:
+        raise ConfigurationError("production mode refuses a development ledger signing key")
+    return key
+
+
 class KeyRing:
     """All master-key versions known to this process; the highest is current."""
 
-    def __init__(self, masters: list[MasterKey]) -> None:
+    def __init__(
+        self, masters: list[MasterKey], *, ledger_key: Ed25519PrivateKey | None = None
+    ) -> None:
+        self._ledger_key = ledger_key
         if not masters:
             raise ConfigurationError("no master key configured")
         self._masters = {m.version: m for m in masters}
@@ -175,7 +224,13 @@ class KeyRing:
             raise ConfigurationError(
                 "production mode refuses development keys; generate production keys"
             )
-        return cls(masters)
+        return cls(masters, ledger_key=load_ledger_signing_key(settings))
+
+    def ledger_signing_key(self) -> Ed25519PrivateKey:
+        """The Ed25519 key that signs consent-ledger checkpoints."""
+        if self._ledger_key is None:
+            raise ConfigurationError("no ledger signing key loaded")
+        return self._ledger_key
 
     @property
     def masters(self) -> list[MasterKey]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import socket
 from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_ORIGIN = re.compile(r"[^\s+]{1,200}")
 
 
 class Environment(StrEnum):
@@ -70,6 +74,18 @@ class Settings(BaseSettings):
     anomaly_withdraw_minutes: int = Field(
         default=60, ge=0, description="Flag a withdrawal this soon after registering and matching"
     )
+    ledger_origin: str | None = Field(
+        default=None,
+        description="Origin line of ledger checkpoints; default verwijsindex.<host>/consent-ledger",
+    )
+    exchange_retention_days: int = Field(
+        default=30, ge=1, description="Days unacknowledged exchange ciphertext is kept"
+    )
+    ledger_personal_retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="Days before the personal parts of ledger entries are erased (0: never)",
+    )
 
     allow_http_webhooks: bool | None = None
     allow_private_webhook_addresses: bool | None = None
@@ -82,6 +98,11 @@ class Settings(BaseSettings):
             self.keys_dir = self.data_dir / "keys"
         if self.group_commit is None:
             self.group_commit = self.is_sqlite
+        if self.ledger_origin is None:
+            host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "localhost"
+            self.ledger_origin = f"verwijsindex.{host}/consent-ledger"
+        if not _ORIGIN.fullmatch(self.ledger_origin):
+            raise ValueError("ledger_origin must be a key name: no spaces or '+'")
         development = self.env is Environment.DEVELOPMENT
         if self.allow_http_webhooks is None:
             self.allow_http_webhooks = development
@@ -92,6 +113,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def resolved_ledger_origin(self) -> str:
+        assert self.ledger_origin is not None
+        return self.ledger_origin
 
     @property
     def is_sqlite(self) -> bool:

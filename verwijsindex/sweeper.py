@@ -41,6 +41,19 @@ async def sweep_once(ctx: AppContext) -> SweepResult:
     async with ctx.database.transaction() as session:
         await ctx.abuse.prune(session)
         head = await ctx.access_log.sign_head(session)
+    retention = ctx.settings.ledger_personal_retention_days
+    async with ctx.database.transaction() as session:
+        consent = await ctx.consent.sweep(
+            session,
+            now=ctx.clock.now(),
+            exchange_retention=timedelta(days=ctx.settings.exchange_retention_days),
+            ledger_personal_retention=timedelta(days=retention) if retention else None,
+        )
+    log.info(
+        "consent_sweep",
+        expired_exchanges=consent.expired_exchanges,
+        erased_ledger_entries=consent.erased_ledger_entries,
+    )
     result = SweepResult(ended=ended, purged_registrations=regs, purged_matches=matches)
     log.info("access_log_head_signed", count=head.count)
     log.info("sweep", ended=ended, purged_registrations=regs, purged_matches=matches)

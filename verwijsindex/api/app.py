@@ -14,7 +14,9 @@ from verwijsindex.api.errors import install_error_handlers
 from verwijsindex.api.middleware import RequestContextMiddleware
 from verwijsindex.api.routes import (
     api_keys,
+    audit,
     audit_log,
+    consents,
     health,
     matches,
     registrations,
@@ -88,6 +90,8 @@ def create_app(
     app.include_router(audit_log.router)
     app.include_router(subject_rights.router)
     app.include_router(api_keys.router)
+    app.include_router(consents.router)
+    app.include_router(audit.router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -13,6 +13,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from consent import (
+    ConsentError,
+    ConsentRequired,
+    ExchangeNotFound,
+    ExchangeUnavailable,
+    InvalidBirthDate,
+    InvalidConsent,
+    InvalidEncryptionKey,
+    LedgerInconsistent,
+    LedgerRangeError,
+    RecipientKeyMissing,
+    StaleConsentReference,
+)
 from verwijsindex.abuse import RateLimited
 from verwijsindex.accesslog import Status, Subject
 from verwijsindex.api.access import access_context
@@ -34,6 +47,7 @@ _TITLES = {
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
+    410: "Gone",
     413: "Content Too Large",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
@@ -142,7 +156,39 @@ def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str, li
     return 422, "validation-error", "the request does not match the schema", fields
 
 
+_CONSENT_PROBLEMS: tuple[tuple[type[ConsentError], int, str], ...] = (
+    (ConsentRequired, 403, "consent-required"),
+    (InvalidBirthDate, 422, "invalid-birth-date"),
+    (InvalidEncryptionKey, 422, "invalid-encryption-key"),
+    (InvalidConsent, 422, "invalid-consent"),
+    (LedgerRangeError, 422, "invalid-range"),
+    (ExchangeNotFound, 404, "not-found"),
+    (ExchangeUnavailable, 410, "exchange-unavailable"),
+    (RecipientKeyMissing, 409, "recipient-key-missing"),
+    (StaleConsentReference, 409, "consent-changed"),
+    (LedgerInconsistent, 500, "ledger-inconsistent"),
+)
+
+
+def consent_problem(exc: ConsentError) -> tuple[int, str, dict[str, Any]]:
+    """Status, problem code and extra members for an error of the consent package."""
+    for kind, status, code in _CONSENT_PROBLEMS:
+        if isinstance(exc, kind):
+            extra: dict[str, Any] = {}
+            if isinstance(exc, ConsentRequired):
+                extra = {"missing": list(exc.missing), "refused_by": list(exc.refused_by)}
+            return status, code, extra
+    return 400, "consent-error", {}
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ConsentError)
+    async def _consent(request: Request, exc: ConsentError) -> JSONResponse:
+        status, code, extra = consent_problem(exc)
+        if status >= 500:
+            log.error("consent_error", error_type=type(exc).__name__, path=request.url.path)
+        return problem_response(status, code, str(exc), instance=request.url.path, extra=extra)
+
     @app.exception_handler(VerwijsindexError)
     async def _domain(request: Request, exc: VerwijsindexError) -> JSONResponse:
         status = status_for(exc)

@@ -346,3 +346,36 @@ async def purge_closed_matches(session: AsyncSession, *, closed_before: datetime
 
 async def count_rows(session: AsyncSession, model: type[object]) -> int:
     return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+async def open_match_participant_organisations(
+    session: AsyncSession, match_id: str
+) -> set[str] | None:
+    """Organisations with a current participation in the match, or ``None`` if it is not open."""
+    match = await session.get(Match, match_id)
+    if match is None or match.status != MatchStatus.OPEN:
+        return None
+    return {p.organisation_id for p in await current_participations(session, match_id)}
+
+
+async def share_open_match(session: AsyncSession, organisation_a: str, organisation_b: str) -> bool:
+    """Whether both organisations currently take part in one open match."""
+    mine = (
+        select(MatchParticipant.match_id)
+        .join(Match, Match.id == MatchParticipant.match_id)
+        .where(
+            MatchParticipant.organisation_id == organisation_a,
+            MatchParticipant.left_at.is_(None),
+            Match.status == MatchStatus.OPEN,
+        )
+    )
+    result = await session.execute(
+        select(func.count())
+        .select_from(MatchParticipant)
+        .where(
+            MatchParticipant.organisation_id == organisation_b,
+            MatchParticipant.left_at.is_(None),
+            MatchParticipant.match_id.in_(mine),
+        )
+    )
+    return int(result.scalar_one()) > 0

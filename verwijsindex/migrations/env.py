@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from consent import ConsentBase
+from consent import _models as _consent_models  # noqa: F401  (registers the tables)
 from notifier import NotifierBase
 from verwijsindex.abuse import _models as _abuse_models  # noqa: F401
 from verwijsindex.accesslog import _models as _access_log_models  # noqa: F401

@@ -1,7 +1,7 @@
 """access log (hash chain, signed heads), rate-limit counters, anomaly flags
 
 Revision ID: 0004_access_log
-Revises: 0001
+Revises: 0003_consent
 Create Date: 2026-11-23 12:05:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_access_log"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003_consent"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,427 @@
+"""The consent ledger: auditor endpoints, signed checkpoints and the independent verifier."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib.util
+import json
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import delete, select, text, update
+
+from consent import ConsentEventRow, Exchange, LedgerEntry, canonical_json
+from crypto import leaf_hash, parse_verifier_key, verify_consistency, verify_inclusion
+from tests.conftest import Caller
+from tests.consent import ed25519_ref
+from tests.consent.helpers import JUSTIFICATION, open_match, raw_exchange, record, with_key
+from verwijsindex.clock import FrozenClock
+from verwijsindex.context import AppContext
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_verifier() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "verify_ledger", ROOT / "scripts/verify_ledger.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["verify_ledger"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+verifier = _load_verifier()
+
+
+async def run_verifier(
+    client: httpx.AsyncClient, auditor: Caller, state: Path | None, vkey: str | None = None
+) -> Any:
+    """Run the standalone verifier in a thread; its HTTP goes through the in-process app."""
+    loop = asyncio.get_running_loop()
+    if vkey is None:
+        r = await client.get("/v1/audit/public-key", headers=auditor.auditor_headers)
+        vkey = r.json()["verifier_key"]
+
+    def fetch(path: str) -> bytes:
+        future = asyncio.run_coroutine_threadsafe(
+            client.get(path, headers=auditor.auditor_headers), loop
+        )
+        response = future.result(timeout=60)
+        if response.status_code != 200:
+            raise verifier.VerificationError(f"GET {path}: HTTP {response.status_code}")
+        return response.content
+
+    return await asyncio.to_thread(verifier.verify, fetch, verifier_key=vkey, state=state)
+
+
+async def populate(client: httpx.AsyncClient, callers: list[Caller]) -> str:
+    """Entries 0: grant, 1: exchange under it, 2: legal-ground exchange, 3: withdrawal."""
+    match_id = await open_match(client, callers[:2])
+    party = await with_key(client, callers[1])
+    await record(client, match_id, callers[0], party.org, evidence_hash="ab" * 32)
+    url = f"/v1/matches/{match_id}/exchanges"
+    r = await client.post(url, json=raw_exchange(party.org), headers=callers[0].headers)
+    assert r.status_code == 201, r.text
+    body = raw_exchange(
+        party.org, legal_ground={"code": "court-measure", "justification": JUSTIFICATION}
+    )
+    r = await client.post(url, json=body, headers=callers[0].headers)
+    assert r.status_code == 201, r.text
+    await record(client, match_id, callers[0], party.org, event="withdrawn")
+    return match_id
+
+
+async def _rows(ctx: AppContext) -> list[LedgerEntry]:
+    async with ctx.database.transaction() as session:
+        return list(
+            (await session.execute(select(LedgerEntry).order_by(LedgerEntry.idx))).scalars()
+        )
+
+
+async def _set(ctx: AppContext, index: int, **values: Any) -> None:
+    async with ctx.database.transaction() as session:
+        await session.execute(update(LedgerEntry).where(LedgerEntry.idx == index).values(**values))
+
+
+def _edit_record(data: str, change: Callable[[dict[str, Any]], None]) -> str:
+    document = json.loads(data)
+    change(document)
+    return canonical_json(document).decode()
+
+
+class TestAuditEndpoints:
+    async def test_only_auditors_read_the_ledger(
+        self, client: httpx.AsyncClient, callers: list[Caller]
+    ) -> None:
+        for path in ("/v1/audit/checkpoint", "/v1/audit/entries", "/v1/audit/public-key"):
+            r = await client.get(path, headers=callers[0].headers)
+            assert r.status_code == 403, path
+            r = await client.get(path, headers=callers[0].admin_headers)
+            assert r.status_code == 403, path
+
+    async def test_checkpoint_is_a_signed_note_verified_by_plain_ed25519(
+        self, client: httpx.AsyncClient, callers: list[Caller]
+    ) -> None:
+        await populate(client, callers)
+        auditor = callers[2].auditor_headers
+        r = await client.get("/v1/audit/checkpoint", headers=auditor)
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/plain")
+        note = r.text
+        text_part, signature_block = note.split("\n\n")
+        origin, size, root = text_part.split("\n")
+        assert origin.endswith("/consent-ledger")
+        assert size == "4"
+        assert len(base64.b64decode(root)) == 32
+        line = signature_block.rstrip("\n")
+        assert line.startswith("\u2014 " + origin + " ")
+        raw = base64.b64decode(line.rsplit(" ", 1)[1])
+        key = (await client.get("/v1/audit/public-key", headers=auditor)).json()
+        public = base64.b64decode(key["public_key"])
+        vkey = parse_verifier_key(key["verifier_key"])
+        assert raw[:4] == vkey.key_id
+        message = (text_part + "\n").encode()
+        assert ed25519_ref.verify(public, message, raw[4:])
+        assert not ed25519_ref.verify(public, message.replace(b"\n4\n", b"\n5\n"), raw[4:])
+
+    async def test_checkpoints_stay_consistent_across_appends(
+        self, client: httpx.AsyncClient, callers: list[Caller], clock: FrozenClock
+    ) -> None:
+        match_id = await populate(client, callers)
+        auditor = callers[2].auditor_headers
+        first = (await client.get("/v1/audit/checkpoint", headers=auditor)).text
+        for _ in range(5):
+            clock.advance(timedelta(minutes=1))
+            await record(client, match_id, callers[1], callers[0].organisation_id, grantor="youth")
+        second = (await client.get("/v1/audit/checkpoint", headers=auditor)).text
+        size1, root1 = int(first.split("\n")[1]), base64.b64decode(first.split("\n")[2])
+        size2, root2 = int(second.split("\n")[1]), base64.b64decode(second.split("\n")[2])
+        assert (size1, size2) == (4, 9)
+        r = await client.get(
+            "/v1/audit/proofs/consistency",
+            params={"first": size1, "second": size2},
+            headers=auditor,
+        )
+        proof = [base64.b64decode(p) for p in r.json()["proof"]]
+        verify_consistency(
+            first=size1, second=size2, first_root=root1, second_root=root2, proof=proof
+        )
+        entries = (
+            await client.get("/v1/audit/entries", params={"start": 0, "end": 9}, headers=auditor)
+        ).json()["entries"]
+        for entry in entries:
+            r = await client.get(
+                "/v1/audit/proofs/inclusion",
+                params={"index": entry["index"], "tree_size": size2},
+                headers=auditor,
+            )
+            assert r.status_code == 200
+            verify_inclusion(
+                leaf_hash=leaf_hash(entry["data"].encode()),
+                index=entry["index"],
+                tree_size=size2,
+                proof=[base64.b64decode(p) for p in r.json()["proof"]],
+                root=root2,
+            )
+        r = await client.get(
+            "/v1/audit/proofs/inclusion", params={"index": 9, "tree_size": 10}, headers=auditor
+        )
+        assert r.status_code == 422
+
+    async def test_entries_hold_metadata_never_content(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        await populate(client, callers)
+        r = await client.get("/v1/audit/entries", headers=callers[2].auditor_headers)
+        served = r.text
+        assert "sealed elsewhere" not in served
+        assert base64.b64encode(b"sealed elsewhere").decode() not in served
+        records = [json.loads(e["data"]) for e in r.json()["entries"]]
+        assert [rec["type"] for rec in records] == [
+            "consent-event",
+            "exchange",
+            "exchange",
+            "consent-event",
+        ]
+        assert all("commitment" in rec for rec in records)
+        assert "justification" not in r.json()["entries"][2]["data"]
+
+    async def test_the_service_refuses_to_sign_a_rewritten_log(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        match_id = await populate(client, callers)
+        auditor = callers[2].auditor_headers
+        assert (await client.get("/v1/audit/checkpoint", headers=auditor)).status_code == 200
+        rows = await _rows(ctx)
+        forged = _edit_record(rows[1].record, lambda d: d.update(data_category="health"))
+        await _set(ctx, 1, record=forged, leaf_hash=leaf_hash(forged.encode()))
+        await record(client, match_id, callers[1], callers[0].organisation_id)
+        r = await client.get("/v1/audit/checkpoint", headers=auditor)
+        assert r.status_code == 200
+        assert r.headers["ledger-status"] == "inconsistent"
+        assert r.text.split("\n")[1] == "4"  # the last good checkpoint, nothing new signed
+
+
+class TestVerifier:
+    async def test_a_clean_ledger_verifies_and_flags_legal_grounds(
+        self, client: httpx.AsyncClient, callers: list[Caller], tmp_path: Path
+    ) -> None:
+        await populate(client, callers)
+        report = await run_verifier(client, callers[2], tmp_path / "state.json")
+        assert report.ok, report.text()
+        assert (report.entries, report.consent_events, report.exchanges) == (4, 2, 2)
+        assert report.flagged == [2]
+        # A second run checks consistency with the stored checkpoint.
+        report = await run_verifier(client, callers[2], tmp_path / "state.json")
+        assert report.ok, report.text()
+
+    async def test_a_wrong_pinned_key_fails(
+        self, client: httpx.AsyncClient, callers: list[Caller], tmp_path: Path
+    ) -> None:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from crypto import format_verifier_key
+
+        await populate(client, callers)
+        r = await client.get("/v1/audit/public-key", headers=callers[2].auditor_headers)
+        other = format_verifier_key(
+            name=r.json()["origin"], public_key=Ed25519PrivateKey.generate().public_key()
+        )
+        report = await run_verifier(client, callers[2], tmp_path / "s.json", vkey=other)
+        assert not report.ok
+        assert "not signed by the pinned key" in report.violations[0]
+
+    @pytest.mark.parametrize(
+        ("index", "tamper", "expected"),
+        [
+            (1, "record", "entry 1: stored leaf hash does not match its record"),
+            (0, "leaf_hash", "entry 0: stored leaf hash does not match its record"),
+            (0, "personal", "entry 0: commitment does not open to its personal fields"),
+            (2, "salt", "entry 2: commitment does not open to its personal fields"),
+            (3, "half-erase", "entry 3: commitment is half erased"),
+        ],
+    )
+    async def test_tampering_with_a_row_is_named(
+        self,
+        client: httpx.AsyncClient,
+        callers: list[Caller],
+        ctx: AppContext,
+        tmp_path: Path,
+        index: int,
+        tamper: str,
+        expected: str,
+    ) -> None:
+        await populate(client, callers)
+        await client.get("/v1/audit/checkpoint", headers=callers[2].auditor_headers)
+        row = (await _rows(ctx))[index]
+        if tamper == "record":
+            await _set(ctx, index, record=row.record.replace('"care"', '"health"'))
+        elif tamper == "leaf_hash":
+            await _set(ctx, index, leaf_hash=bytes(32))
+        elif tamper == "personal":
+            assert row.personal is not None
+            await _set(ctx, index, personal=row.personal.replace("ab", "cd"))
+        elif tamper == "salt":
+            await _set(ctx, index, salt=bytes(16))
+        else:
+            await _set(ctx, index, salt=None)
+        report = await run_verifier(client, callers[2], tmp_path / "state.json")
+        assert not report.ok
+        assert expected in report.violations, report.text()
+
+    @pytest.mark.parametrize(
+        ("index", "change"),
+        [
+            (1, lambda d: d.update(data_category="health")),
+            (0, lambda d: d.update(commitment="0" * 64)),
+            (3, lambda d: d.update(event="given")),
+        ],
+    )
+    async def test_a_consistently_rehashed_row_is_named_by_the_next_run(
+        self,
+        client: httpx.AsyncClient,
+        callers: list[Caller],
+        ctx: AppContext,
+        tmp_path: Path,
+        index: int,
+        change: Callable[[dict[str, Any]], None],
+    ) -> None:
+        await populate(client, callers)
+        state = tmp_path / "state.json"
+        assert (await run_verifier(client, callers[2], state)).ok
+        row = (await _rows(ctx))[index]
+        forged = _edit_record(row.record, change)
+        await _set(ctx, index, record=forged, leaf_hash=leaf_hash(forged.encode()))
+        report = await run_verifier(client, callers[2], state)
+        assert not report.ok
+        assert f"entry {index}: changed since it was last verified" in report.violations
+
+    async def test_a_deleted_row_is_named(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, tmp_path: Path
+    ) -> None:
+        await populate(client, callers)
+        await client.get("/v1/audit/checkpoint", headers=callers[2].auditor_headers)
+        async with ctx.database.transaction() as session:
+            await session.execute(delete(LedgerEntry).where(LedgerEntry.idx == 1))
+        report = await run_verifier(client, callers[2], tmp_path / "state.json")
+        assert not report.ok
+        assert "entry 1: served with index 2 (gap or reordering)" in report.violations
+
+    async def test_an_exchange_that_bypassed_the_gate_is_named(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, tmp_path: Path
+    ) -> None:
+        """Even a correctly hashed and signed entry breaks the business rules."""
+        match_id = await open_match(client, callers[:2])
+        await with_key(client, callers[1])
+        async with ctx.database.transaction() as session:
+            await ctx.consent.ledger.append(
+                session,
+                record={
+                    "type": "exchange",
+                    "id": "forged",
+                    "match_id": match_id,
+                    "created_at": ctx.clock.now().isoformat(),
+                    "sender_organisation_id": callers[0].organisation_id,
+                    "recipient_organisation_id": callers[1].organisation_id,
+                    "purpose": "care-coordination",
+                    "data_category": "care",
+                    "basis": "consent",
+                    "consent_reference": ["made-up"],
+                    "legal_ground": None,
+                    "flagged_for_review": False,
+                    "ciphertext_sha256": "0" * 64,
+                    "recipient_key_id": "k",
+                },
+                personal={"sender_professional_id": "p", "justification": None},
+                at=ctx.clock.now(),
+            )
+        report = await run_verifier(client, callers[2], tmp_path / "state.json")
+        assert "entry 0: exchange not covered by consent at its time" in report.violations
+
+    async def test_erased_personal_parts_still_verify(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, tmp_path: Path
+    ) -> None:
+        await populate(client, callers)
+        async with ctx.database.transaction() as session:
+            erased = await ctx.consent.ledger.erase_personal(
+                session, before=ctx.clock.now() + timedelta(seconds=1), at=ctx.clock.now()
+            )
+        assert erased == 4
+        report = await run_verifier(client, callers[2], tmp_path / "state.json")
+        assert report.ok, report.text()
+        assert report.erased == 4
+
+
+class TestPrivacy:
+    async def test_no_birth_date_is_stored(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        match_id = await open_match(client, callers[:2], bsn="123456782", birth="2009-07-23")
+        await record(
+            client,
+            match_id,
+            callers[0],
+            callers[1].organisation_id,
+            subject_birth_date="2009-07-23",
+        )
+        needles = ["2009-07-23", "20090723", "23-07-2009", "23072009", "2009/07/23"]
+        tables = ["consent_events", "exchanges", "ledger_entries", "organisation_encryption_keys"]
+        async with ctx.database.transaction() as session:
+            for table in tables:
+                rows = (await session.execute(text(f"SELECT * FROM {table}"))).all()
+                dump = repr(rows)
+                for needle in needles:
+                    assert needle not in dump, table
+            events = (await session.execute(select(ConsentEventRow))).scalars().all()
+            assert [e.age_band for e in events] == ["16-plus"]
+            assert (await session.execute(select(Exchange))).first() is None
+
+
+class TestBothVerifiers:
+    async def test_the_cli_verifier_agrees_with_the_standalone_one(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, tmp_path: Path
+    ) -> None:
+        """``verwijsindex audit verify`` (service code) and the script name the same entries."""
+        from verwijsindex.audit import verify_ledger
+
+        await populate(client, callers)
+        auditor = callers[2]
+        vkey = (await client.get("/v1/audit/public-key", headers=auditor.auditor_headers)).json()[
+            "verifier_key"
+        ]
+        loop = asyncio.get_running_loop()
+
+        def fetch(path: str) -> bytes:
+            future = asyncio.run_coroutine_threadsafe(
+                client.get(path, headers=auditor.auditor_headers), loop
+            )
+            response = future.result(timeout=60)
+            if response.status_code != 200:
+                raise RuntimeError(f"GET {path}: HTTP {response.status_code}")
+            return response.content
+
+        async def both(state: str) -> tuple[list[str], list[str]]:
+            cli = await asyncio.to_thread(
+                verify_ledger, fetch, verifier_key=vkey, state=tmp_path / f"cli-{state}"
+            )
+            script = await run_verifier(client, auditor, tmp_path / f"script-{state}", vkey=vkey)
+            return cli.violations, script.violations
+
+        assert await both("a") == ([], [])
+        rows = await _rows(ctx)
+        forged = _edit_record(rows[3].record, lambda d: d.update(event="given"))
+        await _set(ctx, 3, record=forged, leaf_hash=leaf_hash(forged.encode()))
+        await _set(ctx, 0, salt=bytes(16))
+        cli, script = await both("a")
+        assert cli == script
+        assert "entry 3: changed since it was last verified" in cli
+        assert "entry 0: commitment does not open to its personal fields" in cli
