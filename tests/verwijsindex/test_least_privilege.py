@@ -8,6 +8,7 @@ by organisation A (the owner) and the expected status for each caller kind.
 
 from __future__ import annotations
 
+import base64
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import fastapi.routing
 import httpx
 from fastapi import FastAPI
 
+from crypto import hpke_generate_keypair
 from tests.conftest import make_bsn, make_caller, registration_body
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
@@ -205,7 +207,191 @@ async def subject_erasure(world: World) -> Prepared:
     )
 
 
+JUSTIFICATION = (
+    "The youth told the teacher this morning about violence at home last night. "
+    "There are visible injuries and the youth is afraid to go home after school. "
+    "Veilig Thuis must assess the safety of the youth today, before the school day ends."
+)
+
+
+def _consent_body(counterpart: str) -> dict[str, Any]:
+    return {
+        "counterpart_organisation_id": counterpart,
+        "event": "given",
+        "grantor": "youth",
+        "purpose": "care-coordination",
+        "data_categories": ["care"],
+        "direction": "outgoing",
+        "subject_birth_date": "2008-01-01",
+        "method": "written",
+    }
+
+
+async def _match_id(world: World) -> str:
+    return (await match(world)).path.rsplit("/", 1)[-1]
+
+
+async def _encryption_key(world: World, who: str) -> None:
+    _private, public = hpke_generate_keypair()
+    r = await world.client.put(
+        "/v1/organisations/me/encryption-key",
+        json={"public_key": base64.b64encode(public).decode()},
+        headers=world.headers[(who, ORG_ADMIN)],
+    )
+    assert r.status_code in (200, 201), r.text
+
+
+async def _consent_of_a(world: World) -> tuple[str, str]:
+    match_id = await _match_id(world)
+    body = _consent_body(world.ctx.extras["org_c"])
+    r = await world.client.post(
+        f"/v1/matches/{match_id}/consents", json=body, headers=world.headers[("A", PRO)]
+    )
+    assert r.status_code == 201, r.text
+    return match_id, str(r.json()["id"])
+
+
+async def new_consent(world: World) -> Prepared:
+    match_id = await _match_id(world)
+    return Prepared(f"/v1/matches/{match_id}/consents", _consent_body(world.ctx.extras["org_c"]))
+
+
+async def consents_of_match(world: World) -> Prepared:
+    return Prepared(f"/v1/matches/{(await _consent_of_a(world))[0]}/consents")
+
+
+async def consent_decision(world: World) -> Prepared:
+    match_id = await _match_id(world)
+    return Prepared(
+        f"/v1/matches/{match_id}/consents/decision?recipient_organisation_id="
+        f"{world.ctx.extras['org_c']}&purpose=care-coordination&data_category=care"
+    )
+
+
+async def consent_fhir(world: World) -> Prepared:
+    return Prepared(f"/v1/consents/{(await _consent_of_a(world))[1]}/fhir")
+
+
+async def consent_record(world: World) -> Prepared:
+    return Prepared(f"/v1/consents/{(await _consent_of_a(world))[1]}/record")
+
+
+def _exchange_body(recipient: str) -> dict[str, Any]:
+    return {
+        "recipient_organisation_id": recipient,
+        "purpose": "safety-assessment",
+        "data_category": "safety",
+        "enc": base64.b64encode(b"e" * 32).decode(),
+        "ciphertext": base64.b64encode(b"c" * 48).decode(),
+        "legal_ground": {"code": "meldrecht", "justification": JUSTIFICATION},
+    }
+
+
+async def new_exchange(world: World) -> Prepared:
+    match_id = await _match_id(world)
+    await _encryption_key(world, "C")
+    return Prepared(f"/v1/matches/{match_id}/exchanges", _exchange_body(world.ctx.extras["org_c"]))
+
+
+async def _exchange_to_a(world: World) -> str:
+    match_id = await _match_id(world)
+    await _encryption_key(world, "A")
+    r = await world.client.post(
+        f"/v1/matches/{match_id}/exchanges",
+        json=_exchange_body(world.ctx.extras["org_a"]),
+        headers=world.headers[("C", PRO)],
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def exchange(world: World) -> Prepared:
+    return Prepared(f"/v1/exchanges/{await _exchange_to_a(world)}")
+
+
+async def acknowledgement(world: World) -> Prepared:
+    return Prepared(f"/v1/exchanges/{await _exchange_to_a(world)}/acknowledge")
+
+
+async def encryption_key_of_c(world: World) -> Prepared:
+    await _match_id(world)  # A and C take part in a match together
+    await _encryption_key(world, "C")
+    return Prepared(f"/v1/organisations/{world.ctx.extras['org_c']}/encryption-key")
+
+
+async def own_encryption_key(world: World) -> Prepared:
+    """A new key is 201 (registration and rotation alike)."""
+    _private, public = hpke_generate_keypair()
+    return Prepared(
+        "/v1/organisations/me/encryption-key", {"public_key": base64.b64encode(public).decode()}
+    )
+
+
+def ledger(path: str) -> Prepare:
+    async def prepare(world: World) -> Prepared:
+        await _consent_of_a(world)  # at least one ledger entry
+        return Prepared(path)
+
+    return prepare
+
+
+def ledger_auditor(prepare: Prepare) -> Endpoint:
+    """The consent ledger: auditors of any organisation (it is one public log), nobody else."""
+    endpoint = reader_role(AUDITOR, prepare)
+    return Endpoint(AUDITOR, prepare, {**endpoint.expect, PRIVACY_OFFICER: 403})
+
+
 MATRIX: dict[tuple[str, str], Endpoint] = {
+    ("POST", "/v1/matches/{match_id}/consents"): professional_only(
+        new_consent, ok=201, other_org=404
+    ),
+    ("GET", "/v1/matches/{match_id}/consents"): professional_only(
+        consents_of_match, ok=200, other_org=404
+    ),
+    ("GET", "/v1/matches/{match_id}/consents/decision"): professional_only(
+        consent_decision, ok=200, other_org=404
+    ),
+    ("GET", "/v1/consents/{consent_id}/fhir"): professional_only(
+        consent_fhir, ok=200, other_org=404
+    ),
+    ("GET", "/v1/consents/{consent_id}/record"): professional_only(
+        consent_record, ok=200, other_org=404
+    ),
+    ("POST", "/v1/matches/{match_id}/exchanges"): professional_only(
+        new_exchange, ok=201, other_org=404
+    ),
+    ("GET", "/v1/exchanges"): professional_only(fixed("/v1/exchanges"), ok=200, other_org=200),
+    ("GET", "/v1/exchanges/{exchange_id}"): professional_only(exchange, ok=200, other_org=404),
+    ("POST", "/v1/exchanges/{exchange_id}/acknowledge"): professional_only(
+        acknowledgement, ok=200, other_org=404
+    ),
+    ("PUT", "/v1/organisations/me/encryption-key"): org_admin_only(
+        own_encryption_key, ok=201, other_org=201
+    ),
+    ("GET", "/v1/organisations/{organisation_id}/encryption-key"): Endpoint(
+        PRO,
+        encryption_key_of_c,
+        {
+            PRO: 200,
+            PRO_NO_ID: 200,
+            ORG_ADMIN: 200,
+            AUDITOR: 403,
+            PRIVACY_OFFICER: 403,
+            NO_KEY: 401,
+            REVOKED: 401,
+            EXPIRED: 401,
+            OTHER_ORG: 404,
+        },
+    ),
+    ("GET", "/v1/audit/checkpoint"): ledger_auditor(ledger("/v1/audit/checkpoint")),
+    ("GET", "/v1/audit/public-key"): ledger_auditor(ledger("/v1/audit/public-key")),
+    ("GET", "/v1/audit/entries"): ledger_auditor(ledger("/v1/audit/entries?start=0&end=1")),
+    ("GET", "/v1/audit/proofs/inclusion"): ledger_auditor(
+        ledger("/v1/audit/proofs/inclusion?index=0&tree_size=1")
+    ),
+    ("GET", "/v1/audit/proofs/consistency"): ledger_auditor(
+        ledger("/v1/audit/proofs/consistency?first=1&second=1")
+    ),
     ("POST", "/v1/registrations:batch"): professional_only(batch, ok=200, other_org=200),
     # Auditors read their own organisation's log (B's auditor gets B's: 200).
     ("GET", "/v1/audit/access-log"): reader_role(AUDITOR, fixed("/v1/audit/access-log")),
@@ -263,8 +449,13 @@ def app_endpoints(app: FastAPI) -> set[tuple[str, str]]:
 
 async def _build_world(ctx: AppContext, client: httpx.AsyncClient, clock: FrozenClock) -> World:
     world = World(ctx=ctx, client=client)
+    # The matrix registers many youths as one professional within one frozen minute.
+    ctx.settings.rate_limit_professional_per_minute = 0
+    ctx.settings.rate_limit_professional_per_day = 0
+    ctx.settings.rate_limit_organisation_per_minute = 0
     callers = {name: await make_caller(ctx, n) for n, name in enumerate("ABC")}
     ctx.extras["org_a"] = callers["A"].organisation_id
+    ctx.extras["org_c"] = callers["C"].organisation_id
     a = callers["A"]
 
     def bearer(key: str) -> dict[str, str]:
@@ -317,6 +508,8 @@ async def _build_world(ctx: AppContext, client: httpx.AsyncClient, clock: Frozen
         world.headers[(owner, OTHER_ORG)] = bearer(other_key)
     world.headers[("A", PRO)] = a.headers
     world.headers[("C", PRO)] = callers["C"].headers
+    world.headers[("A", ORG_ADMIN)] = a.admin_headers
+    world.headers[("C", ORG_ADMIN)] = callers["C"].admin_headers
     world.headers[("any", PRO)] = a.headers
     world.headers[("any", PRO_NO_ID)] = bearer(a.key)
     world.headers[("any", ORG_ADMIN)] = a.admin_headers
