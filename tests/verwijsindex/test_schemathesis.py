@@ -86,6 +86,8 @@ def test_no_server_errors_and_no_schema_violations(tmp_path: Path) -> None:
                 role_headers = admin
             elif path.startswith("/v1/audit/"):
                 role_headers = caller.auditor_headers
+            elif path == "/v1/organisations/me/encryption-key":
+                role_headers = admin
             else:
                 role_headers = headers
             case.headers = {**(case.headers or {}), **role_headers}

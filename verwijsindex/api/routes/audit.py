@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 
 from consent import LedgerInconsistent
 from verwijsindex.api.deps import Ctx, PrincipalDep
-from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE, ApiProblem
-from verwijsindex.api.schemas import Problem
+from verwijsindex.api.errors import ApiProblem
+from verwijsindex.api.schemas import READ_PROBLEMS, problem_responses
 from verwijsindex.domain.admin import Principal
 from verwijsindex.domain.models import Role
 from verwijsindex.logging import get_logger
@@ -22,9 +22,10 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 log = get_logger(__name__)
 
 MAX_ENTRIES = 1000
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    s: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}} for s in (401, 403, 422)
-}
+_PROBLEMS = problem_responses(*READ_PROBLEMS)
+
+
+_MAX_INDEX = 2**62  # log indexes and sizes; larger values are a 422, never an overflow
 
 
 async def _auditor(principal: PrincipalDep) -> Principal:
@@ -123,8 +124,8 @@ async def public_key(ctx: Ctx, _: AuditorDep) -> PublicKeyOut:
 async def entries(
     ctx: Ctx,
     _: AuditorDep,
-    start: Annotated[int, Query(ge=0)] = 0,
-    end: Annotated[int | None, Query(ge=0)] = None,
+    start: Annotated[int, Query(ge=0, le=_MAX_INDEX)] = 0,
+    end: Annotated[int | None, Query(ge=0, le=_MAX_INDEX)] = None,
 ) -> EntriesOut:
     """Entries ``start`` ≤ index < ``end`` (at most 1000; ``end`` defaults to that)."""
     async with ctx.database.transaction() as session:
@@ -156,8 +157,8 @@ async def entries(
 async def inclusion_proof(
     ctx: Ctx,
     _: AuditorDep,
-    index: Annotated[int, Query(ge=0)],
-    tree_size: Annotated[int, Query(ge=1)],
+    index: Annotated[int, Query(ge=0, le=_MAX_INDEX)],
+    tree_size: Annotated[int, Query(ge=1, le=_MAX_INDEX)],
 ) -> InclusionProofOut:
     """RFC 6962 audit path of leaf ``index`` in the tree of ``tree_size`` leaves."""
     async with ctx.database.transaction() as session:
@@ -173,8 +174,8 @@ async def inclusion_proof(
 async def consistency_proof(
     ctx: Ctx,
     _: AuditorDep,
-    first: Annotated[int, Query(ge=0)],
-    second: Annotated[int, Query(ge=0)],
+    first: Annotated[int, Query(ge=0, le=_MAX_INDEX)],
+    second: Annotated[int, Query(ge=0, le=_MAX_INDEX)],
 ) -> ConsistencyProofOut:
     """RFC 6962 consistency proof from tree size ``first`` to ``second``."""
     async with ctx.database.transaction() as session:

@@ -36,7 +36,7 @@ from consent._service import to_event
 from crypto import exchange_info
 from verwijsindex.api.deps import Ctx, PrincipalDep, ProfessionalDep
 from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE, ApiProblem
-from verwijsindex.api.schemas import Problem
+from verwijsindex.api.schemas import WRITE_PROBLEMS, Problem, problem_responses
 from verwijsindex.domain import repository as repo
 from verwijsindex.domain.admin import Principal
 from verwijsindex.domain.models import Role
@@ -44,9 +44,7 @@ from verwijsindex.errors import NotFound
 
 router = APIRouter(tags=["consent and exchange"])
 
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    s: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}} for s in (401, 403, 404, 409, 422)
-}
+_PROBLEMS = problem_responses(*WRITE_PROBLEMS, 404, 409, 410)
 _MatchId = Annotated[str, Path(max_length=64)]
 _Id = Annotated[str, Path(max_length=64)]
 
