@@ -59,6 +59,14 @@ def test_production_server_end_to_end(database_url: str, tmp_path: Path) -> None
         check=True,
     )
     assert json.loads(generated.stdout)["version"] == 1
+    subprocess.run(
+        [sys.executable, "-m", "verwijsindex.cli", "audit", "generate-signing-key"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database:
         # The test copies a template database (mode 0644), which production refuses.

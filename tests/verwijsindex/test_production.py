@@ -12,7 +12,7 @@ import pytest
 
 from verwijsindex.api import create_app
 from verwijsindex.errors import ConfigurationError
-from verwijsindex.keys import generate_master_key_file
+from verwijsindex.keys import generate_ledger_key_file, generate_master_key_file
 from verwijsindex.settings import Settings
 
 
@@ -46,6 +46,7 @@ def data_dir(tmp_path: Path) -> Path:
     root = tmp_path / "data"
     root.mkdir(mode=0o700)
     generate_master_key_file(root / "keys", version=1, development=False)
+    generate_ledger_key_file(root / "keys", development=False)
     os.chmod(root / "keys", 0o700)
     return root
 
