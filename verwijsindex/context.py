@@ -11,6 +11,7 @@ from verwijsindex.domain.admin import AdminService
 from verwijsindex.domain.service import RegistrationService
 from verwijsindex.keys import KeyRing
 from verwijsindex.settings import Settings
+from verwijsindex.webhooks import Webhooks
 
 
 @dataclass
@@ -21,6 +22,7 @@ class AppContext:
     clock: Clock
     admin: AdminService
     registrations: RegistrationService
+    webhooks: Webhooks
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -38,4 +40,5 @@ def build_context(
         clock=clock,
         admin=AdminService(clock=clock, live_keys=settings.is_production),
         registrations=RegistrationService(keys=keys, clock=clock),
+        webhooks=Webhooks(settings=settings, database=db, keys=keys),
     )

@@ -23,6 +23,8 @@ async def sweep_once(ctx: AppContext) -> SweepResult:
         async with ctx.database.transaction() as session:
             n = await ctx.registrations.end_due(session, limit=_BATCH)
         ended += n
+        if n:
+            ctx.webhooks.wake()
         if n < _BATCH:
             break
     async with ctx.database.transaction() as session:

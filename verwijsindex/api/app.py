@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from verwijsindex import __version__
 from verwijsindex.api.errors import install_error_handlers
 from verwijsindex.api.middleware import RequestContextMiddleware
-from verwijsindex.api.routes import health, matches, registrations
+from verwijsindex.api.routes import health, matches, registrations, webhooks
 from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.context import AppContext, build_context
 from verwijsindex.db import Database
@@ -48,6 +48,9 @@ def create_app(
         tasks: list[asyncio.Task[None]] = []
         if settings.run_sweeper:
             tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
+        if settings.run_webhook_worker:
+            worker = ctx.webhooks.new_worker()
+            tasks.append(asyncio.create_task(worker.run(), name="webhook-worker"))
         log.info(
             "started", version=__version__, env=settings.env.value, dialect=ctx.database.dialect
         )
@@ -75,6 +78,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(registrations.router)
     app.include_router(matches.router)
+    app.include_router(webhooks.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
 

@@ -13,6 +13,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from notifier import (
+    EndpointNotFound,
+    MessageNotFound,
+    NotifierError,
+    UnsafeWebhookURL,
+)
 from verwijsindex.errors import (
     Conflict,
     InvalidInput,
@@ -113,7 +119,24 @@ def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str, li
     return 422, "validation-error", "the request does not match the schema", fields
 
 
+def _notifier_problem(exc: NotifierError) -> tuple[int, str, str, dict[str, Any] | None]:
+    """Map an error of :mod:`notifier`; the detail names a rule, never the URL or a secret."""
+    if isinstance(exc, UnsafeWebhookURL):
+        return 422, "unsafe-webhook-url", str(exc), {"reason": exc.reason}
+    if isinstance(exc, EndpointNotFound):
+        return 404, "webhook-endpoint-not-found", "webhook endpoint not found", None
+    if isinstance(exc, MessageNotFound):
+        return 404, "webhook-message-not-found", "webhook message not found", None
+    log.error("notifier_error", error_type=type(exc).__name__)
+    return 500, "webhook-error", "the webhook operation failed", None
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotifierError)
+    async def _notifier(request: Request, exc: NotifierError) -> JSONResponse:
+        status, code, detail, extra = _notifier_problem(exc)
+        return problem_response(status, code, detail, instance=request.url.path, extra=extra)
+
     @app.exception_handler(VerwijsindexError)
     async def _domain(request: Request, exc: VerwijsindexError) -> JSONResponse:
         return problem_response(_status_for(exc), exc.code, exc.detail, instance=request.url.path)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from consent import ConsentBase
 from notifier import NotifierBase
+from notifier import _models as _notifier_models  # noqa: F401  (registers the tables)
 from verwijsindex.db.base import Base
 from verwijsindex.domain import models as _models  # noqa: F401  (registers the tables)
 from verwijsindex.settings import Settings

@@ -63,6 +63,7 @@ async def create_registration(
             municipality=body.municipality,
         )
         out = to_out(result.registration, result.match_id)
+    ctx.webhooks.wake()
     response.status_code = 201 if result.created else 200
     response.headers["Location"] = f"/v1/registrations/{out.id}"
     return out
@@ -126,4 +127,5 @@ async def withdraw_registration(
             session, actor=caller.actor, registration_id=registration_id, reason=body.reason
         )
         out = to_out(registration, None)
+    ctx.webhooks.wake()
     return out
