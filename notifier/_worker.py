@@ -48,11 +48,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import structlog
-from sqlalchemy import Select, and_, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from crypto import parse_ed25519_signing_key, parse_webhook_secret, signature_header
+from notifier._db import UTCDateTime
 from notifier._models import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMessage
 from notifier._retry import ErrorKind, Outcome, RetryPolicy, classify_response, parse_retry_after
 from notifier._sealing import SecretBox
@@ -131,6 +132,10 @@ class DeliveryWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()
         self._log = log.bind(worker=self.name)
+        self._due = self._due_query(restricted=False)
+        self._due_locked = self._due_query(restricted=True).with_for_update(
+            of=WebhookMessage, skip_locked=True
+        )
 
     def wake(self) -> None:
         """Claim now: call after committing a transaction that enqueued events."""
@@ -217,12 +222,16 @@ class DeliveryWorker:
 
     # --- claiming ------------------------------------------------------------------------
 
-    def _due_query(
-        self, now: datetime, limit: int, endpoint_ids: list[str] | None = None
-    ) -> Select[WebhookMessage, WebhookEndpoint]:
+    def _due_query(self, *, restricted: bool) -> Select[WebhookMessage, WebhookEndpoint]:
+        """Due messages, oldest first; ``:now`` bound at run time (built once, reused).
+
+        ``restricted`` adds ``endpoint_id IN :endpoints`` (PostgreSQL's second pass over the
+        endpoints it managed to lock).
+        """
         m = WebhookMessage
         earlier = aliased(WebhookMessage)
         in_flight = aliased(WebhookMessage)
+        now = bindparam("now", type_=UTCDateTime())
         conditions = [
             m.status == MessageStatus.PENDING,
             m.next_attempt_at <= now,
@@ -244,23 +253,21 @@ class DeliveryWorker:
                 )
             ),
         ]
-        if endpoint_ids is not None:
-            conditions.append(m.endpoint_id.in_(endpoint_ids))
-        if self._busy:
-            conditions.append(m.endpoint_id.not_in(list(self._busy)))
+        if restricted:
+            conditions.append(m.endpoint_id.in_(bindparam("endpoints", expanding=True)))
         return (
             select(m, WebhookEndpoint)
             .join(WebhookEndpoint, WebhookEndpoint.id == m.endpoint_id)
             .where(*conditions)
             .order_by(m.seq)
-            .limit(limit)
+            .limit(4 * self._config.max_concurrency)
         )
 
     async def _claim(self, capacity: int) -> tuple[list[_Job], datetime | None]:
         now = self._now()
         async with self._transaction() as session:
             postgres = session.get_bind().dialect.name == "postgresql"
-            rows = (await session.execute(self._due_query(now, capacity * 4))).all()
+            rows = (await session.execute(self._due, {"now": now})).all()
             if postgres and rows:
                 wanted = list(dict.fromkeys(row[0].endpoint_id for row in rows))
                 locked = list(
@@ -274,18 +281,16 @@ class DeliveryWorker:
                 )
                 rows = (
                     (
-                        await session.execute(
-                            self._due_query(now, capacity * 4, locked).with_for_update(
-                                of=WebhookMessage, skip_locked=True
-                            )
-                        )
+                        await session.execute(self._due_locked, {"now": now, "endpoints": locked})
                     ).all()
                     if locked
                     else []
                 )
             chosen: dict[str, tuple[WebhookMessage, WebhookEndpoint]] = {}
             for message, endpoint in rows:
-                if message.endpoint_id not in chosen and len(chosen) < capacity:
+                if message.endpoint_id in chosen or message.endpoint_id in self._busy:
+                    continue
+                if len(chosen) < capacity:
                     chosen[message.endpoint_id] = (message, endpoint)
             jobs: list[_Job] = []
             if chosen:
@@ -296,12 +301,16 @@ class DeliveryWorker:
                     .values(claimed_until=lease, claimed_by=self.name)
                 )
                 jobs = [self._job(message, endpoint, now) for message, endpoint in chosen.values()]
-            next_due = await session.scalar(
-                select(func.min(WebhookMessage.next_attempt_at)).where(
-                    WebhookMessage.status == MessageStatus.PENDING,
-                    WebhookMessage.next_attempt_at > now,
+            next_due = None
+            if not jobs and not self._tasks:
+                # Idle: sleep until the earliest scheduled retry (or the poll interval).
+                # While deliveries run, each one that finishes wakes the loop anyway.
+                next_due = await session.scalar(
+                    select(func.min(WebhookMessage.next_attempt_at)).where(
+                        WebhookMessage.status == MessageStatus.PENDING,
+                        WebhookMessage.next_attempt_at > now,
+                    )
                 )
-            )
         return jobs, next_due
 
     def _job(self, message: WebhookMessage, endpoint: WebhookEndpoint, now: datetime) -> _Job:

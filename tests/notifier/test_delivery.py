@@ -134,6 +134,7 @@ class TestDelivery:
         await register(client, a, 2)
         await register(client, b, 2)
         await eventually(lambda: len(receiver.of("a")) == 1)
+        await eventually_async(lambda: _all_delivered(ctx, endpoint["id"]))
         attempts = await attempts_of(ctx, endpoint["id"])
         assert [x.status_code for x in attempts] == [500, 503, 200]
         assert [x.outcome for x in attempts] == ["retry", "retry", "delivered"]
@@ -157,6 +158,7 @@ class TestDelivery:
         await register(client, a, 3)
         await register(client, b, 3)
         await eventually(lambda: len(receiver.of("a")) == 1)
+        await eventually_async(lambda: _all_delivered(ctx, endpoint["id"]))
         first, second = await attempts_of(ctx, endpoint["id"])
         assert first.status_code == 429
         assert first.next_attempt_at is not None
@@ -211,6 +213,7 @@ class TestDelivery:
             return len(r.json()["items"]) == 1
 
         await eventually_async(dead)
+        await eventually_async(lambda: _all_dead(ctx, endpoint["id"]))
         (message,) = (
             await client.get("/v1/webhook-messages?status=dead", headers=a.admin_headers)
         ).json()["items"]
@@ -365,7 +368,12 @@ class TestDelivery:
 
 async def _all_delivered(ctx: AppContext, endpoint_id: str) -> bool:
     messages = await messages_of(ctx, endpoint_id)
-    return all(m.status == "delivered" for m in messages)
+    return bool(messages) and all(m.status == "delivered" for m in messages)
+
+
+async def _all_dead(ctx: AppContext, endpoint_id: str) -> bool:
+    messages = await messages_of(ctx, endpoint_id)
+    return bool(messages) and all(m.status == "dead" for m in messages)
 
 
 class TestEndpointApi:

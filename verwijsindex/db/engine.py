@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     dialect: str
+    _sqlite_lock: asyncio.Lock | None = field(default=None, init=False, repr=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -34,9 +36,18 @@ class Database:
 
         On SQLite it begins with ``BEGIN IMMEDIATE`` so read-then-write sequences are
         serialised across connections and processes; on PostgreSQL callers take row or
-        advisory locks where they need them.
+        advisory locks where they need them. Within one process SQLite transactions also
+        queue on an asyncio lock: they would be serialised anyway, and waiting in line beats
+        SQLite's busy handler, which sleeps in growing steps (1, 2, 5, 10 ... 100 ms) while
+        another connection of the same process holds the write lock.
         """
-        async with self.sessions() as session, session.begin():
+        if self.dialect != "sqlite":
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        if self._sqlite_lock is None:
+            self._sqlite_lock = asyncio.Lock()
+        async with self._sqlite_lock, self.sessions() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:
