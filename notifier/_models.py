@@ -50,6 +50,8 @@ class WebhookEndpoint(NotifierBase):
     previous_secret_expires_at: Mapped[datetime | None]
     signing_key_sealed: Mapped[str | None] = mapped_column(Text)
     public_key: Mapped[str | None] = mapped_column(String(80))
+    busy_until: Mapped[datetime | None]
+    """Set while a delivery to this endpoint is in flight (a lease, like a message's)."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

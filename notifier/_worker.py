@@ -4,10 +4,11 @@ Claiming
     A message is *due* when it is pending, its ``next_attempt_at`` has passed, it is not
     leased (``claimed_until`` empty or past), its endpoint is enabled, no earlier message
     (lower ``seq``) of the same match for the same endpoint is still pending (ordering), and
-    no other message of the same endpoint is in flight (one delivery per endpoint at a time,
-    so a slow endpoint only ever ties up itself). A claim sets a lease; a worker that dies
-    mid-delivery leaves a lease that expires, and the message is claimed again: delivery is
-    *at least once* and receivers de-duplicate on ``webhook-id``.
+    the endpoint has no delivery in flight (its ``busy_until`` lease: one delivery per
+    endpoint at a time, so a slow endpoint only ever ties up itself). A claim leases the
+    message and its endpoint; a worker that dies mid-delivery leaves leases that expire, and
+    the message is claimed again: delivery is *at least once* and receivers de-duplicate on
+    ``webhook-id``.
 
     PostgreSQL: the endpoints are locked ``FOR UPDATE SKIP LOCKED`` and the message rows
     ``FOR UPDATE OF webhook_messages SKIP LOCKED`` in the claim transaction, so any number of
@@ -230,7 +231,6 @@ class DeliveryWorker:
         """
         m = WebhookMessage
         earlier = aliased(WebhookMessage)
-        in_flight = aliased(WebhookMessage)
         now = bindparam("now", type_=UTCDateTime())
         conditions = [
             m.status == MessageStatus.PENDING,
@@ -245,13 +245,7 @@ class DeliveryWorker:
                     earlier.seq < m.seq,
                 )
             ),
-            ~exists().where(
-                and_(
-                    in_flight.endpoint_id == m.endpoint_id,
-                    in_flight.status == MessageStatus.PENDING,
-                    in_flight.claimed_until > now,
-                )
-            ),
+            or_(WebhookEndpoint.busy_until.is_(None), WebhookEndpoint.busy_until <= now),
         ]
         if restricted:
             conditions.append(m.endpoint_id.in_(bindparam("endpoints", expanding=True)))
@@ -299,6 +293,11 @@ class DeliveryWorker:
                     update(WebhookMessage)
                     .where(WebhookMessage.seq.in_([m.seq for m, _ in chosen.values()]))
                     .values(claimed_until=lease, claimed_by=self.name)
+                )
+                await session.execute(
+                    update(WebhookEndpoint)
+                    .where(WebhookEndpoint.id.in_(list(chosen)))
+                    .values(busy_until=lease)
                 )
                 jobs = [self._job(message, endpoint, now) for message, endpoint in chosen.values()]
             next_due = None
@@ -458,6 +457,11 @@ class DeliveryWorker:
             if message.claimed_by == self.name:
                 message.claimed_until = None
                 message.claimed_by = None
+                await session.execute(
+                    update(WebhookEndpoint)
+                    .where(WebhookEndpoint.id == job.endpoint_id)
+                    .values(busy_until=None)
+                )
             session.add(
                 DeliveryAttempt(
                     message_seq=job.seq,

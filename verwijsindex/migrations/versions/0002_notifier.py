@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("previous_secret_expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("signing_key_sealed", sa.Text(), nullable=True),
         sa.Column("public_key", sa.String(length=80), nullable=True),
+        sa.Column("busy_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_endpoints")),
