@@ -454,7 +454,7 @@ class DeliveryWorker:
                     next_attempt = now + timedelta(seconds=delay)
                     message.next_attempt_at = next_attempt
                     result = "retry"
-            if message.claimed_by == self.name:
+            if message.claimed_by in (self.name, None):  # None: redelivered by hand meanwhile
                 message.claimed_until = None
                 message.claimed_by = None
                 await session.execute(

@@ -258,6 +258,7 @@ def bench_latency(matches: int, warmup: int) -> dict[str, Any]:
                 add_endpoint(client, b_admin, receiver, "b")
                 latencies: list[float] = []
                 responses: list[float] = []
+                after_response: list[float] = []
                 for youth in range(warmup + matches):
                     register(client, a, youth)
                     started = time.perf_counter()
@@ -267,6 +268,7 @@ def bench_latency(matches: int, warmup: int) -> dict[str, Any]:
                     if youth >= warmup:
                         latencies.append((arrived - started) * 1000)
                         responses.append((answered - started) * 1000)
+                        after_response.append((arrived - answered) * 1000)
         finally:
             service.stop()
             receiver.stop()
@@ -277,6 +279,10 @@ def bench_latency(matches: int, warmup: int) -> dict[str, Any]:
         "p99_ms": percentile(latencies, 99),
         "max_ms": max(latencies),
         "registration_response_median_ms": statistics.median(responses),
+        "registration_response_p99_ms": percentile(responses, 99),
+        "response_to_verified_median_ms": statistics.median(after_response),
+        "response_to_verified_p99_ms": percentile(after_response, 99),
+        "load_average_1m_at_end": os.getloadavg()[0],
         "rejected": receiver.rejected,
     }
 
@@ -316,6 +322,7 @@ def bench_throughput(backlog: int, receivers_count: int) -> dict[str, Any]:
         "deliveries": len(times),
         "elapsed_s": elapsed,
         "deliveries_per_s": (len(times) - 1) / elapsed,
+        "load_average_1m_at_end": os.getloadavg()[0],
         "rejected": sum(r.rejected for r in receivers),
     }
 
