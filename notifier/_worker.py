@@ -57,7 +57,7 @@ from crypto import parse_ed25519_signing_key, parse_webhook_secret, signature_he
 from notifier._db import UTCDateTime
 from notifier._models import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMessage
 from notifier._retry import ErrorKind, Outcome, RetryPolicy, classify_response, parse_retry_after
-from notifier._sealing import SecretBox
+from notifier._sealing import SealedSecretError, SecretBox
 from notifier._ssrf import UnsafeWebhookURL
 from notifier._transport import DEFAULT_TIMEOUT_SECONDS, build_webhook_client, classify_exception
 
@@ -67,6 +67,8 @@ Now = Callable[[], datetime]
 USER_AGENT = "verwijsindex-webhooks/1"
 DISABLED_GONE = "gone"
 """``disabled_reason`` when a receiver answered 410 Gone."""
+DISABLED_SECRET_UNREADABLE = "secret-unreadable"  # noqa: S105 -- a reason code, not a secret
+"""``disabled_reason`` when the endpoint's sealed secret cannot be opened with the keys held."""
 
 log = structlog.get_logger("notifier.worker")
 
@@ -190,25 +192,6 @@ class DeliveryWorker:
                 self._client = None
             self._log.info("webhook_worker_stopped")
 
-    async def run_until_idle(self, *, max_rounds: int = 10_000) -> None:
-        """Deliver everything due now (and what becomes due meanwhile), then return."""
-        client = self._client or build_webhook_client(
-            allow_http=self._config.allow_http,
-            allow_private=self._config.allow_private,
-            timeout=self._config.timeout_seconds,
-        )
-        self._client = client
-        try:
-            for _ in range(max_rounds):
-                jobs, _next = await self._claim(self._config.max_concurrency)
-                if not jobs:
-                    return
-                await asyncio.gather(*(self._deliver(job) for job in jobs))
-        finally:
-            if self._owns_client:
-                await client.aclose()
-                self._client = None
-
     def _start(self, job: _Job) -> None:
         self._busy.add(job.endpoint_id)
         task = asyncio.create_task(self._deliver(job), name=f"webhook-{job.public_id}")
@@ -299,7 +282,22 @@ class DeliveryWorker:
                     .where(WebhookEndpoint.id.in_(list(chosen)))
                     .values(busy_until=lease)
                 )
-                jobs = [self._job(message, endpoint, now) for message, endpoint in chosen.values()]
+                for message, endpoint in chosen.values():
+                    try:
+                        jobs.append(self._job(message, endpoint, now))
+                    except (SealedSecretError, ValueError) as exc:
+                        # A secret that no longer opens (key material lost or replaced) must
+                        # not stall every other endpoint: disable this one, visibly.
+                        self._log.error(
+                            "webhook_secret_unreadable",
+                            endpoint_id=endpoint.id,
+                            error_type=type(exc).__name__,
+                        )
+                        endpoint.enabled = False
+                        endpoint.disabled_reason = DISABLED_SECRET_UNREADABLE
+                        endpoint.busy_until = None
+                        message.claimed_until = None
+                        message.claimed_by = None
             next_due = None
             if not jobs and not self._tasks:
                 # Idle: sleep until the earliest scheduled retry (or the poll interval).

@@ -343,6 +343,27 @@ class TestDelivery:
         assert receiver.of("slow") == []
         receiver.release.set()
 
+    async def test_an_unreadable_secret_disables_its_endpoint_only(
+        self, client: httpx.AsyncClient, ctx: AppContext, callers: list[Caller], receiver: Receiver
+    ) -> None:
+        a, b = callers[0], callers[1]
+        broken = await add_endpoint(client, a, receiver, "broken")
+        await add_endpoint(client, b, receiver, "fine")
+        async with ctx.database.transaction() as session:
+            row = await session.get(WebhookEndpoint, broken["id"])
+            assert row is not None
+            row.secret_sealed = "k1.AAAA"  # sealed under a key this process does not hold
+        await register(client, a, 21)
+        await register(client, b, 21)
+        await eventually(lambda: len(receiver.of("fine")) == 1)
+
+        async def disabled() -> bool:
+            r = await client.get(f"/v1/webhook-endpoints/{broken['id']}", headers=a.admin_headers)
+            return r.json()["disabled_reason"] == "secret-unreadable"
+
+        await eventually_async(disabled)
+        assert receiver.of("broken") == []
+
     async def test_events_of_one_match_arrive_in_order(
         self, client: httpx.AsyncClient, ctx: AppContext, callers: list[Caller], receiver: Receiver
     ) -> None:

@@ -86,7 +86,8 @@ class EndpointOut(BaseModel):
     description: str
     enabled: bool
     disabled_reason: str | None = Field(
-        description="'gone' after the receiver answered 410; 'disabled-by-organisation'"
+        description="'gone' after the receiver answered 410; 'disabled-by-organisation';"
+        " 'secret-unreadable' when the stored secret no longer opens with the keys held"
     )
     ed25519_public_key: str | None
     previous_secret_expires_at: datetime | None = Field(
