@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import generate_ed25519_signing_key, generate_webhook_secret
 from notifier._errors import EndpointNotFound, MessageNotFound
 from notifier._models import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMessage
-from notifier._sealing import SecretBox
+from notifier._sealing import SealedSecretError, SecretBox
 from notifier._ssrf import validate_webhook_url
 from notifier._worker import Now, secret_context
 
@@ -165,11 +165,14 @@ class EndpointService:
             raise ValueError("overlap_seconds out of range")
         endpoint = await self.get(session, organisation_id=organisation_id, endpoint_id=endpoint_id)
         now = self._now()
-        current = self._box.open(
-            endpoint.secret_sealed, context=secret_context(endpoint.id, "secret")
-        )
+        try:
+            current: str | None = self._box.open(
+                endpoint.secret_sealed, context=secret_context(endpoint.id, "secret")
+            )
+        except SealedSecretError:
+            current = None  # unreadable (its key is gone): nothing to overlap with
         secret = generate_webhook_secret()
-        if overlap_seconds > 0:
+        if overlap_seconds > 0 and current is not None:
             endpoint.previous_secret_sealed = self._box.seal(
                 current, context=secret_context(endpoint.id, "previous_secret")
             )

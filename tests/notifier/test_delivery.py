@@ -364,6 +364,20 @@ class TestDelivery:
         await eventually_async(disabled)
         assert receiver.of("broken") == []
 
+        # Recovery: a new secret (no overlap possible) and enable again.
+        rotated = await client.post(
+            f"/v1/webhook-endpoints/{broken['id']}/rotate-secret",
+            json={"overlap_seconds": 3600},
+            headers=a.admin_headers,
+        )
+        assert rotated.status_code == 200
+        assert rotated.json()["previous_secret_expires_at"] is None
+        receiver.expect("broken", rotated.json()["secret"])
+        await client.patch(
+            f"/v1/webhook-endpoints/{broken['id']}", json={"enabled": True}, headers=a.admin_headers
+        )
+        await eventually(lambda: len(receiver.of("broken")) == 1)
+
     async def test_events_of_one_match_arrive_in_order(
         self, client: httpx.AsyncClient, ctx: AppContext, callers: list[Caller], receiver: Receiver
     ) -> None:
