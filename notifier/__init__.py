@@ -11,12 +11,15 @@ Example::
                   data={"match_id": m, "registration_id": r}, occurred_at=now, match_id=m)
 
     validate_webhook_url(url, allow_http=False, allow_private=False)   # at registration
-    async with build_webhook_client(allow_http=False, allow_private=False) as client:
-        response = await client.post(url, content=body, headers=headers)
+    worker = DeliveryWorker(transaction=db.transaction, box=box,
+                            config=WorkerConfig(allow_http=False, allow_private=False))
+    await worker.run()                                                 # until cancelled
 """
 
 from notifier._db import NotifierBase
-from notifier._errors import NotifierError
+from notifier._endpoints import CreatedEndpoint, EndpointService
+from notifier._errors import EndpointNotFound, MessageNotFound, NotifierError
+from notifier._models import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMessage
 from notifier._outbox import EventType, OutboxEvent, enqueue
 from notifier._retry import (
     STANDARD_WEBHOOKS_SCHEDULE,
@@ -26,6 +29,7 @@ from notifier._retry import (
     classify_response,
     parse_retry_after,
 )
+from notifier._sealing import SealedSecretError, SecretBox
 from notifier._ssrf import (
     IPAddress,
     ParsedURL,
@@ -43,13 +47,21 @@ from notifier._transport import (
     build_webhook_client,
     classify_exception,
 )
+from notifier._worker import DeliveryWorker, WorkerConfig
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
     "STANDARD_WEBHOOKS_SCHEDULE",
+    "CreatedEndpoint",
+    "DeliveryAttempt",
+    "DeliveryWorker",
+    "EndpointNotFound",
+    "EndpointService",
     "ErrorKind",
     "EventType",
     "IPAddress",
+    "MessageNotFound",
+    "MessageStatus",
     "NotifierBase",
     "NotifierError",
     "OutboxEvent",
@@ -57,8 +69,13 @@ __all__ = [
     "ParsedURL",
     "Resolver",
     "RetryPolicy",
+    "SealedSecretError",
+    "SecretBox",
     "UnsafeWebhookURL",
+    "WebhookEndpoint",
+    "WebhookMessage",
     "WebhookTransport",
+    "WorkerConfig",
     "build_webhook_client",
     "check_address",
     "classify_exception",

@@ -3,3 +3,11 @@
 
 class NotifierError(Exception):
     """Base class of all errors raised by :mod:`notifier`."""
+
+
+class EndpointNotFound(NotifierError):
+    """No such webhook endpoint for this organisation (another organisation's looks the same)."""
+
+
+class MessageNotFound(NotifierError):
+    """No such webhook message for this organisation."""

@@ -1,21 +1,26 @@
 """The transactional outbox: events are rows written in the caller's transaction.
 
 ``enqueue`` never commits: the event lands if and only if the change that caused it does.
+It also fans the event out, in the same transaction, to one :class:`WebhookMessage` per
+enabled endpoint of the organisation. Fan-out at enqueue time makes every message exist
+exactly once (no second pass that could run twice or not at all) and fixes the order of an
+endpoint's messages by their ``seq``; an endpoint registered later receives only later events.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Index, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from notifier._db import NotifierBase
+from notifier._models import MessageStatus, WebhookEndpoint, WebhookMessage
 
 
 class EventType(StrEnum):
@@ -66,14 +71,47 @@ async def enqueue(
         "timestamp": occurred_at.isoformat().replace("+00:00", "Z"),
         "data": data,
     }
+    payload = json.dumps(body, separators=(",", ":"), sort_keys=True)
     session.add(
         OutboxEvent(
             id=event_id,
             event_type=str(event_type),
             organisation_id=organisation_id,
             match_id=match_id,
-            payload=json.dumps(body, separators=(",", ":"), sort_keys=True),
+            payload=payload,
             created_at=occurred_at,
         )
     )
+    endpoint_ids = (
+        await session.scalars(
+            select(WebhookEndpoint.id)
+            .where(
+                WebhookEndpoint.organisation_id == organisation_id,
+                WebhookEndpoint.enabled.is_(True),
+            )
+            .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+        )
+    ).all()
+    for endpoint_id in endpoint_ids:
+        session.add(
+            WebhookMessage(
+                public_id=f"msg_{uuid.uuid4().hex}",
+                endpoint_id=endpoint_id,
+                organisation_id=organisation_id,
+                event_id=event_id,
+                event_type=str(event_type),
+                ordering_key=match_id,
+                payload=payload,
+                status=MessageStatus.PENDING,
+                attempts=0,
+                round_attempts=0,
+                # Scheduling is wall-clock time: "immediately" means now, whatever clock
+                # stamped the event.
+                next_attempt_at=datetime.now(UTC),
+                created_at=occurred_at,
+            )
+        )
+    if endpoint_ids:
+        # Insert now so that ``seq`` follows the order of enqueue calls in this transaction.
+        await session.flush()
     return event_id

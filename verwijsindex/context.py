@@ -17,6 +17,7 @@ from verwijsindex.domain.subject_rights import SubjectRightsService
 from verwijsindex.keys import KeyRing
 from verwijsindex.production import check_production
 from verwijsindex.settings import Settings
+from verwijsindex.webhooks import Webhooks
 
 
 @dataclass
@@ -32,6 +33,7 @@ class AppContext:
     abuse: AbuseGuard
     subject_rights: SubjectRightsService
     consent: ConsentService
+    webhooks: Webhooks
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -60,4 +62,5 @@ def build_context(
                 origin=settings.resolved_ledger_origin, signing_key=keys.ledger_signing_key()
             )
         ),
+        webhooks=Webhooks(settings=settings, database=db, keys=keys),
     )

@@ -238,6 +238,11 @@ class KeyRing:
         return [self._masters[v] for v in sorted(self._masters)]
 
     @property
+    def versions(self) -> list[int]:
+        """Every known master-key version, ascending."""
+        return sorted(self._masters)
+
+    @property
     def has_development_keys(self) -> bool:
         return any(m.development for m in self._masters.values())
 

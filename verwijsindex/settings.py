@@ -89,6 +89,27 @@ class Settings(BaseSettings):
 
     allow_http_webhooks: bool | None = None
     allow_private_webhook_addresses: bool | None = None
+    run_webhook_worker: bool = Field(
+        default=True, description="Deliver webhooks from inside 'serve' (a background task)"
+    )
+    webhook_poll_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often an idle worker looks for due messages (new ones wake it at once)",
+    )
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
+    webhook_lease_seconds: float | None = Field(
+        default=None, gt=0, description="Claim lease; default timeout + 15 s"
+    )
+    webhook_max_concurrency: int = Field(
+        default=32, ge=1, description="Endpoints delivered to at once per worker"
+    )
+    webhook_retry_schedule: list[float] | None = Field(
+        default=None,
+        description="Delays in seconds before attempts 1..n (JSON list); default the Standard"
+        " Webhooks schedule. For tests.",
+    )
+    webhook_retry_jitter: float = Field(default=0.1, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
@@ -108,6 +129,14 @@ class Settings(BaseSettings):
             self.allow_http_webhooks = development
         if self.allow_private_webhook_addresses is None:
             self.allow_private_webhook_addresses = development
+        if self.webhook_lease_seconds is None:
+            self.webhook_lease_seconds = self.webhook_timeout_seconds + 15.0
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("webhook_lease_seconds must exceed webhook_timeout_seconds")
+        if self.webhook_retry_schedule is not None and (
+            not self.webhook_retry_schedule or any(d < 0 for d in self.webhook_retry_schedule)
+        ):
+            raise ValueError("webhook_retry_schedule needs one or more non-negative delays")
         return self
 
     @property

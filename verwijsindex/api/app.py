@@ -21,6 +21,7 @@ from verwijsindex.api.routes import (
     matches,
     registrations,
     subject_rights,
+    webhooks,
 )
 from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.context import AppContext, build_context
@@ -59,6 +60,9 @@ def create_app(
         tasks: list[asyncio.Task[None]] = []
         if settings.run_sweeper:
             tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
+        if settings.run_webhook_worker:
+            worker = ctx.webhooks.new_worker()
+            tasks.append(asyncio.create_task(worker.run(), name="webhook-worker"))
         log.info(
             "started", version=__version__, env=settings.env.value, dialect=ctx.database.dialect
         )
@@ -92,6 +96,7 @@ def create_app(
     app.include_router(api_keys.router)
     app.include_router(consents.router)
     app.include_router(audit.router)
+    app.include_router(webhooks.router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -26,6 +26,12 @@ from consent import (
     RecipientKeyMissing,
     StaleConsentReference,
 )
+from notifier import (
+    EndpointNotFound,
+    MessageNotFound,
+    NotifierError,
+    UnsafeWebhookURL,
+)
 from verwijsindex.abuse import RateLimited
 from verwijsindex.accesslog import Status, Subject
 from verwijsindex.api.access import access_context
@@ -181,6 +187,18 @@ def consent_problem(exc: ConsentError) -> tuple[int, str, dict[str, Any]]:
     return 400, "consent-error", {}
 
 
+def _notifier_problem(exc: NotifierError) -> tuple[int, str, str, dict[str, Any] | None]:
+    """Map an error of :mod:`notifier`; the detail names a rule, never the URL or a secret."""
+    if isinstance(exc, UnsafeWebhookURL):
+        return 422, "unsafe-webhook-url", str(exc), {"reason": exc.reason}
+    if isinstance(exc, EndpointNotFound):
+        return 404, "webhook-endpoint-not-found", "webhook endpoint not found", None
+    if isinstance(exc, MessageNotFound):
+        return 404, "webhook-message-not-found", "webhook message not found", None
+    log.error("notifier_error", error_type=type(exc).__name__)
+    return 500, "webhook-error", "the webhook operation failed", None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConsentError)
     async def _consent(request: Request, exc: ConsentError) -> JSONResponse:
@@ -188,6 +206,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if status >= 500:
             log.error("consent_error", error_type=type(exc).__name__, path=request.url.path)
         return problem_response(status, code, str(exc), instance=request.url.path, extra=extra)
+
+    @app.exception_handler(NotifierError)
+    async def _notifier(request: Request, exc: NotifierError) -> JSONResponse:
+        status, code, detail, extra = _notifier_problem(exc)
+        return problem_response(status, code, detail, instance=request.url.path, extra=extra)
 
     @app.exception_handler(VerwijsindexError)
     async def _domain(request: Request, exc: VerwijsindexError) -> JSONResponse:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from consent import ConsentBase
 from consent import _models as _consent_models  # noqa: F401  (registers the tables)
 from notifier import NotifierBase
+from notifier import _models as _notifier_models  # noqa: F401  (registers the tables)
 from verwijsindex.abuse import _models as _abuse_models  # noqa: F401
 from verwijsindex.accesslog import _models as _access_log_models  # noqa: F401
 from verwijsindex.db.base import Base

@@ -109,6 +109,7 @@ async def create_registration(
         return to_out(result.registration, result.match_id), result.created
 
     out, created = await ctx.writes.run(work)
+    ctx.webhooks.wake()
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/registrations/{out.id}"
     return out
@@ -186,6 +187,7 @@ async def create_registrations_batch(
 
     for result in await ctx.writes.run(work) if requests else []:
         results[result.index] = result
+    ctx.webhooks.wake()
     final = [r for r in results if r is not None]
     return RegistrationBatchResult(
         created=sum(r.status == 201 for r in final),
@@ -310,4 +312,5 @@ async def withdraw_registration(
             reason=body.reason,
         )
         out = to_out(registration, None)
+    ctx.webhooks.wake()
     return out

@@ -1,7 +1,7 @@
 """consent: consent events, organisation encryption keys, exchanges, ledger and checkpoints
 
 Revision ID: 0003_consent
-Revises: 0001
+Revises: 0002_notifier
 Create Date: 2026-11-23 12:20:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_consent"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_notifier"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
