@@ -341,7 +341,60 @@ def ledger_auditor(prepare: Prepare) -> Endpoint:
     return Endpoint(AUDITOR, prepare, {**endpoint.expect, PRIVACY_OFFICER: 403})
 
 
+HOOK = {"url": "http://127.0.0.1:9/hook"}  # development settings allow loopback http
+
+
+async def _endpoint_of_a(world: World) -> str:
+    r = await world.client.post(
+        "/v1/webhook-endpoints", json=HOOK, headers=world.headers[("A", ORG_ADMIN)]
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def endpoint_path(suffix: str = "", body: dict[str, Any] | None = None) -> Prepare:
+    async def prepare(world: World) -> Prepared:
+        return Prepared(f"/v1/webhook-endpoints/{await _endpoint_of_a(world)}{suffix}", body)
+
+    return prepare
+
+
+async def redelivery(world: World) -> Prepared:
+    await _endpoint_of_a(world)
+    await _match_id(world)  # a match.created message for A's endpoint
+    r = await world.client.get("/v1/webhook-messages", headers=world.headers[("A", ORG_ADMIN)])
+    assert r.status_code == 200, r.text
+    return Prepared(f"/v1/webhook-messages/{r.json()['items'][0]['id']}/redeliver")
+
+
 MATRIX: dict[tuple[str, str], Endpoint] = {
+    ("POST", "/v1/webhook-endpoints"): org_admin_only(
+        fixed("/v1/webhook-endpoints", HOOK), ok=201, other_org=201
+    ),
+    ("GET", "/v1/webhook-endpoints"): org_admin_only(
+        fixed("/v1/webhook-endpoints"), ok=200, other_org=200
+    ),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}"): org_admin_only(
+        endpoint_path(), ok=200, other_org=404
+    ),
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): org_admin_only(
+        endpoint_path("", {"description": "case system"}), ok=200, other_org=404
+    ),
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): org_admin_only(
+        endpoint_path(), ok=204, other_org=404
+    ),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): org_admin_only(
+        endpoint_path("/rotate-secret", {"overlap_seconds": 60}), ok=200, other_org=404
+    ),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"): org_admin_only(
+        endpoint_path("/deliveries"), ok=200, other_org=404
+    ),
+    ("GET", "/v1/webhook-messages"): org_admin_only(
+        fixed("/v1/webhook-messages"), ok=200, other_org=200
+    ),
+    ("POST", "/v1/webhook-messages/{message_id}/redeliver"): org_admin_only(
+        redelivery, ok=202, other_org=404
+    ),
     ("POST", "/v1/matches/{match_id}/consents"): professional_only(
         new_consent, ok=201, other_org=404
     ),
