@@ -14,17 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from notifier import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMessage
 from verwijsindex.api.deps import Ctx, PrincipalDep
-from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE, ApiProblem
-from verwijsindex.api.schemas import Problem
+from verwijsindex.api.errors import ApiProblem
+from verwijsindex.api.schemas import WRITE_PROBLEMS, problem_responses
 from verwijsindex.domain.admin import Principal
 from verwijsindex.domain.models import Role
 from verwijsindex.errors import InvalidInput
 
 router = APIRouter(tags=["webhooks"])
 
-_PROBLEMS: dict[int | str, dict[str, object]] = {
-    s: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}} for s in (401, 403, 404, 422)
-}
+_PROBLEMS = problem_responses(*WRITE_PROBLEMS)
 
 _ID = Annotated[str, Path(max_length=64)]
 
