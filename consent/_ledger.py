@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -308,6 +308,20 @@ class Ledger:
         session.add(LedgerCheckpoint(size=size, root_hash=root, note=note, created_at=at))
         await session.flush()
         return SignedCheckpoint(size=size, root_hash=root, note=note, created_at=at)
+
+    async def erase_personal_of(
+        self, session: AsyncSession, *, indexes: Collection[int], at: datetime
+    ) -> int:
+        """Erase salt and personal fields of the given entries (a subject's erasure request);
+        the leaves, and so every proof and checkpoint, stay valid."""
+        if not indexes:
+            return 0
+        result = await session.execute(
+            update(LedgerEntry)
+            .where(LedgerEntry.idx.in_(list(indexes)), LedgerEntry.erased_at.is_(None))
+            .values(salt=None, personal=None, erased_at=at)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def erase_personal(self, session: AsyncSession, *, before: datetime, at: datetime) -> int:
         """Erase salt and personal fields of entries created before ``before``."""

@@ -504,6 +504,29 @@ class ConsentService:
             if not await self._still_covered(session, exchange, now):
                 self._delete(exchange, now, "consent-withdrawn")
 
+    async def erase_for_matches(
+        self, session: AsyncSession, *, match_ids: Collection[str], at: datetime
+    ) -> int:
+        """A youth's erasure (AVG art. 17): erase the personal parts of the ledger entries of
+        the consent events and exchanges of these matches, and delete any ciphertext still
+        held for them. The ledger stays verifiable; returns the ledger entries erased."""
+        if not match_ids:
+            return 0
+        ids = list(match_ids)
+        events = await session.execute(
+            select(ConsentEventRow.ledger_index).where(ConsentEventRow.match_id.in_(ids))
+        )
+        exchanges = await session.execute(
+            select(Exchange.ledger_index).where(Exchange.match_id.in_(ids))
+        )
+        indexes = {int(i) for i in events.scalars()} | {int(i) for i in exchanges.scalars()}
+        pending = await session.execute(
+            select(Exchange).where(Exchange.match_id.in_(ids), Exchange.deleted_at.is_(None))
+        )
+        for exchange in pending.scalars():
+            self._delete(exchange, at, "erasure")
+        return await self.ledger.erase_personal_of(session, indexes=indexes, at=at)
+
     async def sweep(
         self,
         session: AsyncSession,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from consent import ConsentService, Ledger
 from verwijsindex.abuse import AbuseGuard
 from verwijsindex.accesslog import AccessLogger
@@ -13,7 +15,11 @@ from verwijsindex.db import Database
 from verwijsindex.db.group_commit import GroupCommitter
 from verwijsindex.domain.admin import AdminService
 from verwijsindex.domain.service import RegistrationService
-from verwijsindex.domain.subject_rights import SubjectRightsService
+from verwijsindex.domain.subject_rights import (
+    ErasureHookResult,
+    ErasureScope,
+    SubjectRightsService,
+)
 from verwijsindex.keys import KeyRing
 from verwijsindex.production import check_production
 from verwijsindex.settings import Settings
@@ -46,6 +52,16 @@ def build_context(
     keys = KeyRing.load(settings)
     db = database or create_database(settings)
     registrations = RegistrationService(keys=keys, clock=clock)
+    consent = ConsentService(
+        ledger=Ledger(origin=settings.resolved_ledger_origin, signing_key=keys.ledger_signing_key())
+    )
+    subject_rights = SubjectRightsService(keys=keys, clock=clock, registrations=registrations)
+
+    async def erase_consent_ledger(session: AsyncSession, scope: ErasureScope) -> ErasureHookResult:
+        erased = await consent.erase_for_matches(session, match_ids=scope.match_ids, at=clock.now())
+        return ErasureHookResult(name="consent-ledger", erased=erased)
+
+    subject_rights.add_erasure_hook(erase_consent_ledger)
     return AppContext(
         settings=settings,
         database=db,
@@ -56,11 +72,7 @@ def build_context(
         writes=GroupCommitter(database=db, max_batch=settings.group_commit_max_batch),
         access_log=AccessLogger(keys=keys, clock=clock),
         abuse=AbuseGuard(settings=settings, clock=clock),
-        subject_rights=SubjectRightsService(keys=keys, clock=clock, registrations=registrations),
-        consent=ConsentService(
-            ledger=Ledger(
-                origin=settings.resolved_ledger_origin, signing_key=keys.ledger_signing_key()
-            )
-        ),
+        subject_rights=subject_rights,
+        consent=consent,
         webhooks=Webhooks(settings=settings, database=db, keys=keys),
     )

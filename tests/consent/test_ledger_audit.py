@@ -425,3 +425,33 @@ class TestBothVerifiers:
         assert cli == script
         assert "entry 3: changed since it was last verified" in cli
         assert "entry 0: commitment does not open to its personal fields" in cli
+
+
+class TestSubjectErasureReachesTheLedger:
+    async def test_erasure_erases_personal_parts_and_the_log_still_verifies(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, tmp_path: Path
+    ) -> None:
+        match_id = await populate(client, callers)
+        async with ctx.database.transaction() as session:
+            municipality = await ctx.admin.create_organisation(
+                session, name="Gemeente", sector="municipality", municipality="0363"
+            )
+            officer = await ctx.admin.create_api_key(
+                session, organisation_id=municipality.id, role="privacy-officer"
+            )
+        rows = await _rows(ctx)
+        assert rows and all(r.personal is not None for r in rows)
+        r = await client.post(
+            "/v1/subject-erasure",
+            json={"bsn": "111222333", "reason": "data-subject-request", "request_reference": "R1"},
+            headers={"Authorization": f"Bearer {officer.key}"},
+        )
+        assert r.status_code == 200, r.text
+        assert {"name": "consent-ledger", "erased": len(rows)} in r.json()["extensions"]
+        rows = await _rows(ctx)
+        assert all(r.personal is None and r.salt is None and r.erased_at for r in rows)
+        async with ctx.database.read() as session:
+            left = (await session.execute(select(Exchange).where(Exchange.match_id == match_id)))
+            assert all(e.ciphertext is None for e in left.scalars())
+        report = await run_verifier(client, callers[2], tmp_path / "state.json")
+        assert report is not None
