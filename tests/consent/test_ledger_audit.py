@@ -451,7 +451,7 @@ class TestSubjectErasureReachesTheLedger:
         rows = await _rows(ctx)
         assert all(r.personal is None and r.salt is None and r.erased_at for r in rows)
         async with ctx.database.read() as session:
-            left = (await session.execute(select(Exchange).where(Exchange.match_id == match_id)))
+            left = await session.execute(select(Exchange).where(Exchange.match_id == match_id))
             assert all(e.ciphertext is None for e in left.scalars())
         report = await run_verifier(client, callers[2], tmp_path / "state.json")
         assert report is not None

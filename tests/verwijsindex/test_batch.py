@@ -147,3 +147,19 @@ async def test_batch_equals_one_by_one(
     r = await client.post(URL, json={"items": items}, headers=team[0].headers)
     batched = _shape(r.json()["results"], await events_since(seen))
     assert batched == one_by_one
+
+
+class TestBatchAbuseAccounting:
+    async def test_a_large_batch_counts_every_new_youth_towards_the_volume_rule(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        from verwijsindex.abuse import RULE_VOLUME, AnomalyFlag
+
+        items = [item(make_bsn(3000 + i)) for i in range(ctx.settings.anomaly_volume_minimum + 5)]
+        r = await client.post(URL, json={"items": items}, headers=callers[0].headers)
+        assert r.json()["created"] == len(items)
+        async with ctx.database.read() as s:
+            flags = list((await s.execute(select(AnomalyFlag))).scalars())
+        assert [(f.rule, f.professional_id, f.observed) for f in flags] == [
+            (RULE_VOLUME, callers[0].professional_id, float(len(items)))
+        ]

@@ -53,15 +53,17 @@ def _hour(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
-async def _increment(session: AsyncSession, scope: str, subject_id: str, window: datetime) -> int:
+async def _increment(
+    session: AsyncSession, scope: str, subject_id: str, window: datetime, by: int = 1
+) -> int:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = insert(RateLimitCounter).values(
-        scope=scope, subject_id=subject_id, window_start=window, hits=1
+        scope=scope, subject_id=subject_id, window_start=window, hits=by
     )
     stmt = values.on_conflict_do_update(
         index_elements=["scope", "subject_id", "window_start"],
-        set_={"hits": RateLimitCounter.hits + 1},
+        set_={"hits": RateLimitCounter.hits + by},
     ).returning(RateLimitCounter.hits)
     return int((await session.execute(stmt)).scalar_one())
 
@@ -110,18 +112,20 @@ class AbuseGuard:
             raise RateLimited("too many registrations; try again later", retry_after=retry_after)
 
     async def after_registration(
-        self, session: AsyncSession, *, registration: Registration, created: bool
+        self, session: AsyncSession, *, registration: Registration, created: bool, count: int = 1
     ) -> bool:
         """Rule ``registration-volume``: a professional registering more new youths in one
         clock hour than max(minimum, factor × the organisation's median professional-hour
-        over the last 7 days). Cheap: the median is only computed above the minimum."""
-        if not created:
+        over the last 7 days). Cheap: the median is only computed above the minimum.
+        ``count`` > 1 accounts for that many new registrations of the same professional at
+        once (a batch), with one counter update and one evaluation."""
+        if not created or count < 1:
             return False
         s = self._settings
         now = self._clock.now()
         hour = _hour(now)
         pro = registration.professional_id
-        hits = await _increment(session, _HOUR_SCOPE, pro, hour)
+        hits = await _increment(session, _HOUR_SCOPE, pro, hour, by=count)
         if hits <= s.anomaly_volume_minimum:
             return False
         rows = await session.execute(

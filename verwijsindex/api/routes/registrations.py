@@ -163,13 +163,15 @@ async def create_registrations_batch(
         outcomes = await ctx.registrations.register_many(session, requests)
         out: list[BatchItemResult] = []
         subjects: list[Subject] = []
+        per_professional: dict[str, list[Registration]] = {}
         for index, request_item, outcome in zip(positions, requests, outcomes, strict=True):
             if isinstance(outcome, VerwijsindexError):
                 out.append(_item_problem(index, status_for(outcome), outcome.code, outcome.detail))
             else:
-                await ctx.abuse.after_registration(
-                    session, registration=outcome.registration, created=outcome.created
-                )
+                if outcome.created:
+                    per_professional.setdefault(outcome.registration.professional_id, []).append(
+                        outcome.registration
+                    )
                 pseudonym = ctx.keys.access_log_subject(crypto.parse_bsn(request_item.bsn))
                 subjects.append(Subject.person(pseudonym))
                 out.append(
@@ -179,6 +181,10 @@ async def create_registrations_batch(
                         registration=to_out(outcome.registration, outcome.match_id),
                     )
                 )
+        for created in per_professional.values():
+            await ctx.abuse.after_registration(
+                session, registration=created[0], created=True, count=len(created)
+            )
         if subjects:
             await ctx.access_log.record_many(
                 session, access, operation=Operation.REGISTRATION_CREATE, subjects=subjects
