@@ -137,6 +137,11 @@ class Service:
             "VERWIJSINDEX_PORT": str(self.port),
             "VERWIJSINDEX_LOG_LEVEL": "warning",
             "VERWIJSINDEX_RUN_SWEEPER": "false",
+            # One professional registers every youth: switch off the enumeration defence's
+            # per-professional limits for the measurement.
+            "VERWIJSINDEX_RATE_LIMIT_PROFESSIONAL_PER_MINUTE": "0",
+            "VERWIJSINDEX_RATE_LIMIT_PROFESSIONAL_PER_DAY": "0",
+            "VERWIJSINDEX_RATE_LIMIT_ORGANISATION_PER_MINUTE": "0",
             **extra_env,
         }
         self.base_url = f"http://127.0.0.1:{self.port}"
