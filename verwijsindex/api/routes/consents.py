@@ -12,7 +12,7 @@ import json
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +34,7 @@ from consent import (
 )
 from consent._service import to_event
 from crypto import exchange_info
-from verwijsindex.api.deps import Ctx, PrincipalDep, ProfessionalDep
+from verwijsindex.api.deps import Ctx, ProfessionalDep, require_role
 from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE, ApiProblem
 from verwijsindex.api.schemas import WRITE_PROBLEMS, Problem, problem_responses
 from verwijsindex.domain import repository as repo
@@ -265,20 +265,8 @@ def _summary(e: Exchange) -> ExchangeSummary:
     )
 
 
-async def _org_admin(principal: PrincipalDep) -> Principal:
-    if principal.role is not Role.ORG_ADMIN:
-        raise ApiProblem(403, "forbidden-role", "this API key's role may not do this")
-    return principal
-
-
-async def _org_system(principal: PrincipalDep) -> Principal:
-    if principal.role not in (Role.PROFESSIONAL, Role.ORG_ADMIN):
-        raise ApiProblem(403, "forbidden-role", "this API key's role may not do this")
-    return principal
-
-
-OrgAdminDep = Annotated[Principal, Depends(_org_admin)]
-OrgSystemDep = Annotated[Principal, Depends(_org_system)]
+OrgAdminDep = Annotated[Principal, require_role(Role.ORG_ADMIN)]
+OrgSystemDep = Annotated[Principal, require_role(Role.PROFESSIONAL, Role.ORG_ADMIN)]
 
 
 # --- consent events -----------------------------------------------------------------------

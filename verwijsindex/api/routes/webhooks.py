@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from notifier import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMessage
-from verwijsindex.api.deps import Ctx, PrincipalDep
-from verwijsindex.api.errors import ApiProblem
+from verwijsindex.api.deps import Ctx, require_role
 from verwijsindex.api.schemas import WRITE_PROBLEMS, problem_responses
 from verwijsindex.domain.admin import Principal
 from verwijsindex.domain.models import Role
@@ -27,13 +26,7 @@ _PROBLEMS = problem_responses(*WRITE_PROBLEMS)
 _ID = Annotated[str, Path(max_length=64)]
 
 
-async def _org_admin(principal: PrincipalDep) -> Principal:
-    if principal.role is not Role.ORG_ADMIN:
-        raise ApiProblem(403, "forbidden-role", "this API key's role may not do this")
-    return principal
-
-
-OrgAdmin = Annotated[Principal, Depends(_org_admin)]
+OrgAdmin = Annotated[Principal, require_role(Role.ORG_ADMIN)]
 
 
 # --- bodies -------------------------------------------------------------------------------
