@@ -107,7 +107,7 @@ class TestSubjectErasure:
             body["erased_matches"],
             body["erased_participations"],
             body["extensions"],
-        ) == (2, 2, 1, 2, [])
+        ) == (2, 2, 1, 2, [{"name": "consent-ledger", "erased": 0}])  # no consent recorded
 
         # scan the index tables for any pseudonym of X (every key version) or its rows
         bsn = crypto.parse_bsn(X)
@@ -159,7 +159,10 @@ class TestSubjectErasure:
             json={"bsn": X, "reason": "court-order", "request_reference": "ECLI-NL-1"},
             headers=officer,
         )
-        assert r.json()["extensions"] == [{"name": "test-ledger", "erased": 3}]
+        assert r.json()["extensions"] == [
+            {"name": "consent-ledger", "erased": 0},
+            {"name": "test-ledger", "erased": 3},
+        ]
         [scope] = seen
         assert sorted(scope.registration_ids) == sorted(x_regs)
         assert scope.match_ids == [match_id]
