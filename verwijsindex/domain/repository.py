@@ -89,19 +89,6 @@ async def touch_api_key(session: AsyncSession, key_id: str, at: datetime) -> Non
     await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at))
 
 
-async def active_registration_of_professional(
-    session: AsyncSession, *, pseudonyms: Sequence[str], professional_id: str
-) -> Registration | None:
-    result = await session.execute(
-        select(Registration).where(
-            Registration.pseudonym.in_(pseudonyms),
-            Registration.professional_id == professional_id,
-            Registration.status == RegistrationStatus.ACTIVE,
-        )
-    )
-    return result.scalars().first()
-
-
 async def active_registrations_of_subject(
     session: AsyncSession, pseudonyms: Sequence[str]
 ) -> list[Registration]:
@@ -132,15 +119,6 @@ async def repseudonymise(
         .where(Match.subject_pseudonym.in_(old), Match.status == MatchStatus.OPEN)
         .values(subject_pseudonym=new)
     )
-
-
-async def open_match_of_subject(session: AsyncSession, pseudonyms: Sequence[str]) -> Match | None:
-    result = await session.execute(
-        select(Match).where(
-            Match.subject_pseudonym.in_(pseudonyms), Match.status == MatchStatus.OPEN
-        )
-    )
-    return result.scalar_one_or_none()
 
 
 async def open_matches_of_subjects(session: AsyncSession, pseudonyms: Sequence[str]) -> list[Match]:
@@ -342,10 +320,6 @@ async def purge_closed_matches(session: AsyncSession, *, closed_before: datetime
         delete(Match).where(Match.status == MatchStatus.CLOSED, Match.closed_at <= closed_before)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def count_rows(session: AsyncSession, model: type[object]) -> int:
-    return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
 async def open_match_participant_organisations(

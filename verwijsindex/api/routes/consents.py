@@ -35,8 +35,8 @@ from consent import (
 from consent._service import to_event
 from crypto import exchange_info
 from verwijsindex.api.deps import Ctx, ProfessionalDep, require_role
-from verwijsindex.api.errors import PROBLEM_MEDIA_TYPE, ApiProblem
-from verwijsindex.api.schemas import WRITE_PROBLEMS, Problem, problem_responses
+from verwijsindex.api.errors import ApiProblem
+from verwijsindex.api.schemas import WRITE_PROBLEMS, problem_responses
 from verwijsindex.domain import repository as repo
 from verwijsindex.domain.admin import Principal
 from verwijsindex.domain.models import Role
@@ -541,7 +541,7 @@ async def inbox(
 @router.get(
     "/v1/exchanges/{exchange_id}",
     response_model=ExchangeOut,
-    responses={410: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}, **_PROBLEMS},
+    responses=_PROBLEMS,
     summary="Fetch one exchange's ciphertext (recipient only)",
 )
 async def get_exchange(exchange_id: _Id, ctx: Ctx, caller: ProfessionalDep) -> ExchangeOut:
