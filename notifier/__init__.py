@@ -20,7 +20,7 @@ from notifier._db import NotifierBase
 from notifier._endpoints import CreatedEndpoint, EndpointService
 from notifier._errors import EndpointNotFound, MessageNotFound, NotifierError
 from notifier._models import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMessage
-from notifier._outbox import EventType, OutboxEvent, enqueue
+from notifier._outbox import Event, EventType, OutboxEvent, enqueue, enqueue_many
 from notifier._retry import (
     STANDARD_WEBHOOKS_SCHEDULE,
     ErrorKind,
@@ -58,6 +58,7 @@ __all__ = [
     "EndpointNotFound",
     "EndpointService",
     "ErrorKind",
+    "Event",
     "EventType",
     "IPAddress",
     "MessageNotFound",
@@ -81,6 +82,7 @@ __all__ = [
     "classify_exception",
     "classify_response",
     "enqueue",
+    "enqueue_many",
     "parse_retry_after",
     "resolve_and_check",
     "system_resolver",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -49,6 +51,17 @@ _ALLOWED_DATA_KEYS = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class Event:
+    """One event for one organisation, as :func:`enqueue_many` takes it."""
+
+    event_type: EventType
+    organisation_id: str
+    data: dict[str, Any]
+    occurred_at: datetime
+    match_id: str | None = None
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -62,56 +75,76 @@ async def enqueue(
 
     The payload is thin by construction: only ids, the event type and an end reason.
     """
-    unknown = set(data) - _ALLOWED_DATA_KEYS
-    if unknown:
-        raise ValueError(f"payload keys not allowed in a thin event: {sorted(unknown)}")
-    event_id = f"msg_{uuid.uuid4().hex}"
-    body = {
-        "type": str(event_type),
-        "timestamp": occurred_at.isoformat().replace("+00:00", "Z"),
-        "data": data,
-    }
-    payload = json.dumps(body, separators=(",", ":"), sort_keys=True)
-    session.add(
-        OutboxEvent(
-            id=event_id,
-            event_type=str(event_type),
-            organisation_id=organisation_id,
-            match_id=match_id,
-            payload=payload,
-            created_at=occurred_at,
-        )
+    (event_id,) = await enqueue_many(
+        session, [Event(event_type, organisation_id, data, occurred_at, match_id)]
     )
-    endpoint_ids = (
-        await session.scalars(
-            select(WebhookEndpoint.id)
-            .where(
-                WebhookEndpoint.organisation_id == organisation_id,
-                WebhookEndpoint.enabled.is_(True),
-            )
-            .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+    return event_id
+
+
+async def enqueue_many(session: AsyncSession, events: Sequence[Event]) -> list[str]:
+    """Add events to the outbox in the session's transaction, in the given order, with one
+    query for the organisations' enabled endpoints and one insert per table, whatever their
+    number. Returns the event ids."""
+    for event in events:
+        unknown = set(event.data) - _ALLOWED_DATA_KEYS
+        if unknown:
+            raise ValueError(f"payload keys not allowed in a thin event: {sorted(unknown)}")
+    if not events:
+        return []
+    organisations = sorted({e.organisation_id for e in events})
+    rows = await session.execute(
+        select(WebhookEndpoint.organisation_id, WebhookEndpoint.id)
+        .where(
+            WebhookEndpoint.organisation_id.in_(organisations),
+            WebhookEndpoint.enabled.is_(True),
         )
-    ).all()
-    for endpoint_id in endpoint_ids:
+        .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+    )
+    endpoints: dict[str, list[str]] = {}
+    for organisation_id, endpoint_id in rows.all():
+        endpoints.setdefault(organisation_id, []).append(endpoint_id)
+    # Scheduling is wall-clock time: "immediately" means now, whatever clock stamped the event.
+    due = datetime.now(UTC)
+    ids: list[str] = []
+    messages: list[WebhookMessage] = []
+    for event in events:
+        event_id = f"msg_{uuid.uuid4().hex}"
+        ids.append(event_id)
+        body = {
+            "type": str(event.event_type),
+            "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
+            "data": event.data,
+        }
+        payload = json.dumps(body, separators=(",", ":"), sort_keys=True)
         session.add(
+            OutboxEvent(
+                id=event_id,
+                event_type=str(event.event_type),
+                organisation_id=event.organisation_id,
+                match_id=event.match_id,
+                payload=payload,
+                created_at=event.occurred_at,
+            )
+        )
+        messages.extend(
             WebhookMessage(
                 public_id=f"msg_{uuid.uuid4().hex}",
                 endpoint_id=endpoint_id,
-                organisation_id=organisation_id,
+                organisation_id=event.organisation_id,
                 event_id=event_id,
-                event_type=str(event_type),
-                ordering_key=match_id,
+                event_type=str(event.event_type),
+                ordering_key=event.match_id,
                 payload=payload,
                 status=MessageStatus.PENDING,
                 attempts=0,
                 round_attempts=0,
-                # Scheduling is wall-clock time: "immediately" means now, whatever clock
-                # stamped the event.
-                next_attempt_at=datetime.now(UTC),
-                created_at=occurred_at,
+                next_attempt_at=due,
+                created_at=event.occurred_at,
             )
+            for endpoint_id in endpoints.get(event.organisation_id, [])
         )
-    if endpoint_ids:
-        # Insert now so that ``seq`` follows the order of enqueue calls in this transaction.
+    if messages:
+        # One flush in the order of the events, so each endpoint's ``seq`` follows that order.
+        session.add_all(messages)
         await session.flush()
-    return event_id
+    return ids

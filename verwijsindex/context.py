@@ -14,6 +14,7 @@ from verwijsindex.clock import Clock
 from verwijsindex.db import Database
 from verwijsindex.db.group_commit import GroupCommitter
 from verwijsindex.domain.admin import AdminService
+from verwijsindex.domain.credentials import CredentialCache
 from verwijsindex.domain.service import RegistrationService
 from verwijsindex.domain.subject_rights import (
     ErasureHookResult,
@@ -40,6 +41,7 @@ class AppContext:
     subject_rights: SubjectRightsService
     consent: ConsentService
     webhooks: Webhooks
+    credentials: CredentialCache
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -75,4 +77,5 @@ def build_context(
         subject_rights=subject_rights,
         consent=consent,
         webhooks=Webhooks(settings=settings, database=db, keys=keys),
+        credentials=CredentialCache(ttl=settings.auth_cache_seconds),
     )

@@ -9,6 +9,7 @@ depth. It runs last before rendering, so it also covers the standard library's r
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
@@ -62,14 +63,27 @@ def redact_processor(
     return out
 
 
-def configure_logging(*, level: str = "info", json: bool = True) -> None:
-    """Configure structlog and route the standard library's logging through it."""
+def add_process_id(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: the process id as ``pid`` (which worker process logged)."""
+    event_dict.setdefault("pid", os.getpid())
+    return event_dict
+
+
+def configure_logging(*, level: str = "info", json: bool = True, process_id: bool = False) -> None:
+    """Configure structlog and route the standard library's logging through it.
+
+    ``process_id`` adds the process id to every line, for ``serve --workers N`` where several
+    processes write to one stream. Call this in every process (a worker process too)."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
     ]
+    if process_id:
+        shared.append(add_process_id)
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )

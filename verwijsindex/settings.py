@@ -37,6 +37,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="API worker processes of 'serve' sharing the port (PostgreSQL scales out)",
+    )
     log_level: str = "info"
     log_json: bool = True
 
@@ -45,11 +51,20 @@ class Settings(BaseSettings):
     run_sweeper: bool = True
     auto_migrate: bool = True
 
-    group_commit: bool | None = Field(
-        default=None,
-        description="Share one transaction among concurrent registrations; default on for SQLite",
+    group_commit: bool = Field(
+        default=True,
+        description="Concurrent registrations of one process share one set-based write and one"
+        " transaction (SQLite and PostgreSQL)",
     )
     group_commit_max_batch: int = Field(default=256, ge=1, le=10_000)
+
+    auth_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="How long an authenticated API key and professional are cached in process;"
+        " a revocation by another process takes effect within this time; 0 disables",
+    )
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_batch_body_bytes: int = Field(default=512 * 1024, ge=1024)
@@ -117,8 +132,6 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'verwijsindex.db'}"
         if self.keys_dir is None:
             self.keys_dir = self.data_dir / "keys"
-        if self.group_commit is None:
-            self.group_commit = self.is_sqlite
         if self.ledger_origin is None:
             host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "localhost"
             self.ledger_origin = f"verwijsindex.{host}/consent-ledger"

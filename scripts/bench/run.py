@@ -1,4 +1,4 @@
-"""The benchmark suite: ceilings, registration throughput and latency, and scale, in one run.
+"""The benchmark suite: ceilings, registration throughput and latency, scale and scale-out.
 
 Everything is measured side by side on this machine in the same run and written as
 ``results.json`` and ``results.md`` under ``--out``. The load generator is wrk (Debian package
@@ -8,6 +8,7 @@ ASGI endpoint under the same uvicorn settings.
     python -m scripts.bench.run --quick --out bench-results/
     python -m scripts.bench.run --full --out bench-results/
     python -m scripts.bench.run --quick --scale 0,1000000 --profile --out bench-results/
+    python -m scripts.bench.run --only-scaleout --scaleout 1,2,4 --out bench-results/
 """
 
 from __future__ import annotations
@@ -106,6 +107,14 @@ class ServerProcess:
     def memory(self) -> dict[str, int]:
         return _read_status(self.process.pid)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process (all its threads) so far."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
@@ -122,9 +131,8 @@ def start_ceiling(kind: str, log_dir: Path) -> ServerProcess:
     return ServerProcess.start(f"ceiling-{kind}", argv, dict(os.environ), log_dir, port)
 
 
-def start_service(database_url: str, data_dir: Path, log_dir: Path, name: str) -> ServerProcess:
-    port = free_port()
-    env = {
+def service_env(database_url: str, data_dir: Path, port: int) -> dict[str, str]:
+    return {
         **os.environ,
         "VERWIJSINDEX_ENV": "development",
         "VERWIJSINDEX_DATABASE_URL": database_url,
@@ -136,8 +144,63 @@ def start_service(database_url: str, data_dir: Path, log_dir: Path, name: str) -
         "VERWIJSINDEX_RATE_LIMIT_PROFESSIONAL_PER_DAY": "0",
         "VERWIJSINDEX_RATE_LIMIT_ORGANISATION_PER_MINUTE": "0",
     }
-    argv = [sys.executable, "-m", "verwijsindex.cli", "serve"]
-    return ServerProcess.start(name, argv, env, log_dir, port)
+
+
+def start_service(
+    database_url: str, data_dir: Path, log_dir: Path, name: str, args: tuple[str, ...] = ()
+) -> ServerProcess:
+    """``verwijsindex serve [args]``; with ``--workers N`` (N > 1) it returns once all N worker
+    processes have started (one answering ``/readyz`` is not enough)."""
+    port = free_port()
+    env = service_env(database_url, data_dir, port)
+    argv = [sys.executable, "-m", "verwijsindex.cli", "serve", *args]
+    server = ServerProcess.start(name, argv, env, log_dir, port)
+    workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
+    if workers > 1:
+        deadline = time.monotonic() + 120
+        while len(worker_pids(server.log_path)) < workers:
+            if time.monotonic() > deadline or server.process.poll() is not None:
+                server.stop()
+                raise RuntimeError(f"{name}: not all {workers} workers started")
+            time.sleep(0.1)
+    return server
+
+
+def worker_pids(log_path: Path) -> set[int]:
+    """The processes that logged the app's ``started`` line (``serve --workers N`` logs pids)."""
+    pids = set()
+    for line in log_path.read_text(errors="replace").splitlines():
+        if line.startswith("{") and '"started"' in line:
+            event = json.loads(line)
+            if event.get("event") == "started" and "pid" in event:
+                pids.add(int(event["pid"]))
+    return pids
+
+
+def start_notifier(
+    database_url: str, data_dir: Path, log_dir: Path, name: str
+) -> subprocess.Popen[bytes]:
+    """A separate ``verwijsindex notifier run`` process (webhook delivery) on the database."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / f"{name}.log").open("wb") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "verwijsindex.cli", "notifier", "run"],
+            env=service_env(database_url, data_dir, free_port()),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> int | None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 class Wrk:
@@ -504,7 +567,7 @@ def database_size(db: BenchDatabase) -> int:
 
 def check_matches(db: BenchDatabase) -> dict[str, int]:
     """Correctness after the load: every youth with active registrations of two different
-    professionals has exactly one open match."""
+    professionals has exactly one open match (none missing, none doubled)."""
     rows = asyncio.run(
         _query(
             db,
@@ -516,15 +579,19 @@ def check_matches(db: BenchDatabase) -> dict[str, int]:
               SELECT r.pseudonym FROM registrations r WHERE r.status = 'active'
               GROUP BY r.pseudonym HAVING count(DISTINCT r.professional_id) > 1) s
            WHERE NOT EXISTS (SELECT 1 FROM matches m
-                             WHERE m.subject_pseudonym = s.pseudonym AND m.status = 'open'))
+                             WHERE m.subject_pseudonym = s.pseudonym AND m.status = 'open')),
+          (SELECT count(*) FROM (
+              SELECT m.subject_pseudonym FROM matches m WHERE m.status = 'open'
+              GROUP BY m.subject_pseudonym HAVING count(*) > 1) d)
     """,
         )
     )
-    active, open_matches, unmatched = rows[0]
+    active, open_matches, unmatched, doubled = rows[0]
     return {
         "active_registrations": active,
         "open_matches": open_matches,
         "youths_missing_a_match": unmatched,
+        "youths_with_more_than_one_open_match": doubled,
     }
 
 
@@ -580,6 +647,9 @@ class Options:
     sqlite_rows: int
     profile: bool
     workdir: Path
+    scaleout: list[int] = field(default_factory=list)
+    scaleout_levels: list[int] = field(default_factory=lambda: [TARGET_CLIENTS])
+    only_scaleout: bool = False
 
 
 def service_point(
@@ -605,11 +675,18 @@ def service_point(
         levels = opts.levels if preload == 0 else [TARGET_CLIENTS]
         point["register"] = []
         for clients in levels:
+            cpu_before = server.cpu_seconds()
             r = wrk.run(url, "register.lua", [str(data), str(wrk.next_offset())], clients)
+            cpu = server.cpu_seconds() - cpu_before
+            r["server_cpu_cores"] = round(cpu / r["seconds"], 2) if r.get("seconds") else None
+            r["server_cpu_ms_per_request"] = (
+                round(cpu * 1000 / r["requests"], 3) if r.get("requests") else None
+            )
             point["register"].append(r)
             log(
                 f"{label}: register c={clients}: {r['rps']:.0f}/s p50 {r['p50_ms']:.1f} ms "
-                f"p99 {r['p99_ms']:.1f} ms non-2xx {r['non_2xx']}"
+                f"p99 {r['p99_ms']:.1f} ms non-2xx {r['non_2xx']}, server CPU "
+                f"{r['server_cpu_cores']} cores, {r['server_cpu_ms_per_request']} ms/request"
             )
         matches = bench_match_ids(db)
         point["match_ids_read"] = len(matches)
@@ -645,6 +722,62 @@ def service_point(
         drop_database(db)
     results["points"].append(point)
     return point
+
+
+def scaleout_point(opts: Options, wrk: Wrk, workers: int) -> dict[str, Any]:
+    """PostgreSQL, ``serve --workers W --no-webhook-worker`` plus one separate
+    ``notifier run`` process, on a fresh database; registrations at each client level, then
+    the match check."""
+    label = f"scaleout-w{workers}"
+    log(f"{label}: preparing database")
+    db = create_database("postgresql", opts.workdir, label)
+    point: dict[str, Any] = {"workers": workers, "register": []}
+    logs = opts.out / "logs"
+    server: ServerProcess | None = None
+    notifier: subprocess.Popen[bytes] | None = None
+    try:
+        args = ("--workers", str(workers), "--no-webhook-worker")
+        server = start_service(db.url, db.data_dir, logs, f"service-{label}", args)
+        notifier = start_notifier(db.url, db.data_dir, logs, f"notifier-{label}")
+        data = write_lua_data(opts.workdir / f"{label}.lua", db.people)
+        url = server.base_url
+        wrk.run(url, "register.lua", [str(data), str(wrk.next_offset())], 32, opts.warmup)
+        for clients in opts.scaleout_levels:
+            r = wrk.run(url, "register.lua", [str(data), str(wrk.next_offset())], clients)
+            point["register"].append(r)
+            log(
+                f"{label}: register c={clients}: {r['rps']:.0f}/s p50 {r['p50_ms']:.1f} ms "
+                f"p99 {r['p99_ms']:.1f} ms non-2xx {r['non_2xx']}"
+            )
+        pids = worker_pids(server.log_path) or {server.process.pid}  # one process: no pids
+        point["worker_processes"] = len(pids)
+        point["rss_bytes"] = sum(_read_status(pid).get("VmRSS", 0) for pid in pids)
+        server.stop()
+        server = None
+        point["notifier_ran_throughout"] = notifier.poll() is None
+        point["notifier_exit"] = stop_process(notifier)
+        notifier = None
+        point["check"] = check_matches(db)
+        log(f"{label}: {point['check']}")
+    finally:
+        if server is not None:
+            server.stop()
+        if notifier is not None:
+            stop_process(notifier)
+        drop_database(db)
+    return point
+
+
+def run_scaleout(opts: Options, wrk: Wrk, results: dict[str, Any]) -> None:
+    section: dict[str, Any] = {
+        "workers": opts.scaleout,
+        "levels": opts.scaleout_levels,
+        "points": [],
+    }
+    results["scaleout"] = section
+    for workers in opts.scaleout:
+        section["points"].append(scaleout_point(opts, wrk, workers))
+        save(opts, results)
 
 
 def _bsns(count: int, start: int = 60_000_000) -> list[str]:
@@ -758,6 +891,8 @@ def run_suite(opts: Options) -> dict[str, Any]:
             "backends": opts.backends,
             "birth_date": BIRTH_DATE,
             "match_read_clients": MATCH_READ_CLIENTS,
+            "scaleout_workers": opts.scaleout,
+            "scaleout_levels": opts.scaleout_levels,
         },
         "points": [],
     }
@@ -765,7 +900,15 @@ def run_suite(opts: Options) -> dict[str, Any]:
     log("machine info")
     results["machine"] = machine_info(opts.backends)
     save(opts, results)
+    if not opts.only_scaleout:
+        run_single_process(opts, wrk, results)
+    if opts.scaleout:
+        run_scaleout(opts, wrk, results)
+    return results
 
+
+def run_single_process(opts: Options, wrk: Wrk, results: dict[str, Any]) -> None:
+    """Ceilings, then the single-process service runs and scale points per backend."""
     log("ceiling: HMAC-SHA256 of a BSN")
     results["hmac"] = ceiling_hmac()
     log(f"  {results['hmac']}")
@@ -799,7 +942,6 @@ def run_suite(opts: Options) -> dict[str, Any]:
         for preload in opts.scale:
             service_point(opts, wrk, backend, preload, results)
             save(opts, results)
-    return results
 
 
 def save(opts: Options, results: dict[str, Any]) -> None:
@@ -952,6 +1094,7 @@ def render_markdown(res: dict[str, Any]) -> str:
                 f"| {b['rows_per_s']:,} | {b['batch_p50_ms']} | {share} |"
             )
         out.append("")
+    out += render_scaleout(res)
     out += [
         "## Match → webhook latency",
         "",
@@ -979,6 +1122,43 @@ def render_markdown(res: dict[str, Any]) -> str:
                 "",
             ]
     return "\n".join(out) + "\n"
+
+
+def _scaleout_runs(res: dict[str, Any]) -> dict[tuple[int, int], dict[str, Any]]:
+    """(workers, clients) → the wrk run, from the scale-out section."""
+    return {
+        (p["workers"], r["clients"]): r
+        for p in (res.get("scaleout") or {}).get("points", [])
+        for r in p["register"]
+    }
+
+
+def render_scaleout(res: dict[str, Any]) -> list[str]:
+    points = (res.get("scaleout") or {}).get("points", [])
+    if not points:
+        return []
+    runs = _scaleout_runs(res)
+    out = [
+        "## Scale-out on PostgreSQL (`serve --workers W --no-webhook-worker` "
+        "and one `notifier run`)",
+        "",
+        "| API workers | clients | req/s | p50 | p99 | non-2xx | vs 1 worker | RSS (workers) "
+        "| youths missing a match | youths with > 1 open match |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in points:
+        check = p.get("check", {})
+        for r in p["register"]:
+            one = runs.get((1, r["clients"]))
+            ratio = f"{r['rps'] / one['rps']:.2f}×" if one and one["rps"] else "–"
+            out.append(
+                f"| {p['workers']} | {r['clients']} | {r['rps']:,.0f} | {_ms(r['p50_ms'])} "
+                f"| {_ms(r['p99_ms'])} | {r['non_2xx']} | {ratio} | {_mb(p.get('rss_bytes'))} "
+                f"| {check.get('youths_missing_a_match', '–')} "
+                f"| {check.get('youths_with_more_than_one_open_match', '–')} |"
+            )
+    out.append("")
+    return out
 
 
 def render_targets(res: dict[str, Any], fast: dict[int, dict[str, Any]]) -> list[str]:
@@ -1050,14 +1230,24 @@ def render_targets(res: dict[str, Any], fast: dict[int, dict[str, Any]]) -> list
         if ceiling:
             share = bulk["rows_per_s"] / ceiling
             rows.append(("bulk ≥ half of raw executemany", f"{share:.1%}", share >= 0.5))
+    runs = _scaleout_runs(res)
+    one, two = runs.get((1, TARGET_CLIENTS)), runs.get((2, TARGET_CLIENTS))
+    if one and two and one["rps"]:
+        ratio = two["rps"] / one["rps"]
+        rows.append(
+            (
+                f"PostgreSQL: 2 workers ≥ 1.6× one, {TARGET_CLIENTS} clients",
+                f"{ratio:.2f}×",
+                ratio >= 1.6,
+            )
+        )
     out = ["## Targets (issue 6)", "", "| target | measured | verdict |", "|---|---:|---|"]
     for name, value, ok in rows:
         verdict = "not decided" if ok is None else ("met" if ok else "**missed**")
         out.append(f"| {name} | {value} | {verdict} |")
-    out += [
-        "| PostgreSQL: 2 workers ≥ 1.6× one | – | not measured: scale-out not in this suite yet |",
-        "",
-    ]
+    if not (one and two):
+        out.append("| PostgreSQL: 2 workers ≥ 1.6× one | – | not measured in this run |")
+    out.append("")
     return out
 
 
@@ -1098,6 +1288,20 @@ def main() -> None:
     parser.add_argument(
         "--workdir", type=Path, help="where databases go (default a temporary directory)"
     )
+    parser.add_argument(
+        "--scaleout",
+        default="1,2,4",
+        help="API worker processes per scale-out run on PostgreSQL (default 1,2,4; "
+        "'' or 0 skips the section; needs postgresql among --backends)",
+    )
+    parser.add_argument(
+        "--scaleout-levels", help="clients of the scale-out runs (default 32; --full: 32,128)"
+    )
+    parser.add_argument(
+        "--only-scaleout",
+        action="store_true",
+        help="run only the scale-out section (no ceilings, no single-process runs)",
+    )
     args = parser.parse_args()
     mode_name = args.mode or "quick"
     full = mode_name == "full"
@@ -1118,7 +1322,18 @@ def main() -> None:
         sqlite_rows=args.sqlite_rows or (1_000_000 if full else 100_000),
         profile=args.profile,
         workdir=workdir,
+        scaleout=[w for w in parse_list(args.scaleout) if w > 0],
+        scaleout_levels=parse_list(args.scaleout_levels)
+        if args.scaleout_levels
+        else ([TARGET_CLIENTS, 128] if full else [TARGET_CLIENTS]),
+        only_scaleout=args.only_scaleout,
     )
+    if "postgresql" not in opts.backends:
+        if args.only_scaleout:
+            parser.error("--only-scaleout needs postgresql among --backends")
+        opts.scaleout = []
+    if args.only_scaleout and not opts.scaleout:
+        parser.error("--only-scaleout needs worker counts in --scaleout")
     if 0 not in opts.scale:
         opts.scale.insert(0, 0)
     started = time.monotonic()

@@ -51,7 +51,8 @@ class Server:
                 self.process.wait()
 
 
-def start_server(database_url: str, data_dir: Path, **extra_env: str) -> Server:
+def start_server(database_url: str, data_dir: Path, *args: str, **extra_env: str) -> Server:
+    """``verwijsindex serve [args]`` on a free port, once it answers ``/readyz``."""
     port = free_port()
     env = {
         **os.environ,
@@ -64,7 +65,7 @@ def start_server(database_url: str, data_dir: Path, **extra_env: str) -> Server:
     log_path = data_dir / f"server-{port}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "verwijsindex.cli", "serve"],
+        [sys.executable, "-m", "verwijsindex.cli", "serve", *args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

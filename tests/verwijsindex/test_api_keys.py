@@ -246,3 +246,71 @@ class TestCli:
             ],
         )
         assert bad_days.exit_code == 2
+
+
+class TestCredentialCache:
+    """Authenticated keys and professionals are cached in process for a short time."""
+
+    async def test_revocation_by_another_process_takes_effect_within_the_ttl(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        from verwijsindex.domain.credentials import CredentialCache
+
+        now = [100.0]
+        ctx.credentials = CredentialCache(ttl=2.0, monotonic=lambda: now[0])
+        issued = await _issue(client, callers[0], role="professional")
+        headers = _as_professional(issued["key"], callers[0])
+        assert (await client.get("/v1/registrations", headers=headers)).status_code == 200
+        # revoked directly in the database, as the CLI or another API worker would
+        async with ctx.database.transaction() as session:
+            await ctx.admin.revoke_api_key(session, key_id=str(issued["id"]), organisation_id=None)
+        now[0] += 1.9
+        assert (await client.get("/v1/registrations", headers=headers)).status_code == 200
+        now[0] += 0.1
+        assert (await client.get("/v1/registrations", headers=headers)).status_code == 401
+        assert (await client.get("/v1/registrations", headers=headers)).status_code == 401
+
+    async def test_expiry_is_checked_on_cached_keys(
+        self, client: httpx.AsyncClient, callers: list[Caller], clock: FrozenClock, ctx: AppContext
+    ) -> None:
+        from verwijsindex.domain.credentials import CredentialCache
+
+        ctx.credentials = CredentialCache(ttl=60.0, monotonic=lambda: 0.0)
+        issued = await _issue(client, callers[0], role="professional", expires_in_days=1)
+        headers = _as_professional(issued["key"], callers[0])
+        assert (await client.get("/v1/registrations", headers=headers)).status_code == 200
+        clock.advance(timedelta(days=1))
+        assert (await client.get("/v1/registrations", headers=headers)).status_code == 401
+
+    async def test_zero_ttl_reads_the_database_every_time(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        from verwijsindex.domain.credentials import CredentialCache
+
+        ctx.credentials = CredentialCache(ttl=0.0, monotonic=lambda: 0.0)
+        issued = await _issue(client, callers[0], role="professional")
+        headers = _as_professional(issued["key"], callers[0])
+        assert (await client.get("/v1/registrations", headers=headers)).status_code == 200
+        async with ctx.database.transaction() as session:
+            await ctx.admin.revoke_api_key(session, key_id=str(issued["id"]), organisation_id=None)
+        assert (await client.get("/v1/registrations", headers=headers)).status_code == 401
+
+    def test_entries_expire_and_the_cache_is_bounded(self) -> None:
+        from verwijsindex.domain.admin import Principal
+        from verwijsindex.domain.credentials import CredentialCache
+        from verwijsindex.domain.models import Role
+
+        now = [0.0]
+        cache = CredentialCache(ttl=2.0, monotonic=lambda: now[0])
+        principal = Principal(api_key_id="k1", organisation_id="o1", role=Role.PROFESSIONAL)
+        cache.remember_key("d1", principal)
+        cache.remember_professional("p1", organisation_id="o1", active=True)
+        assert cache.key("d1") is not None and cache.professional("p1") is not None
+        cache.forget_key("k1")
+        assert cache.key("d1") is None
+        cache.remember_key("d1", principal)
+        now[0] = 2.0
+        assert cache.key("d1") is None and cache.professional("p1") is None
+        for n in range(10_001):
+            cache.remember_key(f"d{n}", principal)
+        assert len(cache._keys) <= 10_000

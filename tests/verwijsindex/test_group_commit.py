@@ -85,7 +85,7 @@ class TestGroupCommitter:
         real = ctx.database.transaction
 
         @contextlib.asynccontextmanager
-        async def failing() -> AsyncIterator[AsyncSession]:
+        async def failing(*, grouped: bool = False) -> AsyncIterator[AsyncSession]:
             async with ctx.database.sessions() as session:
                 await session.begin()
                 yield session
@@ -142,5 +142,101 @@ class TestGroupCommitter:
                     text("SELECT id FROM registrations WHERE id = :i"), {"i": rid}
                 )
                 assert found.scalar_one() == rid
+        finally:
+            await committer.stop()
+
+
+class _Deadlock(Exception):
+    """Shaped like SQLAlchemy's error for PostgreSQL's ``deadlock detected``."""
+
+    class orig:  # the attribute SQLAlchemy's DBAPIError carries
+        sqlstate = "40P01"
+
+
+class TestGroupsOfBatches:
+    async def test_all_payloads_of_a_handler_in_a_group_go_to_one_call(
+        self, ctx: AppContext
+    ) -> None:
+        committer = GroupCommitter(database=ctx.database)
+        committer.start()
+        calls: list[list[int]] = []
+
+        async def handler(session: AsyncSession, payloads: list[int]) -> list[int]:
+            calls.append(list(payloads))
+            return [p * 10 for p in payloads]
+
+        release = asyncio.Event()
+
+        async def blocker(session: AsyncSession) -> None:
+            await release.wait()
+
+        async def single(session: AsyncSession) -> str:
+            return "single"
+
+        try:
+            busy = asyncio.create_task(committer.run(blocker))
+            await asyncio.sleep(0)  # the blocker's group is running; the rest queue behind it
+            queued = [
+                asyncio.create_task(committer.run_batched(handler, 1)),
+                asyncio.create_task(committer.run(single)),
+                asyncio.create_task(committer.run_batched(handler, 2)),
+            ]
+            await asyncio.sleep(0)
+            release.set()
+            await busy
+            assert await asyncio.gather(*queued) == [10, "single", 20]
+        finally:
+            await committer.stop()
+        assert calls == [[1, 2]]
+
+    async def test_a_group_hit_by_a_deadlock_runs_again_and_keeps_nothing_of_the_try(
+        self, ctx: AppContext
+    ) -> None:
+        committer = GroupCommitter(database=ctx.database)
+        committer.start()
+        tries = 0
+
+        async def handler(session: AsyncSession, payloads: list[str]) -> list[str]:
+            nonlocal tries
+            tries += 1
+            ids = []
+            for name in payloads:
+                org = await ctx.admin.create_organisation(
+                    session, name=name, sector="other", municipality="0363"
+                )
+                ids.append(org.id)
+            if tries == 1:
+                raise _Deadlock  # after writing: the retry must start from a clean transaction
+            return ids
+
+        try:
+            before = await _orgs(ctx)
+            ids = await asyncio.gather(
+                committer.run_batched(handler, "a"), committer.run_batched(handler, "b")
+            )
+        finally:
+            await committer.stop()
+        assert len(set(ids)) == 2
+        assert committer.retries >= 1
+        assert await _orgs(ctx) == before + 2
+
+    async def test_a_group_that_keeps_deadlocking_fails_and_commits_nothing(
+        self, ctx: AppContext
+    ) -> None:
+        committer = GroupCommitter(database=ctx.database)
+        committer.start()
+
+        async def work(session: AsyncSession) -> None:
+            await ctx.admin.create_organisation(
+                session, name="x", sector="other", municipality="0363"
+            )
+            raise _Deadlock
+
+        try:
+            before = await _orgs(ctx)
+            with pytest.raises(_Deadlock):
+                await committer.run(work)
+            assert committer.retries == 2  # three tries in all
+            assert await _orgs(ctx) == before
         finally:
             await committer.stop()

@@ -173,7 +173,7 @@ class TestNoStackTraces:
         async def explode(*_args: object, **_kwargs: object) -> None:
             raise RuntimeError("database said: bsn 111222333 at /srv/verwijsindex/secret.py")
 
-        monkeypatch.setattr(ctx.registrations, "register", explode)
+        monkeypatch.setattr(ctx.registrations, "register_many", explode)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             r = await client.post(

@@ -2,9 +2,9 @@
 
 Example::
 
-    await ctx.abuse.check_registration_rate(
-        session, organisation_id=org_id, professional_id=pro_id
-    )  # raises RateLimited
+    admissions = await ctx.abuse.admit_registrations(session, [(org_id, pro_id)])
+    # admissions[0].refused is a RateLimited, or None; release() what then failed
+    await ctx.abuse.settle(session, admissions)
 """
 
 from verwijsindex.abuse._models import AnomalyFlag, RateLimitCounter
@@ -12,6 +12,7 @@ from verwijsindex.abuse._service import (
     RULE_QUICK_WITHDRAWAL,
     RULE_VOLUME,
     AbuseGuard,
+    Admission,
     RateLimited,
     list_flags,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "RULE_QUICK_WITHDRAWAL",
     "RULE_VOLUME",
     "AbuseGuard",
+    "Admission",
     "AnomalyFlag",
     "RateLimitCounter",
     "RateLimited",

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import and_, delete, not_, select
+from sqlalchemy import Table, and_, bindparam, delete, not_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +32,8 @@ RULE_QUICK_WITHDRAWAL = "withdrawn-after-match"
 _HOUR_SCOPE = "pro-hour-new"
 _NORM_DAYS = 7
 COUNTER_RETENTION = timedelta(days=_NORM_DAYS + 1)
+_THRESHOLD_REUSE = timedelta(minutes=1)
+_MEMO_ENTRIES = 10_000
 
 
 class RateLimited(VerwijsindexError):
@@ -53,19 +58,76 @@ def _hour(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
-async def _increment(
-    session: AsyncSession, scope: str, subject_id: str, window: datetime, by: int = 1
-) -> int:
+def _volume_key(professional_id: str, hour: datetime) -> str:
+    """The dedupe key of a volume flag: one per professional-hour."""
+    return f"{RULE_VOLUME}:{professional_id}:{hour.isoformat()}"
+
+
+_Key = tuple[str, str, datetime]
+"""A counter row: (scope, subject id, window start)."""
+
+
+@dataclass
+class Admission:
+    """The outcome of one registration attempt at the rate limits. ``keys`` are the counter
+    rows the attempt was added to (refused or not, until :meth:`AbuseGuard.settle`)."""
+
+    keys: tuple[_Key, ...]
+    refused: RateLimited | None = None
+    released: bool = False
+
+    def release(self) -> None:
+        """The admitted attempt failed after all: do not count it."""
+        self.released = True
+
+
+async def _add_hits(session: AsyncSession, counts: Mapping[_Key, int]) -> dict[_Key, int]:
+    """Add to counter rows (created as needed) with one atomic upsert; the rows' new hits.
+
+    The upsert takes the rows' locks (PostgreSQL) inside the write transaction (SQLite), so
+    concurrent writers, in this process or another, see each other's counts."""
+    if not counts:
+        return {}
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    values = insert(RateLimitCounter).values(
-        scope=scope, subject_id=subject_id, window_start=window, hits=by
-    )
+    table = cast(Table, RateLimitCounter.__table__)
+    values = insert(table)
+    # executemany (one multi-row statement underneath) keeps the SQL the same whatever the
+    # number of rows, so it is compiled once; keys sorted, so concurrent upserts cannot
+    # deadlock.
     stmt = values.on_conflict_do_update(
         index_elements=["scope", "subject_id", "window_start"],
-        set_={"hits": RateLimitCounter.hits + by},
-    ).returning(RateLimitCounter.hits)
-    return int((await session.execute(stmt)).scalar_one())
+        set_={"hits": table.c.hits + values.excluded.hits},
+    ).returning(table.c.scope, table.c.subject_id, table.c.hits, sort_by_parameter_order=True)
+    keys = sorted(counts)
+    rows = await session.execute(
+        stmt,
+        [
+            {"scope": scope, "subject_id": subject, "window_start": window, "hits": counts[key]}
+            for key in keys
+            for scope, subject, window in [key]
+        ],
+    )
+    return {key: int(hits) for key, (_scope, _subject, hits) in zip(keys, rows, strict=True)}
+
+
+async def _take_hits(session: AsyncSession, counts: Mapping[_Key, int]) -> None:
+    if not counts:
+        return
+    table = cast(Table, RateLimitCounter.__table__)
+    await session.execute(
+        update(table)
+        .where(
+            table.c.scope == bindparam("k_scope"),
+            table.c.subject_id == bindparam("k_subject"),
+            table.c.window_start == bindparam("k_window"),
+        )
+        .values(hits=table.c.hits - bindparam("k_by")),
+        [
+            {"k_scope": scope, "k_subject": subject, "k_window": window, "k_by": n}
+            for (scope, subject, window), n in sorted(counts.items())
+        ],
+    )
 
 
 async def _raise_flag(session: AsyncSession, flag: AnomalyFlag) -> bool:
@@ -85,55 +147,111 @@ class AbuseGuard:
     def __init__(self, *, settings: Settings, clock: Clock) -> None:
         self._settings = settings
         self._clock = clock
+        self._flagged: set[str] = set()
+        self._thresholds: dict[tuple[str, str, datetime], tuple[float, datetime]] = {}
 
-    async def check_registration_rate(
-        self, session: AsyncSession, *, organisation_id: str, professional_id: str
-    ) -> None:
-        """Count this attempt; raise :class:`RateLimited` when a limit is exceeded."""
+    def _windows(
+        self, now: datetime, organisation_id: str, professional_id: str
+    ) -> list[tuple[_Key, datetime, int]]:
+        """The counted windows of one attempt: (key, window end, limit), enabled limits only."""
         s = self._settings
-        now = self._clock.now()
+        minute, day = _minute(now), _day(now)
         windows = (
-            ("pro-minute", professional_id, _minute(now), timedelta(minutes=1),
+            (("pro-minute", professional_id, minute), minute + timedelta(minutes=1),
              s.rate_limit_professional_per_minute),
-            ("pro-day", professional_id, _day(now), timedelta(days=1),
+            (("pro-day", professional_id, day), day + timedelta(days=1),
              s.rate_limit_professional_per_day),
-            ("org-minute", organisation_id, _minute(now), timedelta(minutes=1),
+            (("org-minute", organisation_id, minute), minute + timedelta(minutes=1),
              s.rate_limit_organisation_per_minute),
         )  # fmt: skip
-        retry_after = 0
-        for scope, subject_id, start, length, limit in windows:
-            if limit <= 0:
-                continue
-            hits = await _increment(session, scope, subject_id, start)
-            if hits > limit:
-                wait = math.ceil((start + length - now).total_seconds())
-                retry_after = max(retry_after, wait, 1)
-        if retry_after:
-            raise RateLimited("too many registrations; try again later", retry_after=retry_after)
+        return [w for w in windows if w[2] > 0]
 
-    async def after_registration(
-        self, session: AsyncSession, *, registration: Registration, created: bool, count: int = 1
-    ) -> bool:
+    async def admit_registrations(
+        self, session: AsyncSession, callers: Sequence[tuple[str, str]]
+    ) -> list[Admission]:
+        """Count registration attempts of (organisation, professional) callers, in order, with
+        one statement whatever their number; an attempt over a limit is refused and not
+        counted. Call :meth:`Admission.release` for an admitted attempt that failed after all
+        and :meth:`settle` before the transaction ends, so that only attempts that registered
+        stay counted (as if each had rolled back on its own)."""
+        now = self._clock.now()
+        per_attempt = [self._windows(now, org, pro) for org, pro in callers]
+        demand: dict[_Key, int] = {}
+        for windows in per_attempt:
+            for key, _end, _limit in windows:
+                demand[key] = demand.get(key, 0) + 1
+        hits = await _add_hits(session, demand)
+        used = {key: hits[key] - n for key, n in demand.items()}
+        admissions: list[Admission] = []
+        for windows in per_attempt:
+            keys = tuple(key for key, _end, _limit in windows)
+            retry_after = 0
+            for key, end, limit in windows:
+                if used[key] + 1 > limit:
+                    retry_after = max(retry_after, math.ceil((end - now).total_seconds()), 1)
+            if retry_after:
+                refused = RateLimited(
+                    "too many registrations; try again later", retry_after=retry_after
+                )
+                admissions.append(Admission(keys=keys, refused=refused))
+                continue
+            for key in keys:
+                used[key] += 1
+            admissions.append(Admission(keys=keys))
+        return admissions
+
+    async def settle(self, session: AsyncSession, admissions: Sequence[Admission]) -> None:
+        """Take back the counts of attempts that were refused or released (one statement when
+        there are any)."""
+        surplus: dict[_Key, int] = {}
+        for admission in admissions:
+            if admission.refused is None and not admission.released:
+                continue
+            for key in admission.keys:
+                surplus[key] = surplus.get(key, 0) + 1
+        await _take_hits(session, surplus)
+
+    async def after_registrations(
+        self, session: AsyncSession, created: Mapping[tuple[str, str], int]
+    ) -> int:
         """Rule ``registration-volume``: a professional registering more new youths in one
         clock hour than max(minimum, factor × the organisation's median professional-hour
-        over the last 7 days). Cheap: the median is only computed above the minimum.
-        ``count`` > 1 accounts for that many new registrations of the same professional at
-        once (a batch), with one counter update and one evaluation."""
-        if not created or count < 1:
-            return False
+        over the last 7 days). ``created`` maps (organisation, professional) to the number of
+        new registrations; one counter statement for all of them, and the median is only
+        computed for a professional above the minimum. Returns the number of flags raised."""
         s = self._settings
         now = self._clock.now()
         hour = _hour(now)
-        pro = registration.professional_id
-        hits = await _increment(session, _HOUR_SCOPE, pro, hour, by=count)
-        if hits <= s.anomaly_volume_minimum:
-            return False
+        counts = {(_HOUR_SCOPE, pro, hour): n for (_org, pro), n in created.items() if n > 0}
+        organisation_of = {pro: org for (org, pro) in created}
+        hits = await _add_hits(session, counts)
+        raised = 0
+        for (_scope, pro, _hour_start), total in sorted(hits.items()):
+            if total <= s.anomaly_volume_minimum:
+                continue
+            if _volume_key(pro, hour) in self._flagged:
+                continue  # raised already: at most one flag per professional-hour
+            if await self._flag_volume(session, organisation_of[pro], pro, hour, total, now):
+                raised += 1
+        return raised
+
+    async def _threshold(
+        self, session: AsyncSession, organisation_id: str, pro: str, hour: datetime, now: datetime
+    ) -> float:
+        """max(minimum, factor × the organisation's median professional-hour over the norm
+        period, the professional's current hour excluded). Reused for up to a minute of
+        service time, so a burst of registrations does not recompute it for every group."""
+        key = (organisation_id, pro, hour)
+        cached = self._thresholds.get(key)
+        if cached is not None and now - cached[1] < _THRESHOLD_REUSE:
+            return cached[0]
+        s = self._settings
         rows = await session.execute(
             select(RateLimitCounter.hits)
             .join(Professional, Professional.id == RateLimitCounter.subject_id)
             .where(
                 RateLimitCounter.scope == _HOUR_SCOPE,
-                Professional.organisation_id == registration.organisation_id,
+                Professional.organisation_id == organisation_id,
                 RateLimitCounter.window_start >= hour - timedelta(days=_NORM_DAYS),
                 not_(
                     and_(
@@ -146,14 +264,30 @@ class AbuseGuard:
         values = [int(v) for v in rows.scalars()]
         median = float(statistics.median(values)) if values else 0.0
         threshold = max(float(s.anomaly_volume_minimum), s.anomaly_volume_factor * median)
+        if len(self._thresholds) >= _MEMO_ENTRIES:
+            self._thresholds.clear()
+        self._thresholds[key] = (threshold, now)
+        return threshold
+
+    async def _flag_volume(
+        self,
+        session: AsyncSession,
+        organisation_id: str,
+        pro: str,
+        hour: datetime,
+        hits: int,
+        now: datetime,
+    ) -> bool:
+        threshold = await self._threshold(session, organisation_id, pro, hour, now)
         if hits <= threshold:
             return False
-        return await _raise_flag(
+        dedupe_key = _volume_key(pro, hour)
+        raised = await _raise_flag(
             session,
             AnomalyFlag(
                 id=new_id(),
                 rule=RULE_VOLUME,
-                organisation_id=registration.organisation_id,
+                organisation_id=organisation_id,
                 professional_id=pro,
                 subject_ref_type=None,
                 subject_ref=None,
@@ -161,9 +295,14 @@ class AbuseGuard:
                 observed=float(hits),
                 threshold=threshold,
                 raised_at=now,
-                dedupe_key=f"{RULE_VOLUME}:{pro}:{hour.isoformat()}",
+                dedupe_key=dedupe_key,
             ),
         )
+        if not raised:  # the flag is in the database already: skip this hour from now on
+            if len(self._flagged) >= _MEMO_ENTRIES:
+                self._flagged.clear()
+            self._flagged.add(dedupe_key)
+        return raised
 
     async def after_withdrawal(self, session: AsyncSession, *, registration: Registration) -> bool:
         """Rule ``withdrawn-after-match``: withdrawn within N minutes of registering, having

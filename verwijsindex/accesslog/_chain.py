@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,15 +54,25 @@ def _timestamp(value: datetime) -> str:
 
 
 def canonical_record(record: AccessLogRecord) -> bytes:
+    return canonical_row({name: getattr(record, name) for name in CHAINED_FIELDS})
+
+
+def canonical_row(row: Mapping[str, Any]) -> bytes:
+    """The canonical JSON of a record given as a mapping of (at least) the chained fields."""
     document: dict[str, Any] = {}
     for name in CHAINED_FIELDS:
-        value = getattr(record, name)
+        value = row[name]
         document[name] = _timestamp(value) if isinstance(value, datetime) else value
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def record_hash(record: AccessLogRecord) -> str:
     return hashlib.sha256(_RECORD_DOMAIN + canonical_record(record)).hexdigest()
+
+
+def row_hash(row: Mapping[str, Any]) -> str:
+    """:func:`record_hash` of a record given as a mapping."""
+    return hashlib.sha256(_RECORD_DOMAIN + canonical_row(row)).hexdigest()
 
 
 def head_message(count: int, head_hash: str) -> bytes:

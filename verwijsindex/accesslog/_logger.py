@@ -22,8 +22,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.accesslog._activities import Operation, Status, activity_of
@@ -32,6 +33,7 @@ from verwijsindex.accesslog._chain import (
     head_signature_valid,
     key_id,
     record_hash,
+    row_hash,
     sign_head,
 )
 from verwijsindex.accesslog._models import AccessLogHead, AccessLogRecord
@@ -112,6 +114,21 @@ class Subject:
         return cls(ref_type=ref_type, ref=ref)
 
 
+_NO_SUBJECT = Subject()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One record to append: an operation of one access context about one subject (or none)."""
+
+    access: AccessContext
+    operation: Operation
+    subject: Subject | None = None
+    status: Status = Status.SUCCESS
+    reason: str | None = None
+    reference: str | None = None
+
+
 @dataclass(frozen=True)
 class SignedHead:
     count: int
@@ -169,37 +186,53 @@ class AccessLogger:
         reference: str | None = None,
     ) -> None:
         """One record per subject (one record without subject when there are none)."""
+        await self.record_entries(
+            session,
+            [
+                Entry(access, operation, subject, status, reason, reference)
+                for subject in (subjects or [_NO_SUBJECT])
+            ],
+        )
+
+    async def record_entries(self, session: AsyncSession, entries: Sequence[Entry]) -> None:
+        """Append records of several operations (of several requests) at once, in order:
+        one lock, one read of the tail and one insert, whatever their number."""
+        if not entries:
+            return
         ended_at = self._clock.now()
         await _lock_chain(session)
         seq, prev_hash = await _tail(session)
-        for subject in subjects or [Subject()]:
+        rows: list[dict[str, object]] = []
+        for entry in entries:
+            access = entry.access
+            subject = entry.subject or _NO_SUBJECT
             seq += 1
-            record = AccessLogRecord(
-                seq=seq,
-                id=str(uuid.uuid4()),
-                trace_id=access.trace.trace_id,
-                span_id=access.trace.span_id,
-                parent_span_id=access.trace.parent_span_id,
-                operation=str(operation),
-                activity_id=activity_of(operation),
-                status=str(status),
-                started_at=min(access.started_at, ended_at),
-                ended_at=ended_at,
-                professional_id=access.professional_id,
-                organisation_id=access.organisation_id,
-                on_behalf_of=access.on_behalf_of,
-                role=access.role,
-                subject_pseudonym=subject.pseudonym,
-                subject_ref_type=subject.ref_type,
-                subject_ref=subject.ref,
-                reason=reason,
-                reference=reference,
-                prev_hash=prev_hash,
-            )
-            record.hash = record_hash(record)
-            prev_hash = record.hash
-            session.add(record)
-        await session.flush()
+            row: dict[str, object] = {
+                "seq": seq,
+                "id": str(uuid.uuid4()),
+                "trace_id": access.trace.trace_id,
+                "span_id": access.trace.span_id,
+                "parent_span_id": access.trace.parent_span_id,
+                "operation": str(entry.operation),
+                "activity_id": activity_of(entry.operation),
+                "status": str(entry.status),
+                "started_at": min(access.started_at, ended_at),
+                "ended_at": ended_at,
+                "professional_id": access.professional_id,
+                "organisation_id": access.organisation_id,
+                "on_behalf_of": access.on_behalf_of,
+                "role": access.role,
+                "subject_pseudonym": subject.pseudonym,
+                "subject_ref_type": subject.ref_type,
+                "subject_ref": subject.ref,
+                "reason": entry.reason,
+                "reference": entry.reference,
+                "prev_hash": prev_hash,
+            }
+            row["hash"] = prev_hash = row_hash(row)
+            rows.append(row)
+        # Core executemany: records are never read back or changed in this transaction.
+        await session.execute(insert(cast(Table, AccessLogRecord.__table__)), rows)
 
     async def sign_head(self, session: AsyncSession) -> SignedHead:
         """Sign the current head (count, hash) and store the signed head."""

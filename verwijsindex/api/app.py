@@ -27,7 +27,7 @@ from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.context import AppContext, build_context
 from verwijsindex.db import Database
 from verwijsindex.db.migrate import upgrade
-from verwijsindex.logging import get_logger
+from verwijsindex.logging import configure_logging, get_logger
 from verwijsindex.settings import Settings
 from verwijsindex.sweeper import run_sweeper
 
@@ -103,6 +103,17 @@ def create_app(
         max_batch_body_bytes=settings.max_batch_body_bytes,
     )
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The uvicorn factory of a worker process (``verwijsindex serve --workers N``).
+
+    Runs in the worker: reads ``Settings()`` from the environment, which the parent process
+    set up (it migrated once and runs the sweeper itself, so workers skip both), and
+    configures logging here because a spawned process starts without it."""
+    settings = Settings()
+    configure_logging(level=settings.log_level, json=settings.log_json, process_id=True)
+    return create_app(settings)
 
 
 def context_of(app: FastAPI) -> AppContext:

@@ -10,14 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.api.errors import ApiProblem
 from verwijsindex.context import AppContext
-from verwijsindex.domain.admin import Principal
+from verwijsindex.domain.admin import TOUCH_INTERVAL, Principal, hash_api_key
 from verwijsindex.domain.models import Role
 from verwijsindex.domain.service import Actor
 
 _BEARER = "bearer "
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    # async: FastAPI runs plain functions in its thread pool, a thread hop per request
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -34,16 +35,28 @@ async def get_principal(request: Request, ctx: Ctx) -> Principal:
     if not header.lower().startswith(_BEARER):
         raise _unauthorised("a bearer API key is required")
     presented = header[len(_BEARER) :].strip()
-    async with ctx.database.read() as session:
-        principal = await ctx.admin.authenticate(session, presented)
-    if principal is None:
-        raise _unauthorised("the API key is unknown, revoked or expired")
-    if principal.needs_touch:
+    cache = ctx.credentials
+    now = ctx.clock.now()
+    digest = hash_api_key(presented)
+    cached = cache.key(digest)
+    if cached is None:
+        async with ctx.database.read() as session:
+            found = await ctx.admin.authenticate(session, presented)
+        if found is None:
+            raise _unauthorised("the API key is unknown, revoked or expired")
+        principal = found
+        cached = cache.remember_key(digest, principal)
+    else:
+        principal = cached.principal
+        if principal.expires_at is not None and principal.expires_at <= now:
+            raise _unauthorised("the API key is unknown, revoked or expired")
+    if cached.last_used_at is None or now - cached.last_used_at >= TOUCH_INTERVAL:
 
         async def touch(session: AsyncSession) -> None:
             await ctx.admin.touch(session, principal)
 
         await ctx.writes.run(touch)
+        cached.last_used_at = now
     request.state.organisation_id = principal.organisation_id
     request.state.principal = principal
     request.scope.setdefault("state", {})["organisation_id"] = principal.organisation_id
@@ -92,9 +105,17 @@ async def get_professional_caller(
         raise ApiProblem(
             403, "professional-required", "X-Professional-Id must name the acting professional"
         )
-    async with ctx.database.read() as session:
-        professional = await ctx.admin.professional_of(session, professional_id=x_professional_id)
-    if professional is None or not professional.active:
+    cache = ctx.credentials
+    professional = cache.professional(x_professional_id)
+    if professional is None:
+        async with ctx.database.read() as session:
+            found = await ctx.admin.professional_of(session, professional_id=x_professional_id)
+        if found is None:
+            raise ApiProblem(403, "unknown-professional", "the professional is unknown or inactive")
+        professional = cache.remember_professional(
+            found.id, organisation_id=found.organisation_id, active=found.active
+        )
+    if not professional.active:
         raise ApiProblem(403, "unknown-professional", "the professional is unknown or inactive")
     if professional.organisation_id != principal.organisation_id:
         raise ApiProblem(
@@ -102,10 +123,10 @@ async def get_professional_caller(
             "professional-not-in-organisation",
             "the professional does not belong to this API key's organisation",
         )
-    request.state.professional_id = professional.id
+    request.state.professional_id = x_professional_id
     return ProfessionalCaller(
         principal=principal,
-        actor=Actor(organisation_id=principal.organisation_id, professional_id=professional.id),
+        actor=Actor(organisation_id=principal.organisation_id, professional_id=x_professional_id),
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from verwijsindex.db.inline_sqlite import InlineConnection
 from verwijsindex.settings import Settings
 
 
@@ -30,15 +31,19 @@ class Database:
     dialect: str
     read_engine: AsyncEngine | None = None
     read_sessions: async_sessionmaker[AsyncSession] | None = None
+    group_engine: AsyncEngine | None = None
+    group_sessions: async_sessionmaker[AsyncSession] | None = None
     _write_lock: asyncio.Lock | None = field(default=None, repr=False)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, *, grouped: bool = False) -> AsyncIterator[AsyncSession]:
         """One transaction: commits on normal exit, rolls back on any exception.
 
         On SQLite it begins with ``BEGIN IMMEDIATE`` so read-then-write sequences are
         serialised across connections and processes; on PostgreSQL callers take row or
-        advisory locks where they need them.
+        advisory locks where they need them. ``grouped`` is the group committer's: on SQLite
+        it runs on a connection whose short statements skip aiosqlite's thread hops
+        (:mod:`verwijsindex.db.inline_sqlite`).
         """
         if self.dialect != "sqlite":
             async with self.sessions() as session, session.begin():
@@ -48,7 +53,8 @@ class Database:
         # which sleeps in steps of up to 100 ms. Other processes still meet busy_timeout.
         if self._write_lock is None:
             self._write_lock = asyncio.Lock()
-        async with self._write_lock, self.sessions() as session, session.begin():
+        factory = self.group_sessions if grouped and self.group_sessions else self.sessions
+        async with self._write_lock, factory() as session, session.begin():
             yield session
 
     @asynccontextmanager
@@ -61,8 +67,9 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self.read_engine is not None:
-            await self.read_engine.dispose()
+        for extra in (self.read_engine, self.group_engine):
+            if extra is not None:
+                await extra.dispose()
 
 
 def _sqlite_setup(engine: AsyncEngine, settings: Settings, *, begin: str) -> None:
@@ -104,10 +111,23 @@ def create_database(settings: Settings) -> Database:
     _sqlite_setup(engine, settings, begin="BEGIN IMMEDIATE")
     read_engine = create_async_engine(url, **kwargs)
     _sqlite_setup(read_engine, settings, begin="BEGIN")
+    database = url.database or ":memory:"
+    timeout = settings.sqlite_busy_timeout_ms / 1000
+
+    async def inline_connection() -> InlineConnection:
+        return await InlineConnection.connect(database, busy_timeout=timeout)
+
+    # One connection: the group committer runs one group at a time.
+    group_engine = create_async_engine(
+        url, async_creator=inline_connection, pool_size=1, max_overflow=0
+    )
+    _sqlite_setup(group_engine, settings, begin="BEGIN IMMEDIATE")
     return Database(
         engine=engine,
         sessions=sessions,
         dialect="sqlite",
         read_engine=read_engine,
         read_sessions=async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False),
+        group_engine=group_engine,
+        group_sessions=async_sessionmaker(group_engine, expire_on_commit=False, autoflush=False),
     )

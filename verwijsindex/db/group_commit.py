@@ -9,7 +9,11 @@ transaction and resolves every caller only after that transaction has committed:
 - a unit of work that fails rolls back to its savepoint and fails alone;
 - units run one after another, so the per-youth serialisation of the match rules holds
   exactly as with one transaction per request;
-- if the commit itself fails, every unit of that group fails and nothing was acknowledged.
+- if the commit itself fails, every unit of that group fails and nothing was acknowledged;
+- all payloads of one batch handler in a group go to one call, so the handler takes its locks
+  once, in its own sorted order, and two groups (in two processes on PostgreSQL) always lock
+  in the same global order; should PostgreSQL still report a deadlock or a serialisation
+  failure, the whole group runs again (up to three times) before anyone is answered.
 
 A group is whatever arrived while the previous group was committing (up to ``max_batch``), so
 a lone request waits for nobody.
@@ -46,6 +50,20 @@ class _Item:
     payload: Any = None
 
 
+_ATTEMPTS = 3
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A PostgreSQL error after which the same transaction may simply be run again."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code in _TRANSIENT_SQLSTATES
+
+
+class _Retry(Exception):
+    """Aborts a group's transaction so that it is run again."""
+
+
 class GroupCommitter:
     """Runs units of work in shared transactions. Start with :meth:`start`, stop with
     :meth:`stop`; :meth:`run` is what callers use."""
@@ -56,6 +74,7 @@ class GroupCommitter:
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.groups = 0
+        self.retries = 0
         self.units = 0
 
     def start(self) -> None:
@@ -112,6 +131,8 @@ class GroupCommitter:
             async with session.begin_nested():
                 return True, await item.work(session)
         except Exception as exc:  # the unit fails alone
+            if is_transient(exc):
+                raise _Retry from exc
             return False, exc
 
     @staticmethod
@@ -122,7 +143,9 @@ class GroupCommitter:
             async with session.begin_nested():
                 results = await handler(session, [it.payload for it in items])
             return [(True, r) for r in results]
-        except Exception:
+        except Exception as exc:
+            if is_transient(exc):
+                raise _Retry from exc
             # Something failed for the batch as a whole: isolate it, one payload at a time.
             singles: list[tuple[bool, Any]] = []
             for it in items:
@@ -131,36 +154,62 @@ class GroupCommitter:
                         (result,) = await handler(session, [it.payload])
                     singles.append((True, result))
                 except Exception as exc:
+                    if is_transient(exc):
+                        raise _Retry from exc
                     singles.append((False, exc))
             return singles
 
+    async def _attempt(self, group: list[_Item]) -> list[tuple[bool, Any]]:
+        """One transaction for the whole group. Every payload of a handler goes to one call,
+        whatever its place in the group, so the handler takes its locks once, in its own
+        (sorted) order; then the single units run in arrival order."""
+        outcomes: dict[int, tuple[bool, Any]] = {}
+        batches: dict[BatchHandler, list[int]] = {}
+        singles: list[int] = []
+        for index, item in enumerate(group):
+            if item.handler is None:
+                singles.append(index)
+            else:
+                batches.setdefault(item.handler, []).append(index)
+        async with self._database.transaction(grouped=True) as session:
+            for handler, indices in batches.items():
+                results = await self._run_batch(session, handler, [group[i] for i in indices])
+                outcomes.update(zip(indices, results, strict=True))
+            for index in singles:
+                outcomes[index] = await self._run_one(session, group[index])
+        return [outcomes[i] for i in range(len(group))]
+
     async def _run_group(self, group: list[_Item]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            async with self._database.transaction() as session:
-                i = 0
-                while i < len(group):
-                    item = group[i]
-                    if item.handler is None:
-                        outcomes.append(await self._run_one(session, item))
-                        i += 1
-                        continue
-                    j = i
-                    while j < len(group) and group[j].handler is item.handler:
-                        j += 1
-                    outcomes.extend(await self._run_batch(session, item.handler, group[i:j]))
-                    i = j
-        except BaseException as exc:
-            log.error("group_commit_failed", size=len(group), error_type=type(exc).__name__)
-            failure = exc if isinstance(exc, Exception) else RuntimeError("the write was aborted")
-            for item in group:
-                if not item.future.done():
-                    item.future.set_exception(failure)
-            if not isinstance(exc, Exception):
-                raise
-            return
+        attempt = 1
+        while True:
+            try:
+                outcomes = await self._attempt(group)
+                break
+            except _Retry as retry:
+                # A deadlock or serialisation failure rolled the whole group back; nothing was
+                # acknowledged, so it runs again from the start (PostgreSQL's advice for both).
+                cause = retry.__cause__ or retry
+                if attempt < _ATTEMPTS:
+                    log.warning(
+                        "group_commit_retry", size=len(group), attempt=attempt,
+                        error_type=type(cause).__name__,
+                    )  # fmt: skip
+                    attempt += 1
+                    self.retries += 1
+                    continue
+                self._fail(group, cause)
+                return
+            except BaseException as exc:
+                self._fail(group, exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
         self.groups += 1
         self.units += len(group)
+        self._settle(group, outcomes)
+
+    @staticmethod
+    def _settle(group: list[_Item], outcomes: list[tuple[bool, Any]]) -> None:
         for item, (ok, value) in zip(group, outcomes, strict=True):
             if item.future.done():
                 continue
@@ -170,3 +219,11 @@ class GroupCommitter:
                 item.future.set_exception(value)
             else:
                 item.future.cancel()
+
+    @staticmethod
+    def _fail(group: list[_Item], exc: BaseException) -> None:
+        log.error("group_commit_failed", size=len(group), error_type=type(exc).__name__)
+        failure = exc if isinstance(exc, Exception) else RuntimeError("the write was aborted")
+        for item in group:
+            if not item.future.done():
+                item.future.set_exception(failure)

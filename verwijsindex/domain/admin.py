@@ -20,7 +20,8 @@ API_KEY_PREFIX_LIVE = "vi_live_"
 API_KEY_PREFIX_TEST = "vi_test_"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{8,20}$")
-_TOUCH_INTERVAL = timedelta(minutes=1)
+TOUCH_INTERVAL = timedelta(minutes=1)
+"""The last use of a key is recorded at most this often."""
 MAX_API_KEY_DAYS = 3650
 
 
@@ -37,6 +38,8 @@ class Principal:
     organisation_id: str
     role: Role
     needs_touch: bool = False
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -194,12 +197,14 @@ class AdminService:
             return None
         if api_key.expires_at is not None and api_key.expires_at <= now:
             return None
-        stale = api_key.last_used_at is None or now - api_key.last_used_at >= _TOUCH_INTERVAL
+        stale = api_key.last_used_at is None or now - api_key.last_used_at >= TOUCH_INTERVAL
         return Principal(
             api_key_id=api_key.id,
             organisation_id=api_key.organisation_id,
             role=Role(api_key.role),
             needs_touch=stale,
+            expires_at=api_key.expires_at,
+            last_used_at=api_key.last_used_at,
         )
 
     async def touch(self, session: AsyncSession, principal: Principal) -> None:

@@ -28,8 +28,29 @@ async def lock_subject(session: AsyncSession, pseudonym: str) -> None:
     transaction already began with BEGIN IMMEDIATE, which serialises all writers.
     """
     if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(pseudonym.encode()).digest()[:8], "big", signed=True)
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(pseudonym)})
+
+
+async def lock_subjects(session: AsyncSession, pseudonyms: Sequence[str]) -> None:
+    """:func:`lock_subject` for several youths in one statement, in sorted key order (so
+    concurrent transactions locking overlapping sets cannot deadlock)."""
+    if not pseudonyms or session.get_bind().dialect.name != "postgresql":
+        return
+    if len(pseudonyms) == 1:
+        await lock_subject(session, pseudonyms[0])
+        return
+    keys = sorted({_lock_key(p) for p in pseudonyms})
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(k) FROM "
+            "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"
+        ),
+        {"keys": keys},
+    )
+
+
+def _lock_key(pseudonym: str) -> int:
+    return int.from_bytes(hashlib.sha256(pseudonym.encode()).digest()[:8], "big", signed=True)
 
 
 async def get_organisation(session: AsyncSession, organisation_id: str) -> Organisation | None:
@@ -86,7 +107,14 @@ async def registration_counts_by_key_version(
 
 
 async def touch_api_key(session: AsyncSession, key_id: str, at: datetime) -> None:
-    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at))
+    """Record a key's last use. Best effort and never waiting: on PostgreSQL a row locked by
+    another transaction (another process recording the same use, or a revocation) is skipped,
+    so a touch inside a shared write transaction can never be part of a deadlock."""
+    key = ApiKey.id == key_id
+    if session.get_bind().dialect.name == "postgresql":
+        free = select(ApiKey.id).where(key).with_for_update(skip_locked=True).scalar_subquery()
+        key = ApiKey.id == free
+    await session.execute(update(ApiKey).where(key).values(last_used_at=at))
 
 
 async def active_registrations_of_subject(

@@ -11,9 +11,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import crypto
-from notifier import EventType, enqueue
+from notifier import Event, EventType, enqueue, enqueue_many
 from verwijsindex.clock import Clock
-from verwijsindex.db.base import new_id
+from verwijsindex.db.base import insert_objects, new_id
 from verwijsindex.domain import repository as repo
 from verwijsindex.domain.lifecycle import parse_birth_date, registration_end
 from verwijsindex.domain.models import (
@@ -96,12 +96,12 @@ class _Pending:
     registrations: list[Registration] = field(default_factory=list)
     matches: list[Match] = field(default_factory=list)
     participants: list[MatchParticipant] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
     async def flush(self, session: AsyncSession) -> None:
         for rows in (self.registrations, self.matches, self.participants):
-            if rows:
-                session.add_all(rows)
-                await session.flush()
+            await insert_objects(session, rows)
+        await enqueue_many(session, self.events)
 
 
 @dataclass(frozen=True)
@@ -165,8 +165,7 @@ class RegistrationService:
             return [p for p in prepared if isinstance(p, VerwijsindexError)]
 
         subjects = sorted({p.pseudonym for p in valid})
-        for pseudonym in subjects:
-            await repo.lock_subject(session, pseudonym)
+        await repo.lock_subjects(session, subjects)
         moved: set[str] = set()
         for p in valid:
             if p.older and p.pseudonym not in moved:
@@ -220,9 +219,9 @@ class RegistrationService:
                 )
                 continue
             if youth.match is None:
-                await self._open_match(session, pending, youth, [*others, registration], now)
+                self._open_match(pending, youth, [*others, registration], now)
             else:
-                await self._join_match(session, pending, youth, registration, now)
+                self._join_match(pending, youth, registration, now)
             assert youth.match is not None
             outcomes.append(
                 RegisterResult(registration=registration, created=True, match_id=youth.match.id)
@@ -263,9 +262,8 @@ class RegistrationService:
             youth.participants = participations.get(match.id, [])
         return youths
 
-    async def _open_match(
+    def _open_match(
         self,
-        session: AsyncSession,
         pending: _Pending,
         youth: _Youth,
         registrations: list[Registration],
@@ -292,19 +290,19 @@ class RegistrationService:
             )
             pending.participants.append(participant)
             youth.participants.append(participant)
-        for reg in registrations:
-            await enqueue(
-                session,
+        pending.events.extend(
+            Event(
                 event_type=EventType.MATCH_CREATED,
                 organisation_id=reg.organisation_id,
                 data={"match_id": match.id, "registration_id": reg.id},
                 occurred_at=now,
                 match_id=match.id,
             )
+            for reg in registrations
+        )
 
-    async def _join_match(
+    def _join_match(
         self,
-        session: AsyncSession,
         pending: _Pending,
         youth: _Youth,
         registration: Registration,
@@ -321,9 +319,8 @@ class RegistrationService:
             left_at=None,
         )
         pending.participants.append(newcomer)
-        for p in [*youth.participants, newcomer]:
-            await enqueue(
-                session,
+        pending.events.extend(
+            Event(
                 event_type=EventType.MATCH_PARTICIPANT_JOINED,
                 organisation_id=p.organisation_id,
                 data={
@@ -334,6 +331,8 @@ class RegistrationService:
                 occurred_at=now,
                 match_id=match_id,
             )
+            for p in [*youth.participants, newcomer]
+        )
         youth.participants.append(newcomer)
 
     async def withdraw(

@@ -205,3 +205,68 @@ class TestAnomalies:
         officer = await privacy_officer_headers(ctx)
         r = await client.get("/v1/audit/anomalies", headers=officer)
         assert r.json()["items"] == []
+
+
+async def _hits(ctx: AppContext, scope: str, subject_id: str) -> int:
+    from sqlalchemy import func, select
+
+    from verwijsindex.abuse import RateLimitCounter
+
+    async with ctx.database.read() as session:
+        total = await session.scalar(
+            select(func.coalesce(func.sum(RateLimitCounter.hits), 0)).where(
+                RateLimitCounter.scope == scope, RateLimitCounter.subject_id == subject_id
+            )
+        )
+    return int(total or 0)
+
+
+class TestRateLimitsInGroups:
+    """Registrations that share one write group are admitted one by one, in order."""
+
+    async def test_admission_counts_only_what_is_admitted_and_not_released(
+        self, ctx: AppContext, callers: list[Caller]
+    ) -> None:
+        pro = (callers[0].organisation_id, callers[0].professional_id)
+        async with ctx.database.transaction() as session:
+            admissions = await ctx.abuse.admit_registrations(session, [pro] * 5)
+            assert [a.refused is None for a in admissions] == [True, True, False, False, False]
+            assert all(a.refused.retry_after >= 1 for a in admissions[2:] if a.refused)
+            admissions[1].release()  # registered after all? no: it failed validation
+            await ctx.abuse.settle(session, admissions)
+        assert await _hits(ctx, "pro-minute", callers[0].professional_id) == 1
+        assert await _hits(ctx, "pro-day", callers[0].professional_id) == 1
+        assert await _hits(ctx, "org-minute", callers[0].organisation_id) == 1
+        async with ctx.database.transaction() as session:
+            (again,) = await ctx.abuse.admit_registrations(session, [pro])
+            (over,) = await ctx.abuse.admit_registrations(session, [pro])
+            await ctx.abuse.settle(session, [again, over])
+        assert again.refused is None and over.refused is not None
+        assert await _hits(ctx, "pro-minute", callers[0].professional_id) == 2
+
+    async def test_concurrent_registrations_in_shared_groups_respect_the_limits(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        import asyncio
+
+        ctx.writes.start()
+        try:
+            bodies = [registration_body(make_bsn(n)) for n in range(5)]
+            bodies.insert(2, registration_body("123456789"))  # fails the 11-test
+            responses = await asyncio.gather(
+                *(
+                    client.post("/v1/registrations", json=b, headers=callers[0].headers)
+                    for b in bodies
+                )
+            )
+        finally:
+            await ctx.writes.stop()
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses.count(201) == 2  # the professional's per-minute limit
+        # the invalid one is 422 if admitted before the limit was reached, else 429
+        assert statuses.count(429) + statuses.count(422) == 4
+        assert statuses.count(422) <= 1
+        # neither the refused nor the invalid attempts count
+        assert await _hits(ctx, "pro-minute", callers[0].professional_id) == 2
+        assert await _hits(ctx, "org-minute", callers[0].organisation_id) == 2
+        assert ctx.writes.units >= len(bodies)  # all went through the group committer

@@ -84,10 +84,12 @@ async def create_api_key(body: ApiKeyCreate, ctx: Ctx, principal: OrgAdminDep) -
 async def revoke_api_key(
     key_id: Annotated[str, Path(max_length=64)], ctx: Ctx, principal: OrgAdminDep
 ) -> ApiKeyOut:
-    """The key stops working at once (401). Revoking a revoked key changes nothing. A key of
+    """The key stops working at once in this process (401), and in other API processes within
+    ``VERWIJSINDEX_AUTH_CACHE_SECONDS``. Revoking a revoked key changes nothing. A key of
     another organisation is 404."""
     async with ctx.database.transaction() as session:
         api_key = await ctx.admin.revoke_api_key(
             session, key_id=key_id, organisation_id=principal.organisation_id
         )
-        return _out(api_key)
+    ctx.credentials.forget_key(api_key.id)
+    return _out(api_key)

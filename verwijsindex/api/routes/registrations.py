@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import crypto
-from verwijsindex.accesslog import Operation, Subject
+from verwijsindex.accesslog import AccessContext, Entry, Operation, Subject
 from verwijsindex.api.access import access_context, audited
 from verwijsindex.api.deps import Ctx, ProfessionalDep
 from verwijsindex.api.errors import PROBLEM_BASE, status_for
@@ -26,9 +27,10 @@ from verwijsindex.api.schemas import (
     RegistrationWithdraw,
     problem_responses,
 )
+from verwijsindex.context import AppContext
 from verwijsindex.domain import repository as repo
 from verwijsindex.domain.models import Registration
-from verwijsindex.domain.service import Actor, RegistrationRequest
+from verwijsindex.domain.service import Actor, RegisterResult, RegistrationRequest
 from verwijsindex.errors import NotFound, VerwijsindexError
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
@@ -81,38 +83,98 @@ async def create_registration(
     """201 for a new registration; 200 with the existing one when this professional already
     has an active registration for this youth. The BSN and birth date are never stored.
     429 with ``Retry-After`` when the professional's or organisation's rate limit is reached."""
-    access = access_context(request)
-
-    async def work(session: AsyncSession) -> tuple[RegistrationOut, bool]:
-        await ctx.abuse.check_registration_rate(
-            session,
-            organisation_id=caller.actor.organisation_id,
-            professional_id=caller.actor.professional_id,
-        )
-        result = await ctx.registrations.register(
-            session,
+    attempt = _Attempt(
+        ctx=ctx,
+        access=access_context(request),
+        request=RegistrationRequest(
             actor=caller.actor,
             bsn=body.bsn,
             birth_date=body.birth_date,
             municipality=body.municipality,
-        )
-        await ctx.abuse.after_registration(
-            session, registration=result.registration, created=result.created
-        )
-        subject = ctx.keys.access_log_subject(crypto.parse_bsn(body.bsn))
-        await ctx.access_log.record(
-            session,
-            access,
-            operation=Operation.REGISTRATION_CREATE,
-            subject=Subject.person(subject),
-        )
-        return to_out(result.registration, result.match_id), result.created
+        ),
+        rate_limited=True,
+    )
+    (outcome,) = await ctx.writes.run_batched(_register_attempts, [attempt])
+    if isinstance(outcome, VerwijsindexError):
+        raise outcome
+    if _enqueued_events(outcome):
+        ctx.webhooks.wake()
+    response.status_code = 201 if outcome.created else 200
+    response.headers["Location"] = f"/v1/registrations/{outcome.registration.id}"
+    return to_out(outcome.registration, outcome.match_id)
 
-    out, created = await ctx.writes.run(work)
-    ctx.webhooks.wake()
-    response.status_code = 201 if created else 200
-    response.headers["Location"] = f"/v1/registrations/{out.id}"
-    return out
+
+def _enqueued_events(outcome: RegisterResult | VerwijsindexError) -> bool:
+    """Only a new registration that opened or joined a match enqueues webhook events."""
+    return isinstance(outcome, RegisterResult) and outcome.created and outcome.match_id is not None
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One registration asked for through the API, on its way into a write group."""
+
+    ctx: AppContext
+    access: AccessContext
+    request: RegistrationRequest
+    rate_limited: bool
+    """Single registrations count against the per-minute and per-day rate limits."""
+
+
+Outcome = RegisterResult | VerwijsindexError
+
+
+async def _register_attempts(
+    session: AsyncSession, payloads: list[list[_Attempt]]
+) -> list[list[Outcome]]:
+    """The write of every registration request in a group, set-based: one rate-limit
+    statement, one :meth:`RegistrationService.register_many`, one anomaly-counter statement
+    and one access-log append for all of them. Each request gets exactly the outcome it would
+    get alone in the same order (an attempt refused by a rate limit or failing validation is
+    not counted and changes nothing)."""
+    attempts = [attempt for payload in payloads for attempt in payload]
+    ctx = attempts[0].ctx
+    outcomes: list[Outcome | None] = [None] * len(attempts)
+    limited = [i for i, a in enumerate(attempts) if a.rate_limited]
+    admissions = await ctx.abuse.admit_registrations(
+        session,
+        [
+            (attempts[i].request.actor.organisation_id, attempts[i].request.actor.professional_id)
+            for i in limited
+        ],
+    )
+    for i, admission in zip(limited, admissions, strict=True):
+        outcomes[i] = admission.refused
+    todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    registered = await ctx.registrations.register_many(session, [attempts[i].request for i in todo])
+    for i, result in zip(todo, registered, strict=True):
+        outcomes[i] = result
+    for i, admission in zip(limited, admissions, strict=True):
+        if admission.refused is None and isinstance(outcomes[i], VerwijsindexError):
+            admission.release()
+    await ctx.abuse.settle(session, admissions)
+
+    created: dict[tuple[str, str], int] = {}
+    entries: list[Entry] = []
+    for attempt, outcome in zip(attempts, outcomes, strict=True):
+        if not isinstance(outcome, RegisterResult):
+            continue
+        if outcome.created:
+            key = (outcome.registration.organisation_id, outcome.registration.professional_id)
+            created[key] = created.get(key, 0) + 1
+        subject = ctx.keys.access_log_subject(crypto.parse_bsn(attempt.request.bsn))
+        entries.append(
+            Entry(attempt.access, Operation.REGISTRATION_CREATE, Subject.person(subject))
+        )
+    await ctx.abuse.after_registrations(session, created)
+    await ctx.access_log.record_entries(session, entries)
+
+    results: list[list[Outcome]] = []
+    position = 0
+    for payload in payloads:
+        part = outcomes[position : position + len(payload)]
+        position += len(payload)
+        results.append([o for o in part if o is not None])
+    return results
 
 
 @router.post(
@@ -137,7 +199,7 @@ async def create_registrations_batch(
             session, organisation_id=org, professional_ids=named
         )
     results: list[BatchItemResult | None] = [None] * len(body.items)
-    requests: list[RegistrationRequest] = []
+    attempts: list[_Attempt] = []
     positions: list[int] = []
     for index, item in enumerate(body.items):
         professional = item.professional_id or caller.actor.professional_id
@@ -150,50 +212,31 @@ async def create_registrations_batch(
             )
             continue
         positions.append(index)
-        requests.append(
-            RegistrationRequest(
-                actor=Actor(organisation_id=org, professional_id=professional),
-                bsn=item.bsn,
-                birth_date=item.birth_date,
-                municipality=item.municipality,
+        attempts.append(
+            _Attempt(
+                ctx=ctx,
+                access=access,
+                request=RegistrationRequest(
+                    actor=Actor(organisation_id=org, professional_id=professional),
+                    bsn=item.bsn,
+                    birth_date=item.birth_date,
+                    municipality=item.municipality,
+                ),
+                rate_limited=False,
             )
         )
-
-    async def work(session: AsyncSession) -> list[BatchItemResult]:
-        outcomes = await ctx.registrations.register_many(session, requests)
-        out: list[BatchItemResult] = []
-        subjects: list[Subject] = []
-        per_professional: dict[str, list[Registration]] = {}
-        for index, request_item, outcome in zip(positions, requests, outcomes, strict=True):
-            if isinstance(outcome, VerwijsindexError):
-                out.append(_item_problem(index, status_for(outcome), outcome.code, outcome.detail))
-            else:
-                if outcome.created:
-                    per_professional.setdefault(outcome.registration.professional_id, []).append(
-                        outcome.registration
-                    )
-                pseudonym = ctx.keys.access_log_subject(crypto.parse_bsn(request_item.bsn))
-                subjects.append(Subject.person(pseudonym))
-                out.append(
-                    BatchItemResult(
-                        index=index,
-                        status=201 if outcome.created else 200,
-                        registration=to_out(outcome.registration, outcome.match_id),
-                    )
-                )
-        for created in per_professional.values():
-            await ctx.abuse.after_registration(
-                session, registration=created[0], created=True, count=len(created)
+    outcomes = await ctx.writes.run_batched(_register_attempts, attempts) if attempts else []
+    for index, outcome in zip(positions, outcomes, strict=True):
+        if isinstance(outcome, VerwijsindexError):
+            results[index] = _item_problem(index, status_for(outcome), outcome.code, outcome.detail)
+        else:
+            results[index] = BatchItemResult(
+                index=index,
+                status=201 if outcome.created else 200,
+                registration=to_out(outcome.registration, outcome.match_id),
             )
-        if subjects:
-            await ctx.access_log.record_many(
-                session, access, operation=Operation.REGISTRATION_CREATE, subjects=subjects
-            )
-        return out
-
-    for result in await ctx.writes.run(work) if requests else []:
-        results[result.index] = result
-    ctx.webhooks.wake()
+    if any(_enqueued_events(o) for o in outcomes):
+        ctx.webhooks.wake()
     final = [r for r in results if r is not None]
     return RegistrationBatchResult(
         created=sum(r.status == 201 for r in final),
