@@ -133,7 +133,7 @@ def serve(
         return
     configure_logging(level=settings.log_level, json=settings.log_json)
     try:
-        app = create_app(settings)
+        app = create_app(settings, freeze_gc=True)
     except VerwijsindexError as exc:
         raise click.ClickException(exc.detail) from None
     uvicorn.run(app, host=host, port=port, **_UVICORN_OPTIONS)

@@ -610,10 +610,70 @@ def bench_match_ids(db: BenchDatabase, limit: int = 5000) -> list[str]:
 # --------------------------------------------------------------------------- profile
 
 
+# Where a sample's innermost frame is, by component (first match wins).
+_WAITING = ("EpollSelector.select", "Condition.wait", "SimpleQueue.get", "Queue.get",
+            "Event.wait", "Thread.join",
+            # a thread's own loop as the innermost frame: blocked on its queue (the work it
+            # runs shows as deeper frames)
+            "_connection_worker_thread (aiosqlite", "_worker (concurrent/futures")  # fmt: skip
+# uvloop runs the loop in C: a sample whose innermost Python frame is the runner is uvloop
+# polling, doing socket I/O or dispatching callbacks (py-spy cannot tell those apart).
+_UVLOOP = "Runner.run (asyncio/runners.py)"
+_COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("SQLite itself (statements and commits, in C)", ("inline_sqlite.py", "aiosqlite/")),
+    ("SQLAlchemy", ("sqlalchemy/",)),
+    ("FastAPI, Starlette, pydantic", ("fastapi/", "starlette/", "pydantic")),
+    ("uvicorn, httptools (HTTP server)", ("uvicorn/", "httptools")),
+    ("logging (structlog, logging)", ("structlog/", "logging/", "verwijsindex/logging.py")),
+    ("service code (verwijsindex, crypto, notifier, consent)",
+     ("verwijsindex/", "crypto/", "notifier/", "consent/")),
+    ("asyncio event loop", ("asyncio/",)),
+)  # fmt: skip
+# Which part of the work a sample belongs to (first match from the innermost frame out).
+_PHASES: tuple[tuple[str, str], ...] = (
+    ("aiosqlite threads (reads; BEGIN/COMMIT of other transactions)",
+     "_connection_worker_thread"),
+    ("worker threads (BEGIN and COMMIT of the write groups: lock wait, fsync)",
+     "concurrent/futures/thread.py"),
+    ("write groups (GroupCommitter: the group's statements and commit)", "GroupCommitter."),
+    ("request handling (middleware, routing, dependencies, handler, response)",
+     "RequestContextMiddleware."),
+    ("HTTP server (parsing, connections)", "uvicorn/protocols"),
+)  # fmt: skip
+
+
+def _component(leaf: str) -> str:
+    if leaf == _UVLOOP:
+        return "uvloop (C: polling, socket I/O, callbacks)"
+    if any(w in leaf for w in _WAITING):
+        return "waiting (idle event loop, idle threads)"
+    for name, needles in _COMPONENTS:
+        if any(n in leaf for n in needles):
+            return name
+    return "other (standard library, C extensions)"
+
+
+def _phase(frames: list[str]) -> str:
+    if frames[-1] == _UVLOOP:
+        return "uvloop (C: polling, socket I/O, callbacks)"
+    if any(w in frames[-1] for w in _WAITING):
+        return "waiting (idle event loop, idle threads)"
+    for frame in reversed(frames):
+        for name, needle in _PHASES:
+            if needle in frame:
+                return name
+    # Mostly request and group code whose stack py-spy read without its outer frames
+    # (--nonblocking samples a running process; the innermost frames are still right, so the
+    # component table covers these samples).
+    return "not attributable (partial stack)"
+
+
 def summarise_profile(raw_path: Path, top: int = 25) -> dict[str, Any]:
-    """Inclusive and self share per function from py-spy's collapsed stacks."""
-    inclusive: Counter[str] = Counter()
+    """From py-spy's collapsed stacks: the share of samples per component (by the innermost
+    frame), per phase of the work (by the frames around it) and per function (self)."""
     own: Counter[str] = Counter()
+    components: Counter[str] = Counter()
+    phases: Counter[str] = Counter()
     total = 0
     for line in raw_path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -622,14 +682,19 @@ def summarise_profile(raw_path: Path, top: int = 25) -> dict[str, Any]:
         count = int(count_text)
         frames = [re.sub(r" \((.*?):\d+\)$", r" (\1)", f) for f in stack.split(";")]
         total += count
-        for frame in set(frames):
-            inclusive[frame] += count
         own[frames[-1]] += count
+        components[_component(frames[-1])] += count
+        phases[_phase(frames)] += count
 
-    def pct(c: Counter[str]) -> list[list[Any]]:
-        return [[name, round(100 * n / total, 1)] for name, n in c.most_common(top)]
+    def pct(c: Counter[str], n: int | None = None) -> list[list[Any]]:
+        return [[name, round(100 * k / total, 1)] for name, k in c.most_common(n)]
 
-    return {"samples": total, "inclusive_pct": pct(inclusive), "self_pct": pct(own)}
+    return {
+        "samples": total,
+        "components_pct": pct(components),
+        "phases_pct": pct(phases),
+        "self_pct": pct(own, top),
+    }
 
 
 # --------------------------------------------------------------------------- suite
@@ -650,6 +715,7 @@ class Options:
     scaleout: list[int] = field(default_factory=list)
     scaleout_levels: list[int] = field(default_factory=lambda: [TARGET_CLIENTS])
     only_scaleout: bool = False
+    webhook_matches: int = 0
 
 
 def service_point(
@@ -902,9 +968,32 @@ def run_suite(opts: Options) -> dict[str, Any]:
     save(opts, results)
     if not opts.only_scaleout:
         run_single_process(opts, wrk, results)
+        if opts.webhook_matches > 0:
+            results["webhooks"] = run_webhooks(opts.webhook_matches)
+            save(opts, results)
     if opts.scaleout:
         run_scaleout(opts, wrk, results)
     return results
+
+
+def run_webhooks(matches: int) -> dict[str, Any]:
+    """Match → webhook latency and delivery throughput, by ``scripts/bench_webhooks.py``
+    (its own SQLite service, loopback receivers, signatures verified with standardwebhooks)."""
+    log(f"match → webhook: {matches:,} matches, backlog of {matches:,}")
+    script = Path(__file__).resolve().parent.parent / "bench_webhooks.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--matches", str(matches), "--backlog", str(matches)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    if done.returncode != 0:
+        return {"error": done.stderr[-1000:]}
+    result: dict[str, Any] = json.loads(done.stdout[done.stdout.index("{") :])
+    log(f"  median {result['latency']['median_ms']:.1f} ms, "
+        f"{result['throughput']['deliveries_per_s']:,.0f} deliveries/s")  # fmt: skip
+    return result
 
 
 def run_single_process(opts: Options, wrk: Wrk, results: dict[str, Any]) -> None:
@@ -1095,26 +1184,23 @@ def render_markdown(res: dict[str, Any]) -> str:
             )
         out.append("")
     out += render_scaleout(res)
-    out += [
-        "## Match → webhook latency",
-        "",
-        "| measure | figure |",
-        "|---|---|",
-        "| match → webhook delivered | not yet measured: notifier delivery not built |",
-        "",
-    ]
+    out += render_webhooks(res.get("webhooks"))
     out += render_targets(res, fast)
     for p in points:
         prof = p.get("profile")
-        if prof and "inclusive_pct" in prof:
+        if prof and "components_pct" in prof:
             run = prof["run_under_profiler"]
             out += [
                 f"## Profile: {p['backend']} service at {TARGET_CLIENTS} clients (py-spy, "
                 f"{prof['samples']:,} samples; {run['rps']:,.0f} req/s under the profiler)",
                 "",
-                "| function (inclusive) | % of samples |",
+                "| phase of the work | % of samples |",
                 "|---|---:|",
-                *[f"| `{n}` | {v} |" for n, v in prof["inclusive_pct"]],
+                *[f"| {n} | {v} |" for n, v in prof["phases_pct"]],
+                "",
+                "| component (innermost frame) | % of samples |",
+                "|---|---:|",
+                *[f"| {n} | {v} |" for n, v in prof["components_pct"]],
                 "",
                 "| function (self) | % of samples |",
                 "|---|---:|",
@@ -1159,6 +1245,30 @@ def render_scaleout(res: dict[str, Any]) -> list[str]:
             )
     out.append("")
     return out
+
+
+def render_webhooks(hooks: dict[str, Any] | None) -> list[str]:
+    out = ["## Match → webhook (`scripts/bench_webhooks.py`, SQLite)", ""]
+    if not hooks:
+        return [*out, "Not run (`--webhook-matches 0`).", ""]
+    if "error" in hooks:
+        return [*out, f"Failed: `{hooks['error'][-300:]}`", ""]
+    lat, thr = hooks["latency"], hooks["throughput"]
+    return [
+        *out,
+        f"Signatures verified with {hooks['verifier']}.",
+        "",
+        "| measure | figure |",
+        "|---|---:|",
+        f"| registration that makes a match → both organisations' webhooks verified, median "
+        f"({lat['matches']:,} matches) | {lat['median_ms']:.1f} ms |",
+        f"| p90 / p99 / max | {lat['p90_ms']:.1f} / {lat['p99_ms']:.1f} / {lat['max_ms']:.1f} ms |",
+        f"| the registration's own response, median | "
+        f"{lat['registration_response_median_ms']:.1f} ms |",
+        f"| backlog of {thr['deliveries']:,} deliveries, one `notifier run` process | "
+        f"{thr['deliveries_per_s']:,.0f} deliveries/s ({thr['rejected']} rejected) |",
+        "",
+    ]
 
 
 def render_targets(res: dict[str, Any], fast: dict[int, dict[str, Any]]) -> list[str]:
@@ -1298,6 +1408,12 @@ def main() -> None:
         "--scaleout-levels", help="clients of the scale-out runs (default 32; --full: 32,128)"
     )
     parser.add_argument(
+        "--webhook-matches",
+        type=int,
+        help="matches (and backlog) for the match → webhook section, run through "
+        "scripts/bench_webhooks.py (default 300; --full: 1000; 0 skips)",
+    )
+    parser.add_argument(
         "--only-scaleout",
         action="store_true",
         help="run only the scale-out section (no ceilings, no single-process runs)",
@@ -1327,6 +1443,9 @@ def main() -> None:
         if args.scaleout_levels
         else ([TARGET_CLIENTS, 128] if full else [TARGET_CLIENTS]),
         only_scaleout=args.only_scaleout,
+        webhook_matches=args.webhook_matches
+        if args.webhook_matches is not None
+        else (1000 if full else 300),
     )
     if "postgresql" not in opts.backends:
         if args.only_scaleout:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -46,9 +47,19 @@ professional in `X-Professional-Id`. Every error is RFC 9457 `application/proble
 
 
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, database: Database | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    database: Database | None = None,
+    freeze_gc: bool = False,
 ) -> FastAPI:
-    """Build the app. Keys are loaded (and production checks run) here, before serving."""
+    """Build the app. Keys are loaded (and production checks run) here, before serving.
+
+    ``freeze_gc`` (what ``verwijsindex serve`` uses): once started, everything allocated so far
+    (modules, the app, compiled statements) moves to the garbage collector's permanent
+    generation, so a full collection no longer walks it. Measured: a full collection under
+    load took 110-130 ms, and the requests in flight waited for it; frozen, 3-4 ms. Not for a
+    process that builds many apps (tests): frozen cycles are never collected."""
     ctx = build_context(settings, clock=clock or SystemClock(), database=database)
 
     @asynccontextmanager
@@ -63,6 +74,9 @@ def create_app(
         if settings.run_webhook_worker:
             worker = ctx.webhooks.new_worker()
             tasks.append(asyncio.create_task(worker.run(), name="webhook-worker"))
+        if freeze_gc:
+            gc.collect()
+            gc.freeze()
         log.info(
             "started", version=__version__, env=settings.env.value, dialect=ctx.database.dialect
         )
@@ -113,7 +127,7 @@ def create_app_from_env() -> FastAPI:
     configures logging here because a spawned process starts without it."""
     settings = Settings()
     configure_logging(level=settings.log_level, json=settings.log_json, process_id=True)
-    return create_app(settings)
+    return create_app(settings, freeze_gc=True)
 
 
 def context_of(app: FastAPI) -> AppContext:
