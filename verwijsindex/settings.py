@@ -70,6 +70,20 @@ class Settings(BaseSettings):
     max_batch_body_bytes: int = Field(default=512 * 1024, ge=1024)
     db_pool_size: int = Field(default=10, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    sqlite_checkpoint_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description="SQLite: how often the service copies the write-ahead log into the database"
+        " file in the background, so that commits do not; 0 leaves it to SQLite's automatic"
+        " checkpoint on commit",
+    )
+    sqlite_cache_mib: int = Field(
+        default=64,
+        ge=2,
+        le=4096,
+        description="SQLite: page cache of the connection that writes registrations, in MiB",
+    )
 
     rate_limit_professional_per_minute: int = Field(
         default=60, ge=0, description="Registrations per professional per minute; 0 disables"

@@ -27,6 +27,7 @@ from verwijsindex.api.routes import (
 from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.context import AppContext, build_context
 from verwijsindex.db import Database
+from verwijsindex.db.checkpoint import CheckpointStats, run_checkpointer
 from verwijsindex.db.migrate import upgrade
 from verwijsindex.logging import configure_logging, get_logger
 from verwijsindex.settings import Settings
@@ -69,6 +70,11 @@ def create_app(
         if settings.group_commit:
             ctx.writes.start()
         tasks: list[asyncio.Task[None]] = []
+        if ctx.database.path is not None and settings.sqlite_checkpoint_interval_s > 0:
+            checkpoints = run_checkpointer(
+                ctx.database.path, settings.sqlite_checkpoint_interval_s, app.state.checkpoints
+            )
+            tasks.append(asyncio.create_task(checkpoints, name="sqlite-checkpoint"))
         if settings.run_sweeper:
             tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
         if settings.run_webhook_worker:
@@ -101,6 +107,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.checkpoints = CheckpointStats()
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(registrations.router)

@@ -33,6 +33,8 @@ class Database:
     read_sessions: async_sessionmaker[AsyncSession] | None = None
     group_engine: AsyncEngine | None = None
     group_sessions: async_sessionmaker[AsyncSession] | None = None
+    path: str | None = None
+    """SQLite: the database file (None in memory or on PostgreSQL)."""
     _write_lock: asyncio.Lock | None = field(default=None, repr=False)
 
     @asynccontextmanager
@@ -72,8 +74,16 @@ class Database:
                 await extra.dispose()
 
 
-def _sqlite_setup(engine: AsyncEngine, settings: Settings, *, begin: str) -> None:
+# With the background checkpointer on, a commit checkpoints only when the log has grown this
+# large anyway (pages of 4 KiB: ~40 MiB), as a backstop; SQLite's own default is 1,000.
+_BACKSTOP_AUTOCHECKPOINT = 10_000
+
+
+def _sqlite_setup(
+    engine: AsyncEngine, settings: Settings, *, begin: str, cache_mib: int | None = None
+) -> None:
     busy = settings.sqlite_busy_timeout_ms
+    autocheckpoint = _BACKSTOP_AUTOCHECKPOINT if settings.sqlite_checkpoint_interval_s else 1000
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -84,6 +94,9 @@ def _sqlite_setup(engine: AsyncEngine, settings: Settings, *, begin: str) -> Non
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy)}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
+        if cache_mib is not None:
+            cursor.execute(f"PRAGMA cache_size={-1024 * int(cache_mib)}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -121,7 +134,9 @@ def create_database(settings: Settings) -> Database:
     group_engine = create_async_engine(
         url, async_creator=inline_connection, pool_size=1, max_overflow=0
     )
-    _sqlite_setup(group_engine, settings, begin="BEGIN IMMEDIATE")
+    _sqlite_setup(
+        group_engine, settings, begin="BEGIN IMMEDIATE", cache_mib=settings.sqlite_cache_mib
+    )
     return Database(
         engine=engine,
         sessions=sessions,
@@ -130,4 +145,5 @@ def create_database(settings: Settings) -> Database:
         read_sessions=async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False),
         group_engine=group_engine,
         group_sessions=async_sessionmaker(group_engine, expire_on_commit=False, autoflush=False),
+        path=None if database == ":memory:" else database,
     )
