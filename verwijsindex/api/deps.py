@@ -17,10 +17,14 @@ from verwijsindex.domain.service import Actor
 _BEARER = "bearer "
 
 
-async def get_context(request: Request) -> AppContext:
-    # async: FastAPI runs plain functions in its thread pool, a thread hop per request
+def app_context(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
+
+
+async def get_context(request: Request) -> AppContext:
+    # async: FastAPI runs plain functions in its thread pool, a thread hop per request
+    return app_context(request)
 
 
 Ctx = Annotated[AppContext, Depends(get_context)]
@@ -99,7 +103,7 @@ async def get_professional_caller(
 ) -> ProfessionalCaller:
     # The key is checked here rather than through a sub-dependency: one dependency less to
     # resolve on every registration (FastAPI's resolution is a measurable part of a request).
-    ctx: AppContext = request.app.state.ctx
+    ctx = app_context(request)
     principal = await get_principal(request, ctx)
     if principal.role is not Role.PROFESSIONAL:
         raise ApiProblem(403, "forbidden-role", "this API key's role may not do this")

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import crypto
 from verwijsindex.accesslog import AccessContext, Entry, Operation, Subject
 from verwijsindex.api.access import access_context, audited
-from verwijsindex.api.deps import Ctx, ProfessionalDep
+from verwijsindex.api.deps import Ctx, ProfessionalDep, app_context
 from verwijsindex.api.errors import PROBLEM_BASE, status_for
 from verwijsindex.api.pagination import decode_cursor, encode_cursor
 from verwijsindex.api.schemas import (
@@ -74,15 +74,14 @@ def to_out(registration: Registration, match_id: str | None) -> RegistrationOut:
     dependencies=[audited(Operation.REGISTRATION_CREATE)],
 )
 async def create_registration(
-    body: RegistrationCreate,
-    ctx: Ctx,
-    caller: ProfessionalDep,
-    response: Response,
-    request: Request,
-) -> RegistrationOut:
+    body: RegistrationCreate, caller: ProfessionalDep, request: Request
+) -> Response:
     """201 for a new registration; 200 with the existing one when this professional already
     has an active registration for this youth. The BSN and birth date are never stored.
     429 with ``Retry-After`` when the professional's or organisation's rate limit is reached."""
+    # The busiest route: the context is not a dependency, and the response is serialised once
+    # here rather than validated again against ``response_model`` (which documents it).
+    ctx = app_context(request)
     attempt = _Attempt(
         ctx=ctx,
         access=access_context(request),
@@ -99,9 +98,12 @@ async def create_registration(
         raise outcome
     if _enqueued_events(outcome):
         ctx.webhooks.wake()
-    response.status_code = 201 if outcome.created else 200
-    response.headers["Location"] = f"/v1/registrations/{outcome.registration.id}"
-    return to_out(outcome.registration, outcome.match_id)
+    return Response(
+        content=to_out(outcome.registration, outcome.match_id).model_dump_json(),
+        status_code=201 if outcome.created else 200,
+        media_type="application/json",
+        headers={"Location": f"/v1/registrations/{outcome.registration.id}"},
+    )
 
 
 def _enqueued_events(outcome: RegisterResult | VerwijsindexError) -> bool:
