@@ -13,7 +13,7 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, and_, bindparam, delete, not_, select, update
@@ -92,23 +92,36 @@ async def _add_hits(session: AsyncSession, counts: Mapping[_Key, int]) -> dict[_
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = cast(Table, RateLimitCounter.__table__)
     values = insert(table)
-    # executemany (one multi-row statement underneath) keeps the SQL the same whatever the
-    # number of rows, so it is compiled once; keys sorted, so concurrent upserts cannot
-    # deadlock.
-    stmt = values.on_conflict_do_update(
+    upsert = values.on_conflict_do_update(
         index_elements=["scope", "subject_id", "window_start"],
         set_={"hits": table.c.hits + values.excluded.hits},
-    ).returning(table.c.scope, table.c.subject_id, table.c.hits, sort_by_parameter_order=True)
+    )
+    # Keys sorted, so concurrent upserts lock rows in one order and cannot deadlock. A plain
+    # executemany (the driver runs one prepared statement per row) and one read of the new
+    # counts: with RETURNING, SQLAlchemy sends one statement per row on SQLite to keep the
+    # rows in parameter order. The rows stay locked (PostgreSQL) or the database's write lock
+    # is held (SQLite) between the two, so the read sees exactly this transaction's sums.
     keys = sorted(counts)
-    rows = await session.execute(
-        stmt,
+    await session.execute(
+        upsert,
         [
             {"scope": scope, "subject_id": subject, "window_start": window, "hits": counts[key]}
             for key in keys
             for scope, subject, window in [key]
         ],
     )
-    return {key: int(hits) for key, (_scope, _subject, hits) in zip(keys, rows, strict=True)}
+    rows = await session.execute(
+        select(table.c.scope, table.c.subject_id, table.c.window_start, table.c.hits).where(
+            table.c.subject_id.in_({subject for _scope, subject, _window in keys}),
+            table.c.window_start.in_({window for _scope, _subject, window in keys}),
+        )
+    )
+    found = {(scope, subject, _utc(window)): int(hits) for scope, subject, window, hits in rows}
+    return {key: found[key] for key in keys}
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 async def _take_hits(session: AsyncSession, counts: Mapping[_Key, int]) -> None:
