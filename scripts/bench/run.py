@@ -769,8 +769,8 @@ def service_point(
             log(f"{label}: bulk, {total:,} registrations in batches of 1,000")
             point["bulk"] = bulk_point(url, db.people, total)
             log(f"{label}: bulk {point['bulk']['rows_per_s']:,}/s")
-        if opts.profile and backend == "sqlite" and preload == 0:
-            point["profile"] = profile_service(opts, wrk, server, data)
+        if opts.profile and backend == "sqlite":
+            point["profile"] = profile_service(opts, wrk, server, data, preload)
         mem = server.memory()
         point["rss_bytes"] = mem.get("VmRSS")
         point["rss_peak_bytes"] = mem.get("VmHWM")
@@ -907,11 +907,13 @@ def bulk_point(
     }
 
 
-def profile_service(opts: Options, wrk: Wrk, server: ServerProcess, data: Path) -> dict[str, Any]:
+def profile_service(
+    opts: Options, wrk: Wrk, server: ServerProcess, data: Path, preload: int
+) -> dict[str, Any]:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
         return {"error": "py-spy not installed (pip install py-spy)"}
-    raw = opts.out / "profile-sqlite-c32.txt"
+    raw = opts.out / f"profile-sqlite-{preload}-c32.txt"
     seconds = max(5, round(opts.duration))
     log(f"profiling the SQLite service at {TARGET_CLIENTS} clients for {seconds} s (py-spy)")
     spy = subprocess.Popen(
@@ -1191,7 +1193,8 @@ def render_markdown(res: dict[str, Any]) -> str:
         if prof and "components_pct" in prof:
             run = prof["run_under_profiler"]
             out += [
-                f"## Profile: {p['backend']} service at {TARGET_CLIENTS} clients (py-spy, "
+                f"## Profile: {p['backend']} service, {p['preloaded']:,} preloaded, "
+                f"{TARGET_CLIENTS} clients (py-spy, "
                 f"{prof['samples']:,} samples; {run['rps']:,.0f} req/s under the profiler)",
                 "",
                 "| phase of the work | % of samples |",
@@ -1393,7 +1396,9 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--sqlite-rows", type=int, help="rows for the executemany ceiling")
     parser.add_argument(
-        "--profile", action="store_true", help="py-spy profile of the SQLite service at 32 clients"
+        "--profile",
+        action="store_true",
+        help="py-spy profile of the SQLite service at 32 clients, at every scale point",
     )
     parser.add_argument(
         "--workdir", type=Path, help="where databases go (default a temporary directory)"
