@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, exists, func, select, text, update
+from sqlalchemy import Table, delete, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.domain.models import (
+    REGISTRATION_COLUMNS,
     ApiKey,
     Match,
     MatchParticipant,
@@ -17,6 +19,7 @@ from verwijsindex.domain.models import (
     Organisation,
     Professional,
     Registration,
+    RegistrationRow,
     RegistrationStatus,
 )
 
@@ -119,16 +122,24 @@ async def touch_api_key(session: AsyncSession, key_id: str, at: datetime) -> Non
 
 async def active_registrations_of_subject(
     session: AsyncSession, pseudonyms: Sequence[str]
-) -> list[Registration]:
+) -> list[RegistrationRow]:
+    """The youths' active registrations, oldest first, as plain rows (no mapped objects)."""
+    table = cast(Table, Registration.__table__)
     result = await session.execute(
-        select(Registration)
-        .where(
-            Registration.pseudonym.in_(pseudonyms),
-            Registration.status == RegistrationStatus.ACTIVE,
-        )
-        .order_by(Registration.created_at, Registration.id)
+        select(*(table.c[name] for name in REGISTRATION_COLUMNS))
+        .where(table.c.pseudonym.in_(pseudonyms), table.c.status == RegistrationStatus.ACTIVE)
+        .order_by(table.c.created_at, table.c.id)
     )
-    return list(result.scalars())
+    return [RegistrationRow(*row) for row in result]
+
+
+async def insert_registrations(session: AsyncSession, rows: Sequence[RegistrationRow]) -> None:
+    """Insert new registrations with one Core ``executemany``."""
+    if rows:
+        await session.execute(
+            insert(cast(Table, Registration.__table__)),
+            [{name: getattr(row, name) for name in REGISTRATION_COLUMNS} for row in rows],
+        )
 
 
 async def repseudonymise(

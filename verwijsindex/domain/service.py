@@ -23,6 +23,7 @@ from verwijsindex.domain.models import (
     MatchParticipant,
     MatchStatus,
     Registration,
+    RegistrationRow,
     RegistrationStatus,
 )
 from verwijsindex.errors import (
@@ -45,7 +46,7 @@ class Actor:
 
 @dataclass(frozen=True)
 class RegisterResult:
-    registration: Registration
+    registration: RegistrationRow
     created: bool
     match_id: str | None
 
@@ -74,11 +75,11 @@ class _Prepared:
 class _Youth:
     """What one batch knows about one youth: active registrations and the open match."""
 
-    active: list[Registration] = field(default_factory=list)
+    active: list[RegistrationRow] = field(default_factory=list)
     match: Match | None = None
     participants: list[MatchParticipant] = field(default_factory=list)
 
-    def active_of(self, professional_id: str) -> Registration | None:
+    def active_of(self, professional_id: str) -> RegistrationRow | None:
         return next((r for r in self.active if r.professional_id == professional_id), None)
 
     def match_of(self, registration_id: str) -> str | None:
@@ -93,13 +94,14 @@ class _Youth:
 class _Pending:
     """New rows of one batch, flushed parent tables first (no ORM relationships order them)."""
 
-    registrations: list[Registration] = field(default_factory=list)
+    registrations: list[RegistrationRow] = field(default_factory=list)
     matches: list[Match] = field(default_factory=list)
     participants: list[MatchParticipant] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
     async def flush(self, session: AsyncSession) -> None:
-        for rows in (self.registrations, self.matches, self.participants):
+        await repo.insert_registrations(session, self.registrations)
+        for rows in (self.matches, self.participants):
             await insert_objects(session, rows)
         await enqueue_many(session, self.events)
 
@@ -197,7 +199,7 @@ class RegistrationService:
             if municipality is None:
                 outcomes.append(NotFound("organisation not found"))
                 continue
-            registration = Registration(
+            registration = RegistrationRow(
                 id=new_id(),
                 pseudonym=item.pseudonym,
                 key_version=self._keys.current_version,
@@ -266,7 +268,7 @@ class RegistrationService:
         self,
         pending: _Pending,
         youth: _Youth,
-        registrations: list[Registration],
+        registrations: list[RegistrationRow],
         now: datetime,
     ) -> None:
         match = Match(
@@ -305,7 +307,7 @@ class RegistrationService:
         self,
         pending: _Pending,
         youth: _Youth,
-        registration: Registration,
+        registration: RegistrationRow,
         now: datetime,
     ) -> None:
         assert youth.match is not None

@@ -29,7 +29,7 @@ from verwijsindex.api.schemas import (
 )
 from verwijsindex.context import AppContext
 from verwijsindex.domain import repository as repo
-from verwijsindex.domain.models import Registration
+from verwijsindex.domain.models import Registration, RegistrationRow
 from verwijsindex.domain.service import Actor, RegisterResult, RegistrationRequest
 from verwijsindex.errors import NotFound, VerwijsindexError
 
@@ -47,7 +47,7 @@ _RATE_LIMITED[429]["headers"] = {
 _CREATE_PROBLEMS = {**_WRITE_PROBLEMS, **_RATE_LIMITED}
 
 
-def to_out(registration: Registration, match_id: str | None) -> RegistrationOut:
+def to_out(registration: Registration | RegistrationRow, match_id: str | None) -> RegistrationOut:
     return RegistrationOut(
         id=registration.id,
         status=registration.status,  # type: ignore[arg-type]
