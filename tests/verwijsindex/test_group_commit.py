@@ -189,6 +189,42 @@ class TestGroupsOfBatches:
             await committer.stop()
         assert calls == [[1, 2]]
 
+    async def test_handlers_of_a_group_run_in_lock_order_not_arrival_order(
+        self, ctx: AppContext
+    ) -> None:
+        committer = GroupCommitter(database=ctx.database)
+        committer.start()
+        ran: list[str] = []
+
+        async def last(session: AsyncSession, payloads: list[int]) -> list[int]:
+            ran.append("last")
+            return payloads
+
+        async def first(session: AsyncSession, payloads: list[int]) -> list[int]:
+            ran.append("first")
+            return payloads
+
+        last.lock_order = 100  # type: ignore[attr-defined]
+        release = asyncio.Event()
+
+        async def blocker(session: AsyncSession) -> None:
+            await release.wait()
+
+        try:
+            busy = asyncio.create_task(committer.run(blocker))
+            await asyncio.sleep(0)
+            queued = [
+                asyncio.create_task(committer.run_batched(last, 1)),
+                asyncio.create_task(committer.run_batched(first, 2)),
+            ]
+            await asyncio.sleep(0)
+            release.set()
+            await busy
+            assert await asyncio.gather(*queued) == [1, 2]
+        finally:
+            await committer.stop()
+        assert ran == ["first", "last"]
+
     async def test_a_group_hit_by_a_deadlock_runs_again_and_keeps_nothing_of_the_try(
         self, ctx: AppContext
     ) -> None:

@@ -12,11 +12,22 @@ denials (401/403/404/429) of such routes are recorded by the error handlers
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from verwijsindex.accesslog import AccessContext, Operation, Subject, TraceContext, start_span
+from verwijsindex.accesslog import (
+    AccessContext,
+    AccessLogger,
+    Entry,
+    Operation,
+    Subject,
+    TraceContext,
+    start_span,
+)
+from verwijsindex.context import AppContext
 from verwijsindex.domain.admin import Principal
 
 
@@ -60,3 +71,29 @@ def audited(
                 state.access_subject = Subject.reference(ref_type, value)
 
     return Depends(dependency)
+
+
+async def record_read(
+    ctx: AppContext, access: AccessContext, operation: Operation, subjects: Sequence[Subject]
+) -> None:
+    """Record a successful read (one record per subject) and return once it is durable.
+
+    The data was read in a read-only snapshot; the records go through the group committer,
+    so concurrent reads share one append and one commit instead of each taking the write lock
+    (SQLite) for a transaction of its own. The response is sent only after this returns.
+    No subjects: one record without a subject, as :meth:`AccessLogger.record_many` does."""
+    entries = [Entry(access, operation, subject) for subject in (subjects or [Subject()])]
+    await ctx.writes.run_batched(_append_entries, (ctx.access_log, entries))
+
+
+async def _append_entries(
+    session: AsyncSession, payloads: list[tuple[AccessLogger, list[Entry]]]
+) -> list[None]:
+    logger = payloads[0][0]
+    await logger.record_entries(session, [e for _, entries in payloads for e in entries])
+    return [None] * len(payloads)
+
+
+# The chain lock is the last lock a registration group takes: appends of reads come after
+# every other handler of a group, so groups of two processes lock in the same order.
+_append_entries.lock_order = 100  # type: ignore[attr-defined]

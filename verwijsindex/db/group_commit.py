@@ -37,7 +37,8 @@ P = TypeVar("P")
 Work = Callable[[AsyncSession], Awaitable[Any]]
 BatchHandler = Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]
 """Handles many payloads at once; returns one result per payload, an Exception instance
-for a payload that failed on its own."""
+for a payload that failed on its own. A handler may carry an integer ``lock_order``
+attribute: handlers of one group run in ascending order (default 0)."""
 
 log = get_logger(__name__)
 
@@ -171,8 +172,11 @@ class GroupCommitter:
                 singles.append(index)
             else:
                 batches.setdefault(item.handler, []).append(index)
+        # Handlers run in a fixed order (``lock_order``, default 0; ties in arrival order), so
+        # that groups of different processes take their locks in the same order.
+        ordered = sorted(batches.items(), key=lambda kv: getattr(kv[0], "lock_order", 0))
         async with self._database.transaction(grouped=True) as session:
-            for handler, indices in batches.items():
+            for handler, indices in ordered:
                 results = await self._run_batch(session, handler, [group[i] for i in indices])
                 outcomes.update(zip(indices, results, strict=True))
             for index in singles:

@@ -3,6 +3,7 @@ pseudonyms, the hash chain and signed heads, and the auditors' queries."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import delete, select, update
 
 import crypto
-from tests.conftest import Caller, registration_body
+from tests.conftest import Caller, make_bsn, registration_body
 from tests.verwijsindex.security.helpers import (
     drop_append_only_triggers,
     privacy_officer_headers,
@@ -228,6 +229,30 @@ class TestChain:
                 async with ctx.database.transaction() as session:
                     await session.execute(statement)
         assert [r.role for r in await records(ctx)] == ["professional", "professional"]
+
+    async def test_concurrent_match_reads_and_registrations_share_commits_and_one_chain(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        _, _, match_id = await _match(client, callers)
+        groups_before = ctx.writes.groups
+        h = callers[0].headers
+        reads = [client.get(f"/v1/matches/{match_id}", headers=h) for _ in range(20)]
+        writes = [
+            client.post(
+                "/v1/registrations", json=registration_body(bsn), headers=callers[2].headers
+            )
+            for bsn in (make_bsn(n) for n in range(100, 104))
+        ]
+        responses = await asyncio.gather(*reads, *writes)
+        assert [r.status_code for r in responses] == [200] * 20 + [201] * 4
+        # Each read: the match and the two professionals shown, one span per read.
+        recs = await records(ctx, "match.read")
+        assert len(recs) == 20 * 3
+        assert len({x.span_id for x in recs}) == 20
+        assert ctx.writes.groups - groups_before < 24  # reads shared commits
+        async with ctx.database.transaction() as session:
+            report = await ctx.access_log.verify(session)
+        assert report.records == 2 + 20 * 3 + 4
 
     async def test_untouched_log_verifies_and_signed_head_matches(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext

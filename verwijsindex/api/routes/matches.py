@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from verwijsindex.accesslog import Operation, Subject
-from verwijsindex.api.access import access_context, audited
+from verwijsindex.api.access import access_context, audited, record_read
 from verwijsindex.api.deps import Ctx, ProfessionalDep
 from verwijsindex.api.pagination import decode_cursor, encode_cursor
 from verwijsindex.api.schemas import (
@@ -45,7 +45,7 @@ async def list_matches(
 ) -> MatchPage:
     """Open matches by default; ``status=closed`` or ``all`` for history within retention."""
     after = decode_cursor(cursor)
-    async with ctx.database.transaction() as session:
+    async with ctx.database.read() as session:
         rows = await repo.list_matches(
             session,
             organisation_id=caller.actor.organisation_id,
@@ -53,13 +53,9 @@ async def list_matches(
             after=after,
             limit=limit + 1,
         )
-        page = rows[:limit]
-        await ctx.access_log.record_many(
-            session,
-            access_context(request),
-            operation=Operation.MATCH_LIST,
-            subjects=[Subject.match(m.id) for m in page],
-        )
+    page = rows[:limit]
+    subjects = [Subject.match(m.id) for m in page]
+    await record_read(ctx, access_context(request), Operation.MATCH_LIST, subjects)
     next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
     return MatchPage(
         items=[
@@ -90,23 +86,18 @@ async def get_match(
 ) -> MatchOut:
     """Each participant's organisation and professional contact details — nothing about the
     youth. 404 when the caller's organisation does not take part."""
-    async with ctx.database.transaction() as session:
+    async with ctx.database.read() as session:
         match = await repo.get_match_for_organisation(
             session, match_id=match_id, organisation_id=caller.actor.organisation_id
         )
         if match is None:
             raise NotFound("match not found")
         rows = await repo.match_participant_rows(session, match.id)
-        # The youth (by match reference) and every professional whose contact details are shown.
-        subjects = [Subject.match(match.id)]
-        professionals = dict.fromkeys(pro.id for _, _, _, pro in rows)
-        subjects += [Subject.professional(pro_id) for pro_id in professionals]
-        await ctx.access_log.record_many(
-            session,
-            access_context(request),
-            operation=Operation.MATCH_READ,
-            subjects=subjects,
-        )
+    # The youth (by match reference) and every professional whose contact details are shown.
+    subjects = [Subject.match(match.id)]
+    professionals = dict.fromkeys(pro.id for _, _, _, pro in rows)
+    subjects += [Subject.professional(pro_id) for pro_id in professionals]
+    await record_read(ctx, access_context(request), Operation.MATCH_READ, subjects)
     return MatchOut(
         id=match.id,
         status=match.status,  # type: ignore[arg-type]
