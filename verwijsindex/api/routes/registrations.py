@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import crypto
 from verwijsindex.accesslog import AccessContext, Entry, Operation, Subject
-from verwijsindex.api.access import access_context, audited
+from verwijsindex.api.access import access_context, audited, record_read
 from verwijsindex.api.deps import Ctx, ProfessionalDep, app_context
 from verwijsindex.api.errors import PROBLEM_BASE, status_for
 from verwijsindex.api.pagination import decode_cursor, encode_cursor
@@ -277,7 +277,7 @@ async def list_registrations(
 ) -> RegistrationPage:
     """The registrations of the caller's organisation, oldest first."""
     after = decode_cursor(cursor)
-    async with ctx.database.transaction() as session:
+    async with ctx.database.read() as session:
         rows = await repo.list_registrations(
             session,
             organisation_id=caller.actor.organisation_id,
@@ -288,12 +288,12 @@ async def list_registrations(
         )
         page = rows[:limit]
         matches = await repo.open_match_ids_of_registrations(session, [r.id for r in page])
-        await ctx.access_log.record_many(
-            session,
-            access_context(request),
-            operation=Operation.REGISTRATION_LIST,
-            subjects=[Subject.registration(r.id) for r in page],
-        )
+    await record_read(
+        ctx,
+        access_context(request),
+        Operation.REGISTRATION_LIST,
+        [Subject.registration(r.id) for r in page],
+    )
     next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
     return RegistrationPage(
         items=[to_out(r, matches.get(r.id)) for r in page], next_cursor=next_cursor
@@ -315,7 +315,7 @@ async def get_registration(
     caller: ProfessionalDep,
     request: Request,
 ) -> RegistrationOut:
-    async with ctx.database.transaction() as session:
+    async with ctx.database.read() as session:
         registration = await repo.get_registration_of_organisation(
             session,
             registration_id=registration_id,
@@ -324,12 +324,12 @@ async def get_registration(
         if registration is None:
             raise NotFound("registration not found")
         matches = await repo.open_match_ids_of_registrations(session, [registration.id])
-        await ctx.access_log.record(
-            session,
-            access_context(request),
-            operation=Operation.REGISTRATION_READ,
-            subject=Subject.registration(registration.id),
-        )
+    await record_read(
+        ctx,
+        access_context(request),
+        Operation.REGISTRATION_READ,
+        [Subject.registration(registration.id)],
+    )
     return to_out(registration, matches.get(registration.id))
 
 
