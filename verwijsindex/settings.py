@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     rate_limit_organisation_per_minute: int = Field(
         default=600, ge=0, description="Registrations per organisation per minute; 0 disables"
     )
+    rate_limit_organisation_batch_per_day: int = Field(
+        default=50_000,
+        ge=0,
+        description="Items of batch registrations per organisation per UTC day; 0 disables",
+    )
     anomaly_volume_minimum: int = Field(
         default=20, ge=1, description="New registrations per professional-hour always flagged"
     )

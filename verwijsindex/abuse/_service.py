@@ -179,16 +179,40 @@ class AbuseGuard:
         )  # fmt: skip
         return [w for w in windows if w[2] > 0]
 
+    def _batch_windows(
+        self, now: datetime, organisation_id: str
+    ) -> list[tuple[_Key, datetime, int]]:
+        """The counted window of one item of a batch registration: the organisation's daily
+        batch quota (bulk onboarding is exempt from the per-minute limits, not unlimited)."""
+        day = _day(now)
+        limit = self._settings.rate_limit_organisation_batch_per_day
+        return (
+            [(("org-batch-day", organisation_id, day), day + timedelta(days=1), limit)]
+            if (limit > 0)
+            else []
+        )
+
     async def admit_registrations(
-        self, session: AsyncSession, callers: Sequence[tuple[str, str]]
+        self,
+        session: AsyncSession,
+        callers: Sequence[tuple[str, str]],
+        *,
+        batch: Sequence[bool] | None = None,
     ) -> list[Admission]:
         """Count registration attempts of (organisation, professional) callers, in order, with
         one statement whatever their number; an attempt over a limit is refused and not
-        counted. Call :meth:`Admission.release` for an admitted attempt that failed after all
-        and :meth:`settle` before the transaction ends, so that only attempts that registered
-        stay counted (as if each had rolled back on its own)."""
+        counted. ``batch`` marks the attempts that are items of a batch registration: they
+        count against the organisation's daily batch quota instead of the per-minute and
+        per-day limits of single registrations. Call :meth:`Admission.release` for an
+        admitted attempt that failed after all and :meth:`settle` before the transaction ends,
+        so that only attempts that registered stay counted (as if each had rolled back on its
+        own)."""
         now = self._clock.now()
-        per_attempt = [self._windows(now, org, pro) for org, pro in callers]
+        kinds = batch if batch is not None else [False] * len(callers)
+        per_attempt = [
+            self._batch_windows(now, org) if in_batch else self._windows(now, org, pro)
+            for (org, pro), in_batch in zip(callers, kinds, strict=True)
+        ]
         demand: dict[_Key, int] = {}
         for windows in per_attempt:
             for key, _end, _limit in windows:

@@ -38,6 +38,35 @@ async def _register(client: httpx.AsyncClient, caller: Caller, n: int) -> httpx.
 
 
 class TestRateLimits:
+    async def test_batch_items_count_against_the_organisations_daily_batch_quota(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        ctx.settings.rate_limit_organisation_batch_per_day = 4
+
+        async def batch(caller: Caller, numbers: list[int]) -> list[int]:
+            items = [{"bsn": make_bsn(n), "birth_date": "2012-05-01"} for n in numbers]
+            r = await client.post(
+                "/v1/registrations:batch", json={"items": items}, headers=caller.headers
+            )
+            assert r.status_code == 200
+            for result in r.json()["results"]:
+                if result["status"] == 429:
+                    assert result["problem"]["type"].endswith("/rate-limited")
+            return [result["status"] for result in r.json()["results"]]
+
+        # Not held to the professional's per-minute (2) or per-day (5) limits, but to the
+        # organisation's daily batch quota (4); an invalid item does not use it up.
+        invalid = {"bsn": "123456789", "birth_date": "2012-05-01"}
+        r = await client.post(
+            "/v1/registrations:batch", json={"items": [invalid]}, headers=callers[0].headers
+        )
+        assert [x["status"] for x in r.json()["results"]] == [422]
+        assert await batch(callers[0], [1, 2, 3, 4, 5, 6]) == [201] * 4 + [429] * 2
+        assert await batch(callers[0], [7]) == [429]
+        # Single registrations keep their own limits; another organisation its own quota.
+        assert (await _register(client, callers[0], 8)).status_code == 201
+        assert await batch(callers[1], [9, 10]) == [201, 201]
+
     async def test_professional_per_minute_limit_is_429_with_retry_after(
         self,
         client: httpx.AsyncClient,

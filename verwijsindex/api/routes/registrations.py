@@ -91,7 +91,7 @@ async def create_registration(
             birth_date=body.birth_date,
             municipality=body.municipality,
         ),
-        rate_limited=True,
+        in_batch=False,
     )
     (outcome,) = await ctx.writes.run_batched(_register_attempts, [attempt])
     if isinstance(outcome, VerwijsindexError):
@@ -118,8 +118,9 @@ class _Attempt:
     ctx: AppContext
     access: AccessContext
     request: RegistrationRequest
-    rate_limited: bool
-    """Single registrations count against the per-minute and per-day rate limits."""
+    in_batch: bool
+    """Single registrations count against the per-minute and per-day rate limits, items of a
+    batch against the organisation's daily batch quota."""
 
 
 Outcome = RegisterResult | VerwijsindexError
@@ -136,21 +137,18 @@ async def _register_attempts(
     attempts = [attempt for payload in payloads for attempt in payload]
     ctx = attempts[0].ctx
     outcomes: list[Outcome | None] = [None] * len(attempts)
-    limited = [i for i, a in enumerate(attempts) if a.rate_limited]
     admissions = await ctx.abuse.admit_registrations(
         session,
-        [
-            (attempts[i].request.actor.organisation_id, attempts[i].request.actor.professional_id)
-            for i in limited
-        ],
+        [(a.request.actor.organisation_id, a.request.actor.professional_id) for a in attempts],
+        batch=[a.in_batch for a in attempts],
     )
-    for i, admission in zip(limited, admissions, strict=True):
+    for i, admission in enumerate(admissions):
         outcomes[i] = admission.refused
     todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
     registered = await ctx.registrations.register_many(session, [attempts[i].request for i in todo])
     for i, result in zip(todo, registered, strict=True):
         outcomes[i] = result
-    for i, admission in zip(limited, admissions, strict=True):
+    for i, admission in enumerate(admissions):
         if admission.refused is None and isinstance(outcomes[i], VerwijsindexError):
             admission.release()
     await ctx.abuse.settle(session, admissions)
@@ -224,7 +222,7 @@ async def create_registrations_batch(
                     birth_date=item.birth_date,
                     municipality=item.municipality,
                 ),
-                rate_limited=False,
+                in_batch=True,
             )
         )
     outcomes = await ctx.writes.run_batched(_register_attempts, attempts) if attempts else []
