@@ -143,6 +143,7 @@ def service_env(database_url: str, data_dir: Path, port: int) -> dict[str, str]:
         "VERWIJSINDEX_RATE_LIMIT_PROFESSIONAL_PER_MINUTE": "0",
         "VERWIJSINDEX_RATE_LIMIT_PROFESSIONAL_PER_DAY": "0",
         "VERWIJSINDEX_RATE_LIMIT_ORGANISATION_PER_MINUTE": "0",
+        "VERWIJSINDEX_RATE_LIMIT_ORGANISATION_BATCH_PER_DAY": "0",
     }
 
 
