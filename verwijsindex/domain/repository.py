@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
@@ -310,18 +311,46 @@ async def list_matches(
     return list((await session.execute(query)).scalars())
 
 
-async def match_participant_rows(
-    session: AsyncSession, match_id: str
-) -> list[tuple[MatchParticipant, Registration, Organisation, Professional]]:
+@dataclass(frozen=True, slots=True)
+class ParticipantView:
+    """What a match read shows of one participant (plain columns, no mapped objects)."""
+
+    registration_id: str
+    registered_at: datetime
+    joined_at: datetime
+    left_at: datetime | None
+    organisation_id: str
+    organisation_name: str
+    organisation_sector: str
+    professional_id: str
+    professional_name: str
+    professional_email: str
+    professional_phone: str
+
+
+async def match_participant_rows(session: AsyncSession, match_id: str) -> list[ParticipantView]:
     result = await session.execute(
-        select(MatchParticipant, Registration, Organisation, Professional)
+        select(
+            Registration.id,
+            Registration.created_at,
+            MatchParticipant.joined_at,
+            MatchParticipant.left_at,
+            Organisation.id,
+            Organisation.name,
+            Organisation.sector,
+            Professional.id,
+            Professional.name,
+            Professional.email,
+            Professional.phone,
+        )
+        .select_from(MatchParticipant)
         .join(Registration, Registration.id == MatchParticipant.registration_id)
         .join(Organisation, Organisation.id == Registration.organisation_id)
         .join(Professional, Professional.id == Registration.professional_id)
         .where(MatchParticipant.match_id == match_id)
         .order_by(MatchParticipant.joined_at, MatchParticipant.id)
     )
-    return [(p, r, o, pr) for p, r, o, pr in result.all()]
+    return [ParticipantView(*row) for row in result]
 
 
 async def due_registrations(

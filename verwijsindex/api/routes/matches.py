@@ -95,7 +95,7 @@ async def get_match(
         rows = await repo.match_participant_rows(session, match.id)
     # The youth (by match reference) and every professional whose contact details are shown.
     subjects = [Subject.match(match.id)]
-    professionals = dict.fromkeys(pro.id for _, _, _, pro in rows)
+    professionals = dict.fromkeys(row.professional_id for row in rows)
     subjects += [Subject.professional(pro_id) for pro_id in professionals]
     await record_read(ctx, access_context(request), Operation.MATCH_READ, subjects)
     return MatchOut(
@@ -105,13 +105,21 @@ async def get_match(
         closed_at=match.closed_at,
         participants=[
             ParticipantOut(
-                registration_id=reg.id,
-                organisation=OrganisationRef(id=org.id, name=org.name, sector=org.sector),
-                professional=ProfessionalContact(name=pro.name, email=pro.email, phone=pro.phone),
-                registered_at=reg.created_at,
-                joined_at=part.joined_at,
-                left_at=part.left_at,
+                registration_id=row.registration_id,
+                organisation=OrganisationRef(
+                    id=row.organisation_id,
+                    name=row.organisation_name,
+                    sector=row.organisation_sector,
+                ),
+                professional=ProfessionalContact(
+                    name=row.professional_name,
+                    email=row.professional_email,
+                    phone=row.professional_phone,
+                ),
+                registered_at=row.registered_at,
+                joined_at=row.joined_at,
+                left_at=row.left_at,
             )
-            for part, reg, org, pro in rows
+            for row in rows
         ],
     )
