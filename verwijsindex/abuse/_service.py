@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, not_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -81,6 +81,28 @@ class Admission:
         self.released = True
 
 
+_COUNTERS = cast(Table, RateLimitCounter.__table__)
+
+
+def _upsert(dialect_insert: Any) -> Any:
+    values = dialect_insert(_COUNTERS)
+    return values.on_conflict_do_update(
+        index_elements=["scope", "subject_id", "window_start"],
+        set_={"hits": _COUNTERS.c.hits + values.excluded.hits},
+    )
+
+
+# Built once: building a statement and its cache key on every call costs more than running it
+# for a small group.
+_UPSERTS = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+_COUNTS = select(
+    _COUNTERS.c.scope, _COUNTERS.c.subject_id, _COUNTERS.c.window_start, _COUNTERS.c.hits
+).where(
+    _COUNTERS.c.subject_id.in_(bindparam("subjects", expanding=True)),
+    _COUNTERS.c.window_start.in_(bindparam("windows", expanding=True)),
+)
+
+
 async def _add_hits(session: AsyncSession, counts: Mapping[_Key, int]) -> dict[_Key, int]:
     """Add to counter rows (created as needed) with one atomic upsert; the rows' new hits.
 
@@ -88,14 +110,7 @@ async def _add_hits(session: AsyncSession, counts: Mapping[_Key, int]) -> dict[_
     concurrent writers, in this process or another, see each other's counts."""
     if not counts:
         return {}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = cast(Table, RateLimitCounter.__table__)
-    values = insert(table)
-    upsert = values.on_conflict_do_update(
-        index_elements=["scope", "subject_id", "window_start"],
-        set_={"hits": table.c.hits + values.excluded.hits},
-    )
+    upsert = _UPSERTS[session.get_bind().dialect.name]
     # Keys sorted, so concurrent upserts lock rows in one order and cannot deadlock. A plain
     # executemany (the driver runs one prepared statement per row) and one read of the new
     # counts: with RETURNING, SQLAlchemy sends one statement per row on SQLite to keep the
@@ -111,10 +126,11 @@ async def _add_hits(session: AsyncSession, counts: Mapping[_Key, int]) -> dict[_
         ],
     )
     rows = await session.execute(
-        select(table.c.scope, table.c.subject_id, table.c.window_start, table.c.hits).where(
-            table.c.subject_id.in_({subject for _scope, subject, _window in keys}),
-            table.c.window_start.in_({window for _scope, _subject, window in keys}),
-        )
+        _COUNTS,
+        {
+            "subjects": sorted({subject for _scope, subject, _window in keys}),
+            "windows": sorted({window for _scope, _subject, window in keys}),
+        },
     )
     found = {(scope, subject, _utc(window)): int(hits) for scope, subject, window, hits in rows}
     return {key: found[key] for key in keys}

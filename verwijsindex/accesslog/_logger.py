@@ -347,14 +347,14 @@ async def _lock_chain(session: AsyncSession) -> None:
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
 
 
+# Built once (every append of every write group reads the tail).
+_TAIL = (
+    select(AccessLogRecord.seq, AccessLogRecord.hash).order_by(AccessLogRecord.seq.desc()).limit(1)
+)
+
+
 async def _tail(session: AsyncSession) -> tuple[int, str]:
-    row = (
-        await session.execute(
-            select(AccessLogRecord.seq, AccessLogRecord.hash)
-            .order_by(AccessLogRecord.seq.desc())
-            .limit(1)
-        )
-    ).first()
+    row = (await session.execute(_TAIL)).first()
     if row is None:
         return 0, GENESIS_HASH
     return int(row[0]), str(row[1])

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, delete, exists, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.domain.models import (
@@ -121,16 +121,31 @@ async def touch_api_key(session: AsyncSession, key_id: str, at: datetime) -> Non
     await session.execute(update(ApiKey).where(key).values(last_used_at=at))
 
 
+# The write group's reads, built once: building a statement and its cache key on every call
+# costs more than running it for a group of one.
+_REGISTRATIONS = cast(Table, Registration.__table__)
+_ACTIVE_OF_SUBJECTS = (
+    select(*(_REGISTRATIONS.c[name] for name in REGISTRATION_COLUMNS))
+    .where(
+        _REGISTRATIONS.c.pseudonym.in_(bindparam("pseudonyms", expanding=True)),
+        _REGISTRATIONS.c.status == RegistrationStatus.ACTIVE,
+    )
+    .order_by(_REGISTRATIONS.c.created_at, _REGISTRATIONS.c.id)
+)
+_OPEN_MATCHES_OF_SUBJECTS = select(Match).where(
+    Match.subject_pseudonym.in_(bindparam("pseudonyms", expanding=True)),
+    Match.status == MatchStatus.OPEN,
+)
+_MUNICIPALITIES = select(Organisation.id, Organisation.municipality).where(
+    Organisation.id.in_(bindparam("ids", expanding=True))
+)
+
+
 async def active_registrations_of_subject(
     session: AsyncSession, pseudonyms: Sequence[str]
 ) -> list[RegistrationRow]:
     """The youths' active registrations, oldest first, as plain rows (no mapped objects)."""
-    table = cast(Table, Registration.__table__)
-    result = await session.execute(
-        select(*(table.c[name] for name in REGISTRATION_COLUMNS))
-        .where(table.c.pseudonym.in_(pseudonyms), table.c.status == RegistrationStatus.ACTIVE)
-        .order_by(table.c.created_at, table.c.id)
-    )
+    result = await session.execute(_ACTIVE_OF_SUBJECTS, {"pseudonyms": list(pseudonyms)})
     return [RegistrationRow(*row) for row in result]
 
 
@@ -162,11 +177,7 @@ async def repseudonymise(
 
 
 async def open_matches_of_subjects(session: AsyncSession, pseudonyms: Sequence[str]) -> list[Match]:
-    result = await session.execute(
-        select(Match).where(
-            Match.subject_pseudonym.in_(pseudonyms), Match.status == MatchStatus.OPEN
-        )
-    )
+    result = await session.execute(_OPEN_MATCHES_OF_SUBJECTS, {"pseudonyms": list(pseudonyms)})
     return list(result.scalars())
 
 
@@ -191,11 +202,7 @@ async def organisation_municipalities(
 ) -> dict[str, str]:
     if not organisation_ids:
         return {}
-    result = await session.execute(
-        select(Organisation.id, Organisation.municipality).where(
-            Organisation.id.in_(organisation_ids)
-        )
-    )
+    result = await session.execute(_MUNICIPALITIES, {"ids": list(organisation_ids)})
     return {oid: code for oid, code in result.all()}
 
 
