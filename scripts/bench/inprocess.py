@@ -1,0 +1,167 @@
+"""CPU per registration in process: the quick loop for comparing two versions of the code.
+
+Drives the ASGI app directly (no network, no load generator) with ``--concurrency`` requests
+in flight on a fresh SQLite database (rate limits off, no webhook worker, no sweeper) and
+reports registrations per second and the process's CPU time per registration, which is far
+less noisy than wall-clock figures on a shared machine. Compare versions in one session, e.g.
+``git stash`` / run / ``git stash pop`` / run, and report the ratio. The figures that count
+are the suite's (``python -m scripts.bench.run``); this script is for finding what to change.
+
+    .venv/bin/python -m scripts.bench.inprocess --requests 4000 --concurrency 32 2>/dev/null
+    .venv/bin/python -m scripts.bench.inprocess --profile out.prof 2>/dev/null  # with cProfile
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from verwijsindex.api import create_app
+from verwijsindex.context import AppContext
+from verwijsindex.logging import configure_logging
+from verwijsindex.settings import Settings
+
+
+def valid_bsn(n: int) -> str:
+    """The n-th of a sequence of BSNs that pass the 11-test (eight digits and a check digit)."""
+    base = 10_000_000 + (n * 7) % 80_000_000
+    while True:
+        digits = f"{base:08d}"
+        total = sum(int(d) * w for d, w in zip(digits, (9, 8, 7, 6, 5, 4, 3, 2), strict=True))
+        if total % 11 < 10:
+            return digits + str(total % 11)
+        base += 1
+
+
+async def _caller(ctx: AppContext, n: int) -> list[tuple[bytes, bytes]]:
+    async with ctx.database.transaction() as session:
+        org = await ctx.admin.create_organisation(
+            session, name=f"Organisation {n}", sector="youth-care", municipality="0363"
+        )
+        pro = await ctx.admin.create_professional(
+            session,
+            organisation_id=org.id,
+            name=f"Professional {n}",
+            email=f"p{n}@example.org",
+            phone="+31 20 555 0000",
+        )
+        key = await ctx.admin.create_api_key(session, organisation_id=org.id, role="professional")
+    return [
+        (b"authorization", f"Bearer {key.key}".encode()),
+        (b"x-professional-id", pro.id.encode()),
+    ]
+
+
+async def run(requests: int, concurrency: int, profile: Path | None) -> dict[str, Any]:
+    data = Path(tempfile.mkdtemp(prefix="vi-inprocess-"))
+    settings = Settings(
+        data_dir=data,
+        database_url=f"sqlite+aiosqlite:///{data}/verwijsindex.db",
+        run_sweeper=False,
+        run_webhook_worker=False,
+        rate_limit_professional_per_minute=0,
+        rate_limit_professional_per_day=0,
+        rate_limit_organisation_per_minute=0,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        ctx: AppContext = app.state.ctx
+        callers = [await _caller(ctx, n) for n in range(8)]
+        statuses: dict[int, int] = {}
+
+        async def call(index: int) -> None:
+            # every 10th request registers a youth of 3 requests earlier: ~10% make a match
+            youth = index - 3 if index % 10 == 9 else index
+            body = json.dumps({"bsn": valid_bsn(youth), "birth_date": "2012-05-01"}).encode()
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "POST",
+                "scheme": "http",
+                "path": "/v1/registrations",
+                "raw_path": b"/v1/registrations",
+                "query_string": b"",
+                "root_path": "",
+                "headers": [
+                    (b"host", b"bench"),
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    *callers[index % len(callers)],
+                ],
+                "client": ("127.0.0.1", 50000),
+                "server": ("127.0.0.1", 8080),
+                "state": {},
+            }
+            sent = False
+
+            async def receive() -> dict[str, Any]:
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                await asyncio.Event().wait()  # no disconnect while the response is pending
+                raise AssertionError("unreachable")
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    statuses[message["status"]] = statuses.get(message["status"], 0) + 1
+
+            await app(scope, receive, send)
+
+        async def drive(indices: list[int]) -> None:
+            queue = list(reversed(indices))
+
+            async def worker() -> None:
+                while queue:
+                    await call(queue.pop())
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+        await drive(list(range(200)))  # warm-up
+        statuses.clear()
+        profiler = cProfile.Profile() if profile else None
+        started, cpu = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
+        await drive(list(range(200, 200 + requests)))
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(str(profile))
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {
+        "requests": requests,
+        "concurrency": concurrency,
+        "registrations_per_s": round(requests / wall),
+        "cpu_ms_per_registration": round(1000 * cpu / requests, 3),
+        "statuses": statuses,
+        "profiled": profile is not None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the measured run here")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        help="as served (info: one request line per registration on stderr; redirect it)",
+    )
+    args = parser.parse_args()
+    configure_logging(level=args.log_level)
+    result = asyncio.run(run(args.requests, args.concurrency, args.profile))
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
