@@ -23,21 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scripts.bench.load_registrations import bsn_of
 from verwijsindex.api import create_app
 from verwijsindex.context import AppContext
 from verwijsindex.logging import configure_logging
 from verwijsindex.settings import Settings
-
-
-def valid_bsn(n: int) -> str:
-    """The n-th of a sequence of BSNs that pass the 11-test (eight digits and a check digit)."""
-    base = 10_000_000 + (n * 7) % 80_000_000
-    while True:
-        digits = f"{base:08d}"
-        total = sum(int(d) * w for d, w in zip(digits, (9, 8, 7, 6, 5, 4, 3, 2), strict=True))
-        if total % 11 < 10:
-            return digits + str(total % 11)
-        base += 1
 
 
 async def _caller(ctx: AppContext, n: int) -> list[tuple[bytes, bytes]]:
@@ -79,7 +69,7 @@ async def run(requests: int, concurrency: int, profile: Path | None) -> dict[str
         async def call(index: int) -> None:
             # every 10th request registers a youth of 3 requests earlier: ~10% make a match
             youth = index - 3 if index % 10 == 9 else index
-            body = json.dumps({"bsn": valid_bsn(youth), "birth_date": "2012-05-01"}).encode()
+            body = json.dumps({"bsn": bsn_of(youth), "birth_date": "2012-05-01"}).encode()
             scope = {
                 "type": "http",
                 "asgi": {"version": "3.0"},
