@@ -140,18 +140,22 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+_TAKE = (
+    update(_COUNTERS)
+    .where(
+        _COUNTERS.c.scope == bindparam("k_scope"),
+        _COUNTERS.c.subject_id == bindparam("k_subject"),
+        _COUNTERS.c.window_start == bindparam("k_window"),
+    )
+    .values(hits=_COUNTERS.c.hits - bindparam("k_by"))
+)
+
+
 async def _take_hits(session: AsyncSession, counts: Mapping[_Key, int]) -> None:
     if not counts:
         return
-    table = cast(Table, RateLimitCounter.__table__)
     await session.execute(
-        update(table)
-        .where(
-            table.c.scope == bindparam("k_scope"),
-            table.c.subject_id == bindparam("k_subject"),
-            table.c.window_start == bindparam("k_window"),
-        )
-        .values(hits=table.c.hits - bindparam("k_by")),
+        _TAKE,
         [
             {"k_scope": scope, "k_subject": subject, "k_window": window, "k_by": n}
             for (scope, subject, window), n in sorted(counts.items())

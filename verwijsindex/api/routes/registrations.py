@@ -136,14 +136,12 @@ async def _register_attempts(
     not counted and changes nothing)."""
     attempts = [attempt for payload in payloads for attempt in payload]
     ctx = attempts[0].ctx
-    outcomes: list[Outcome | None] = [None] * len(attempts)
     admissions = await ctx.abuse.admit_registrations(
         session,
         [(a.request.actor.organisation_id, a.request.actor.professional_id) for a in attempts],
         batch=[a.in_batch for a in attempts],
     )
-    for i, admission in enumerate(admissions):
-        outcomes[i] = admission.refused
+    outcomes: list[Outcome | None] = [admission.refused for admission in admissions]
     todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
     registered = await ctx.registrations.register_many(session, [attempts[i].request for i in todo])
     for i, result in zip(todo, registered, strict=True):
