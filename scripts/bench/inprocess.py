@@ -24,29 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from scripts.bench.load_registrations import bsn_of
+from scripts.bench.run import seed_people
 from verwijsindex.api import create_app
 from verwijsindex.context import AppContext
 from verwijsindex.logging import configure_logging
 from verwijsindex.settings import Settings
-
-
-async def _caller(ctx: AppContext, n: int) -> list[tuple[bytes, bytes]]:
-    async with ctx.database.transaction() as session:
-        org = await ctx.admin.create_organisation(
-            session, name=f"Organisation {n}", sector="youth-care", municipality="0363"
-        )
-        pro = await ctx.admin.create_professional(
-            session,
-            organisation_id=org.id,
-            name=f"Professional {n}",
-            email=f"p{n}@example.org",
-            phone="+31 20 555 0000",
-        )
-        key = await ctx.admin.create_api_key(session, organisation_id=org.id, role="professional")
-    return [
-        (b"authorization", f"Bearer {key.key}".encode()),
-        (b"x-professional-id", pro.id.encode()),
-    ]
 
 
 async def run(requests: int, concurrency: int, profile: Path | None) -> dict[str, Any]:
@@ -63,7 +45,12 @@ async def run(requests: int, concurrency: int, profile: Path | None) -> dict[str
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         ctx: AppContext = app.state.ctx
-        callers = [await _caller(ctx, n) for n in range(8)]
+        people = await seed_people(ctx, professionals=4)
+        callers = [
+            [(b"authorization", f"Bearer {p['key']}".encode()),
+             (b"x-professional-id", p["professional"].encode())]
+            for p in people["a"] + people["b"]
+        ]  # fmt: skip
         statuses: dict[int, int] = {}
 
         async def call(index: int) -> None:

@@ -483,35 +483,42 @@ async def _seed(db: BenchDatabase, professionals: int) -> dict[str, Any]:
     ctx = build_context(Settings(database_url=db.url, data_dir=db.data_dir), clock=SystemClock())
     try:
         await upgrade(ctx.database)
-        people: dict[str, Any] = {}
-        async with ctx.database.transaction() as session:
-            for label, sector, municipality in (
-                ("a", "youth-care", "0363"),
-                ("b", "education", "0344"),
-            ):
-                org = await ctx.admin.create_organisation(
-                    session,
-                    name=f"Bench {label.upper()}",
-                    sector=sector,
-                    municipality=municipality,
-                )
-                key = await ctx.admin.create_api_key(
-                    session, organisation_id=org.id, role="professional"
-                )
-                people[label] = []
-                people[f"{label}_org"] = org.id
-                for i in range(professionals):
-                    pro = await ctx.admin.create_professional(
-                        session,
-                        organisation_id=org.id,
-                        name=f"Bench {label}{i}",
-                        email=f"bench-{label}{i}@example.org",
-                        phone="+31 20 123 4567",
-                    )
-                    people[label].append({"key": key.key, "professional": pro.id})
-        return people
+        return await seed_people(ctx, professionals)
     finally:
         await ctx.database.dispose()
+
+
+async def seed_people(ctx: Any, professionals: int) -> dict[str, Any]:
+    """The benchmark's two organisations (``a``, ``b``), each with one professional API key
+    and ``professionals`` professionals: ``{"a": [{"key", "professional"}, ...], "a_org": id,
+    ...}``. ``ctx`` is the service's ``AppContext`` on a migrated database."""
+    people: dict[str, Any] = {}
+    async with ctx.database.transaction() as session:
+        for label, sector, municipality in (
+            ("a", "youth-care", "0363"),
+            ("b", "education", "0344"),
+        ):
+            org = await ctx.admin.create_organisation(
+                session,
+                name=f"Bench {label.upper()}",
+                sector=sector,
+                municipality=municipality,
+            )
+            key = await ctx.admin.create_api_key(
+                session, organisation_id=org.id, role="professional"
+            )
+            people[label] = []
+            people[f"{label}_org"] = org.id
+            for i in range(professionals):
+                pro = await ctx.admin.create_professional(
+                    session,
+                    organisation_id=org.id,
+                    name=f"Bench {label}{i}",
+                    email=f"bench-{label}{i}@example.org",
+                    phone="+31 20 123 4567",
+                )
+                people[label].append({"key": key.key, "professional": pro.id})
+    return people
 
 
 async def _pg_admin(statement: str) -> None:
