@@ -7,12 +7,12 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import Caller, make_bsn
 from verwijsindex.context import AppContext
-from verwijsindex.db.group_commit import GroupCommitter
+from verwijsindex.db.group_commit import GroupCommitter, Work
 from verwijsindex.domain.models import Organisation
 from verwijsindex.errors import InvalidBSN
 
@@ -20,6 +20,25 @@ from verwijsindex.errors import InvalidBSN
 async def _orgs(ctx: AppContext) -> int:
     async with ctx.database.read() as s:
         return int((await s.execute(select(func.count()).select_from(Organisation))).scalar_one())
+
+
+def _good_and_bad_units(ctx: AppContext) -> tuple[Work, Work]:
+    """A unit that creates an organisation, and one that creates one and then fails (after a
+    write: whatever undoes the failure must undo that write too)."""
+
+    async def good(session: AsyncSession) -> str:
+        org = await ctx.admin.create_organisation(
+            session, name="ok", sector="other", municipality="0363"
+        )
+        return org.id
+
+    async def bad(session: AsyncSession) -> str:
+        await ctx.admin.create_organisation(
+            session, name="half", sector="other", municipality="0363"
+        )
+        raise InvalidBSN("nope")
+
+    return good, bad
 
 
 class TestGroupCommitter:
@@ -50,18 +69,7 @@ class TestGroupCommitter:
         committer = GroupCommitter(database=ctx.database)
         committer.start()
         try:
-
-            async def good(session: AsyncSession) -> str:
-                org = await ctx.admin.create_organisation(
-                    session, name="ok", sector="other", municipality="0363"
-                )
-                return org.id
-
-            async def bad(session: AsyncSession) -> str:
-                await ctx.admin.create_organisation(
-                    session, name="half", sector="other", municipality="0363"
-                )
-                raise InvalidBSN("nope")  # after a write: the savepoint must undo it
+            good, bad = _good_and_bad_units(ctx)
 
             before = await _orgs(ctx)
             results = await asyncio.gather(
@@ -74,6 +82,59 @@ class TestGroupCommitter:
             assert all(isinstance(r, str) for r in (results[0], results[2]))
             assert await _orgs(ctx) == before + 2
         finally:
+            await committer.stop()
+
+    async def test_groups_run_without_savepoints_until_something_fails(
+        self, ctx: AppContext
+    ) -> None:
+        """A group runs first without savepoints; when a unit raises, the whole try is rolled
+        back and the group runs again with a savepoint per unit: the good units commit once
+        (nothing of the first try is kept), the failing one fails alone."""
+        committer = GroupCommitter(database=ctx.database)
+        statements: list[str] = []
+        engine = (ctx.database.group_engine or ctx.database.engine).sync_engine
+
+        def seen(_c: object, _cur: object, statement: str, *_args: object) -> None:
+            statements.append(statement.split()[0].upper())
+
+        event.listen(engine, "before_cursor_execute", seen)
+        committer.start()
+        try:
+            good, bad = _good_and_bad_units(ctx)
+
+            before = await _orgs(ctx)
+            gate = asyncio.Event()
+
+            async def hold(session: AsyncSession) -> None:
+                await gate.wait()  # the next three queue up behind this group: one group
+
+            holding = asyncio.create_task(committer.run(hold))
+            await asyncio.sleep(0.05)
+            queued = [
+                asyncio.create_task(committer.run(w)) for w in (good, good)
+            ]  # fmt: skip
+            await asyncio.sleep(0.05)
+            gate.set()
+            await holding
+            assert all(isinstance(r, str) for r in await asyncio.gather(*queued))
+            assert "SAVEPOINT" not in statements  # the normal case takes no savepoints
+            assert committer.isolations == 0
+
+            gate.clear()
+            holding = asyncio.create_task(committer.run(hold))
+            await asyncio.sleep(0.05)
+            queued = [asyncio.create_task(committer.run(w)) for w in (good, bad, good)]
+            await asyncio.sleep(0.05)
+            gate.set()
+            await holding
+            results = await asyncio.gather(*queued, return_exceptions=True)
+            assert isinstance(results[1], InvalidBSN)
+            assert all(isinstance(r, str) for r in (results[0], results[2]))
+            assert committer.isolations == 1
+            assert "SAVEPOINT" in statements
+            assert await _orgs(ctx) == before + 4  # two per round, none from a failed try
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
             await committer.stop()
 
     async def test_a_failed_commit_acknowledges_nothing(

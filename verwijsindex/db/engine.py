@@ -99,9 +99,18 @@ def _sqlite_setup(
             cursor.execute(f"PRAGMA cache_size={-1024 * int(cache_mib)}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+    # SQLAlchemy's recipe issues BEGIN from a "begin" event; any listener of the connection
+    # events makes every statement run the (empty) before/after-execute dispatch, ~15 µs
+    # each. Issuing it from the dialect's ``do_begin`` (a no-op for SQLite) does the same
+    # without that; each engine has its own dialect instance.
+    def _do_begin(dbapi_connection: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(begin)
+        finally:
+            cursor.close()
+
+    engine.sync_engine.dialect.do_begin = _do_begin  # type: ignore[method-assign]
 
 
 def create_database(settings: Settings) -> Database:

@@ -9,6 +9,9 @@ transaction and resolves every caller only after that transaction has committed:
 - a unit of work that fails rolls back to its savepoint and fails alone;
 - units run one after another, so the per-youth serialisation of the match rules holds
   exactly as with one transaction per request;
+- a group first runs without savepoints (each costs two statements and SQLAlchemy's nested
+  transaction bookkeeping); only if something in it raises is it rolled back and run again
+  with a savepoint around each handler call and unit, so that the failure stays alone;
 - if the commit itself fails, every unit of that group fails and nothing was acknowledged;
 - all payloads of one batch handler in a group go to one call, so the handler takes its locks
   once, in its own sorted order, and two groups (in two processes on PostgreSQL) always lock
@@ -65,6 +68,11 @@ class _Retry(Exception):
     """Aborts a group's transaction so that it is run again."""
 
 
+class _Isolate(Exception):
+    """Aborts a group run without savepoints: something in it failed, so it runs again with
+    each handler call and unit in a savepoint of its own."""
+
+
 class GroupCommitter:
     """Runs units of work in shared transactions. Start with :meth:`start`, stop with
     :meth:`stop`; :meth:`run` is what callers use."""
@@ -76,6 +84,8 @@ class GroupCommitter:
         self._task: asyncio.Task[None] | None = None
         self.groups = 0
         self.retries = 0
+        self.isolations = 0
+        """Groups run again with savepoints because something in them raised."""
         self.units = 0
 
     def start(self) -> None:
@@ -160,10 +170,35 @@ class GroupCommitter:
                     singles.append((False, exc))
             return singles
 
-    async def _attempt(self, group: list[_Item]) -> list[tuple[bool, Any]]:
+    @staticmethod
+    async def _run_plain(session: AsyncSession, item: _Item) -> tuple[bool, Any]:
+        if item.future.cancelled() or item.work is None:
+            return False, None
+        try:
+            return True, await item.work(session)
+        except Exception as exc:
+            if is_transient(exc):
+                raise _Retry from exc
+            raise _Isolate from exc
+
+    @staticmethod
+    async def _run_batch_plain(
+        session: AsyncSession, handler: BatchHandler, items: list[_Item]
+    ) -> list[tuple[bool, Any]]:
+        try:
+            results = await handler(session, [it.payload for it in items])
+        except Exception as exc:
+            if is_transient(exc):
+                raise _Retry from exc
+            raise _Isolate from exc
+        return [(True, r) for r in results]
+
+    async def _attempt(self, group: list[_Item], *, isolated: bool) -> list[tuple[bool, Any]]:
         """One transaction for the whole group. Every payload of a handler goes to one call,
         whatever its place in the group, so the handler takes its locks once, in its own
-        (sorted) order; then the single units run in arrival order."""
+        (sorted) order; then the single units run in arrival order. ``isolated``: each call
+        and unit in a savepoint, so that one that fails is undone alone; otherwise anything
+        that raises aborts the attempt (:class:`_Isolate`)."""
         outcomes: dict[int, tuple[bool, Any]] = {}
         batches: dict[BatchHandler, list[int]] = {}
         singles: list[int] = []
@@ -175,20 +210,28 @@ class GroupCommitter:
         # Handlers run in a fixed order (``lock_order``, default 0; ties in arrival order), so
         # that groups of different processes take their locks in the same order.
         ordered = sorted(batches.items(), key=lambda kv: getattr(kv[0], "lock_order", 0))
+        run_batch = self._run_batch if isolated else self._run_batch_plain
+        run_one = self._run_one if isolated else self._run_plain
         async with self._database.transaction(grouped=True) as session:
             for handler, indices in ordered:
-                results = await self._run_batch(session, handler, [group[i] for i in indices])
+                results = await run_batch(session, handler, [group[i] for i in indices])
                 outcomes.update(zip(indices, results, strict=True))
             for index in singles:
-                outcomes[index] = await self._run_one(session, group[index])
+                outcomes[index] = await run_one(session, group[index])
         return [outcomes[i] for i in range(len(group))]
 
     async def _run_group(self, group: list[_Item]) -> None:
         attempt = 1
+        isolated = False
         while True:
             try:
-                outcomes = await self._attempt(group)
+                outcomes = await self._attempt(group, isolated=isolated)
                 break
+            except _Isolate:
+                # Rolled back whole; nothing was acknowledged. Not counted as a retry.
+                isolated = True
+                self.isolations += 1
+                continue
             except _Retry as retry:
                 # A deadlock or serialisation failure rolled the whole group back; nothing was
                 # acknowledged, so it runs again from the start (PostgreSQL's advice for both).

@@ -8,8 +8,9 @@ directly on the event loop's thread instead (SQLite releases the GIL while it wo
 each statement of a group is an index lookup or a small insert), and keeps two things on a
 worker thread, where they may wait:
 
-- ``BEGIN`` (``BEGIN IMMEDIATE`` waits for another process's write lock, up to
-  ``busy_timeout``);
+- ``BEGIN`` when another process holds the write lock (``BEGIN IMMEDIATE`` then waits, up
+  to ``busy_timeout``); it is first tried here without waiting, which is all it takes when
+  this process is the only writer (its group committer runs one group at a time);
 - ``COMMIT`` (the fsync of ``synchronous=FULL``, and WAL checkpoints).
 
 It is given to SQLAlchemy's aiosqlite dialect through ``async_creator``, so the dialect,
@@ -40,9 +41,28 @@ class _Immediate:
             future.set_exception(exc)
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 class InlineCursor:
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, busy_timeout_ms: int) -> None:
         self._cursor = cursor
+        self._busy_timeout_ms = busy_timeout_ms
+
+    def _try_begin(self, sql: str, args: Sequence[Any]) -> bool:
+        """Run a BEGIN here if the lock is free; False if it would have to wait."""
+        cursor = self._cursor
+        cursor.execute("PRAGMA busy_timeout=0")
+        try:
+            cursor.execute(sql, args)
+            return True
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                return False
+            raise
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
 
     async def __aenter__(self) -> InlineCursor:
         return self
@@ -52,7 +72,11 @@ class InlineCursor:
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         args = () if parameters is None else parameters
-        if sql.lstrip()[:6].upper().startswith(_MAY_WAIT):
+        head = sql.lstrip()[:6].upper()
+        if head.startswith("BEGIN"):
+            if not self._try_begin(sql, args):
+                await asyncio.to_thread(self._cursor.execute, sql, args)
+        elif head.startswith(_MAY_WAIT):
             await asyncio.to_thread(self._cursor.execute, sql, args)
         else:
             self._cursor.execute(sql, args)
@@ -98,8 +122,9 @@ class InlineCursor:
 class InlineConnection:
     """The subset of ``aiosqlite.Connection`` that SQLAlchemy's aiosqlite adapter uses."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, *, busy_timeout: float) -> None:
         self._conn = connection
+        self._busy_timeout_ms = int(busy_timeout * 1000)
         self._connection: sqlite3.Connection | None = connection
         self._tx = _Immediate()
 
@@ -108,7 +133,7 @@ class InlineConnection:
         connection = await asyncio.to_thread(
             sqlite3.connect, database, timeout=busy_timeout, check_same_thread=False
         )
-        return cls(connection)
+        return cls(connection, busy_timeout=busy_timeout)
 
     @property
     def isolation_level(self) -> str | None:
@@ -119,7 +144,7 @@ class InlineConnection:
         return self._conn.in_transaction
 
     def cursor(self) -> InlineCursor:
-        return InlineCursor(self._conn.cursor())
+        return InlineCursor(self._conn.cursor(), self._busy_timeout_ms)
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         return await self.cursor().execute(sql, parameters)
