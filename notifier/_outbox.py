@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, String, Text, select
+from sqlalchemy import Index, String, Text, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -81,6 +81,17 @@ async def enqueue(
     return event_id
 
 
+# Built once: every registration that makes a match fans its events out through this query.
+_ENABLED_ENDPOINTS = (
+    select(WebhookEndpoint.organisation_id, WebhookEndpoint.id)
+    .where(
+        WebhookEndpoint.organisation_id.in_(bindparam("organisations", expanding=True)),
+        WebhookEndpoint.enabled.is_(True),
+    )
+    .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+)
+
+
 async def enqueue_many(session: AsyncSession, events: Sequence[Event]) -> list[str]:
     """Add events to the outbox in the session's transaction, in the given order, with one
     query for the organisations' enabled endpoints and one insert per table, whatever their
@@ -92,14 +103,7 @@ async def enqueue_many(session: AsyncSession, events: Sequence[Event]) -> list[s
     if not events:
         return []
     organisations = sorted({e.organisation_id for e in events})
-    rows = await session.execute(
-        select(WebhookEndpoint.organisation_id, WebhookEndpoint.id)
-        .where(
-            WebhookEndpoint.organisation_id.in_(organisations),
-            WebhookEndpoint.enabled.is_(True),
-        )
-        .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
-    )
+    rows = await session.execute(_ENABLED_ENDPOINTS, {"organisations": organisations})
     endpoints: dict[str, list[str]] = {}
     for organisation_id, endpoint_id in rows.all():
         endpoints.setdefault(organisation_id, []).append(endpoint_id)

@@ -232,7 +232,7 @@ class AccessLogger:
             row["hash"] = prev_hash = row_hash(row)
             rows.append(row)
         # Core executemany: records are never read back or changed in this transaction.
-        await session.execute(insert(cast(Table, AccessLogRecord.__table__)), rows)
+        await session.execute(_INSERT_RECORDS, rows)
 
     async def sign_head(self, session: AsyncSession) -> SignedHead:
         """Sign the current head (count, hash) and store the signed head."""
@@ -344,10 +344,12 @@ async def _batch(session: AsyncSession, after_seq: int) -> list[AccessLogRecord]
 async def _lock_chain(session: AsyncSession) -> None:
     """Serialise appends. SQLite write transactions already began with BEGIN IMMEDIATE."""
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
+        await session.execute(_LOCK_CHAIN, {"k": _CHAIN_LOCK_KEY})
 
 
-# Built once (every append of every write group reads the tail).
+# Built once (every append of every write group locks, reads the tail and inserts).
+_LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:k)")
+_INSERT_RECORDS = insert(cast(Table, AccessLogRecord.__table__))
 _TAIL = (
     select(AccessLogRecord.seq, AccessLogRecord.hash).order_by(AccessLogRecord.seq.desc()).limit(1)
 )

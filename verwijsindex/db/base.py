@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import DateTime, MetaData, String, Table, insert, inspect
+from sqlalchemy import DateTime, Insert, MetaData, String, Table, insert, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -64,10 +64,21 @@ async def insert_objects(session: AsyncSession, objects: Sequence[Base]) -> None
     insert itself."""
     if not objects:
         return
-    mapper = inspect(type(objects[0]))
-    columns = [(attr.key, attr.columns[0].key) for attr in mapper.column_attrs]
-    table = cast(Table, mapper.local_table)
+    statement, columns = _insert_of(type(objects[0]))
     await session.execute(
-        insert(table),
-        [{column: getattr(obj, key) for key, column in columns} for obj in objects],
+        statement, [{column: getattr(obj, key) for key, column in columns} for obj in objects]
     )
+
+
+_INSERTS: dict[type[Base], tuple[Insert, list[tuple[str, str]]]] = {}
+
+
+def _insert_of(cls: type[Base]) -> tuple[Insert, list[tuple[str, str]]]:
+    """The class's ``insert(table)`` and (attribute, column) pairs, built once per class: a
+    statement built on every call costs its construction and cache key each time."""
+    found = _INSERTS.get(cls)
+    if found is None:
+        mapper = inspect(cls)
+        columns = [(attr.key, attr.columns[0].key) for attr in mapper.column_attrs]
+        found = _INSERTS[cls] = (insert(cast(Table, mapper.local_table)), columns)
+    return found

@@ -32,7 +32,7 @@ async def lock_subject(session: AsyncSession, pseudonym: str) -> None:
     transaction already began with BEGIN IMMEDIATE, which serialises all writers.
     """
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(pseudonym)})
+        await session.execute(_LOCK_ONE, {"k": _lock_key(pseudonym)})
 
 
 async def lock_subjects(session: AsyncSession, pseudonyms: Sequence[str]) -> None:
@@ -44,13 +44,15 @@ async def lock_subjects(session: AsyncSession, pseudonyms: Sequence[str]) -> Non
         await lock_subject(session, pseudonyms[0])
         return
     keys = sorted({_lock_key(p) for p in pseudonyms})
-    await session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(k) FROM "
-            "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"
-        ),
-        {"keys": keys},
-    )
+    await session.execute(_LOCK_MANY, {"keys": keys})
+
+
+# PostgreSQL's subject locks, built once (every write group takes them).
+_LOCK_ONE = text("SELECT pg_advisory_xact_lock(:k)")
+_LOCK_MANY = text(
+    "SELECT pg_advisory_xact_lock(k) FROM "
+    "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"
+)
 
 
 def _lock_key(pseudonym: str) -> int:
@@ -136,6 +138,7 @@ _OPEN_MATCHES_OF_SUBJECTS = select(Match).where(
     Match.subject_pseudonym.in_(bindparam("pseudonyms", expanding=True)),
     Match.status == MatchStatus.OPEN,
 )
+_INSERT_REGISTRATIONS = insert(_REGISTRATIONS)
 _MUNICIPALITIES = select(Organisation.id, Organisation.municipality).where(
     Organisation.id.in_(bindparam("ids", expanding=True))
 )
@@ -153,7 +156,7 @@ async def insert_registrations(session: AsyncSession, rows: Sequence[Registratio
     """Insert new registrations with one Core ``executemany``."""
     if rows:
         await session.execute(
-            insert(cast(Table, Registration.__table__)),
+            _INSERT_REGISTRATIONS,
             [{name: getattr(row, name) for name in REGISTRATION_COLUMNS} for row in rows],
         )
 
