@@ -1,14 +1,16 @@
-"""CPU per registration in process: the quick loop for comparing two versions of the code.
+"""CPU per request in process: the quick loop for comparing two versions of the code.
 
 Drives the ASGI app directly (no network, no load generator) with ``--concurrency`` requests
 in flight on a fresh SQLite database (rate limits off, no webhook worker, no sweeper) and
-reports registrations per second and the process's CPU time per registration, which is far
-less noisy than wall-clock figures on a shared machine. Compare versions in one session, e.g.
+reports requests per second and the process's CPU time per request (registrations, or match
+reads with ``--route match-read``), which is far less noisy than wall-clock figures on a
+shared machine. Compare versions in one session, e.g.
 ``git stash`` / run / ``git stash pop`` / run, and report the ratio. The figures that count
 are the suite's (``python -m scripts.bench.run``); this script is for finding what to change.
 
     .venv/bin/python -m scripts.bench.inprocess --requests 4000 --concurrency 32 2>/dev/null
     .venv/bin/python -m scripts.bench.inprocess --profile out.prof 2>/dev/null  # with cProfile
+    .venv/bin/python -m scripts.bench.inprocess --route match-read 2>/dev/null
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from verwijsindex.logging import configure_logging
 from verwijsindex.settings import Settings
 
 
-async def run(requests: int, concurrency: int, profile: Path | None) -> dict[str, Any]:
+async def run(
+    requests: int, concurrency: int, profile: Path | None, route: str = "register"
+) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="vi-inprocess-"))
     settings = Settings(
         data_dir=data,
@@ -52,19 +56,35 @@ async def run(requests: int, concurrency: int, profile: Path | None) -> dict[str
             for p in people["a"] + people["b"]
         ]  # fmt: skip
         statuses: dict[int, int] = {}
+        matches: list[str] = []
+        if route == "match-read":
+            # One match per youth: a professional of each organisation registers it.
+            a, b = people["a"][0], people["b"][0]
+            for youth in range(1_000_000, 1_000_000 + 500):
+                for who in (a, b):
+                    body = json.dumps({"bsn": bsn_of(youth), "birth_date": "2012-05-01"})
+                    response = await _request(app, "POST", "/v1/registrations", body, who)
+                match_id = json.loads(response)["match_id"]
+                assert match_id is not None
+                matches.append(match_id)
+            callers = callers[: len(people["a"])]  # organisation a takes part in every match
 
         async def call(index: int) -> None:
-            # every 10th request registers a youth of 3 requests earlier: ~10% make a match
-            youth = index - 3 if index % 10 == 9 else index
-            body = json.dumps({"bsn": bsn_of(youth), "birth_date": "2012-05-01"}).encode()
+            if route == "match-read":
+                method, path, body = "GET", f"/v1/matches/{matches[index % len(matches)]}", b""
+            else:
+                # every 10th request registers a youth of 3 requests earlier: ~10% make a match
+                youth = index - 3 if index % 10 == 9 else index
+                method, path = "POST", "/v1/registrations"
+                body = json.dumps({"bsn": bsn_of(youth), "birth_date": "2012-05-01"}).encode()
             scope = {
                 "type": "http",
                 "asgi": {"version": "3.0"},
                 "http_version": "1.1",
-                "method": "POST",
+                "method": method,
                 "scheme": "http",
-                "path": "/v1/registrations",
-                "raw_path": b"/v1/registrations",
+                "path": path,
+                "raw_path": path.encode(),
                 "query_string": b"",
                 "root_path": "",
                 "headers": [
@@ -114,13 +134,30 @@ async def run(requests: int, concurrency: int, profile: Path | None) -> dict[str
             profiler.dump_stats(str(profile))
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     return {
+        "route": route,
         "requests": requests,
         "concurrency": concurrency,
-        "registrations_per_s": round(requests / wall),
-        "cpu_ms_per_registration": round(1000 * cpu / requests, 3),
+        "requests_per_s": round(requests / wall),
+        "cpu_ms_per_request": round(1000 * cpu / requests, 3),
         "statuses": statuses,
         "profiled": profile is not None,
     }
+
+
+async def _request(app: Any, method: str, path: str, body: str, who: dict[str, str]) -> bytes:
+    """One request through httpx's ASGI transport (set-up, not measured)."""
+    import httpx
+
+    headers = {
+        "authorization": f"Bearer {who['key']}",
+        "x-professional-id": who["professional"],
+        "content-type": "application/json",
+    }
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        response = await client.request(method, path, content=body, headers=headers)
+        response.raise_for_status()
+        return response.content
 
 
 def main() -> None:
@@ -129,13 +166,20 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured run here")
     parser.add_argument(
+        "--route",
+        choices=["register", "match-read"],
+        default="register",
+        help="POST /v1/registrations (~10%% make a match), or GET /v1/matches/{id} over 500 "
+        "matches",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         help="as served (info: one request line per registration on stderr; redirect it)",
     )
     args = parser.parse_args()
     configure_logging(level=args.log_level)
-    result = asyncio.run(run(args.requests, args.concurrency, args.profile))
+    result = asyncio.run(run(args.requests, args.concurrency, args.profile, args.route))
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 

@@ -61,8 +61,11 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only unit of work. On SQLite it uses a deferred transaction on a separate
-        pool, so reads see a consistent WAL snapshot without taking the writer lock."""
+        """A short read-only unit of work: a few indexed lookups (the API's reads). On SQLite
+        it is a deferred transaction on a separate pool of read-only connections whose
+        statements run on the event loop's thread (:mod:`verwijsindex.db.inline_sqlite`), so
+        reads see a consistent WAL snapshot without taking the writer lock or a thread hop.
+        Anything that scans (verification, exports, sweeps) uses ``transaction()``."""
         factory = self.read_sessions or self.sessions
         async with factory() as session, session.begin():
             yield session
@@ -131,10 +134,21 @@ def create_database(settings: Settings) -> Database:
     if url.get_backend_name() != "sqlite":
         return Database(engine=engine, sessions=sessions, dialect=url.get_backend_name())
     _sqlite_setup(engine, settings, begin="BEGIN IMMEDIATE")
-    read_engine = create_async_engine(url, **kwargs)
-    _sqlite_setup(read_engine, settings, begin="BEGIN")
     database = url.database or ":memory:"
     timeout = settings.sqlite_busy_timeout_ms / 1000
+
+    async def inline_reader() -> InlineConnection:
+        return await InlineConnection.connect(database, busy_timeout=timeout, read_only=True)
+
+    # ``read()``: short indexed reads of the API on the event loop's thread, one connection
+    # per concurrent reader (a WAL snapshot never waits for the writer).
+    read_engine = create_async_engine(
+        url,
+        async_creator=inline_reader,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+    )
+    _sqlite_setup(read_engine, settings, begin="BEGIN")
 
     async def inline_connection() -> InlineConnection:
         return await InlineConnection.connect(database, busy_timeout=timeout)

@@ -46,9 +46,10 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
 
 
 class InlineCursor:
-    def __init__(self, cursor: sqlite3.Cursor, busy_timeout_ms: int) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, busy_timeout_ms: int, read_only: bool) -> None:
         self._cursor = cursor
         self._busy_timeout_ms = busy_timeout_ms
+        self._read_only = read_only
 
     def _try_begin(self, sql: str, args: Sequence[Any]) -> bool:
         """Run a BEGIN here if the lock is free; False if it would have to wait."""
@@ -76,7 +77,7 @@ class InlineCursor:
         if head.startswith("BEGIN"):
             if not self._try_begin(sql, args):
                 await asyncio.to_thread(self._cursor.execute, sql, args)
-        elif head.startswith(_MAY_WAIT):
+        elif head.startswith(_MAY_WAIT) and not self._read_only:
             await asyncio.to_thread(self._cursor.execute, sql, args)
         else:
             self._cursor.execute(sql, args)
@@ -122,18 +123,27 @@ class InlineCursor:
 class InlineConnection:
     """The subset of ``aiosqlite.Connection`` that SQLAlchemy's aiosqlite adapter uses."""
 
-    def __init__(self, connection: sqlite3.Connection, *, busy_timeout: float) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, *, busy_timeout: float, read_only: bool = False
+    ) -> None:
         self._conn = connection
         self._busy_timeout_ms = int(busy_timeout * 1000)
+        self._read_only = read_only
         self._connection: sqlite3.Connection | None = connection
         self._tx = _Immediate()
 
     @classmethod
-    async def connect(cls, database: str, *, busy_timeout: float) -> InlineConnection:
+    async def connect(
+        cls, database: str, *, busy_timeout: float, read_only: bool = False
+    ) -> InlineConnection:
+        """``read_only``: a connection for short reads (``PRAGMA query_only``), whose COMMIT
+        only ends the read snapshot (no fsync), so it runs here too."""
         connection = await asyncio.to_thread(
             sqlite3.connect, database, timeout=busy_timeout, check_same_thread=False
         )
-        return cls(connection, busy_timeout=busy_timeout)
+        if read_only:
+            connection.execute("PRAGMA query_only=ON")
+        return cls(connection, busy_timeout=busy_timeout, read_only=read_only)
 
     @property
     def isolation_level(self) -> str | None:
@@ -144,13 +154,16 @@ class InlineConnection:
         return self._conn.in_transaction
 
     def cursor(self) -> InlineCursor:
-        return InlineCursor(self._conn.cursor(), self._busy_timeout_ms)
+        return InlineCursor(self._conn.cursor(), self._busy_timeout_ms, self._read_only)
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
-        await asyncio.to_thread(self._conn.commit)
+        if self._read_only:
+            self._conn.commit()
+        else:
+            await asyncio.to_thread(self._conn.commit)
 
     async def rollback(self) -> None:
         self._conn.rollback()
