@@ -1,5 +1,9 @@
 """structlog JSON logging, configured once, with a redaction processor.
 
+The service's own lines are rendered by structlog and written straight to the sink; the
+standard library's records (uvicorn, SQLAlchemy) are rendered by the same processors through
+the root handler's formatter.
+
 Whatever a caller passes, the processor masks anything that looks like a BSN (a run of nine
 digits), a date, an e-mail address or a phone number, in every string value and key, at any
 depth. It runs last before rendering, so it also covers the standard library's records
@@ -90,8 +94,45 @@ def add_process_id(
     return event_dict
 
 
+class _Sink:
+    """Where every line goes: the root logger's handler of the latest ``configure_logging``.
+    The service's own (structlog) lines are rendered by structlog and written through the
+    handler's stream and lock; the standard library's records (uvicorn, SQLAlchemy) go
+    through the handler's formatter. One stream, one lock, one place to redirect."""
+
+    handler: logging.StreamHandler[Any] | None = None
+
+
+class _LineWriter:
+    """structlog's output end (its "logger"): writes a rendered line to the current sink.
+    Not the standard library's logger: routing every line of the service through
+    ``logging`` (a ``LogRecord``, handler dispatch, the formatter running the processors
+    again) cost about as much as the rest of the request line's work."""
+
+    def msg(self, message: str) -> None:
+        handler = _Sink.handler
+        if handler is None:
+            return
+        handler.acquire()
+        try:
+            stream = handler.stream
+            stream.write(message + "\n")
+            stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream: as the standard library,
+            pass  # a log line that cannot be written never fails the work that logged it
+        finally:
+            handler.release()
+
+    debug = info = warning = warn = error = err = critical = fatal = exception = log = msg
+
+
+def _line_writer(*_args: Any) -> _LineWriter:
+    return _LineWriter()
+
+
 def configure_logging(*, level: str = "info", json: bool = True, process_id: bool = False) -> None:
-    """Configure structlog and route the standard library's logging through it.
+    """Configure structlog and the standard library's logging: JSON lines (or console
+    lines) on stderr, with the same processors and the redaction for both.
 
     ``process_id`` adds the process id to every line, for ``serve --workers N`` where several
     processes write to one stream. Call this in every process (a worker process too)."""
@@ -106,13 +147,11 @@ def configure_logging(*, level: str = "info", json: bool = True, process_id: boo
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    numeric_level = logging.getLevelName(level.upper())
     structlog.configure(
-        processors=[
-            *shared,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, redact_processor, renderer],
+        logger_factory=_line_writer,
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
@@ -125,9 +164,10 @@ def configure_logging(*, level: str = "info", json: bool = True, process_id: boo
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    _Sink.handler = handler
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(numeric_level)
     for name in ("uvicorn", "uvicorn.error"):
         lg = logging.getLogger(name)
         lg.handlers[:] = []
@@ -140,4 +180,4 @@ def configure_logging(*, level: str = "info", json: bool = True, process_id: boo
 
 
 def get_logger(name: str | None = None) -> Any:
-    return structlog.stdlib.get_logger(name)
+    return structlog.get_logger(name)

@@ -72,6 +72,17 @@ async def run(
         async def call(index: int) -> None:
             if route == "match-read":
                 method, path, body = "GET", f"/v1/matches/{matches[index % len(matches)]}", b""
+            elif route == "batch":
+                method, path = "POST", "/v1/registrations:batch"
+                first = index * _BATCH
+                body = json.dumps(
+                    {
+                        "items": [
+                            {"bsn": bsn_of(youth), "birth_date": "2012-05-01"}
+                            for youth in range(first, first + _BATCH)
+                        ]
+                    }
+                ).encode()
             else:
                 # every 10th request registers a youth of 3 requests earlier: ~10% make a match
                 youth = index - 3 if index % 10 == 9 else index
@@ -122,7 +133,7 @@ async def run(
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
 
-        await drive(list(range(200)))  # warm-up
+        await drive(list(range(2 if route == "batch" else 200)))  # warm-up
         statuses.clear()
         profiler = cProfile.Profile() if profile else None
         started, cpu = time.perf_counter(), time.process_time()
@@ -142,6 +153,9 @@ async def run(
         "statuses": statuses,
         "profiled": profile is not None,
     }
+
+
+_BATCH = 1000
 
 
 async def _request(app: Any, method: str, path: str, body: str, who: dict[str, str]) -> bytes:
@@ -167,10 +181,10 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured run here")
     parser.add_argument(
         "--route",
-        choices=["register", "match-read"],
+        choices=["register", "match-read", "batch"],
         default="register",
-        help="POST /v1/registrations (~10%% make a match), or GET /v1/matches/{id} over 500 "
-        "matches",
+        help="POST /v1/registrations (~10%% make a match), GET /v1/matches/{id} over 500 "
+        "matches, or POST /v1/registrations:batch of 1,000 new youths (a request is a batch)",
     )
     parser.add_argument(
         "--log-level",
