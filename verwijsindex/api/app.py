@@ -105,6 +105,11 @@ def create_app(
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        # FastAPI's own OpenTelemetry instrumentation stays off: the service records its
+        # trace context in the access log and exports nothing to a collector unless an
+        # operator builds that in; and its per-request check for configured providers
+        # reads the environment three times per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     app.state.checkpoints = CheckpointStats()
