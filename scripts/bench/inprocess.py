@@ -36,7 +36,13 @@ from verwijsindex.settings import Settings
 async def run(
     requests: int, concurrency: int, profile: Path | None, route: str = "register"
 ) -> dict[str, Any]:
-    data = Path(tempfile.mkdtemp(prefix="vi-inprocess-"))
+    with tempfile.TemporaryDirectory(prefix="vi-inprocess-") as directory:
+        return await _run(Path(directory), requests, concurrency, profile, route)
+
+
+async def _run(
+    data: Path, requests: int, concurrency: int, profile: Path | None, route: str
+) -> dict[str, Any]:
     settings = Settings(
         data_dir=data,
         database_url=f"sqlite+aiosqlite:///{data}/verwijsindex.db",
