@@ -14,9 +14,11 @@ worker thread, where they may wait:
 - ``COMMIT`` (the fsync of ``synchronous=FULL``, and WAL checkpoints).
 
 It is given to SQLAlchemy's aiosqlite dialect through ``async_creator``, so the dialect,
-the SQL and the types are exactly those of the ``sqlite+aiosqlite`` engine. Only the group
-committer's engine uses it (see ``verwijsindex.db.engine``); long-running work stays on
-aiosqlite. ADR 0008 records why this is written by hand.
+the SQL and the types are exactly those of the ``sqlite+aiosqlite`` engine. Two engines use
+it (see ``verwijsindex.db.engine``): the group committer's, and ``Database.read()``'s short
+API reads on read-only connections (``PRAGMA query_only``; their BEGIN is deferred and their
+COMMIT only ends the snapshot, so nothing of theirs goes to a thread). Long-running work
+stays on aiosqlite. ADR 0008 records why this is written by hand, ADR 0010 the reads.
 """
 
 from __future__ import annotations
