@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -71,6 +72,23 @@ class _Retry(Exception):
 class _Isolate(Exception):
     """Aborts a group run without savepoints: something in it failed, so it runs again with
     each handler call and unit in a savepoint of its own."""
+
+
+def _savepoint(session: AsyncSession, isolated: bool) -> AbstractAsyncContextManager[Any]:
+    """A savepoint around one handler call or unit in an isolated try; nothing otherwise."""
+    return session.begin_nested() if isolated else contextlib.nullcontext()
+
+
+def _failed(exc: Exception, isolated: bool) -> Exception:
+    """What a failed handler call or unit means for its try: a deadlock or serialisation
+    failure re-runs the group (:class:`_Retry`); any other failure re-runs a try without
+    savepoints isolated (:class:`_Isolate`), and in an isolated try it is the unit's own
+    outcome (returned)."""
+    if is_transient(exc):
+        raise _Retry from exc
+    if not isolated:
+        raise _Isolate from exc
+    return exc
 
 
 class GroupCommitter:
@@ -135,28 +153,25 @@ class GroupCommitter:
             await self._run_group(group)
 
     @staticmethod
-    async def _run_one(session: AsyncSession, item: _Item) -> tuple[bool, Any]:
+    async def _run_one(session: AsyncSession, item: _Item, isolated: bool) -> tuple[bool, Any]:
         if item.future.cancelled() or item.work is None:
             return False, None
         try:
-            async with session.begin_nested():
+            async with _savepoint(session, isolated):
                 return True, await item.work(session)
         except Exception as exc:  # the unit fails alone
-            if is_transient(exc):
-                raise _Retry from exc
-            return False, exc
+            return False, _failed(exc, isolated)
 
     @staticmethod
     async def _run_batch(
-        session: AsyncSession, handler: BatchHandler, items: list[_Item]
+        session: AsyncSession, handler: BatchHandler, items: list[_Item], isolated: bool
     ) -> list[tuple[bool, Any]]:
         try:
-            async with session.begin_nested():
+            async with _savepoint(session, isolated):
                 results = await handler(session, [it.payload for it in items])
             return [(True, r) for r in results]
         except Exception as exc:
-            if is_transient(exc):
-                raise _Retry from exc
+            _failed(exc, isolated)
             # Something failed for the batch as a whole: isolate it, one payload at a time.
             singles: list[tuple[bool, Any]] = []
             for it in items:
@@ -165,33 +180,8 @@ class GroupCommitter:
                         (result,) = await handler(session, [it.payload])
                     singles.append((True, result))
                 except Exception as exc:
-                    if is_transient(exc):
-                        raise _Retry from exc
-                    singles.append((False, exc))
+                    singles.append((False, _failed(exc, isolated=True)))
             return singles
-
-    @staticmethod
-    async def _run_plain(session: AsyncSession, item: _Item) -> tuple[bool, Any]:
-        if item.future.cancelled() or item.work is None:
-            return False, None
-        try:
-            return True, await item.work(session)
-        except Exception as exc:
-            if is_transient(exc):
-                raise _Retry from exc
-            raise _Isolate from exc
-
-    @staticmethod
-    async def _run_batch_plain(
-        session: AsyncSession, handler: BatchHandler, items: list[_Item]
-    ) -> list[tuple[bool, Any]]:
-        try:
-            results = await handler(session, [it.payload for it in items])
-        except Exception as exc:
-            if is_transient(exc):
-                raise _Retry from exc
-            raise _Isolate from exc
-        return [(True, r) for r in results]
 
     async def _attempt(self, group: list[_Item], *, isolated: bool) -> list[tuple[bool, Any]]:
         """One transaction for the whole group. Every payload of a handler goes to one call,
@@ -210,14 +200,13 @@ class GroupCommitter:
         # Handlers run in a fixed order (``lock_order``, default 0; ties in arrival order), so
         # that groups of different processes take their locks in the same order.
         ordered = sorted(batches.items(), key=lambda kv: getattr(kv[0], "lock_order", 0))
-        run_batch = self._run_batch if isolated else self._run_batch_plain
-        run_one = self._run_one if isolated else self._run_plain
         async with self._database.transaction(grouped=True) as session:
             for handler, indices in ordered:
-                results = await run_batch(session, handler, [group[i] for i in indices])
+                items = [group[i] for i in indices]
+                results = await self._run_batch(session, handler, items, isolated)
                 outcomes.update(zip(indices, results, strict=True))
             for index in singles:
-                outcomes[index] = await run_one(session, group[index])
+                outcomes[index] = await self._run_one(session, group[index], isolated)
         return [outcomes[i] for i in range(len(group))]
 
     async def _run_group(self, group: list[_Item]) -> None:
