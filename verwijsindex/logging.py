@@ -126,8 +126,11 @@ class _LineWriter:
     debug = info = warning = warn = error = err = critical = fatal = exception = log = msg
 
 
+_WRITER = _LineWriter()  # stateless: it looks the sink up on every line
+
+
 def _line_writer(*_args: Any) -> _LineWriter:
-    return _LineWriter()
+    return _WRITER
 
 
 def configure_logging(*, level: str = "info", json: bool = True, process_id: bool = False) -> None:
