@@ -75,10 +75,11 @@ class InlineCursor:
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         args = () if parameters is None else parameters
-        head = sql.lstrip()[:6].upper()
         if self._read_only:  # a deferred BEGIN takes no lock; COMMIT only ends the snapshot
             self._cursor.execute(sql, args)
-        elif head.startswith("BEGIN"):
+            return self
+        head = sql.lstrip()[:6].upper()
+        if head.startswith("BEGIN"):
             if not self._try_begin(sql, args):
                 await asyncio.to_thread(self._cursor.execute, sql, args)
         elif head.startswith(_MAY_WAIT):
