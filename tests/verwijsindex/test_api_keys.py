@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -314,3 +317,46 @@ class TestCredentialCache:
         for n in range(10_001):
             cache.remember_key(f"d{n}", principal)
         assert len(cache._keys) <= 10_000
+
+    async def test_concurrent_misses_share_one_lookup(
+        self,
+        client: httpx.AsyncClient,
+        callers: list[Caller],
+        ctx: AppContext,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        from verwijsindex.domain.credentials import CredentialCache
+
+        now = [0.0]
+        ctx.credentials = CredentialCache(ttl=2.0, monotonic=lambda: now[0])
+        reads = {"key": 0, "professional": 0}
+        authenticate, professional_of = ctx.admin.authenticate, ctx.admin.professional_of
+
+        async def counted_key(*args: Any, **kwargs: Any) -> Any:
+            reads["key"] += 1
+            await asyncio.sleep(0.01)  # the lookup is still running when the others arrive
+            return await authenticate(*args, **kwargs)
+
+        async def counted_professional(*args: Any, **kwargs: Any) -> Any:
+            reads["professional"] += 1
+            return await professional_of(*args, **kwargs)
+
+        monkeypatch.setattr(ctx.admin, "authenticate", counted_key)
+        monkeypatch.setattr(ctx.admin, "professional_of", counted_professional)
+
+        async def burst(headers: dict[str, str]) -> list[int]:
+            answers = await asyncio.gather(
+                *(client.get("/v1/registrations", headers=headers) for _ in range(8))
+            )
+            return [r.status_code for r in answers]
+
+        assert await burst(callers[0].headers) == [200] * 8
+        assert reads == {"key": 1, "professional": 1}
+        now[0] += 2.0  # both entries expire: the next burst reads each once again
+        assert await burst(callers[0].headers) == [200] * 8
+        assert reads == {"key": 2, "professional": 2}
+        # A key that does not authenticate is shared as a refusal, never cached.
+        wrong = {**callers[0].headers, "Authorization": "Bearer not-a-key"}
+        assert await burst(wrong) == [401] * 8
+        assert await burst(wrong) == [401] * 8
+        assert reads["key"] == 4

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import Caller, registration_body
+from tests.conftest import Caller, make_bsn, registration_body
 from verwijsindex.api.middleware import SECURITY_HEADERS, strict_json_error
 from verwijsindex.context import AppContext
 from verwijsindex.logging import configure_logging
@@ -160,12 +160,14 @@ class TestSecurityHeaders:
 
 
 class TestNoStackTraces:
+    @pytest.mark.parametrize("cached", [False, True], ids=["route", "direct-route"])
     async def test_internal_error_is_a_bare_500_problem(
         self,
         app: FastAPI,
         callers: list[Caller],
         monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str],
+        cached: bool,
     ) -> None:
         configure_logging(level="info", json=True)
         ctx: AppContext = app.state.ctx
@@ -173,9 +175,14 @@ class TestNoStackTraces:
         async def explode(*_args: object, **_kwargs: object) -> None:
             raise RuntimeError("database said: bsn 111222333 at /srv/verwijsindex/secret.py")
 
-        monkeypatch.setattr(ctx.registrations, "register_many", explode)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            if cached:  # the caller is in the credential cache: the direct route answers
+                warm = registration_body(bsn=make_bsn(7))
+                assert (
+                    await client.post("/v1/registrations", json=warm, headers=callers[0].headers)
+                ).status_code == 201
+            monkeypatch.setattr(ctx.registrations, "register_many", explode)
             r = await client.post(
                 "/v1/registrations", json=registration_body(), headers=callers[0].headers
             )
@@ -195,3 +202,4 @@ class TestNoStackTraces:
         logged = capsys.readouterr().err
         assert "unhandled_error" in logged and "RuntimeError" in logged
         assert "111222333" not in logged
+        assert '"route": "/v1/registrations"' in logged and '"status": 500' in logged

@@ -10,7 +10,13 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verwijsindex.logging import configure_logging, get_logger, redact_processor, redact_text
+from verwijsindex.logging import (
+    _apply_patterns,
+    configure_logging,
+    get_logger,
+    redact_processor,
+    redact_text,
+)
 
 bsns = st.integers(0, 999_999_999).map(lambda n: f"{n:09d}")
 dates = st.dates(min_value=date(1990, 1, 1), max_value=date(2030, 12, 31))
@@ -43,6 +49,24 @@ class TestRedaction:
         event = {field: value, "nested": {"list": [value, {"k": value}]}, value: 1}
         out = json.dumps(redact_processor(None, "info", event))
         assert value not in out
+
+    @settings(max_examples=500)
+    @given(
+        st.lists(
+            st.one_of(
+                personal,
+                st.text(alphabet="0123456789 -/.+()@ax", max_size=14),
+                st.sampled_from(["/v1/registrations", "00", "+", "@", "0", "-", " ", "(", ")"]),
+                st.lists(st.integers(1, 99).map(str), min_size=4, max_size=8).map(
+                    lambda groups: "+3 " + " ".join(groups)  # a phone number in short groups
+                ),
+            ),
+            max_size=6,
+        )
+    )
+    def test_the_quick_check_never_skips_what_a_pattern_would_mask(self, parts: list[str]) -> None:
+        text = "".join(parts)
+        assert redact_text(text) == _apply_patterns(text)
 
     def test_ids_and_plain_words_survive(self) -> None:
         text = "registration 2d55e548-f7cf-439e-a5a9-473fcda05155 status 201 took 3.5 ms"

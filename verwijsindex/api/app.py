@@ -53,6 +53,7 @@ def create_app(
     clock: Clock | None = None,
     database: Database | None = None,
     freeze_gc: bool = False,
+    direct_routes: bool = True,
 ) -> FastAPI:
     """Build the app. Keys are loaded (and production checks run) here, before serving.
 
@@ -60,7 +61,10 @@ def create_app(
     (modules, the app, compiled statements) moves to the garbage collector's permanent
     generation, so a full collection no longer walks it. Measured: a full collection under
     load took 110-130 ms, and the requests in flight waited for it; frozen, 3-4 ms. Not for a
-    process that builds many apps (tests): frozen cycles are never collected."""
+    process that builds many apps (tests): frozen cycles are never collected.
+
+    ``direct_routes`` (off only in tests that compare): ``POST /v1/registrations`` is answered
+    below FastAPI's routing when the request is the common case (ADR 0011)."""
     ctx = build_context(settings, clock=clock or SystemClock(), database=database)
 
     @asynccontextmanager
@@ -127,6 +131,11 @@ def create_app(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_batch_body_bytes=settings.max_batch_body_bytes,
+        direct_routes=(
+            {("POST", "/v1/registrations"): registrations.create_registration_direct}
+            if direct_routes
+            else None
+        ),
     )
     return app
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from verwijsindex.api.errors import ApiProblem
 from verwijsindex.context import AppContext
 from verwijsindex.domain.admin import TOUCH_INTERVAL, Principal, hash_api_key
-from verwijsindex.domain.models import Role
+from verwijsindex.domain.models import Professional, Role
 from verwijsindex.domain.service import Actor
 
 _BEARER = "bearer "
@@ -44,8 +44,12 @@ async def get_principal(request: Request, ctx: Ctx) -> Principal:
     digest = hash_api_key(presented)
     cached = cache.key(digest)
     if cached is None:
-        async with ctx.database.read() as session:
-            found = await ctx.admin.authenticate(session, presented)
+
+        async def authenticate() -> Principal | None:
+            async with ctx.database.read() as session:
+                return await ctx.admin.authenticate(session, presented)
+
+        found = await cache.once("key", digest, authenticate)
         if found is None:
             raise _unauthorised("the API key is unknown, revoked or expired")
         principal = found
@@ -114,8 +118,13 @@ async def get_professional_caller(
     cache = ctx.credentials
     professional = cache.professional(x_professional_id)
     if professional is None:
-        async with ctx.database.read() as session:
-            found = await ctx.admin.professional_of(session, professional_id=x_professional_id)
+        named = x_professional_id
+
+        async def look_up() -> Professional | None:
+            async with ctx.database.read() as session:
+                return await ctx.admin.professional_of(session, professional_id=named)
+
+        found = await cache.once("professional", named, look_up)
         if found is None:
             raise ApiProblem(403, "unknown-professional", "the professional is unknown or inactive")
         professional = cache.remember_professional(
@@ -137,3 +146,47 @@ async def get_professional_caller(
 
 
 ProfessionalDep = Annotated[ProfessionalCaller, Depends(get_professional_caller)]
+
+
+def cached_professional_caller(
+    ctx: AppContext, authorization: str | None, professional_id: str | None
+) -> ProfessionalCaller | None:
+    """The caller that :func:`get_professional_caller` would admit, when the credential cache
+    alone can tell: a fresh cached key of a professional role, unexpired, whose last use needs
+    no recording yet, and a fresh cached, active professional of the key's organisation.
+    Otherwise None, and nothing is done: :func:`get_professional_caller` decides (it reads
+    what is missing, records the use, and answers every refusal)."""
+    if not authorization or not professional_id or authorization[:7].lower() != _BEARER:
+        return None
+    cache = ctx.credentials
+    cached = cache.key(hash_api_key(authorization[7:].strip()))
+    if cached is None:
+        return None
+    principal = cached.principal
+    now = ctx.clock.now()
+    if principal.expires_at is not None and principal.expires_at <= now:
+        return None
+    if cached.last_used_at is None or now - cached.last_used_at >= TOUCH_INTERVAL:
+        return None
+    if principal.role is not Role.PROFESSIONAL:
+        return None
+    professional = cache.professional(professional_id)
+    if (
+        professional is None
+        or not professional.active
+        or professional.organisation_id != principal.organisation_id
+    ):
+        return None
+    return ProfessionalCaller(
+        principal=principal,
+        actor=Actor(organisation_id=principal.organisation_id, professional_id=professional_id),
+    )
+
+
+def admit(request: Request, caller: ProfessionalCaller) -> None:
+    """Record an admitted professional caller in the request's state, as the dependencies
+    do (the access log and the request's log line read it there)."""
+    state = request.state
+    state.organisation_id = caller.principal.organisation_id
+    state.principal = caller.principal
+    state.professional_id = caller.actor.professional_id

@@ -6,12 +6,15 @@ echoes the request's values (no BSN, birth date or contact detail).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from consent import (
     ConsentError,
@@ -197,6 +200,24 @@ def _notifier_problem(exc: NotifierError) -> tuple[int, str, str, dict[str, Any]
         return 404, "webhook-message-not-found", "webhook message not found", None
     log.error("notifier_error", error_type=type(exc).__name__)
     return 500, "webhook-error", "the webhook operation failed", None
+
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def exception_handler(app: Starlette, exc: Exception) -> Handler | None:
+    """The handler the application's exception middleware would answer ``exc`` with: the
+    nearest registered for a class of ``exc``, except the catch-all for ``Exception``, which
+    answers only at the outermost layer (for a request answered below the routing, such as
+    :func:`~verwijsindex.api.routes.registrations.create_registration_direct`)."""
+    handlers = app.exception_handlers
+    for kind in type(exc).__mro__:
+        if kind is Exception:
+            return None
+        handler = handlers.get(kind)
+        if handler is not None:
+            return cast(Handler, handler)
+    return None
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -7,6 +7,7 @@ import json
 import math
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -53,7 +54,7 @@ def _problem(status: int, code: str, detail: str, *, instance: str | None = None
     return json.dumps(body).encode()
 
 
-class _StrictJSONError(ValueError):
+class StrictJSONError(ValueError):
     pass
 
 
@@ -61,45 +62,66 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for key, value in pairs:
         if key in seen:
-            raise _StrictJSONError("a JSON object has a duplicate key")
+            raise StrictJSONError("a JSON object has a duplicate key")
         seen[key] = value
     return seen
 
 
 def _no_constant(_name: str) -> Any:
-    raise _StrictJSONError("NaN and Infinity are not JSON numbers")
+    raise StrictJSONError("NaN and Infinity are not JSON numbers")
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if math.isinf(value):
-        raise _StrictJSONError("a JSON number is out of range")
+        raise StrictJSONError("a JSON number is out of range")
     return value
 
 
-def strict_json_error(body: bytes) -> str | None:
-    """Why ``body`` is not strict JSON (RFC 8259 with unique keys and finite numbers), or None.
-
-    The reason names the rule, never the offending value."""
+def parse_strict_json(body: bytes) -> Any:
+    """``body`` parsed, if it is strict JSON (RFC 8259 with unique keys and finite numbers);
+    otherwise :class:`StrictJSONError`, whose message names the rule, never the offending
+    value."""
     try:
-        json.loads(
+        return json.loads(
             body,
             object_pairs_hook=_no_duplicates,
             parse_constant=_no_constant,
             parse_float=_finite_float,
         )
-    except _StrictJSONError as exc:
-        return str(exc)
+    except StrictJSONError:
+        raise
     except (ValueError, RecursionError):
-        return "the request body is not valid JSON"
+        raise StrictJSONError("the request body is not valid JSON") from None
+
+
+def strict_json_error(body: bytes) -> str | None:
+    """Why ``body`` is not strict JSON, or None."""
+    try:
+        parse_strict_json(body)
+    except StrictJSONError as exc:
+        return str(exc)
     return None
 
 
+DirectRoute = Callable[[Scope, Any, Receive, Send], Awaitable[bool]]
+"""Answers a request whose strict JSON body has been parsed, below the application's
+routing, or returns False, having done nothing, to leave it to the application."""
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_batch_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_batch_body_bytes: int,
+        direct_routes: Mapping[tuple[str, str], DirectRoute] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_batch_body_bytes = max_batch_body_bytes
+        self.direct_routes = dict(direct_routes or {})
 
     def _limit(self, scope: Scope) -> int:
         path: str = scope.get("path", "")
@@ -139,6 +161,8 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        direct: DirectRoute | None = None
+        parsed: Any = None
         try:
             rejection = self._check_body_headers(scope)
             if rejection is not None:
@@ -155,15 +179,19 @@ class RequestContextMiddleware:
                     )
                     return
                 if body:
-                    strict_error = strict_json_error(body)
-                    if strict_error is not None:
+                    try:
+                        parsed = parse_strict_json(body)
+                    except StrictJSONError as exc:
                         await self._send_problem(
-                            send_wrapper, 400, _problem(400, "malformed-json", strict_error)
+                            send_wrapper, 400, _problem(400, "malformed-json", str(exc))
                         )
                         return
+                    if not scope.get("root_path"):
+                        direct = self.direct_routes.get((scope["method"], path))
                 receive = _replay(body, receive)
             try:
-                await self.app(scope, receive, send_wrapper)
+                if direct is None or not await direct(scope, parsed, receive, send_wrapper):
+                    await self.app(scope, receive, send_wrapper)
             except Exception as exc:
                 # Answered here rather than by Starlette's outermost error middleware so the
                 # 500 carries the security headers too. Never the exception's text or trace.

@@ -10,21 +10,26 @@ default 2; 0 disables it):
 - a key's expiry is checked on every request against the service clock, cached or not;
 - revoking a key through this process forgets it at once; a revocation by another process
   (the CLI, another API worker) takes effect within ``ttl`` seconds;
-- the last use of a key is still recorded at most once a minute (per process).
+- the last use of a key is still recorded at most once a minute (per process);
+- concurrent requests that miss the cache for the same key or professional share one
+  lookup (:meth:`CredentialCache.once`): when an entry expires under load, the requests in
+  flight with that key would otherwise each read it again at the same moment.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from verwijsindex.domain.admin import Principal
 
 _MAX_ENTRIES = 10_000
 _E = TypeVar("_E", "CachedKey", "CachedProfessional")
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -49,6 +54,7 @@ class CredentialCache:
         self._monotonic = monotonic
         self._keys: dict[str, CachedKey] = {}
         self._professionals: dict[str, CachedProfessional] = {}
+        self._lookups: dict[tuple[str, str], asyncio.Future[Any]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -67,6 +73,20 @@ class CredentialCache:
                 store.clear()
             store[name] = entry
         return entry
+
+    async def once(self, kind: str, name: str, lookup: Callable[[], Awaitable[_T]]) -> _T:
+        """``lookup()``, shared by the callers that ask for the same ``kind`` and ``name``
+        while it runs (when the cache is enabled): they all get its result or its error. It
+        runs in a task of its own, so a caller that is cancelled does not cancel the others'."""
+        if not self.enabled:
+            return await lookup()
+        slot = (kind, name)
+        running = self._lookups.get(slot)
+        if running is None:
+            task: asyncio.Future[Any] = asyncio.ensure_future(lookup())
+            task.add_done_callback(lambda _: self._lookups.pop(slot, None))
+            self._lookups[slot] = running = task
+        return cast(_T, await asyncio.shield(running))
 
     def key(self, digest: str) -> CachedKey | None:
         return self._fresh(self._keys, digest)

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import Receive, Scope, Send
 
 import crypto
 from verwijsindex.accesslog import AccessContext, Entry, Operation, Subject
 from verwijsindex.api.access import access_context, audited, record_read
-from verwijsindex.api.deps import Ctx, ProfessionalDep, app_context
-from verwijsindex.api.errors import PROBLEM_BASE, status_for
+from verwijsindex.api.deps import (
+    Ctx,
+    ProfessionalCaller,
+    ProfessionalDep,
+    admit,
+    app_context,
+    cached_professional_caller,
+)
+from verwijsindex.api.errors import PROBLEM_BASE, exception_handler, status_for
 from verwijsindex.api.pagination import decode_cursor, encode_cursor
 from verwijsindex.api.schemas import (
     READ_PROBLEMS,
@@ -79,9 +90,14 @@ async def create_registration(
     """201 for a new registration; 200 with the existing one when this professional already
     has an active registration for this youth. The BSN and birth date are never stored.
     429 with ``Retry-After`` when the professional's or organisation's rate limit is reached."""
-    # The busiest route: the context is not a dependency, and the response is serialised once
-    # here rather than validated again against ``response_model`` (which documents it).
-    ctx = app_context(request)
+    return await _register_one(app_context(request), request, caller, body)
+
+
+async def _register_one(
+    ctx: AppContext, request: Request, caller: ProfessionalCaller, body: RegistrationCreate
+) -> Response:
+    # The busiest route: the response is serialised once here rather than validated again
+    # against ``response_model`` (which documents it).
     attempt = _Attempt(
         ctx=ctx,
         access=access_context(request),
@@ -103,6 +119,59 @@ async def create_registration(
         status_code=201 if outcome.created else 200,
         media_type="application/json",
         headers={"Location": f"/v1/registrations/{outcome.registration.id}"},
+    )
+
+
+async def create_registration_direct(
+    scope: Scope, body: object, receive: Receive, send: Send
+) -> bool:
+    """``POST /v1/registrations`` answered without FastAPI's routing and dependency
+    resolution, when the request needs nothing but the common case: its JSON body matches
+    :class:`RegistrationCreate` and :func:`cached_professional_caller` admits the caller.
+    Returns False, having done nothing, for any other request, which then takes the route
+    above (it answers the refusals). Same state, same work, same response, and an error is
+    answered by the application's own exception handler, as on the route (ADR 0011)."""
+    if not isinstance(body, dict):
+        return False
+    authorization = professional_id = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value.decode("latin-1")
+        elif name == b"x-professional-id" and professional_id is None:
+            professional_id = value.decode("latin-1")
+    app = scope["app"]
+    ctx: AppContext = app.state.ctx
+    caller = cached_professional_caller(ctx, authorization, professional_id)
+    if caller is None:
+        return False
+    try:
+        payload = RegistrationCreate.model_validate(body)
+    except ValidationError:
+        return False
+    scope["route"] = _create_route()
+    request = Request(scope, receive, send)
+    state = request.state
+    state.access_operation = Operation.REGISTRATION_CREATE
+    state.access_started_at = ctx.clock.now()
+    admit(request, caller)
+    try:
+        response = await _register_one(ctx, request, caller, payload)
+    except Exception as exc:
+        handler = exception_handler(app, exc)
+        if handler is None:
+            raise
+        response = await handler(request, exc)
+    await response(scope, receive, send)
+    return True
+
+
+@cache
+def _create_route() -> APIRoute:
+    """The route :func:`create_registration_direct` stands in for, as FastAPI records it in
+    the request's scope (the request's log line names its path)."""
+    return next(
+        r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is create_registration
     )
 
 
