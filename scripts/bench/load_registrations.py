@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
+from uuid_utils import uuid7
 
 from crypto import BSN
 from verwijsindex.keys import KeyRing
@@ -54,6 +55,11 @@ class Plan:
     organisations: list[tuple[str, str, str, str, datetime]]
     professionals: list[tuple[str, str, str, str, str, bool, datetime]]
     by_org: dict[str, list[str]]
+
+
+def _id_made_at(moment: datetime) -> str:
+    """The id the service would have given a row made at ``moment`` (a UUIDv7)."""
+    return str(uuid7(nanoseconds=int(moment.timestamp() * 1_000_000_000)))
 
 
 def make_plan(n_orgs: int, per_org: int, now: datetime, rng: random.Random) -> Plan:
@@ -110,7 +116,7 @@ def generate(
         ends = created + timedelta(days=730)
         org = org_ids[rng.randrange(len(org_ids))]
         pro = plan.by_org[org][rng.randrange(len(plan.by_org[org]))]
-        rid = str(uuid.uuid4())
+        rid = _id_made_at(created)
         regs.append(
             (rid, pseudonym, version, org, pro, "0363", "active", created, ends, None, None)
         )
@@ -120,8 +126,8 @@ def generate(
                 (org_ids.index(org) + 1 + rng.randrange(len(org_ids) - 1)) % len(org_ids)
             ]
             pro2 = plan.by_org[org2][rng.randrange(len(plan.by_org[org2]))]
-            rid2 = str(uuid.uuid4())
             created2 = created + timedelta(seconds=1)
+            rid2 = _id_made_at(created2)
             regs.append(
                 (
                     rid2,
@@ -138,10 +144,10 @@ def generate(
                 )
             )
             made += 1
-            mid = str(uuid.uuid4())
+            mid = _id_made_at(created2)
             matches.append((mid, pseudonym, "open", created2, None))
             for r, o in ((rid, org), (rid2, org2)):
-                parts.append((str(uuid.uuid4()), mid, r, o, created2, None))
+                parts.append((_id_made_at(created2), mid, r, o, created2, None))
                 payload = json.dumps({"match_id": mid, "registration_id": r})
                 events.append((str(uuid.uuid4()), "match.created", o, mid, payload, created2))
         k += 1

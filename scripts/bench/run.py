@@ -391,6 +391,7 @@ def ceiling_sqlite(rows: int, workdir: Path, commit_seconds: float = 3.0) -> dic
     synchronous=FULL, foreign keys on): ``executemany`` of ``rows`` rows in one transaction,
     and one-row durable transactions per second (the commit-per-request ceiling)."""
     from scripts.bench.load_registrations import REG_COLS, _insert_sql, _sqlite_ts
+    from verwijsindex.db.base import new_id
 
     path = workdir / "ceiling.db"
     for suffix in ("", "-wal", "-shm"):
@@ -416,7 +417,7 @@ def ceiling_sqlite(rows: int, workdir: Path, commit_seconds: float = 3.0) -> dic
     def row(i: int) -> tuple[Any, ...]:
         mac = hmac.new(key, f"bsn:{i}".encode(), hashlib.sha256).hexdigest()[:43]
         return (
-            str(uuid.uuid4()),
+            new_id(),  # the service's ids
             "p1." + mac,
             1,
             org,

@@ -18,7 +18,6 @@ lock on a fixed key) so ``seq`` is gap-free and each record chains to its predec
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +39,7 @@ from verwijsindex.accesslog._models import AccessLogHead, AccessLogRecord
 from verwijsindex.accesslog._trace import TraceContext, start_span
 from verwijsindex.clock import Clock
 from verwijsindex.db import Database
+from verwijsindex.db.base import new_id
 from verwijsindex.errors import VerwijsindexError
 from verwijsindex.keys import KeyRing
 
@@ -209,7 +209,7 @@ class AccessLogger:
             seq += 1
             row: dict[str, object] = {
                 "seq": seq,
-                "id": str(uuid.uuid4()),
+                "id": new_id(),
                 "trace_id": access.trace.trace_id,
                 "span_id": access.trace.span_id,
                 "parent_span_id": access.trace.parent_span_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, cast
@@ -12,6 +12,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+from uuid_utils import reseed_rng, uuid7
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -44,7 +45,18 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A new row id: a UUIDv7 (RFC 9562): 48 bits of the time in milliseconds, then 74 random
+    bits. Ids made close together in time sort close together, so an index on them takes new
+    ids at its end instead of at a random page (at millions of rows, a random page per id
+    is a page read and a page written back per row). The time in an id is the time its row
+    was made, which the row also holds (``created_at``, ``started_at``)."""
+    return str(uuid7())
+
+
+# uuid-utils draws its random bits from a generator in the process, seeded from the operating
+# system; releases of it have let a forked child start from its parent's state (its issue 42),
+# and repeat its parent's ids. A child reseeds here, whatever the installed release does.
+os.register_at_fork(after_in_child=reseed_rng)
 
 
 ID = String(36)
