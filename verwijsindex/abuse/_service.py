@@ -229,10 +229,17 @@ class AbuseGuard:
         own)."""
         now = self._clock.now()
         kinds = batch if batch is not None else [False] * len(callers)
-        per_attempt = [
-            self._batch_windows(now, org) if in_batch else self._windows(now, org, pro)
-            for (org, pro), in_batch in zip(callers, kinds, strict=True)
-        ]
+        # The windows depend only on the caller and the kind (a batch of a thousand items
+        # has one caller): computed once per distinct caller and kind.
+        windows_of: dict[tuple[str, str, bool], list[tuple[_Key, datetime, int]]] = {}
+        per_attempt = []
+        for (org, pro), in_batch in zip(callers, kinds, strict=True):
+            windows = windows_of.get((org, pro, in_batch))
+            if windows is None:
+                windows = windows_of[org, pro, in_batch] = (
+                    self._batch_windows(now, org) if in_batch else self._windows(now, org, pro)
+                )
+            per_attempt.append(windows)
         demand: dict[_Key, int] = {}
         for windows in per_attempt:
             for key, _end, _limit in windows:

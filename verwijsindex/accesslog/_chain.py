@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -49,7 +50,10 @@ CHAINED_FIELDS = (
 )
 
 
+@lru_cache(maxsize=256)
 def _timestamp(value: datetime) -> str:
+    # Cached: the records of one append share their end time, and the items of a batch
+    # their start time too.
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
