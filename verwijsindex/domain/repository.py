@@ -134,7 +134,7 @@ _ACTIVE_OF_SUBJECTS = (
     )
     .order_by(_REGISTRATIONS.c.created_at, _REGISTRATIONS.c.id)
 )
-_OPEN_MATCHES_OF_SUBJECTS = select(Match).where(
+_OPEN_MATCHES_OF_SUBJECTS = select(Match.subject_pseudonym, Match.id).where(
     Match.subject_pseudonym.in_(bindparam("pseudonyms", expanding=True)),
     Match.status == MatchStatus.OPEN,
 )
@@ -179,9 +179,13 @@ async def repseudonymise(
     )
 
 
-async def open_matches_of_subjects(session: AsyncSession, pseudonyms: Sequence[str]) -> list[Match]:
+async def open_matches_of_subjects(
+    session: AsyncSession, pseudonyms: Sequence[str]
+) -> dict[str, str]:
+    """The id of each youth's open match (at most one per youth), by pseudonym; a plain
+    Core query, no mapped objects."""
     result = await session.execute(_OPEN_MATCHES_OF_SUBJECTS, {"pseudonyms": list(pseudonyms)})
-    return list(result.scalars())
+    return {pseudonym: match_id for pseudonym, match_id in result}
 
 
 async def current_participations_of_matches(

@@ -76,17 +76,17 @@ class _Youth:
     """What one batch knows about one youth: active registrations and the open match."""
 
     active: list[RegistrationRow] = field(default_factory=list)
-    match: Match | None = None
+    match_id: str | None = None
     participants: list[MatchParticipant] = field(default_factory=list)
 
     def active_of(self, professional_id: str) -> RegistrationRow | None:
         return next((r for r in self.active if r.professional_id == professional_id), None)
 
     def match_of(self, registration_id: str) -> str | None:
-        if self.match is None:
+        if self.match_id is None:
             return None
         if any(p.registration_id == registration_id for p in self.participants):
-            return self.match.id
+            return self.match_id
         return None
 
 
@@ -220,13 +220,12 @@ class RegistrationService:
                     RegisterResult(registration=registration, created=True, match_id=None)
                 )
                 continue
-            if youth.match is None:
+            if youth.match_id is None:
                 self._open_match(pending, youth, [*others, registration], now)
             else:
                 self._join_match(pending, youth, registration, now)
-            assert youth.match is not None
             outcomes.append(
-                RegisterResult(registration=registration, created=True, match_id=youth.match.id)
+                RegisterResult(registration=registration, created=True, match_id=youth.match_id)
             )
         await pending.flush(session)
         return outcomes
@@ -256,12 +255,12 @@ class RegistrationService:
             youths[registration.pseudonym].active.append(registration)
         matches = await repo.open_matches_of_subjects(session, subjects)
         participations = await repo.current_participations_of_matches(
-            session, [m.id for m in matches]
+            session, list(matches.values())
         )
-        for match in matches:
-            youth = youths[match.subject_pseudonym]
-            youth.match = match
-            youth.participants = participations.get(match.id, [])
+        for pseudonym, match_id in matches.items():
+            youth = youths[pseudonym]
+            youth.match_id = match_id
+            youth.participants = participations.get(match_id, [])
         return youths
 
     def _open_match(
@@ -279,7 +278,7 @@ class RegistrationService:
             closed_at=None,
         )
         pending.matches.append(match)
-        youth.match = match
+        youth.match_id = match.id
         youth.participants = []
         for reg in registrations:
             participant = MatchParticipant(
@@ -310,8 +309,8 @@ class RegistrationService:
         registration: RegistrationRow,
         now: datetime,
     ) -> None:
-        assert youth.match is not None
-        match_id = youth.match.id
+        assert youth.match_id is not None
+        match_id = youth.match_id
         newcomer = MatchParticipant(
             id=new_id(),
             match_id=match_id,
