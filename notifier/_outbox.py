@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Index, String, Text, bindparam, select
+from sqlalchemy import Index, String, Table, Text, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -81,6 +81,8 @@ async def enqueue(
     return event_id
 
 
+_INSERT_EVENTS = insert(cast(Table, OutboxEvent.__table__))
+
 # Built once: every registration that makes a match fans its events out through this query.
 _ENABLED_ENDPOINTS = (
     select(WebhookEndpoint.organisation_id, WebhookEndpoint.id)
@@ -110,6 +112,7 @@ async def enqueue_many(session: AsyncSession, events: Sequence[Event]) -> list[s
     # Scheduling is wall-clock time: "immediately" means now, whatever clock stamped the event.
     due = datetime.now(UTC)
     ids: list[str] = []
+    event_rows: list[dict[str, Any]] = []
     messages: list[WebhookMessage] = []
     for event in events:
         event_id = f"msg_{uuid.uuid4().hex}"
@@ -120,15 +123,15 @@ async def enqueue_many(session: AsyncSession, events: Sequence[Event]) -> list[s
             "data": event.data,
         }
         payload = json.dumps(body, separators=(",", ":"), sort_keys=True)
-        session.add(
-            OutboxEvent(
-                id=event_id,
-                event_type=str(event.event_type),
-                organisation_id=event.organisation_id,
-                match_id=event.match_id,
-                payload=payload,
-                created_at=event.occurred_at,
-            )
+        event_rows.append(
+            {
+                "id": event_id,
+                "event_type": str(event.event_type),
+                "organisation_id": event.organisation_id,
+                "match_id": event.match_id,
+                "payload": payload,
+                "created_at": event.occurred_at,
+            }
         )
         messages.extend(
             WebhookMessage(
@@ -147,6 +150,8 @@ async def enqueue_many(session: AsyncSession, events: Sequence[Event]) -> list[s
             )
             for endpoint_id in endpoints.get(event.organisation_id, [])
         )
+    # The events with one Core insert: the ORM's unit of work costs more than the insert.
+    await session.execute(_INSERT_EVENTS, event_rows)
     if messages:
         # One flush in the order of the events, so each endpoint's ``seq`` follows that order.
         session.add_all(messages)
