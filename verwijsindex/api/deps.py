@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from verwijsindex.api.errors import ApiProblem
 from verwijsindex.context import AppContext
 from verwijsindex.domain.admin import TOUCH_INTERVAL, Principal, hash_api_key
+from verwijsindex.domain.credentials import CachedKey, CachedProfessional
 from verwijsindex.domain.models import Professional, Role
 from verwijsindex.domain.service import Actor
 
@@ -34,11 +36,26 @@ def _unauthorised(detail: str) -> ApiProblem:
     return ApiProblem(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+def _presented_key(header: str | None) -> str | None:
+    """The API key of an ``Authorization: Bearer`` header, or None for any other header."""
+    if not header or not header.lower().startswith(_BEARER):
+        return None
+    return header[len(_BEARER) :].strip()
+
+
+def _expired(principal: Principal, now: datetime) -> bool:
+    return principal.expires_at is not None and principal.expires_at <= now
+
+
+def _use_unrecorded(cached: CachedKey, now: datetime) -> bool:
+    """Whether this request must record the key's use (at most once per ``TOUCH_INTERVAL``)."""
+    return cached.last_used_at is None or now - cached.last_used_at >= TOUCH_INTERVAL
+
+
 async def get_principal(request: Request, ctx: Ctx) -> Principal:
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith(_BEARER):
+    presented = _presented_key(request.headers.get("authorization"))
+    if presented is None:
         raise _unauthorised("a bearer API key is required")
-    presented = header[len(_BEARER) :].strip()
     cache = ctx.credentials
     now = ctx.clock.now()
     digest = hash_api_key(presented)
@@ -56,9 +73,9 @@ async def get_principal(request: Request, ctx: Ctx) -> Principal:
         cached = cache.remember_key(digest, principal)
     else:
         principal = cached.principal
-        if principal.expires_at is not None and principal.expires_at <= now:
+        if _expired(principal, now):
             raise _unauthorised("the API key is unknown, revoked or expired")
-    if cached.last_used_at is None or now - cached.last_used_at >= TOUCH_INTERVAL:
+    if _use_unrecorded(cached, now):
 
         async def touch(session: AsyncSession) -> None:
             await ctx.admin.touch(session, principal)
@@ -130,22 +147,34 @@ async def get_professional_caller(
         professional = cache.remember_professional(
             found.id, organisation_id=found.organisation_id, active=found.active
         )
+    refusal = _refusal_of(professional, principal)
+    if refusal is not None:
+        raise refusal
+    request.state.professional_id = x_professional_id
+    return _caller(principal, x_professional_id)
+
+
+ProfessionalDep = Annotated[ProfessionalCaller, Depends(get_professional_caller)]
+
+
+def _refusal_of(professional: CachedProfessional, principal: Principal) -> ApiProblem | None:
+    """Why ``professional`` may not act with ``principal``'s key, or None."""
     if not professional.active:
-        raise ApiProblem(403, "unknown-professional", "the professional is unknown or inactive")
+        return ApiProblem(403, "unknown-professional", "the professional is unknown or inactive")
     if professional.organisation_id != principal.organisation_id:
-        raise ApiProblem(
+        return ApiProblem(
             403,
             "professional-not-in-organisation",
             "the professional does not belong to this API key's organisation",
         )
-    request.state.professional_id = x_professional_id
+    return None
+
+
+def _caller(principal: Principal, professional_id: str) -> ProfessionalCaller:
     return ProfessionalCaller(
         principal=principal,
-        actor=Actor(organisation_id=principal.organisation_id, professional_id=x_professional_id),
+        actor=Actor(organisation_id=principal.organisation_id, professional_id=professional_id),
     )
-
-
-ProfessionalDep = Annotated[ProfessionalCaller, Depends(get_professional_caller)]
 
 
 def cached_professional_caller(
@@ -156,31 +185,23 @@ def cached_professional_caller(
     no recording yet, and a fresh cached, active professional of the key's organisation.
     Otherwise None, and nothing is done: :func:`get_professional_caller` decides (it reads
     what is missing, records the use, and answers every refusal)."""
-    if not authorization or not professional_id or authorization[:7].lower() != _BEARER:
+    presented = _presented_key(authorization)
+    if presented is None or not professional_id:
         return None
     cache = ctx.credentials
-    cached = cache.key(hash_api_key(authorization[7:].strip()))
+    cached = cache.key(hash_api_key(presented))
     if cached is None:
         return None
     principal = cached.principal
     now = ctx.clock.now()
-    if principal.expires_at is not None and principal.expires_at <= now:
-        return None
-    if cached.last_used_at is None or now - cached.last_used_at >= TOUCH_INTERVAL:
+    if _expired(principal, now) or _use_unrecorded(cached, now):
         return None
     if principal.role is not Role.PROFESSIONAL:
         return None
     professional = cache.professional(professional_id)
-    if (
-        professional is None
-        or not professional.active
-        or professional.organisation_id != principal.organisation_id
-    ):
+    if professional is None or _refusal_of(professional, principal) is not None:
         return None
-    return ProfessionalCaller(
-        principal=principal,
-        actor=Actor(organisation_id=principal.organisation_id, professional_id=professional_id),
-    )
+    return _caller(principal, professional_id)
 
 
 def admit(request: Request, caller: ProfessionalCaller) -> None:
