@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import Caller, make_bsn, registration_body
-from verwijsindex.api.middleware import SECURITY_HEADERS, strict_json_error
+from verwijsindex.api.middleware import SECURITY_HEADERS, parse_strict_json
 from verwijsindex.context import AppContext
 from verwijsindex.logging import configure_logging
 
@@ -114,8 +114,11 @@ class TestStrictJson:
         _assert_security_headers(r)
 
     def test_accepts_ordinary_json(self) -> None:
-        assert strict_json_error(b'{"a": [1, 2.5, -3e10, null, true], "b": {"a": 1}}') is None
-        assert strict_json_error(b"[]") is None
+        assert parse_strict_json(b'{"a": [1, 2.5, -3e10, null, true], "b": {"a": 1}}') == {
+            "a": [1, 2.5, -3e10, None, True],
+            "b": {"a": 1},
+        }
+        assert parse_strict_json(b"[]") == []
 
 
 class TestSecurityHeaders:

@@ -95,15 +95,6 @@ def parse_strict_json(body: bytes) -> Any:
         raise StrictJSONError("the request body is not valid JSON") from None
 
 
-def strict_json_error(body: bytes) -> str | None:
-    """Why ``body`` is not strict JSON, or None."""
-    try:
-        parse_strict_json(body)
-    except StrictJSONError as exc:
-        return str(exc)
-    return None
-
-
 DirectRoute = Callable[[Scope, Any, Receive, Send], Awaitable[bool]]
 """Answers a request whose strict JSON body has been parsed, below the application's
 routing, or returns False, having done nothing, to leave it to the application."""
