@@ -6,11 +6,26 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
 from verwijsindex.db.engine import Database
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def schema_metadata() -> list[MetaData]:
+    """The tables the migrations build: the index's, the notifier's and the consent ledger's."""
+    from consent import ConsentBase
+    from consent import _models as _consent_models  # noqa: F401  (registers the tables)
+    from notifier import NotifierBase
+    from notifier import _models as _notifier_models  # noqa: F401
+    from verwijsindex.abuse import _models as _abuse_models  # noqa: F401
+    from verwijsindex.accesslog import _models as _access_log_models  # noqa: F401
+    from verwijsindex.db.base import Base
+    from verwijsindex.domain import models as _models  # noqa: F401
+
+    return [Base.metadata, NotifierBase.metadata, ConsentBase.metadata]
 
 
 def alembic_config() -> Config:

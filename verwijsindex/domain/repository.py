@@ -6,10 +6,25 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, exists, func, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from verwijsindex.domain.models import (
     REGISTRATION_COLUMNS,
@@ -23,6 +38,24 @@ from verwijsindex.domain.models import (
     RegistrationRow,
     RegistrationStatus,
 )
+
+
+def status_is(
+    column: ColumnElement[str] | InstrumentedAttribute[str],
+    status: StrEnum,
+    *,
+    negate: bool = False,
+) -> ColumnElement[bool]:
+    """``column = 'status'`` (or ``<>``) with the status written into the SQL, not bound.
+
+    The indexes by youth, expiry and purge date are partial on the status
+    (``verwijsindex/domain/models.py``); a planner can only use such an index when the query
+    states the index's condition, and a bound parameter states it only for one execution
+    (SQLite then prepares the statement again on every execution, PostgreSQL cannot use the
+    index in a generic plan). Statuses are the models' own constants, never input.
+    """
+    constant = literal_column(f"'{status.value}'", String)
+    return column != constant if negate else column == constant
 
 
 async def lock_subject(session: AsyncSession, pseudonym: str) -> None:
@@ -130,13 +163,13 @@ _ACTIVE_OF_SUBJECTS = (
     select(*(_REGISTRATIONS.c[name] for name in REGISTRATION_COLUMNS))
     .where(
         _REGISTRATIONS.c.pseudonym.in_(bindparam("pseudonyms", expanding=True)),
-        _REGISTRATIONS.c.status == RegistrationStatus.ACTIVE,
+        status_is(_REGISTRATIONS.c.status, RegistrationStatus.ACTIVE),
     )
     .order_by(_REGISTRATIONS.c.created_at, _REGISTRATIONS.c.id)
 )
 _OPEN_MATCHES_OF_SUBJECTS = select(Match.subject_pseudonym, Match.id).where(
     Match.subject_pseudonym.in_(bindparam("pseudonyms", expanding=True)),
-    Match.status == MatchStatus.OPEN,
+    status_is(Match.status, MatchStatus.OPEN),
 )
 _INSERT_REGISTRATIONS = insert(_REGISTRATIONS)
 _MUNICIPALITIES = select(Organisation.id, Organisation.municipality).where(
@@ -169,12 +202,15 @@ async def repseudonymise(
         return
     await session.execute(
         update(Registration)
-        .where(Registration.pseudonym.in_(old), Registration.status == RegistrationStatus.ACTIVE)
+        .where(
+            Registration.pseudonym.in_(old),
+            status_is(Registration.status, RegistrationStatus.ACTIVE),
+        )
         .values(pseudonym=new, key_version=key_version)
     )
     await session.execute(
         update(Match)
-        .where(Match.subject_pseudonym.in_(old), Match.status == MatchStatus.OPEN)
+        .where(Match.subject_pseudonym.in_(old), status_is(Match.status, MatchStatus.OPEN))
         .values(subject_pseudonym=new)
     )
 
@@ -313,7 +349,12 @@ async def list_matches(
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[Match]:
-    query = select(Match).where(_org_takes_part(organisation_id))  # type: ignore[arg-type]
+    # The organisation's matches through its participations (an index by organisation), not
+    # a test of every match: a list reads what the organisation takes part in, at any size.
+    of_organisation = select(MatchParticipant.match_id).where(
+        MatchParticipant.organisation_id == organisation_id
+    )
+    query = select(Match).where(Match.id.in_(of_organisation))
     if status is not None:
         query = query.where(Match.status == status)
     if after is not None:
@@ -372,7 +413,10 @@ async def due_registrations(
 ) -> list[Registration]:
     result = await session.execute(
         select(Registration)
-        .where(Registration.status == RegistrationStatus.ACTIVE, Registration.ends_at <= now)
+        .where(
+            status_is(Registration.status, RegistrationStatus.ACTIVE),
+            Registration.ends_at <= now,
+        )
         .order_by(Registration.ends_at, Registration.id)
         .limit(limit)
     )
@@ -380,27 +424,21 @@ async def due_registrations(
 
 
 async def purge_ended_registrations(session: AsyncSession, *, ended_before: datetime) -> int:
-    ids = select(Registration.id).where(
-        Registration.status != RegistrationStatus.ACTIVE, Registration.ended_at <= ended_before
+    due = (
+        status_is(Registration.status, RegistrationStatus.ACTIVE, negate=True),
+        Registration.ended_at <= ended_before,
     )
+    ids = select(Registration.id).where(*due)
     await session.execute(delete(MatchParticipant).where(MatchParticipant.registration_id.in_(ids)))
-    result = await session.execute(
-        delete(Registration).where(
-            Registration.status != RegistrationStatus.ACTIVE,
-            Registration.ended_at <= ended_before,
-        )
-    )
+    result = await session.execute(delete(Registration).where(*due))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def purge_closed_matches(session: AsyncSession, *, closed_before: datetime) -> int:
-    ids = select(Match.id).where(
-        Match.status == MatchStatus.CLOSED, Match.closed_at <= closed_before
-    )
+    due = (status_is(Match.status, MatchStatus.CLOSED), Match.closed_at <= closed_before)
+    ids = select(Match.id).where(*due)
     await session.execute(delete(MatchParticipant).where(MatchParticipant.match_id.in_(ids)))
-    result = await session.execute(
-        delete(Match).where(Match.status == MatchStatus.CLOSED, Match.closed_at <= closed_before)
-    )
+    result = await session.execute(delete(Match).where(*due))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -9,17 +9,10 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from consent import ConsentBase
-from consent import _models as _consent_models  # noqa: F401  (registers the tables)
-from notifier import NotifierBase
-from notifier import _models as _notifier_models  # noqa: F401  (registers the tables)
-from verwijsindex.abuse import _models as _abuse_models  # noqa: F401
-from verwijsindex.accesslog import _models as _access_log_models  # noqa: F401
-from verwijsindex.db.base import Base
-from verwijsindex.domain import models as _models  # noqa: F401  (registers the tables)
+from verwijsindex.db.migrate import schema_metadata
 from verwijsindex.settings import Settings
 
-target_metadata = [Base.metadata, NotifierBase.metadata, ConsentBase.metadata]
+target_metadata = schema_metadata()
 
 
 def _run(connection: Connection) -> None:

@@ -72,6 +72,27 @@ class TestSubjectAccess:
         [logged] = await records(ctx, "subject-access")
         assert (logged.role, logged.subject_pseudonym) == ("privacy-officer", x_pseudonym)
 
+    async def test_lists_withdrawn_registrations_and_closed_matches(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        """Each status has its own index by youth: both are read."""
+        x_regs, match_id, _ = await _scenario(client, callers)
+        r = await client.post(
+            f"/v1/registrations/{x_regs[0]}/withdraw",
+            json={"reason": "risk_resolved"},
+            headers=callers[0].headers,
+        )
+        assert r.status_code == 200, r.text
+        officer = await privacy_officer_headers(ctx)
+        r = await client.post("/v1/subject-access", json={"bsn": X}, headers=officer)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert {g["id"]: g["status"] for g in body["registrations"]} == {
+            x_regs[0]: "withdrawn",
+            x_regs[1]: "active",
+        }
+        assert [(m["id"], m["status"]) for m in body["matches"]] == [(match_id, "closed")]
+
     async def test_unknown_youth_gives_empty_lists(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
