@@ -5,7 +5,10 @@ Pseudonyms are made with the service's own ``KeyRing`` (the keys under ``--data-
 server started on the same data directory matches against them. About ``--match-fraction``
 of the youths get a second registration by a professional of another organisation, with the
 match, its participants and the two ``match.created`` outbox events the service would write.
-The schema must exist (start the server once, or ``verwijsindex db upgrade``).
+Every registration also gets the ``registration.create`` record the service writes to the
+access log (hash-chained on from the log's tail, with the youth's access-log pseudonym), as a
+database of that size would hold; ``--no-access-log`` leaves the access log alone. The schema
+must exist (start the server once, or ``verwijsindex db upgrade``).
 
     python -m scripts.bench.load_registrations --database-url sqlite+aiosqlite:///var/v.db \\
         --data-dir var --count 1000000
@@ -30,6 +33,8 @@ from sqlalchemy.engine import make_url
 from uuid_utils import uuid7
 
 from crypto import BSN
+from verwijsindex.accesslog import GENESIS_HASH, Operation, Status, activity_of
+from verwijsindex.accesslog._chain import CHAINED_FIELDS, row_hash
 from verwijsindex.keys import KeyRing
 from verwijsindex.settings import Settings
 
@@ -89,6 +94,45 @@ def make_plan(n_orgs: int, per_org: int, now: datetime, rng: random.Random) -> P
 
 Row = tuple[Any, ...]
 
+_CREATE = Operation.REGISTRATION_CREATE
+
+
+@dataclass
+class AccessLogChain:
+    """The access log's records of the loaded registrations, chained on from the log's tail."""
+
+    keys: KeyRing
+    rng: random.Random
+    seq: int = 0
+    prev_hash: str = GENESIS_HASH
+
+    def record(self, bsn: BSN, organisation: str, professional: str, at: datetime) -> Row:
+        self.seq += 1
+        row: dict[str, Any] = {
+            "seq": self.seq,
+            "id": _id_made_at(at),
+            "trace_id": f"{self.rng.getrandbits(128):032x}",
+            "span_id": f"{self.rng.getrandbits(64):016x}",
+            "parent_span_id": None,
+            "operation": str(_CREATE),
+            "activity_id": activity_of(_CREATE),
+            "status": str(Status.SUCCESS),
+            "started_at": at,
+            "ended_at": at,
+            "professional_id": professional,
+            "organisation_id": organisation,
+            "on_behalf_of": None,
+            "role": "professional",
+            "subject_pseudonym": self.keys.access_log_subject(bsn),
+            "subject_ref_type": None,
+            "subject_ref": None,
+            "reason": None,
+            "reference": None,
+            "prev_hash": self.prev_hash,
+        }
+        row["hash"] = self.prev_hash = row_hash(row)
+        return tuple(row[name] for name in ACCESS_LOG_COLS)
+
 
 def generate(
     *,
@@ -99,8 +143,9 @@ def generate(
     bsn_offset: int,
     now: datetime,
     rng: random.Random,
-) -> Iterator[tuple[list[Row], list[Row], list[Row], list[Row]]]:
-    """Chunks of (registrations, matches, participants, outbox events)."""
+    access_log_tail: tuple[int, str] | None = (0, GENESIS_HASH),
+) -> Iterator[tuple[list[Row], list[Row], list[Row], list[Row], list[Row]]]:
+    """Chunks of (registrations, matches, participants, outbox events, access-log records)."""
     version = keys.current_version
     org_ids = list(plan.by_org)
     every = round(1 / match_fraction) if match_fraction > 0 else 0
@@ -108,10 +153,15 @@ def generate(
     matches: list[Row] = []
     parts: list[Row] = []
     events: list[Row] = []
+    records: list[Row] = []
+    chain = None
+    if access_log_tail is not None:
+        chain = AccessLogChain(keys, random.Random(rng.random()), *access_log_tail)
     made = 0
     k = bsn_offset
     while made < count:
-        pseudonym = keys.pseudonymise(BSN(bsn_of(k)))
+        bsn = BSN(bsn_of(k))
+        pseudonym = keys.pseudonymise(bsn)
         created = now - timedelta(seconds=rng.randrange(365 * 86400))
         ends = created + timedelta(days=730)
         org = org_ids[rng.randrange(len(org_ids))]
@@ -120,6 +170,8 @@ def generate(
         regs.append(
             (rid, pseudonym, version, org, pro, "0363", "active", created, ends, None, None)
         )
+        if chain:
+            records.append(chain.record(bsn, org, pro, created))
         made += 1
         if every and (k - bsn_offset) % every == every - 1 and made < count:
             org2 = org_ids[
@@ -143,6 +195,8 @@ def generate(
                     None,
                 )
             )
+            if chain:
+                records.append(chain.record(bsn, org2, pro2, created2))
             made += 1
             mid = _id_made_at(created2)
             matches.append((mid, pseudonym, "open", created2, None))
@@ -152,10 +206,10 @@ def generate(
                 events.append((str(uuid.uuid4()), "match.created", o, mid, payload, created2))
         k += 1
         if len(regs) >= CHUNK:
-            yield regs, matches, parts, events
-            regs, matches, parts, events = [], [], [], []
+            yield regs, matches, parts, events, records
+            regs, matches, parts, events, records = [], [], [], [], []
     if regs:
-        yield regs, matches, parts, events
+        yield regs, matches, parts, events, records
 
 
 def _sqlite_ts(value: datetime | None) -> str | None:
@@ -185,6 +239,7 @@ PART_COLS = ("id", "match_id", "registration_id", "organisation_id", "joined_at"
 EVENT_COLS = ("id", "event_type", "organisation_id", "match_id", "payload", "created_at")
 ORG_COLS = ("id", "name", "sector", "municipality", "created_at")
 PRO_COLS = ("id", "organisation_id", "name", "email", "phone", "active", "created_at")
+ACCESS_LOG_COLS = (*CHAINED_FIELDS, "hash")
 
 
 def _insert_sql(table: str, cols: tuple[str, ...]) -> str:
@@ -201,11 +256,12 @@ def load_sqlite(path: str, chunks: Iterator[Any], plan: Plan) -> int:
     conn.execute("BEGIN IMMEDIATE")
     conn.executemany(_insert_sql("organisations", ORG_COLS), _sqlite_rows(plan.organisations))
     conn.executemany(_insert_sql("professionals", PRO_COLS), _sqlite_rows(plan.professionals))
-    for regs, matches, parts, events in chunks:
+    for regs, matches, parts, events, records in chunks:
         conn.executemany(_insert_sql("registrations", REG_COLS), _sqlite_rows(regs))
         conn.executemany(_insert_sql("matches", MATCH_COLS), _sqlite_rows(matches))
         conn.executemany(_insert_sql("match_participants", PART_COLS), _sqlite_rows(parts))
         conn.executemany(_insert_sql("outbox_events", EVENT_COLS), _sqlite_rows(events))
+        conn.executemany(_insert_sql("access_log", ACCESS_LOG_COLS), _sqlite_rows(records))
         total += len(regs)
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
@@ -227,7 +283,7 @@ async def load_postgres(dsn: str, chunks: Iterator[Any], plan: Plan) -> int:
             await conn.copy_records_to_table(
                 "professionals", records=plan.professionals, columns=PRO_COLS
             )
-            for regs, matches, parts, events in chunks:
+            for regs, matches, parts, events, records in chunks:
                 await conn.copy_records_to_table("registrations", records=regs, columns=REG_COLS)
                 await conn.copy_records_to_table("matches", records=matches, columns=MATCH_COLS)
                 await conn.copy_records_to_table(
@@ -236,11 +292,42 @@ async def load_postgres(dsn: str, chunks: Iterator[Any], plan: Plan) -> int:
                 await conn.copy_records_to_table(
                     "outbox_events", records=events, columns=EVENT_COLS
                 )
+                await conn.copy_records_to_table(
+                    "access_log", records=records, columns=ACCESS_LOG_COLS
+                )
                 total += len(regs)
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
     return total
+
+
+_TAIL_SQL = "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1"
+
+
+def _access_log_tail(database_url: str) -> tuple[int, str]:
+    """``(seq, hash)`` of the access log's last record; ``(0, genesis)`` when it is empty."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        assert url.database
+        conn = sqlite3.connect(url.database)
+        try:
+            row = conn.execute(_TAIL_SQL).fetchone()
+        finally:
+            conn.close()
+    else:
+        import asyncpg
+
+        async def fetch() -> Any:
+            dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            conn = await asyncpg.connect(dsn)
+            try:
+                return await conn.fetchrow(_TAIL_SQL)
+            finally:
+                await conn.close()
+
+        row = asyncio.run(fetch())
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
 
 def load(
@@ -253,8 +340,10 @@ def load(
     match_fraction: float = 0.1,
     bsn_offset: int = DEFAULT_BSN_OFFSET,
     seed: int = 1,
+    access_log: bool = True,
 ) -> dict[str, Any]:
-    """Load ``count`` active registrations; returns counts and timings."""
+    """Load ``count`` active registrations (and their access-log records into an empty access
+    log); returns counts and timings."""
     settings = Settings(database_url=database_url, data_dir=data_dir)
     keys = KeyRing.load(settings)
     rng = random.Random(seed)
@@ -268,6 +357,7 @@ def load(
         bsn_offset=bsn_offset,
         now=now,
         rng=rng,
+        access_log_tail=_access_log_tail(database_url) if access_log else None,
     )
     url = make_url(database_url)
     started = time.perf_counter()
@@ -307,6 +397,12 @@ def main() -> None:
         help="first index in the BSN sequence (keep ranges of runs apart)",
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="leave the access log empty (by default each registration gets its record)",
+    )
     args = parser.parse_args()
     result = load(
         database_url=args.database_url,
@@ -317,6 +413,7 @@ def main() -> None:
         match_fraction=args.match_fraction,
         bsn_offset=args.bsn_offset,
         seed=args.seed,
+        access_log=args.access_log,
     )
     print(json.dumps(result))
 

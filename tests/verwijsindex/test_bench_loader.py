@@ -1,0 +1,68 @@
+"""The benchmark's loader writes what the service itself would: pseudonyms the service matches
+against, and access-log records that continue the hash chain."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlalchemy import func, select
+
+from scripts.bench.load_registrations import DEFAULT_BSN_OFFSET, bsn_of, load
+from tests.conftest import Caller, registration_body
+from verwijsindex.accesslog import AccessLogRecord
+from verwijsindex.context import AppContext
+from verwijsindex.domain.models import Match, Registration
+from verwijsindex.settings import Settings
+
+
+async def _count(ctx: AppContext, column: object) -> int:
+    async with ctx.database.transaction() as session:
+        return int((await session.execute(select(func.count(column)))).scalar_one())  # type: ignore[call-overload]
+
+
+async def _load(settings: Settings, count: int, **options: object) -> dict[str, object]:
+    return await asyncio.to_thread(
+        load,
+        database_url=settings.database_url,
+        data_dir=settings.data_dir,
+        count=count,
+        organisations=3,
+        professionals_per_organisation=2,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def test_loaded_youths_match_and_the_access_log_verifies(
+    client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, settings: Settings
+) -> None:
+    # The log already has records: the loaded ones must continue its chain.
+    r = await client.post("/v1/registrations", json=registration_body(), headers=callers[1].headers)
+    assert r.status_code == 201
+    before = await _count(ctx, AccessLogRecord.seq)
+    assert before > 0
+    result = await _load(settings, 40)
+    assert result["registrations"] == 40
+    assert await _count(ctx, Registration.id) == 41
+    assert await _count(ctx, Match.id) == 3  # every tenth youth twice: 3 x 11 + 7 singles
+    assert await _count(ctx, AccessLogRecord.seq) == before + 40
+    async with ctx.database.transaction() as session:
+        assert (await ctx.access_log.verify(session)).records == before + 40
+
+    # A loaded youth (registered once) registered again by another professional: a match.
+    r = await client.post(
+        "/v1/registrations",
+        json=registration_body(bsn_of(DEFAULT_BSN_OFFSET)),
+        headers=callers[0].headers,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["match_id"] is not None
+    async with ctx.database.transaction() as session:
+        assert (await ctx.access_log.verify(session)).records > before + 40
+
+
+async def test_without_access_log(ctx: AppContext, settings: Settings) -> None:
+    before = await _count(ctx, AccessLogRecord.seq)
+    await _load(settings, 10, access_log=False)
+    assert await _count(ctx, Registration.id) == 10
+    assert await _count(ctx, AccessLogRecord.seq) == before
