@@ -59,3 +59,61 @@ async def test_committed_registrations_reach_the_database_file(
     else:
         # Off: a handful of commits stay in the log (SQLite checkpoints at 1,000 pages).
         assert stats.runs == 0 and found == 0
+
+
+def _wal_frames(path: str) -> int:
+    """Frames in the log now (a PASSIVE checkpoint reports them; it copies nothing new here
+    that the next assertion depends on)."""
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+
+
+async def test_a_run_closes_the_log_while_writes_go_on(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes between (and during) the passive passes: the run still copies the whole log,
+    holding this process's writers for the FULL step only, and the next commit restarts it."""
+    from verwijsindex.db import checkpoint
+
+    # Nothing else of the service writes or checkpoints meanwhile.
+    quiet = {"sqlite_checkpoint_interval_s": 0.0, "run_webhook_worker": False}
+    app = create_app(settings.model_copy(update=quiet))
+    async with app.router.lifespan_context(app):
+        database = app.state.ctx.database
+        path = database.path
+        writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        writer.execute("CREATE TABLE scratch (x BLOB)")
+
+        def commit_some(rows: int) -> None:
+            writer.execute("BEGIN IMMEDIATE")
+            writer.executemany("INSERT INTO scratch VALUES (?)", [(b"x" * 3000,)] * rows)
+            writer.execute("COMMIT")
+
+        modes: list[tuple[str, bool]] = []
+        real = checkpoint._checkpoint
+
+        def checkpoint_while_writing(
+            connection: sqlite3.Connection, mode: str
+        ) -> tuple[int, int, int]:
+            modes.append((mode, database.writers.locked()))
+            result = real(connection, mode)
+            if mode == "PASSIVE":
+                commit_some(400)  # ~300 pages: another pass, and still frames left after it
+            return result
+
+        monkeypatch.setattr(checkpoint, "_checkpoint", checkpoint_while_writing)
+        commit_some(2000)
+        connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:
+            frames, closed = await checkpoint.checkpoint_once(database, connection)
+        finally:
+            connection.close()
+        monkeypatch.setattr(checkpoint, "_checkpoint", real)
+        assert closed and frames > 2000
+        # Passes while writes go on, then FULL with the writers held.
+        assert modes[-1] == ("FULL", True)
+        assert len(modes) >= 3 and all(m == ("PASSIVE", False) for m in modes[:-1])
+        # Everything copied: the next commit starts the log over instead of appending.
+        commit_some(1)
+        assert _wal_frames(path) < 10
+        writer.close()

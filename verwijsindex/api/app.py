@@ -76,7 +76,7 @@ def create_app(
         tasks: list[asyncio.Task[None]] = []
         if ctx.database.path is not None and settings.sqlite_checkpoint_interval_s > 0:
             checkpoints = run_checkpointer(
-                ctx.database.path, settings.sqlite_checkpoint_interval_s, app.state.checkpoints
+                ctx.database, settings.sqlite_checkpoint_interval_s, app.state.checkpoints
             )
             tasks.append(asyncio.create_task(checkpoints, name="sqlite-checkpoint"))
         if settings.run_sweeper:

@@ -53,11 +53,17 @@ class Database:
             return
         # One writer at a time anyway: queue in asyncio rather than in SQLite's busy handler,
         # which sleeps in steps of up to 100 ms. Other processes still meet busy_timeout.
+        factory = self.group_sessions if grouped and self.group_sessions else self.sessions
+        async with self.writers, factory() as session, session.begin():
+            yield session
+
+    @property
+    def writers(self) -> asyncio.Lock:
+        """SQLite: held by this process's write transactions, one at a time (and by the
+        checkpointer while it closes the write-ahead log, ``verwijsindex.db.checkpoint``)."""
         if self._write_lock is None:
             self._write_lock = asyncio.Lock()
-        factory = self.group_sessions if grouped and self.group_sessions else self.sessions
-        async with self._write_lock, factory() as session, session.begin():
-            yield session
+        return self._write_lock
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
