@@ -105,7 +105,7 @@ async def test_a_run_closes_the_log_while_writes_go_on(
         commit_some(2000)
         connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         try:
-            frames, closed = await checkpoint.checkpoint_once(database, connection)
+            frames, closed = await checkpoint.checkpoint_once(database, connection, close_at=0)
         finally:
             connection.close()
         monkeypatch.setattr(checkpoint, "_checkpoint", real)
@@ -117,3 +117,33 @@ async def test_a_run_closes_the_log_while_writes_go_on(
         commit_some(1)
         assert _wal_frames(path) < 10
         writer.close()
+
+
+async def test_a_short_log_is_not_closed(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below ``close_at`` frames a run only makes passive passes: the writers are never held."""
+    from verwijsindex.db import checkpoint
+
+    quiet = {"sqlite_checkpoint_interval_s": 0.0, "run_webhook_worker": False}
+    app = create_app(settings.model_copy(update=quiet))
+    async with app.router.lifespan_context(app):
+        database = app.state.ctx.database
+        with sqlite3.connect(database.path, isolation_level=None) as writer:
+            writer.execute("CREATE TABLE scratch (x BLOB)")
+            writer.executemany("INSERT INTO scratch VALUES (?)", [(b"x" * 3000,)] * 500)
+        modes: list[str] = []
+        real = checkpoint._checkpoint
+
+        def record(connection: sqlite3.Connection, mode: str) -> tuple[int, int, int]:
+            modes.append(mode)
+            return real(connection, mode)
+
+        monkeypatch.setattr(checkpoint, "_checkpoint", record)
+        connection = sqlite3.connect(database.path, check_same_thread=False, isolation_level=None)
+        try:
+            frames, closed = await checkpoint.checkpoint_once(database, connection, close_at=5000)
+        finally:
+            connection.close()
+        assert frames > 400 and not closed
+        assert modes and set(modes) == {"PASSIVE"}

@@ -10,13 +10,18 @@ for a checkpoint of scattered pages (the larger the database, the more scattered
 1. PASSIVE checkpoints, which never wait for readers or the writer: they copy the log while
    writes go on, again as long as a pass found many new frames (the next pass copies only what
    was committed during the previous one, so the passes get shorter);
-2. one FULL checkpoint while this process's writers wait (:attr:`Database.writers`), which
-   copies the few frames left. Only a log copied completely can start over from its beginning
-   (the next commit does that), and under continuous writes the passive passes never catch up
-   on their own: the log grew until SQLite's automatic checkpoint, a backstop at 10,000 pages
-   (``verwijsindex/db/engine.py``), ran inside a commit, which then waited for up to a
-   second's worth of scattered pages (80-100 ms at 10^7 registrations). Closing the log here
-   holds the writers for the copy of the last few frames instead.
+2. once the log has grown past ``close_at`` frames (32,768: 128 MiB), one FULL checkpoint
+   while this process's writers wait (:attr:`Database.writers`), which copies the few frames
+   left. Only a log copied completely can start over from its beginning (the next commit does
+   that), and under continuous writes the passive passes never catch up on their own (with
+   pauses between writes they do, and the log starts over without this step). Without it the
+   log grew until SQLite's automatic checkpoint ran inside a commit, which then waited for up
+   to a second's worth of scattered pages (80-100 ms at 10^7 registrations, about once a
+   second). The FULL step holds the writers for the copy of the last few frames and an fsync
+   of the database file: usually 5-15 ms, on this disk sometimes 70-90 ms; waiting until the
+   log is long makes that rare (every few seconds under continuous writes, not every run).
+   SQLite's automatic checkpoint stays as a backstop at 100,000 pages
+   (``verwijsindex/db/engine.py``), for when this task does not run.
 
 Durability does not depend on checkpoints: a commit is durable once its log frames are synced
 (``synchronous=FULL``).
@@ -39,6 +44,7 @@ log = get_logger(__name__)
 _SMALL = 256
 _PASSES = 4
 _FULL_WAIT_MS = 50
+CLOSE_AT = 32_768
 
 
 @dataclass
@@ -66,20 +72,25 @@ async def _in_thread(connection: sqlite3.Connection, mode: str) -> tuple[int, in
         raise
 
 
-async def checkpoint_once(database: Database, connection: sqlite3.Connection) -> tuple[int, bool]:
-    """One run: passive passes, then a FULL checkpoint with the writers held. Returns the
-    frames copied and whether the whole log was copied."""
+async def checkpoint_once(
+    database: Database, connection: sqlite3.Connection, *, close_at: int = CLOSE_AT
+) -> tuple[int, bool]:
+    """One run: passive passes, then, if the log has more than ``close_at`` frames, a FULL
+    checkpoint with the writers held. Returns the frames copied and whether the FULL step
+    copied the whole log."""
     copied_before = 0
     frames = 0
     for _ in range(_PASSES):
         _busy, log_frames, copied = await _in_thread(connection, "PASSIVE")
         if log_frames <= 0:  # an empty log (or not in WAL mode): nothing to do
-            return 0, True
+            return 0, False
         new = log_frames - copied_before
         frames += max(copied - copied_before, 0)
         copied_before = copied
         if new <= _SMALL:
             break
+    if log_frames <= close_at:
+        return frames, False
     async with database.writers:
         busy, log_frames, copied = await _in_thread(connection, "FULL")
     frames += max(copied - copied_before, 0)

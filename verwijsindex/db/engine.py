@@ -84,8 +84,10 @@ class Database:
 
 
 # With the background checkpointer on, a commit checkpoints only when the log has grown this
-# large anyway (pages of 4 KiB: ~40 MiB), as a backstop; SQLite's own default is 1,000.
-_BACKSTOP_AUTOCHECKPOINT = 10_000
+# large anyway (pages of 4 KiB: ~400 MiB), as a backstop for when the checkpointer does not
+# run; it keeps the log under ~130 MiB (verwijsindex/db/checkpoint.py). SQLite's own default is
+# 1,000; 10,000 was reached within a second at 10^7 registrations, inside a commit.
+_BACKSTOP_AUTOCHECKPOINT = 100_000
 
 
 def _sqlite_setup(
