@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
-import crypto
 from verwijsindex.accesslog import AccessContext, Entry, Operation, Subject
 from verwijsindex.api.access import access_context, audited, record_read
 from verwijsindex.api.deps import (
@@ -236,7 +235,7 @@ async def _register_attempts(
         if outcome.created:
             key = (outcome.registration.organisation_id, outcome.registration.professional_id)
             created[key] = created.get(key, 0) + 1
-        subject = ctx.keys.access_log_subject(crypto.parse_bsn(attempt.request.bsn))
+        subject = ctx.keys.access_log_subject(outcome.bsn)
         entries.append(
             Entry(attempt.access, Operation.REGISTRATION_CREATE, Subject.person(subject))
         )
