@@ -29,10 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from verwijsindex.accesslog._activities import Operation, Status, activity_of
 from verwijsindex.accesslog._chain import (
     GENESIS_HASH,
+    RowHasher,
     head_signature_valid,
     key_id,
     record_hash,
-    row_hash,
     sign_head,
 )
 from verwijsindex.accesslog._models import AccessLogHead, AccessLogRecord
@@ -115,6 +115,9 @@ class Subject:
 
 
 _NO_SUBJECT = Subject()
+
+# The chained fields in which the records of one access context and operation differ.
+_VARYING = ("seq", "id", "subject_pseudonym", "subject_ref", "prev_hash")
 
 
 @dataclass(frozen=True)
@@ -202,34 +205,47 @@ class AccessLogger:
         ended_at = self._clock.now()
         await _lock_chain(session)
         seq, prev_hash = await _tail(session)
+        # The fields an entry shares with the other entries of its access context, operation
+        # and kind of subject, with their hasher, built once per such group.
+        groups: dict[tuple[object, ...], tuple[dict[str, object], RowHasher]] = {}
         rows: list[dict[str, object]] = []
         for entry in entries:
             access = entry.access
             subject = entry.subject or _NO_SUBJECT
+            key = (
+                id(access),
+                entry.operation,
+                entry.status,
+                entry.reason,
+                entry.reference,
+                subject.ref_type,
+            )
+            group = groups.get(key)
+            if group is None:
+                fixed: dict[str, object] = {
+                    "trace_id": access.trace.trace_id,
+                    "span_id": access.trace.span_id,
+                    "parent_span_id": access.trace.parent_span_id,
+                    "operation": str(entry.operation),
+                    "activity_id": activity_of(entry.operation),
+                    "status": str(entry.status),
+                    "started_at": min(access.started_at, ended_at),
+                    "ended_at": ended_at,
+                    "professional_id": access.professional_id,
+                    "organisation_id": access.organisation_id,
+                    "on_behalf_of": access.on_behalf_of,
+                    "role": access.role,
+                    "subject_ref_type": subject.ref_type,
+                    "reason": entry.reason,
+                    "reference": entry.reference,
+                }
+                group = groups[key] = (fixed, RowHasher(fixed, _VARYING))
+            fixed, hasher = group
             seq += 1
-            row: dict[str, object] = {
-                "seq": seq,
-                "id": new_id(),
-                "trace_id": access.trace.trace_id,
-                "span_id": access.trace.span_id,
-                "parent_span_id": access.trace.parent_span_id,
-                "operation": str(entry.operation),
-                "activity_id": activity_of(entry.operation),
-                "status": str(entry.status),
-                "started_at": min(access.started_at, ended_at),
-                "ended_at": ended_at,
-                "professional_id": access.professional_id,
-                "organisation_id": access.organisation_id,
-                "on_behalf_of": access.on_behalf_of,
-                "role": access.role,
-                "subject_pseudonym": subject.pseudonym,
-                "subject_ref_type": subject.ref_type,
-                "subject_ref": subject.ref,
-                "reason": entry.reason,
-                "reference": entry.reference,
-                "prev_hash": prev_hash,
-            }
-            row["hash"] = prev_hash = row_hash(row)
+            values = (seq, new_id(), subject.pseudonym, subject.ref, prev_hash)
+            row = fixed.copy()
+            row.update(zip(_VARYING, values, strict=True))
+            row["hash"] = prev_hash = hasher.hash(values)
             rows.append(row)
         # Core executemany: records are never read back or changed in this transaction.
         await session.execute(_INSERT_RECORDS, rows)
