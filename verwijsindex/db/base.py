@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from sqlalchemy import DateTime, Insert, MetaData, String, Table, insert, inspect
 from sqlalchemy.engine import Dialect
@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 from uuid_utils import reseed_rng, uuid7
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.type_api import _BindProcessorType
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -37,11 +40,38 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> _BindProcessorType[datetime] | None:
+        """The conversion of :meth:`process_bind_param` and the driver's type, remembered for
+        the last values converted: the rows of a write group share a few timestamps (the
+        group's time, the registrations' end dates), and on SQLite each conversion formats a
+        string. Equal aware datetimes are the same instant and convert to the same value."""
+        process = super().bind_processor(dialect)
+        if process is None:
+            return None
+        remembered: dict[datetime, Any] = {}
+
+        def convert(value: datetime | None) -> Any:
+            if value is None:
+                return None
+            found = remembered.get(value, _UNKNOWN)
+            if found is _UNKNOWN:
+                found = process(value)
+                if len(remembered) >= _REMEMBERED_VALUES:
+                    remembered.clear()
+                remembered[value] = found
+            return found
+
+        return convert
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_UNKNOWN = object()
+_REMEMBERED_VALUES = 1024
 
 
 def new_id() -> str:
