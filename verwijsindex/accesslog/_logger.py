@@ -21,13 +21,15 @@ import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import cast
 
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.accesslog._activities import Operation, Status, activity_of
 from verwijsindex.accesslog._chain import (
+    CHAINED_FIELDS,
     GENESIS_HASH,
     RowHasher,
     head_signature_valid,
@@ -39,7 +41,7 @@ from verwijsindex.accesslog._models import AccessLogHead, AccessLogRecord
 from verwijsindex.accesslog._trace import TraceContext, start_span
 from verwijsindex.clock import Clock
 from verwijsindex.db import Database
-from verwijsindex.db.base import new_id
+from verwijsindex.db.base import RowInsert, new_id
 from verwijsindex.errors import VerwijsindexError
 from verwijsindex.keys import KeyRing
 
@@ -247,8 +249,8 @@ class AccessLogger:
             row.update(zip(_VARYING, values, strict=True))
             row["hash"] = prev_hash = hasher.hash(values)
             rows.append(row)
-        # Core executemany: records are never read back or changed in this transaction.
-        await session.execute(_INSERT_RECORDS, rows)
+        # Records are never read back or changed in this transaction.
+        await _INSERT_RECORDS.execute(session, [_RECORD_VALUES(row) for row in rows])
 
     async def sign_head(self, session: AsyncSession) -> SignedHead:
         """Sign the current head (count, hash) and store the signed head."""
@@ -365,7 +367,9 @@ async def _lock_chain(session: AsyncSession) -> None:
 
 # Built once (every append of every write group locks, reads the tail and inserts).
 _LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:k)")
-_INSERT_RECORDS = insert(cast(Table, AccessLogRecord.__table__))
+_RECORD_COLUMNS = (*CHAINED_FIELDS, "hash")
+_INSERT_RECORDS = RowInsert(cast(Table, AccessLogRecord.__table__), _RECORD_COLUMNS)
+_RECORD_VALUES = itemgetter(*_RECORD_COLUMNS)
 _TAIL = (
     select(AccessLogRecord.seq, AccessLogRecord.hash).order_by(AccessLogRecord.seq.desc()).limit(1)
 )
