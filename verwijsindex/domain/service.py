@@ -84,7 +84,10 @@ class _Youth:
     participants: list[MatchParticipant] = field(default_factory=list)
 
     def active_of(self, professional_id: str) -> RegistrationRow | None:
-        return next((r for r in self.active if r.professional_id == professional_id), None)
+        for registration in self.active:
+            if registration.professional_id == professional_id:
+                return registration
+        return None
 
     def match_of(self, registration_id: str) -> str | None:
         if self.match_id is None:

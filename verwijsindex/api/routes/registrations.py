@@ -68,11 +68,13 @@ def registration_fields(
     validating one (the batch route answers a thousand at once)."""
     return {
         "id": registration.id,
-        "status": registration.status,
+        # Plain strings (a status or reason may be a StrEnum member): the same JSON, and
+        # serialised without looking up an enum's value.
+        "status": str(registration.status),
         "created_at": registration.created_at,
         "expires_at": registration.ends_at,
         "ended_at": registration.ended_at,
-        "end_reason": registration.end_reason,
+        "end_reason": None if registration.end_reason is None else str(registration.end_reason),
         "match_id": match_id,
         "organisation_id": registration.organisation_id,
         "professional_id": registration.professional_id,
@@ -275,6 +277,7 @@ async def create_registrations_batch(
     results: list[dict[str, object] | None] = [None] * len(body.items)
     attempts: list[_Attempt] = []
     positions: list[int] = []
+    actors = {caller.actor.professional_id: caller.actor}  # one Actor per professional
     for index, item in enumerate(body.items):
         professional = item.professional_id or caller.actor.professional_id
         if item.professional_id is not None and item.professional_id not in allowed:
@@ -285,13 +288,16 @@ async def create_registrations_batch(
                 "the professional is unknown, inactive or of another organisation",
             )
             continue
+        actor = actors.get(professional)
+        if actor is None:
+            actor = actors[professional] = Actor(organisation_id=org, professional_id=professional)
         positions.append(index)
         attempts.append(
             _Attempt(
                 ctx=ctx,
                 access=access,
                 request=RegistrationRequest(
-                    actor=Actor(organisation_id=org, professional_id=professional),
+                    actor=actor,
                     bsn=item.bsn,
                     birth_date=item.birth_date,
                     municipality=item.municipality,
