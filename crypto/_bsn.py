@@ -1,5 +1,6 @@
 """Burgerservicenummer (BSN) parsing with the 11-test (elfproef)."""
 
+from operator import mul
 from typing import NewType
 
 from crypto._errors import CryptoError
@@ -27,7 +28,7 @@ def parse_bsn(value: str) -> BSN:
     digits = [ord(c) - 48 for c in value]
     if not any(digits):
         raise InvalidBSN("a BSN cannot be all zeros")
-    total = sum(d * w for d, w in zip(digits, _WEIGHTS, strict=True))
+    total = sum(map(mul, digits, _WEIGHTS))  # nine digits, nine weights
     if total % 11 != 0:
         raise InvalidBSN("the BSN fails the 11-test")
     return BSN(value)

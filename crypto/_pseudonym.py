@@ -54,6 +54,12 @@ class PseudonymKey:
     version: int
     purpose: str
     _key: bytes = field(repr=False)
+    _keyed: hmac.HMAC = field(init=False, repr=False, compare=False)
+    """An HMAC keyed with ``_key`` over no message: each pseudonym continues a copy of it
+    instead of setting up the key again (the same MAC, about a third less work)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_keyed", hmac.new(self._key, digestmod=sha256))
 
     @classmethod
     def derive(
@@ -66,7 +72,9 @@ class PseudonymKey:
         )
 
     def pseudonymise(self, bsn: BSN) -> Pseudonym:
-        mac = hmac.new(self._key, b"bsn:" + bsn.encode("ascii"), sha256).digest()
+        keyed = self._keyed.copy()
+        keyed.update(b"bsn:" + bsn.encode("ascii"))
+        mac = keyed.digest()
         encoded = base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
         return Pseudonym(f"p{self.version}.{encoded}")
 

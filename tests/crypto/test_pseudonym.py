@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from pathlib import Path
 
@@ -42,6 +45,16 @@ class TestPseudonymKey:
         )
         assert pseudonym_version(p) == version
         assert "111222333" not in p
+
+    @given(st.lists(st.from_regex(r"[0-9]{9}", fullmatch=True), min_size=1, max_size=20))
+    def test_one_key_gives_the_recipes_mac_for_each_bsn_in_turn(self, numbers: list[str]) -> None:
+        # The key is set up once and continued per pseudonym; each must stand alone.
+        key = PseudonymKey.derive(master_key=MASTER, version=3)
+        subkey = derive_subkey(MASTER, purpose="match-pseudonym", version=3)
+        for number in numbers + numbers:
+            mac = hmac.new(subkey, b"bsn:" + number.encode(), hashlib.sha256).digest()
+            body = base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+            assert key.pseudonymise(BSN(number)) == f"p3.{body}"
 
     def test_versions_and_purposes_give_unrelated_values(self) -> None:
         bsn = BSN("123456782")

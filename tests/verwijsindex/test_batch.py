@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from notifier import OutboxEvent
 from tests.conftest import Caller, make_bsn, make_caller
+from verwijsindex.api.schemas import RegistrationBatchResult
 from verwijsindex.context import AppContext
 
 URL = "/v1/registrations:batch"
@@ -25,19 +26,24 @@ def item(bsn: str, professional_id: str | None = None, **extra: Any) -> dict[str
     return out
 
 
+async def mixed_items(ctx: AppContext, callers: list[Caller]) -> list[dict[str, Any]]:
+    """Items with every kind of result: statuses 201, 422, 200, 201 (a match), 403, 422."""
+    colleague = await make_caller(ctx, 9, organisation_id=callers[0].organisation_id)
+    return [
+        item(make_bsn(1)),
+        item("123456789"),  # fails the 11-test
+        item(make_bsn(1)),  # same professional again: idempotent
+        item(make_bsn(1), colleague.professional_id),  # colleague: a match
+        item(make_bsn(2), callers[1].professional_id),  # professional of another org
+        item(make_bsn(3), birth_date="1990-01-01"),  # too old
+    ]
+
+
 class TestBatch:
     async def test_per_item_results_and_partial_failure(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
-        colleague = await make_caller(ctx, 9, organisation_id=callers[0].organisation_id)
-        items = [
-            item(make_bsn(1)),
-            item("123456789"),  # fails the 11-test
-            item(make_bsn(1)),  # same professional again: idempotent
-            item(make_bsn(1), colleague.professional_id),  # colleague: a match
-            item(make_bsn(2), callers[1].professional_id),  # professional of another org
-            item(make_bsn(3), birth_date="1990-01-01"),  # too old
-        ]
+        items = await mixed_items(ctx, callers)
         r = await client.post(URL, json={"items": items}, headers=callers[0].headers)
         assert r.status_code == 200, r.text
         body = r.json()
@@ -53,6 +59,23 @@ class TestBatch:
         assert "123456789" not in r.text and "1990-01-01" not in r.text
         listed = await client.get("/v1/registrations", headers=callers[0].headers)
         assert len(listed.json()["items"]) == 2
+
+    async def test_body_is_the_documented_model_serialised(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        # The route builds its body from plain values; it must be byte for byte what its
+        # response_model would serialise, for every kind of result.
+        items = [*await mixed_items(ctx, callers), item(make_bsn(4), municipality="0344")]
+        r = await client.post(URL, json={"items": items}, headers=callers[0].headers)
+        assert [x["status"] for x in r.json()["results"]] == [201, 422, 200, 201, 403, 422, 201]
+        assert r.headers["content-type"] == "application/json"
+        model = RegistrationBatchResult.model_validate_json(r.content)
+        assert model.model_dump_json().encode() == r.content
+        single = await client.get(
+            f"/v1/registrations/{model.results[3].registration.id}",  # type: ignore[union-attr]
+            headers=callers[0].headers,
+        )
+        assert r.json()["results"][3]["registration"] == single.json()
 
     async def test_batch_joins_existing_registrations_and_matches(
         self, client: httpx.AsyncClient, callers: list[Caller]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -78,9 +79,49 @@ def record_hash(record: AccessLogRecord) -> str:
     return hashlib.sha256(_RECORD_DOMAIN + canonical_record(record)).hexdigest()
 
 
-def row_hash(row: Mapping[str, Any]) -> str:
-    """:func:`record_hash` of a record given as a mapping."""
-    return hashlib.sha256(_RECORD_DOMAIN + canonical_row(row)).hexdigest()
+class RowHasher:
+    """:func:`record_hash` of records given as mappings that share every chained field but
+    the ``varying`` ones (the records of one append for one access context and operation
+    differ only in ``seq``, ``id``, ``prev_hash`` and their subject). The canonical JSON
+    between the varying values is encoded once; a record's is joined from those pieces and
+    its own values: the same bytes as :func:`canonical_row`, without encoding and sorting
+    twenty fields per record."""
+
+    def __init__(self, fixed: Mapping[str, Any], varying: Sequence[str]) -> None:
+        slot_of = {name: i for i, name in enumerate(varying)}
+        self._pieces: list[str] = []
+        self._slots: list[int] = []
+        text = "{"
+        for position, name in enumerate(sorted(CHAINED_FIELDS)):  # the order of ``sort_keys``
+            text += ("," if position else "") + _CANONICAL.encode(name) + ":"
+            slot = slot_of.get(name)
+            if slot is None:
+                text += _json_value(fixed[name])
+            else:
+                self._pieces.append(text)
+                self._slots.append(slot)
+                text = ""
+        self._tail = text + "}"
+
+    def hash(self, values: Sequence[Any]) -> str:
+        """The record's hash, given the values of the varying fields in their order."""
+        parts: list[str] = []
+        for piece, slot in zip(self._pieces, self._slots, strict=True):
+            parts.append(piece)
+            parts.append(_json_value(values[slot]))
+        parts.append(self._tail)
+        return hashlib.sha256(_RECORD_DOMAIN + "".join(parts).encode()).hexdigest()
+
+
+def _json_value(value: Any) -> str:
+    """One value as :func:`canonical_row` encodes it inside the record's JSON."""
+    if value is None:
+        return "null"
+    if type(value) is str:
+        return encode_basestring_ascii(value)  # what ``_CANONICAL`` does with a string
+    if type(value) is int:
+        return int.__repr__(value)
+    return _CANONICAL.encode(_timestamp(value) if isinstance(value, datetime) else value)
 
 
 def head_message(count: int, head_hash: str) -> bytes:

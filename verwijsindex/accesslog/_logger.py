@@ -21,25 +21,27 @@ import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import cast
 
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import Table, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.accesslog._activities import Operation, Status, activity_of
 from verwijsindex.accesslog._chain import (
+    CHAINED_FIELDS,
     GENESIS_HASH,
+    RowHasher,
     head_signature_valid,
     key_id,
     record_hash,
-    row_hash,
     sign_head,
 )
 from verwijsindex.accesslog._models import AccessLogHead, AccessLogRecord
 from verwijsindex.accesslog._trace import TraceContext, start_span
 from verwijsindex.clock import Clock
 from verwijsindex.db import Database
-from verwijsindex.db.base import new_id
+from verwijsindex.db.base import RowInsert, new_id
 from verwijsindex.errors import VerwijsindexError
 from verwijsindex.keys import KeyRing
 
@@ -115,6 +117,9 @@ class Subject:
 
 
 _NO_SUBJECT = Subject()
+
+# The chained fields in which the records of one access context and operation differ.
+_VARYING = ("seq", "id", "subject_pseudonym", "subject_ref", "prev_hash")
 
 
 @dataclass(frozen=True)
@@ -202,37 +207,50 @@ class AccessLogger:
         ended_at = self._clock.now()
         await _lock_chain(session)
         seq, prev_hash = await _tail(session)
+        # The fields an entry shares with the other entries of its access context, operation
+        # and kind of subject, with their hasher, built once per such group.
+        groups: dict[tuple[object, ...], tuple[dict[str, object], RowHasher]] = {}
         rows: list[dict[str, object]] = []
         for entry in entries:
             access = entry.access
             subject = entry.subject or _NO_SUBJECT
+            key = (
+                id(access),
+                entry.operation,
+                entry.status,
+                entry.reason,
+                entry.reference,
+                subject.ref_type,
+            )
+            group = groups.get(key)
+            if group is None:
+                fixed: dict[str, object] = {
+                    "trace_id": access.trace.trace_id,
+                    "span_id": access.trace.span_id,
+                    "parent_span_id": access.trace.parent_span_id,
+                    "operation": str(entry.operation),
+                    "activity_id": activity_of(entry.operation),
+                    "status": str(entry.status),
+                    "started_at": min(access.started_at, ended_at),
+                    "ended_at": ended_at,
+                    "professional_id": access.professional_id,
+                    "organisation_id": access.organisation_id,
+                    "on_behalf_of": access.on_behalf_of,
+                    "role": access.role,
+                    "subject_ref_type": subject.ref_type,
+                    "reason": entry.reason,
+                    "reference": entry.reference,
+                }
+                group = groups[key] = (fixed, RowHasher(fixed, _VARYING))
+            fixed, hasher = group
             seq += 1
-            row: dict[str, object] = {
-                "seq": seq,
-                "id": new_id(),
-                "trace_id": access.trace.trace_id,
-                "span_id": access.trace.span_id,
-                "parent_span_id": access.trace.parent_span_id,
-                "operation": str(entry.operation),
-                "activity_id": activity_of(entry.operation),
-                "status": str(entry.status),
-                "started_at": min(access.started_at, ended_at),
-                "ended_at": ended_at,
-                "professional_id": access.professional_id,
-                "organisation_id": access.organisation_id,
-                "on_behalf_of": access.on_behalf_of,
-                "role": access.role,
-                "subject_pseudonym": subject.pseudonym,
-                "subject_ref_type": subject.ref_type,
-                "subject_ref": subject.ref,
-                "reason": entry.reason,
-                "reference": entry.reference,
-                "prev_hash": prev_hash,
-            }
-            row["hash"] = prev_hash = row_hash(row)
+            values = (seq, new_id(), subject.pseudonym, subject.ref, prev_hash)
+            row = fixed.copy()
+            row.update(zip(_VARYING, values, strict=True))
+            row["hash"] = prev_hash = hasher.hash(values)
             rows.append(row)
-        # Core executemany: records are never read back or changed in this transaction.
-        await session.execute(_INSERT_RECORDS, rows)
+        # Records are never read back or changed in this transaction.
+        await _INSERT_RECORDS.execute(session, [_RECORD_VALUES(row) for row in rows])
 
     async def sign_head(self, session: AsyncSession) -> SignedHead:
         """Sign the current head (count, hash) and store the signed head."""
@@ -349,7 +367,9 @@ async def _lock_chain(session: AsyncSession) -> None:
 
 # Built once (every append of every write group locks, reads the tail and inserts).
 _LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:k)")
-_INSERT_RECORDS = insert(cast(Table, AccessLogRecord.__table__))
+_RECORD_COLUMNS = (*CHAINED_FIELDS, "hash")
+_INSERT_RECORDS = RowInsert(cast(Table, AccessLogRecord.__table__), _RECORD_COLUMNS)
+_RECORD_VALUES = itemgetter(*_RECORD_COLUMNS)
 _TAIL = (
     select(AccessLogRecord.seq, AccessLogRecord.hash).order_by(AccessLogRecord.seq.desc()).limit(1)
 )

@@ -10,6 +10,7 @@ when that day has already passed is the birthday itself used (see docs/adr/0002)
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from typing import TypeVar
 
 from verwijsindex.clock import AMSTERDAM
@@ -29,8 +30,23 @@ def add_years(day: D, years: int) -> D:
         return day.replace(year=day.year + years, day=28)
 
 
+@lru_cache(maxsize=1024)
 def _local_midnight_utc(day: date) -> datetime:
+    # Cached: the age limits of most youths are the first day of a month.
     return datetime.combine(day, time.min, tzinfo=AMSTERDAM).astimezone(UTC)
+
+
+@lru_cache(maxsize=64)
+def _term(created_at: datetime) -> tuple[date, datetime]:
+    """The day (in Amsterdam) of ``created_at`` and the end of a registration's term made
+    then. Cached: the registrations of one write group share their creation time (equal
+    datetimes are one instant, so they have one answer)."""
+    local = created_at.astimezone(AMSTERDAM)
+    by_term = add_years(local.date(), MAX_REGISTRATION_YEARS)
+    term_end = datetime.combine(
+        by_term, local.timetz().replace(tzinfo=None), tzinfo=AMSTERDAM
+    ).astimezone(UTC)
+    return local.date(), term_end
 
 
 def parse_birth_date(value: str | date) -> date:
@@ -46,7 +62,7 @@ def parse_birth_date(value: str | date) -> date:
 
 def registration_end(*, birth_date: date, created_at: datetime) -> datetime:
     """When a registration made at ``created_at`` ends, or raise for an ineligible youth."""
-    today = created_at.astimezone(AMSTERDAM).date()
+    today, term_end = _term(created_at)
     if birth_date > today:
         raise InvalidBirthDate("birth_date lies in the future")
     birthday_23 = add_years(birth_date, MAX_AGE)
@@ -55,8 +71,4 @@ def registration_end(*, birth_date: date, created_at: datetime) -> datetime:
     age_limit = _local_midnight_utc(birthday_23.replace(day=1))
     if age_limit <= created_at:
         age_limit = _local_midnight_utc(birthday_23)
-    by_term = add_years(created_at.astimezone(AMSTERDAM).date(), MAX_REGISTRATION_YEARS)
-    term_end = datetime.combine(
-        by_term, created_at.astimezone(AMSTERDAM).timetz().replace(tzinfo=None), tzinfo=AMSTERDAM
-    ).astimezone(UTC)
     return min(age_limit, term_end)

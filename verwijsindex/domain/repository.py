@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from operator import attrgetter
 from typing import cast
 
 from sqlalchemy import (
@@ -17,7 +18,6 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     literal_column,
     select,
     text,
@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from verwijsindex.db.base import RowInsert
 from verwijsindex.domain.models import (
     REGISTRATION_COLUMNS,
     ApiKey,
@@ -171,7 +172,8 @@ _OPEN_MATCHES_OF_SUBJECTS = select(Match.subject_pseudonym, Match.id).where(
     Match.subject_pseudonym.in_(bindparam("pseudonyms", expanding=True)),
     status_is(Match.status, MatchStatus.OPEN),
 )
-_INSERT_REGISTRATIONS = insert(_REGISTRATIONS)
+_INSERT_REGISTRATIONS = RowInsert(_REGISTRATIONS, REGISTRATION_COLUMNS)
+_REGISTRATION_VALUES = attrgetter(*REGISTRATION_COLUMNS)
 _MUNICIPALITIES = select(Organisation.id, Organisation.municipality).where(
     Organisation.id.in_(bindparam("ids", expanding=True))
 )
@@ -186,12 +188,8 @@ async def active_registrations_of_subject(
 
 
 async def insert_registrations(session: AsyncSession, rows: Sequence[RegistrationRow]) -> None:
-    """Insert new registrations with one Core ``executemany``."""
-    if rows:
-        await session.execute(
-            _INSERT_REGISTRATIONS,
-            [{name: getattr(row, name) for name in REGISTRATION_COLUMNS} for row in rows],
-        )
+    """Insert new registrations with one driver ``executemany`` (:class:`RowInsert`)."""
+    await _INSERT_REGISTRATIONS.execute(session, [_REGISTRATION_VALUES(row) for row in rows])
 
 
 async def repseudonymise(

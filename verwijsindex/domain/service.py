@@ -49,6 +49,9 @@ class RegisterResult:
     registration: RegistrationRow
     created: bool
     match_id: str | None
+    bsn: crypto.BSN = field(repr=False)
+    """The youth's BSN as parsed and checked once (for the caller's access-log subject); held
+    in memory only, never stored, and left out of ``repr``."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class RegistrationRequest:
 @dataclass(frozen=True)
 class _Prepared:
     actor: Actor
+    bsn: crypto.BSN = field(repr=False)
     pseudonym: str
     older: tuple[str, ...]
     ends_at: datetime
@@ -80,7 +84,10 @@ class _Youth:
     participants: list[MatchParticipant] = field(default_factory=list)
 
     def active_of(self, professional_id: str) -> RegistrationRow | None:
-        return next((r for r in self.active if r.professional_id == professional_id), None)
+        for registration in self.active:
+            if registration.professional_id == professional_id:
+                return registration
+        return None
 
     def match_of(self, registration_id: str) -> str | None:
         if self.match_id is None:
@@ -191,7 +198,10 @@ class RegistrationService:
             if existing is not None:
                 outcomes.append(
                     RegisterResult(
-                        registration=existing, created=False, match_id=youth.match_of(existing.id)
+                        registration=existing,
+                        created=False,
+                        match_id=youth.match_of(existing.id),
+                        bsn=item.bsn,
                     )
                 )
                 continue
@@ -217,7 +227,9 @@ class RegistrationService:
             youth.active.append(registration)
             if not others:
                 outcomes.append(
-                    RegisterResult(registration=registration, created=True, match_id=None)
+                    RegisterResult(
+                        registration=registration, created=True, match_id=None, bsn=item.bsn
+                    )
                 )
                 continue
             if youth.match_id is None:
@@ -225,7 +237,12 @@ class RegistrationService:
             else:
                 self._join_match(pending, youth, registration, now)
             outcomes.append(
-                RegisterResult(registration=registration, created=True, match_id=youth.match_id)
+                RegisterResult(
+                    registration=registration,
+                    created=True,
+                    match_id=youth.match_id,
+                    bsn=item.bsn,
+                )
             )
         await pending.flush(session)
         return outcomes
@@ -241,6 +258,7 @@ class RegistrationService:
         pseudonyms = self._keys.all_pseudonyms(valid_bsn)
         return _Prepared(
             actor=request.actor,
+            bsn=valid_bsn,
             pseudonym=pseudonyms[0],
             older=tuple(pseudonyms[1:]),
             ends_at=ends_at,

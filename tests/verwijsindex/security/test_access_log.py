@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
 import crypto
@@ -20,9 +23,10 @@ from tests.verwijsindex.security.helpers import (
     privacy_officer_headers,
     records,
 )
-from verwijsindex.accesslog import AccessLogRecord, AccessLogTampered
+from verwijsindex.accesslog import AccessLogRecord, AccessLogTampered, record_hash
+from verwijsindex.accesslog._chain import CHAINED_FIELDS, RowHasher
 from verwijsindex.cli import main as cli_main
-from verwijsindex.clock import FrozenClock
+from verwijsindex.clock import AMSTERDAM, FrozenClock
 from verwijsindex.context import AppContext
 from verwijsindex.domain.models import Match, Registration
 from verwijsindex.settings import Settings
@@ -214,6 +218,28 @@ class TestSubjectPseudonym:
             assert secret not in dump
 
 
+_VALUES = st.one_of(
+    st.none(),
+    st.text(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.datetimes(min_value=datetime(1900, 1, 1), timezones=st.sampled_from([UTC, AMSTERDAM])),
+)
+
+
+class TestRowHasher:
+    @settings(max_examples=300, deadline=None)
+    @given(
+        values=st.fixed_dictionaries({name: _VALUES for name in CHAINED_FIELDS}),
+        varying=st.sets(st.sampled_from(CHAINED_FIELDS)).map(sorted).flatmap(st.permutations),
+    )
+    def test_hash_is_the_record_hash(self, values: dict[str, Any], varying: list[str]) -> None:
+        # The append path hashes records through RowHasher; verification through record_hash.
+        fixed = {name: v for name, v in values.items() if name not in varying}
+        hasher = RowHasher(fixed, varying)
+        expected = record_hash(AccessLogRecord(**values))
+        assert hasher.hash([values[name] for name in varying]) == expected
+
+
 class TestChain:
     async def test_the_database_refuses_updates_and_deletes(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
@@ -253,6 +279,38 @@ class TestChain:
         async with ctx.database.transaction() as session:
             report = await ctx.access_log.verify(session)
         assert report.records == 2 + 20 * 3 + 4
+
+    async def test_a_batch_records_each_registered_item_with_its_subject(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        await client.post(
+            "/v1/registrations", json=registration_body(make_bsn(7)), headers=callers[0].headers
+        )
+        [single] = await records(ctx, "registration.create")
+        bsns = [make_bsn(7), "123456789", make_bsn(8), make_bsn(7), make_bsn(9)]
+        r = await client.post(
+            "/v1/registrations:batch",
+            json={"items": [registration_body(b) for b in bsns]},
+            headers=callers[0].headers,
+        )
+        assert [x["status"] for x in r.json()["results"]] == [200, 422, 201, 200, 201]
+        batch = (await records(ctx, "registration.create"))[1:]
+        # One record per registered item (new or existing), in item order, each with its
+        # youth's access-log pseudonym and otherwise the fields of a single registration's.
+        registered = [b for b in bsns if b != "123456789"]
+        assert [x.subject_pseudonym for x in batch] == [
+            ctx.keys.access_log_subject(crypto.parse_bsn(b)) for b in registered
+        ]
+        assert [x.seq for x in batch] == [2, 3, 4, 5]
+        assert len({x.id for x in batch}) == 4
+        assert len({(x.trace_id, x.span_id, x.started_at, x.ended_at) for x in batch}) == 1
+        same = ("operation", "activity_id", "status", "professional_id", "organisation_id")
+        same += ("on_behalf_of", "role", "subject_ref_type", "subject_ref", "reason", "reference")
+        for x in batch:
+            assert [getattr(x, f) for f in same] == [getattr(single, f) for f in same]
+        async with ctx.database.transaction() as session:
+            report = await ctx.access_log.verify(session)
+        assert report.records == 5
 
     async def test_untouched_log_verifies_and_signed_head_matches(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
