@@ -79,6 +79,11 @@ def record_hash(record: AccessLogRecord) -> str:
     return hashlib.sha256(_RECORD_DOMAIN + canonical_record(record)).hexdigest()
 
 
+def row_hash(row: Mapping[str, Any]) -> str:
+    """:func:`record_hash` of a record given as a mapping."""
+    return hashlib.sha256(_RECORD_DOMAIN + canonical_row(row)).hexdigest()
+
+
 class RowHasher:
     """:func:`record_hash` of records given as mappings that share every chained field but
     the ``varying`` ones (the records of one append for one access context and operation
