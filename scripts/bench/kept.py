@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 
 from scripts.bench import run as suite
-from scripts.bench.load_registrations import load
+from scripts.bench.load_registrations import add_access_log_option, load
 
 
 def main() -> None:
@@ -33,12 +33,7 @@ def main() -> None:
     parser.add_argument("--tag", default="run")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--first", type=int, help="first BSN index of this label's runs")
-    parser.add_argument(
-        "--no-access-log",
-        dest="access_log",
-        action="store_false",
-        help="load without the registrations' access-log records",
-    )
+    add_access_log_option(parser)
     args = parser.parse_args()
     work = args.workdir.resolve()
     meta_path = work / f"{args.label}.json"

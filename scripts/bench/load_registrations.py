@@ -375,6 +375,16 @@ def load(
     }
 
 
+def add_access_log_option(parser: argparse.ArgumentParser) -> None:
+    """``--no-access-log``: load without the registrations' access-log records."""
+    parser.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_false",
+        help="leave the access log alone (by default each registration gets its record)",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -397,12 +407,7 @@ def main() -> None:
         help="first index in the BSN sequence (keep ranges of runs apart)",
     )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--no-access-log",
-        dest="access_log",
-        action="store_false",
-        help="leave the access log empty (by default each registration gets its record)",
-    )
+    add_access_log_option(parser)
     args = parser.parse_args()
     result = load(
         database_url=args.database_url,

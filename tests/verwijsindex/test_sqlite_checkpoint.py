@@ -149,3 +149,43 @@ async def test_a_short_log_is_not_closed(
             connection.close()
         assert frames > 400 and not closed
         assert modes and set(modes) == {"PASSIVE"}
+
+
+async def test_a_run_counts_only_what_it_copied(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs remember where the log was left: a run after one that copied everything, with no
+    commits between, copies nothing and makes one pass; after the log starts over the frames
+    are counted from its beginning again."""
+    from verwijsindex.db import checkpoint
+
+    quiet = {"sqlite_checkpoint_interval_s": 0.0, "run_webhook_worker": False}
+    app = create_app(settings.model_copy(update=quiet))
+    async with app.router.lifespan_context(app):
+        database = app.state.ctx.database
+        writer = sqlite3.connect(database.path, isolation_level=None, check_same_thread=False)
+        writer.execute("CREATE TABLE scratch (x BLOB)")
+        writer.executemany("INSERT INTO scratch VALUES (?)", [(b"x" * 3000,)] * 500)
+        modes: list[str] = []
+        real = checkpoint._checkpoint
+
+        def record(connection: sqlite3.Connection, mode: str) -> tuple[int, int, int]:
+            modes.append(mode)
+            return real(connection, mode)
+
+        monkeypatch.setattr(checkpoint, "_checkpoint", record)
+        connection = sqlite3.connect(database.path, check_same_thread=False, isolation_level=None)
+        position = checkpoint.LogPosition()
+        try:
+            first, _ = await checkpoint.checkpoint_once(database, connection, position=position)
+            modes.clear()
+            again, _ = await checkpoint.checkpoint_once(database, connection, position=position)
+            assert (again, modes) == (0, ["PASSIVE"])
+            # The log was copied whole: the next commit starts it over, with fewer frames.
+            writer.executemany("INSERT INTO scratch VALUES (?)", [(b"x" * 3000,)] * 50)
+            after, _ = await checkpoint.checkpoint_once(database, connection, position=position)
+        finally:
+            connection.close()
+            writer.close()
+        assert first > 400
+        assert 0 < after < first and after == position.copied

@@ -56,6 +56,25 @@ class CheckpointStats:
     """Runs whose FULL checkpoint copied the whole log (so the next commit restarts it)."""
 
 
+@dataclass
+class LogPosition:
+    """The log as the last checkpoint left it: its frames and how many of them were copied.
+    A run counts the frames it copies from there, unless the log has started over since
+    (fewer frames, or fewer copied, than last time)."""
+
+    frames: int = 0
+    copied: int = 0
+
+    def advance(self, log_frames: int, copied: int) -> tuple[int, int]:
+        """Take in a checkpoint's result: returns the frames it had to copy (those not copied
+        before it) and those it copied."""
+        if log_frames < self.frames or copied < self.copied:  # the log started over
+            self.frames = self.copied = 0
+        start = self.copied
+        self.frames, self.copied = log_frames, copied
+        return log_frames - start, max(copied - start, 0)
+
+
 def _checkpoint(connection: sqlite3.Connection, mode: str) -> tuple[int, int, int]:
     row = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
     return int(row[0]), int(row[1]), int(row[2])
@@ -73,27 +92,32 @@ async def _in_thread(connection: sqlite3.Connection, mode: str) -> tuple[int, in
 
 
 async def checkpoint_once(
-    database: Database, connection: sqlite3.Connection, *, close_at: int = CLOSE_AT
+    database: Database,
+    connection: sqlite3.Connection,
+    *,
+    close_at: int = CLOSE_AT,
+    position: LogPosition | None = None,
 ) -> tuple[int, bool]:
     """One run: passive passes, then, if the log has more than ``close_at`` frames, a FULL
-    checkpoint with the writers held. Returns the frames copied and whether the FULL step
-    copied the whole log."""
-    copied_before = 0
+    checkpoint with the writers held. Returns the frames copied by this run and whether the
+    FULL step copied the whole log. ``position`` is where the previous run left the log
+    (kept by the caller across runs; without it the log is taken as new)."""
+    position = position if position is not None else LogPosition()
     frames = 0
     for _ in range(_PASSES):
         _busy, log_frames, copied = await _in_thread(connection, "PASSIVE")
         if log_frames <= 0:  # an empty log (or not in WAL mode): nothing to do
+            position.frames = position.copied = 0
             return 0, False
-        new = log_frames - copied_before
-        frames += max(copied - copied_before, 0)
-        copied_before = copied
-        if new <= _SMALL:
+        todo, done = position.advance(log_frames, copied)
+        frames += done
+        if todo <= _SMALL:  # the next pass would find even fewer
             break
     if log_frames <= close_at:
         return frames, False
     async with database.writers:
         busy, log_frames, copied = await _in_thread(connection, "FULL")
-    frames += max(copied - copied_before, 0)
+    frames += position.advance(log_frames, copied)[1]
     return frames, busy == 0 and copied == log_frames
 
 
@@ -105,10 +129,11 @@ async def run_checkpointer(database: Database, interval: float, stats: Checkpoin
         # FULL waits this long for another process's writer or an older reader (this
         # process's writers are held meanwhile), then copies what it can, as PASSIVE does.
         connection.execute(f"PRAGMA busy_timeout={_FULL_WAIT_MS}")
+        position = LogPosition()
         while True:
             await asyncio.sleep(interval)
             try:
-                frames, closed = await checkpoint_once(database, connection)
+                frames, closed = await checkpoint_once(database, connection, position=position)
             except sqlite3.Error as exc:
                 stats.failures += 1
                 log.warning("sqlite_checkpoint_failed", error_type=type(exc).__name__)

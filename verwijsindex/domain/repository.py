@@ -14,11 +14,13 @@ from sqlalchemy import (
     ColumnElement,
     String,
     Table,
+    and_,
     bindparam,
     delete,
     exists,
     func,
     literal_column,
+    or_,
     select,
     text,
     update,
@@ -57,6 +59,20 @@ def status_is(
     """
     constant = literal_column(f"'{status.value}'", String)
     return column != constant if negate else column == constant
+
+
+def of_subject_any_status(
+    subject: ColumnElement[bool],
+    column: ColumnElement[str] | InstrumentedAttribute[str],
+    status: StrEnum,
+) -> ColumnElement[bool]:
+    """``subject`` whatever the status, written as ``subject AND status = s OR subject AND
+    status <> s``: rows of one status and the others are in different indexes by subject
+    (partial on the status), and each branch names its index's condition (``status_is``)."""
+    return or_(
+        and_(subject, status_is(column, status)),
+        and_(subject, status_is(column, status, negate=True)),
+    )
 
 
 async def lock_subject(session: AsyncSession, pseudonym: str) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import crypto
@@ -116,20 +116,14 @@ class SubjectRightsService:
         self, session: AsyncSession, bsn: crypto.BSN
     ) -> tuple[list[Registration], list[Match]]:
         pseudonyms = self._keys.all_pseudonyms(bsn)
-        # Each status has its own index by youth (models.py), so the conditions name both.
-        active = RegistrationStatus.ACTIVE
         of_youth = Registration.pseudonym.in_(pseudonyms)
         registrations = list(
             (
                 await session.execute(
                     select(Registration)
                     .where(
-                        or_(
-                            and_(of_youth, repo.status_is(Registration.status, active)),
-                            and_(
-                                of_youth,
-                                repo.status_is(Registration.status, active, negate=True),
-                            ),
+                        repo.of_subject_any_status(
+                            of_youth, Registration.status, RegistrationStatus.ACTIVE
                         )
                     )
                     .order_by(Registration.created_at, Registration.id)
@@ -138,10 +132,7 @@ class SubjectRightsService:
         )
         reg_ids = [r.id for r in registrations]
         opened_by_youth = Match.subject_pseudonym.in_(pseudonyms)
-        conditions = [
-            and_(opened_by_youth, repo.status_is(Match.status, MatchStatus.OPEN)),
-            and_(opened_by_youth, repo.status_is(Match.status, MatchStatus.OPEN, negate=True)),
-        ]
+        conditions = [repo.of_subject_any_status(opened_by_youth, Match.status, MatchStatus.OPEN)]
         if reg_ids:
             conditions.append(
                 Match.id.in_(
