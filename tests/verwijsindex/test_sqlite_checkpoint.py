@@ -121,6 +121,21 @@ async def test_a_run_closes_the_log_while_writes_go_on(
         writer.close()
 
 
+def _record_modes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The modes of the checkpoints run from now on, in order."""
+    from verwijsindex.db import checkpoint
+
+    modes: list[str] = []
+    real = checkpoint._checkpoint
+
+    def record(connection: sqlite3.Connection, mode: str) -> tuple[int, int, int]:
+        modes.append(mode)
+        return real(connection, mode)
+
+    monkeypatch.setattr(checkpoint, "_checkpoint", record)
+    return modes
+
+
 async def test_a_short_log_is_not_closed(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -134,14 +149,7 @@ async def test_a_short_log_is_not_closed(
         with sqlite3.connect(database.path, isolation_level=None) as writer:
             writer.execute("CREATE TABLE scratch (x BLOB)")
             writer.executemany("INSERT INTO scratch VALUES (?)", [(b"x" * 3000,)] * 500)
-        modes: list[str] = []
-        real = checkpoint._checkpoint
-
-        def record(connection: sqlite3.Connection, mode: str) -> tuple[int, int, int]:
-            modes.append(mode)
-            return real(connection, mode)
-
-        monkeypatch.setattr(checkpoint, "_checkpoint", record)
+        modes = _record_modes(monkeypatch)
         connection = sqlite3.connect(database.path, check_same_thread=False, isolation_level=None)
         try:
             frames, closed = await checkpoint.checkpoint_once(database, connection, close_at=5000)
@@ -166,14 +174,7 @@ async def test_a_run_counts_only_what_it_copied(
         writer = sqlite3.connect(database.path, isolation_level=None, check_same_thread=False)
         writer.execute("CREATE TABLE scratch (x BLOB)")
         writer.executemany("INSERT INTO scratch VALUES (?)", [(b"x" * 3000,)] * 500)
-        modes: list[str] = []
-        real = checkpoint._checkpoint
-
-        def record(connection: sqlite3.Connection, mode: str) -> tuple[int, int, int]:
-            modes.append(mode)
-            return real(connection, mode)
-
-        monkeypatch.setattr(checkpoint, "_checkpoint", record)
+        modes = _record_modes(monkeypatch)
         connection = sqlite3.connect(database.path, check_same_thread=False, isolation_level=None)
         position = checkpoint.LogPosition()
         try:
