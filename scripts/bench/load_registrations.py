@@ -246,14 +246,34 @@ def _insert_sql(table: str, cols: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
 
 
+_LOADED_TABLES = ("registrations", "matches", "match_participants", "outbox_events", "access_log")
+
+
 def load_sqlite(path: str, chunks: Iterator[Any], plan: Plan) -> int:
+    """One transaction, with the loaded tables' indexes dropped first and built again from
+    their own SQL at the end (a sorted build instead of millions of inserts at random places:
+    10^7 registrations with their access-log records in minutes instead of over an hour), and
+    a rollback journal instead of the write-ahead log while loading (new pages need no
+    journal; a log would hold a second copy of the database) when no other connection is open.
+    The log is back on at the end."""
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
+    try:
+        conn.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.OperationalError:
+        pass  # another connection is open (a running service): load through the log
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA cache_size=-524288")  # 512 MiB for this connection only
     total = 0
     conn.execute("BEGIN IMMEDIATE")
+    marks = ",".join("?" * len(_LOADED_TABLES))
+    indexes = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        f" AND tbl_name IN ({marks}) ORDER BY name",
+        _LOADED_TABLES,
+    ).fetchall()
+    for name, _sql in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
     conn.executemany(_insert_sql("organisations", ORG_COLS), _sqlite_rows(plan.organisations))
     conn.executemany(_insert_sql("professionals", PRO_COLS), _sqlite_rows(plan.professionals))
     for regs, matches, parts, events, records in chunks:
@@ -263,9 +283,11 @@ def load_sqlite(path: str, chunks: Iterator[Any], plan: Plan) -> int:
         conn.executemany(_insert_sql("outbox_events", EVENT_COLS), _sqlite_rows(events))
         conn.executemany(_insert_sql("access_log", ACCESS_LOG_COLS), _sqlite_rows(records))
         total += len(regs)
+    for _name, sql in indexes:
+        conn.execute(sql)
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("PRAGMA journal_mode=WAL")
     conn.close()
     return total
 

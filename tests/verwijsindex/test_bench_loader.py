@@ -4,6 +4,7 @@ against, and access-log records that continue the hash chain."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import httpx
 from sqlalchemy import func, select
@@ -66,3 +67,33 @@ async def test_without_access_log(ctx: AppContext, settings: Settings) -> None:
     await _load(settings, 10, access_log=False)
     assert await _count(ctx, Registration.id) == 10
     assert await _count(ctx, AccessLogRecord.seq) == before
+
+
+def _index_sql(path: str) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+        ).fetchall()
+
+
+async def test_sqlite_load_keeps_the_indexes(ctx: AppContext, settings: Settings) -> None:
+    """The SQLite load drops the loaded tables' indexes and builds them again: afterwards the
+    schema is as before and the indexes find the loaded rows."""
+    path = ctx.database.path
+    if path is None:
+        return  # PostgreSQL: the load keeps its indexes
+    before = _index_sql(path)
+    assert "ix_registrations_org_created" in {name for name, _ in before}
+    await _load(settings, 30)
+    assert _index_sql(path) == before
+
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        by_index = conn.execute(
+            "SELECT count(*) FROM registrations INDEXED BY ix_registrations_org_created"
+            " WHERE organisation_id IS NOT NULL"
+        ).fetchone()[0]
+    assert by_index == 30
+    # The journal is the write-ahead log again.
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
