@@ -299,6 +299,16 @@ async def load_postgres(dsn: str, chunks: Iterator[Any], plan: Plan) -> int:
     total = 0
     try:
         async with conn.transaction():
+            # As on SQLite: the loaded tables' indexes (not those of their constraints) are
+            # dropped first and built again from their own definition at the end.
+            indexes = await conn.fetch(
+                "SELECT indexname, indexdef FROM pg_indexes"
+                " WHERE schemaname = current_schema() AND tablename = ANY($1::text[])"
+                " AND indexname NOT IN (SELECT conname FROM pg_constraint) ORDER BY indexname",
+                list(_LOADED_TABLES),
+            )
+            for index in indexes:
+                await conn.execute(f'DROP INDEX "{index["indexname"]}"')
             await conn.copy_records_to_table(
                 "organisations", records=plan.organisations, columns=ORG_COLS
             )
@@ -318,6 +328,9 @@ async def load_postgres(dsn: str, chunks: Iterator[Any], plan: Plan) -> int:
                     "access_log", records=records, columns=ACCESS_LOG_COLS
                 )
                 total += len(regs)
+            await conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            for index in indexes:
+                await conn.execute(index["indexdef"])
         await conn.execute("ANALYZE")
     finally:
         await conn.close()

@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from scripts.bench.load_registrations import DEFAULT_BSN_OFFSET, bsn_of, load
 from tests.conftest import Caller, registration_body
@@ -76,17 +76,37 @@ def _index_sql(path: str) -> list[tuple[str, str]]:
         ).fetchall()
 
 
-async def test_sqlite_load_keeps_the_indexes(ctx: AppContext, settings: Settings) -> None:
-    """The SQLite load drops the loaded tables' indexes and builds them again: afterwards the
-    schema is as before and the indexes find the loaded rows."""
+async def _pg_indexes(ctx: AppContext) -> list[tuple[str, str]]:
+    async with ctx.database.transaction() as session:
+        rows = await session.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes"
+                " WHERE schemaname = current_schema() ORDER BY indexname"
+            )
+        )
+        return [(str(name), str(sql)) for name, sql in rows.all()]
+
+
+async def test_load_keeps_the_indexes(ctx: AppContext, settings: Settings) -> None:
+    """The load drops the loaded tables' indexes and builds them again: afterwards the schema
+    is as before and the indexes find the loaded rows."""
     path = ctx.database.path
-    if path is None:
-        return  # PostgreSQL: the load keeps its indexes
+    if path is None:  # PostgreSQL
+        before = await _pg_indexes(ctx)
+        assert "ix_registrations_org_created" in {name for name, _ in before}
+        await _load(settings, 30)
+        assert await _pg_indexes(ctx) == before
+        async with ctx.database.transaction() as session:
+            await session.execute(text("SET LOCAL enable_seqscan = off"))
+            found = await session.execute(
+                select(func.count(Registration.id)).where(Registration.organisation_id.is_not(None))
+            )
+            assert found.scalar_one() == 30
+        return
     before = _index_sql(path)
     assert "ix_registrations_org_created" in {name for name, _ in before}
     await _load(settings, 30)
     assert _index_sql(path) == before
-
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         by_index = conn.execute(
