@@ -288,6 +288,7 @@ def load_sqlite(path: str, chunks: Iterator[Any], plan: Plan) -> int:
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # loaded through the log: copy it over
     conn.close()
     return total
 
