@@ -785,6 +785,9 @@ def service_point(
             log(f"{label}: bulk, {total:,} registrations in batches of 1,000")
             point["bulk"] = bulk_point(url, db.people, total)
             log(f"{label}: bulk {point['bulk']['rows_per_s']:,}/s")
+            log(f"{label}: CSV import of {total:,} registrations (import-registrations)")
+            point["csv_import"] = csv_import_point(url, db.people, total, opts.workdir)
+            log(f"{label}: CSV import {point['csv_import']['rows_per_s']:,}/s")
         if opts.profile and backend == "sqlite":
             point["profile"] = profile_service(opts, wrk, server, data, preload)
         mem = server.memory()
@@ -924,6 +927,48 @@ def bulk_point(
         "seconds": round(seconds, 3),
         "rows_per_s": round(created / seconds),
         "batch_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+    }
+
+
+def csv_import_point(url: str, people: dict[str, Any], total: int, workdir: Path) -> dict[str, Any]:
+    """End-to-end registrations/s of ``verwijsindex import-registrations`` as an organisation
+    runs it: a CSV file of ``total`` fresh youths, sent in batches of 1,000 one after another,
+    timed from the command's start to its exit (interpreter start and the file's line count
+    included)."""
+    who = people["a"][0]
+    path = workdir / f"import-{total}.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        fh.write("bsn,birth_date\n")
+        fh.writelines(f"{b},{BIRTH_DATE}\n" for b in _bsns(total, start=90_000_000))
+    argv = [
+        sys.executable,
+        "-m",
+        "verwijsindex.cli",
+        "import-registrations",
+        str(path),
+        "--url",
+        url,
+        "--professional-id",
+        who["professional"],
+    ]
+    env = {**os.environ, "VERWIJSINDEX_API_KEY": who["key"]}
+    try:
+        started = time.perf_counter()
+        done = subprocess.run(
+            argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900, check=False
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        path.unlink(missing_ok=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the CSV import failed ({done.returncode}): {done.stderr[-400:]}")
+    report = json.loads(done.stdout)
+    return {
+        "rows": report["rows"],
+        "registrations": report["created"],
+        "failed": report["failed"],
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(report["created"] / seconds),
     }
 
 
@@ -1207,6 +1252,22 @@ def render_markdown(res: dict[str, Any]) -> str:
                 f"| {b['rows_per_s']:,} | {b['batch_p50_ms']} | {share} |"
             )
         out.append("")
+        imports = [p for p in bulk_rows if p.get("csv_import")]
+        if imports:
+            out += [
+                "CSV import (`verwijsindex import-registrations`, batches of 1,000 one after "
+                "another, from the command's start to its exit):",
+                "",
+                "| backend | rows | created | failed | seconds | registrations/s |",
+                "|---|---:|---:|---:|---:|---:|",
+            ]
+            for p in imports:
+                c = p["csv_import"]
+                out.append(
+                    f"| {p['backend']} | {c['rows']:,} | {c['registrations']:,} | {c['failed']} "
+                    f"| {c['seconds']} | {c['rows_per_s']:,} |"
+                )
+            out.append("")
     out += render_scaleout(res)
     out += render_webhooks(res.get("webhooks"))
     out += render_targets(res, fast)
