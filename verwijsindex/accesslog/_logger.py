@@ -21,7 +21,6 @@ import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
 from typing import cast
 
 from sqlalchemy import Table, select, text
@@ -208,9 +207,10 @@ class AccessLogger:
         await _lock_chain(session)
         seq, prev_hash = await _tail(session)
         # The fields an entry shares with the other entries of its access context, operation
-        # and kind of subject, with their hasher, built once per such group.
-        groups: dict[tuple[object, ...], tuple[dict[str, object], RowHasher]] = {}
-        rows: list[dict[str, object]] = []
+        # and kind of subject, as a row in the insert's column order (the varying fields and
+        # the hash left to fill in), with their hasher, built once per such group.
+        groups: dict[tuple[object, ...], tuple[list[object], RowHasher]] = {}
+        rows: list[list[object]] = []
         for entry in entries:
             access = entry.access
             subject = entry.subject or _NO_SUBJECT
@@ -241,16 +241,18 @@ class AccessLogger:
                     "reason": entry.reason,
                     "reference": entry.reference,
                 }
-                group = groups[key] = (fixed, RowHasher(fixed, _VARYING))
-            fixed, hasher = group
+                template = [fixed.get(column) for column in _RECORD_COLUMNS]
+                group = groups[key] = (template, RowHasher(fixed, _VARYING))
+            template, hasher = group
             seq += 1
             values = (seq, new_id(), subject.pseudonym, subject.ref, prev_hash)
-            row = fixed.copy()
-            row.update(zip(_VARYING, values, strict=True))
-            row["hash"] = prev_hash = hasher.hash(values)
+            row = template.copy()
+            for position, value in zip(_VARYING_AT, values, strict=True):
+                row[position] = value
+            row[_HASH_AT] = prev_hash = hasher.hash(values)
             rows.append(row)
         # Records are never read back or changed in this transaction.
-        await _INSERT_RECORDS.execute(session, [_RECORD_VALUES(row) for row in rows])
+        await _INSERT_RECORDS.execute(session, rows)
 
     async def sign_head(self, session: AsyncSession) -> SignedHead:
         """Sign the current head (count, hash) and store the signed head."""
@@ -369,7 +371,8 @@ async def _lock_chain(session: AsyncSession) -> None:
 _LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:k)")
 _RECORD_COLUMNS = (*CHAINED_FIELDS, "hash")
 _INSERT_RECORDS = RowInsert(cast(Table, AccessLogRecord.__table__), _RECORD_COLUMNS)
-_RECORD_VALUES = itemgetter(*_RECORD_COLUMNS)
+_VARYING_AT = tuple(_RECORD_COLUMNS.index(name) for name in _VARYING)
+_HASH_AT = _RECORD_COLUMNS.index("hash")
 _TAIL = (
     select(AccessLogRecord.seq, AccessLogRecord.hash).order_by(AccessLogRecord.seq.desc()).limit(1)
 )
