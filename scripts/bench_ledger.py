@@ -43,10 +43,10 @@ from consent import (
     commitment,
 )
 from crypto import leaf_hash, verify_consistency, verify_inclusion
-from verwijsindex.db import create_database
-from verwijsindex.db.migrate import upgrade
 from verwijsindex.logging import configure_logging
 from verwijsindex.settings import Settings
+from verwijsindex.storage import create_database
+from verwijsindex.storage.migrate import upgrade
 
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

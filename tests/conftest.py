@@ -22,12 +22,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from verwijsindex.api import create_app
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
-from verwijsindex.db import create_database
-from verwijsindex.db.migrate import upgrade
+from verwijsindex.http.app import create_app
 from verwijsindex.settings import Settings
+from verwijsindex.storage import create_database
+from verwijsindex.storage.migrate import upgrade
 
 PG_DSN = os.environ.get("VERWIJSINDEX_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = os.environ.get("VERWIJSINDEX_TEST_BACKENDS", "sqlite,postgresql").split(",")
@@ -135,7 +135,7 @@ async def database_url(
     """A fresh, migrated database for one test."""
     template = db_templates[backend]
     if backend == "sqlite":
-        path = tmp_path / "verwijsindex.db"
+        path = tmp_path / "verwijsindex.storage"
         shutil.copyfile(template.template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return

@@ -3,9 +3,9 @@
 Example::
 
     from verwijsindex.settings import Settings
-    from verwijsindex.api import create_app
+    from verwijsindex.http.app import create_app
 
-    app = create_app(Settings(database_url="sqlite+aiosqlite:///./var/verwijsindex.db"))
+    app = create_app(Settings(database_url="sqlite+aiosqlite:///./var/verwijsindex.storage"))
 """
 
 __all__ = ["__version__"]

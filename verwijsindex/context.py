@@ -11,20 +11,20 @@ from consent import ConsentService, Ledger
 from verwijsindex.abuse import AbuseGuard
 from verwijsindex.accesslog import AccessLogger
 from verwijsindex.clock import Clock
-from verwijsindex.db import Database
-from verwijsindex.db.group_commit import GroupCommitter
-from verwijsindex.domain.admin import AdminService
-from verwijsindex.domain.credentials import CredentialCache
-from verwijsindex.domain.service import RegistrationService
-from verwijsindex.domain.subject_rights import (
+from verwijsindex.keys import KeyRing
+from verwijsindex.organisations.credentials import CredentialCache
+from verwijsindex.organisations.service import AdminService
+from verwijsindex.production import check_production
+from verwijsindex.registrations.service import RegistrationService
+from verwijsindex.settings import Settings
+from verwijsindex.storage import Database
+from verwijsindex.storage.group_commit import GroupCommitter
+from verwijsindex.subject_rights.service import (
     ErasureHookResult,
     ErasureScope,
     SubjectRightsService,
 )
-from verwijsindex.keys import KeyRing
-from verwijsindex.production import check_production
-from verwijsindex.settings import Settings
-from verwijsindex.webhooks import Webhooks
+from verwijsindex.webhooks.service import Webhooks
 
 
 @dataclass
@@ -48,7 +48,7 @@ class AppContext:
 def build_context(
     settings: Settings, *, clock: Clock, database: Database | None = None
 ) -> AppContext:
-    from verwijsindex.db import create_database
+    from verwijsindex.storage import create_database
 
     check_production(settings)
     keys = KeyRing.load(settings)

@@ -148,7 +148,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
         if not self.database_url:
-            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'verwijsindex.db'}"
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'verwijsindex.storage'}"
         if self.keys_dir is None:
             self.keys_dir = self.data_dir / "keys"
         if self.ledger_origin is None:

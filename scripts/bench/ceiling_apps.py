@@ -42,7 +42,7 @@ async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 def fastapi_app() -> Any:
     from fastapi import FastAPI
 
-    from verwijsindex.api.schemas import RegistrationCreate
+    from verwijsindex.http.schemas import RegistrationCreate
 
     app = FastAPI()
 
@@ -70,7 +70,7 @@ def main() -> None:
     import uvicorn
 
     app = bare_app if args.app == "bare" else fastapi_app()
-    # Exactly the uvicorn.run() arguments of ``verwijsindex serve`` (verwijsindex/cli.py).
+    # Exactly the uvicorn.run() arguments of ``verwijsindex serve`` (verwijsindex/cli/__init__.py).
     uvicorn.run(
         app,
         host=args.host,

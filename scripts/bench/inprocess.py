@@ -27,8 +27,8 @@ from typing import Any
 
 from scripts.bench.load_registrations import bsn_of
 from scripts.bench.run import seed_people
-from verwijsindex.api import create_app
 from verwijsindex.context import AppContext
+from verwijsindex.http.app import create_app
 from verwijsindex.logging import configure_logging
 from verwijsindex.settings import Settings
 
@@ -45,7 +45,7 @@ async def _run(
 ) -> dict[str, Any]:
     settings = Settings(
         data_dir=data,
-        database_url=f"sqlite+aiosqlite:///{data}/verwijsindex.db",
+        database_url=f"sqlite+aiosqlite:///{data}/verwijsindex.storage",
         run_sweeper=False,
         run_webhook_worker=False,
         rate_limit_professional_per_minute=0,

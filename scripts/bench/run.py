@@ -378,7 +378,7 @@ def ceiling_hmac(seconds: float = 2.0) -> dict[str, Any]:
 def _sqlite_schema(path: Path) -> None:
     from sqlalchemy import create_engine
 
-    from verwijsindex.domain.models import Base
+    from verwijsindex.registrations.models import Base
 
     engine = create_engine(f"sqlite:///{path}")
     tables = [Base.metadata.tables[t] for t in ("organisations", "professionals", "registrations")]
@@ -391,7 +391,7 @@ def ceiling_sqlite(rows: int, workdir: Path, commit_seconds: float = 3.0) -> dic
     synchronous=FULL, foreign keys on): ``executemany`` of ``rows`` rows in one transaction,
     and one-row durable transactions per second (the commit-per-request ceiling)."""
     from scripts.bench.load_registrations import REG_COLS, _insert_sql, _sqlite_ts
-    from verwijsindex.db.base import new_id
+    from verwijsindex.storage.base import new_id
 
     path = workdir / "ceiling.db"
     for suffix in ("", "-wal", "-shm"):
@@ -471,15 +471,15 @@ class BenchDatabase:
 
     @property
     def sqlite_path(self) -> Path:
-        return self.data_dir / "verwijsindex.db"
+        return self.data_dir / "verwijsindex.storage"
 
 
 async def _seed(db: BenchDatabase, professionals: int) -> dict[str, Any]:
     """Schema and the benchmark's two organisations, through the service's own code."""
     from verwijsindex.clock import SystemClock
     from verwijsindex.context import build_context
-    from verwijsindex.db.migrate import upgrade
     from verwijsindex.settings import Settings
+    from verwijsindex.storage.migrate import upgrade
 
     ctx = build_context(Settings(database_url=db.url, data_dir=db.data_dir), clock=SystemClock())
     try:
@@ -538,7 +538,9 @@ def create_database(backend: str, workdir: Path, label: str) -> BenchDatabase:
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
     if backend == "sqlite":
-        db = BenchDatabase(backend, f"sqlite+aiosqlite:///{data_dir / 'verwijsindex.db'}", data_dir)
+        db = BenchDatabase(
+            backend, f"sqlite+aiosqlite:///{data_dir / 'verwijsindex.storage'}", data_dir
+        )
     else:
         name = f"vi_bench_{os.getpid()}_{label.replace('-', '_')}"
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -571,7 +573,7 @@ def database_size(db: BenchDatabase) -> int:
     if db.pg_name:
         rows = asyncio.run(_query(db, "SELECT pg_database_size(current_database())"))
         return int(rows[0][0])
-    return sum(p.stat().st_size for p in db.data_dir.glob("verwijsindex.db*") if p.is_file())
+    return sum(p.stat().st_size for p in db.data_dir.glob("verwijsindex.storage*") if p.is_file())
 
 
 def check_matches(db: BenchDatabase) -> dict[str, int]:

@@ -10,7 +10,7 @@ import httpx
 
 from crypto import hpke_generate_keypair
 from tests.conftest import Caller, registration_body
-from verwijsindex.client import ExchangeClient
+from verwijsindex.client.exchange import ExchangeClient
 
 PROBLEM = "https://verwijsindex.nl/problems/"
 UNDER_12 = "2018-01-01"

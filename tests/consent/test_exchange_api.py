@@ -22,10 +22,10 @@ from tests.consent.helpers import (
     record,
     with_key,
 )
-from verwijsindex.client import ClientError
+from verwijsindex.client.exchange import ClientError
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
-from verwijsindex.sweeper import sweep_once
+from verwijsindex.registrations.sweep import sweep_once
 
 
 class TestAllowed:
@@ -444,7 +444,7 @@ class TestRotation:
     async def test_an_exchange_sealed_before_rotation_opens_with_the_previous_key(
         self, client: httpx.AsyncClient, callers: list[Caller], clock: FrozenClock
     ) -> None:
-        from verwijsindex.client import ExchangeClient
+        from verwijsindex.client.exchange import ExchangeClient
 
         match_id = await open_match(client, callers[:2])
         sender, old = await with_key(client, callers[0]), await with_key(client, callers[1])

@@ -391,7 +391,7 @@ class TestBothVerifiers:
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, tmp_path: Path
     ) -> None:
         """``verwijsindex audit verify`` (service code) and the script name the same entries."""
-        from verwijsindex.audit import verify_ledger
+        from verwijsindex.client.ledger_audit import verify_ledger
 
         await populate(client, callers)
         auditor = callers[2]

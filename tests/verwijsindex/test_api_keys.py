@@ -17,7 +17,7 @@ from tests.conftest import Caller
 from verwijsindex.cli import main
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
-from verwijsindex.domain.models import ApiKey
+from verwijsindex.registrations.models import ApiKey
 
 PROBLEM = "https://verwijsindex.nl/problems/"
 
@@ -257,7 +257,7 @@ class TestCredentialCache:
     async def test_revocation_by_another_process_takes_effect_within_the_ttl(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
-        from verwijsindex.domain.credentials import CredentialCache
+        from verwijsindex.organisations.credentials import CredentialCache
 
         now = [100.0]
         ctx.credentials = CredentialCache(ttl=2.0, monotonic=lambda: now[0])
@@ -276,7 +276,7 @@ class TestCredentialCache:
     async def test_expiry_is_checked_on_cached_keys(
         self, client: httpx.AsyncClient, callers: list[Caller], clock: FrozenClock, ctx: AppContext
     ) -> None:
-        from verwijsindex.domain.credentials import CredentialCache
+        from verwijsindex.organisations.credentials import CredentialCache
 
         ctx.credentials = CredentialCache(ttl=60.0, monotonic=lambda: 0.0)
         issued = await _issue(client, callers[0], role="professional", expires_in_days=1)
@@ -288,7 +288,7 @@ class TestCredentialCache:
     async def test_zero_ttl_reads_the_database_every_time(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
-        from verwijsindex.domain.credentials import CredentialCache
+        from verwijsindex.organisations.credentials import CredentialCache
 
         ctx.credentials = CredentialCache(ttl=0.0, monotonic=lambda: 0.0)
         issued = await _issue(client, callers[0], role="professional")
@@ -299,9 +299,9 @@ class TestCredentialCache:
         assert (await client.get("/v1/registrations", headers=headers)).status_code == 401
 
     def test_entries_expire_and_the_cache_is_bounded(self) -> None:
-        from verwijsindex.domain.admin import Principal
-        from verwijsindex.domain.credentials import CredentialCache
-        from verwijsindex.domain.models import Role
+        from verwijsindex.organisations.credentials import CredentialCache
+        from verwijsindex.organisations.service import Principal
+        from verwijsindex.registrations.models import Role
 
         now = [0.0]
         cache = CredentialCache(ttl=2.0, monotonic=lambda: now[0])
@@ -325,7 +325,7 @@ class TestCredentialCache:
         ctx: AppContext,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        from verwijsindex.domain.credentials import CredentialCache
+        from verwijsindex.organisations.credentials import CredentialCache
 
         now = [0.0]
         ctx.credentials = CredentialCache(ttl=2.0, monotonic=lambda: now[0])

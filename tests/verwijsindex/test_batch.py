@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from notifier import OutboxEvent
 from tests.conftest import Caller, make_bsn, make_caller
-from verwijsindex.api.schemas import RegistrationBatchResult
 from verwijsindex.context import AppContext
+from verwijsindex.http.schemas import RegistrationBatchResult
 
 URL = "/v1/registrations:batch"
 

@@ -13,7 +13,7 @@ from scripts.bench.load_registrations import DEFAULT_BSN_OFFSET, bsn_of, load
 from tests.conftest import Caller, registration_body
 from verwijsindex.accesslog import AccessLogRecord
 from verwijsindex.context import AppContext
-from verwijsindex.domain.models import Match, Registration
+from verwijsindex.registrations.models import Match, Registration
 from verwijsindex.settings import Settings
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from verwijsindex.db.checkpoint import LogPosition
+from verwijsindex.storage.checkpoint import LogPosition
 
 
 def test_log_position_counts_from_where_the_log_was_left() -> None:

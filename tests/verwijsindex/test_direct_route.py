@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from tests.conftest import Caller, make_bsn, make_caller, registration_body
 from verwijsindex.accesslog._models import AccessLogRecord
-from verwijsindex.api import create_app
-from verwijsindex.api import deps as deps_module
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
+from verwijsindex.http import deps as deps_module
+from verwijsindex.http.app import create_app
 from verwijsindex.logging import configure_logging
 from verwijsindex.settings import Settings
 

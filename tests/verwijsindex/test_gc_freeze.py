@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from verwijsindex.api import create_app
+from verwijsindex.http.app import create_app
 from verwijsindex.settings import Settings
 
 

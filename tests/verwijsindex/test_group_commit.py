@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import Caller, make_bsn
 from verwijsindex.context import AppContext
-from verwijsindex.db.group_commit import GroupCommitter, Work
-from verwijsindex.domain.models import Organisation
 from verwijsindex.errors import InvalidBSN
+from verwijsindex.registrations.models import Organisation
+from verwijsindex.storage.group_commit import GroupCommitter, Work
 
 
 async def _orgs(ctx: AppContext) -> int:
@@ -183,7 +183,7 @@ class TestGroupCommitter:
         committer = GroupCommitter(database=ctx.database)
         committer.start()
         try:
-            from verwijsindex.domain.service import Actor
+            from verwijsindex.registrations.service import Actor
 
             actor = Actor(callers[0].organisation_id, callers[0].professional_id)
 

@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import BACKENDS, Caller
 from verwijsindex.context import AppContext
-from verwijsindex.db.engine import create_database
-from verwijsindex.db.group_commit import GroupCommitter
-from verwijsindex.domain import repository as repo
-from verwijsindex.domain.admin import Principal
+from verwijsindex.organisations.service import Principal
+from verwijsindex.registrations import repository as repo
 from verwijsindex.settings import Settings
+from verwijsindex.storage.engine import create_database
+from verwijsindex.storage.group_commit import GroupCommitter
 
 pytestmark = pytest.mark.parametrize(
     "backend", [b for b in ("postgresql",) if b in BACKENDS], indirect=True

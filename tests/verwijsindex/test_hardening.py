@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import Caller, make_bsn, registration_body
-from verwijsindex.api.middleware import SECURITY_HEADERS, parse_strict_json
 from verwijsindex.context import AppContext
+from verwijsindex.http.middleware import SECURITY_HEADERS, parse_strict_json
 from verwijsindex.logging import configure_logging
 
 PROBLEM = "https://verwijsindex.nl/problems/"

@@ -6,7 +6,7 @@ import os
 import time
 import uuid
 
-from verwijsindex.db.base import new_id
+from verwijsindex.storage.base import new_id
 
 
 def _random_tail(identifier: str) -> str:

@@ -19,12 +19,12 @@ from notifier import OutboxEvent
 from tests.conftest import make_caller
 from verwijsindex.clock import AMSTERDAM, FrozenClock
 from verwijsindex.context import AppContext, build_context
-from verwijsindex.domain.lifecycle import add_years
-from verwijsindex.domain.models import Match, MatchParticipant, Registration
-from verwijsindex.domain.service import Actor
 from verwijsindex.errors import RegistrationNotActive, SubjectTooOld
+from verwijsindex.registrations.lifecycle import add_years
+from verwijsindex.registrations.models import Match, MatchParticipant, Registration
+from verwijsindex.registrations.service import Actor
+from verwijsindex.registrations.sweep import sweep_once
 from verwijsindex.settings import Settings
-from verwijsindex.sweeper import sweep_once
 
 PHASES = (
     [Phase.explicit, Phase.reuse, Phase.generate, Phase.target]

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from verwijsindex.db import inline_sqlite
-from verwijsindex.db.engine import Database, create_database
-from verwijsindex.domain.models import Organisation
+from verwijsindex.registrations.models import Organisation
 from verwijsindex.settings import Settings
+from verwijsindex.storage import inline_sqlite
+from verwijsindex.storage.engine import Database, create_database
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 

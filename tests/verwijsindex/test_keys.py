@@ -18,13 +18,13 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from tests.conftest import Caller, make_caller, registration_body
-from verwijsindex.api import create_app
 from verwijsindex.cli import main
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
-from verwijsindex.domain.models import Match, Registration
 from verwijsindex.errors import ConfigurationError
+from verwijsindex.http.app import create_app
 from verwijsindex.keys import KeyRing, key_files, rotate_key
+from verwijsindex.registrations.models import Match, Registration
 from verwijsindex.settings import Settings
 
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from verwijsindex.clock import AMSTERDAM
-from verwijsindex.domain.lifecycle import registration_end
 from verwijsindex.errors import InvalidBirthDate, SubjectTooOld
+from verwijsindex.registrations.lifecycle import registration_end
 
 
 def _years_later(day: date, years: int) -> date:

@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from verwijsindex.db.migrate import schema_metadata
+from verwijsindex.storage.migrate import schema_metadata
 
 
 def _differences(connection: Connection) -> list[Any]:

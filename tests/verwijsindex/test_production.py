@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from verwijsindex.api import create_app
 from verwijsindex.errors import ConfigurationError
+from verwijsindex.http.app import create_app
 from verwijsindex.keys import generate_ledger_key_file, generate_master_key_file
 from verwijsindex.settings import Settings
 
@@ -58,7 +58,7 @@ def _production(data_dir: Path, **values: object) -> Settings:
 class TestGoodConfiguration:
     def test_starts_and_creates_a_private_sqlite_file(self, data_dir: Path) -> None:
         create_app(_production(data_dir))
-        db = data_dir / "verwijsindex.db"
+        db = data_dir / "verwijsindex.storage"
         assert db.exists()
         assert db.stat().st_mode & 0o077 == 0
 
@@ -103,22 +103,22 @@ class TestServeRefuses:
         assert "VERWIJSINDEX_ALLOW_PRIVATE_WEBHOOK_ADDRESSES" in result.stderr
 
     def test_sqlite_file_readable_by_others(self, data_dir: Path) -> None:
-        db = data_dir / "verwijsindex.db"
+        db = data_dir / "verwijsindex.storage"
         db.touch(mode=0o644)
         os.chmod(db, 0o644)
         result = _serve(data_dir)
         assert result.returncode != 0
         assert "VERWIJSINDEX_DATABASE_URL" in result.stderr
-        assert "verwijsindex.db" in result.stderr
+        assert "verwijsindex.storage" in result.stderr
 
     def test_sqlite_wal_readable_by_others(self, data_dir: Path) -> None:
-        (data_dir / "verwijsindex.db").touch(mode=0o600)
-        wal = data_dir / "verwijsindex.db-wal"
+        (data_dir / "verwijsindex.storage").touch(mode=0o600)
+        wal = data_dir / "verwijsindex.storage-wal"
         wal.touch()
         os.chmod(wal, 0o604)
         result = _serve(data_dir)
         assert result.returncode != 0
-        assert "verwijsindex.db-wal" in result.stderr
+        assert "verwijsindex.storage-wal" in result.stderr
 
     def test_cli_commands_refuse_too(self, data_dir: Path) -> None:
         result = subprocess.run(

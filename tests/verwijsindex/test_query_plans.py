@@ -3,7 +3,7 @@ rows through an index: none reads a whole table.
 
 At national size (10^7 registrations) a statement that scans ``registrations``, ``matches``,
 ``match_participants`` or ``access_log`` takes seconds. The indexes by youth are partial on the
-status (``verwijsindex/domain/models.py``), which a planner can only use when a query states
+status (``verwijsindex/registrations/models.py``), which a planner can only use when a query states
 the index's condition, so this is checked on SQLite's query plans of the statements actually
 run: registrations, a match, reads, withdrawal, subject access and erasure, the sweep.
 """
@@ -24,7 +24,7 @@ from tests.conftest import BACKENDS, Caller, make_bsn, registration_body
 from tests.verwijsindex.security.helpers import privacy_officer_headers
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
-from verwijsindex.sweeper import sweep_once
+from verwijsindex.registrations.sweep import sweep_once
 
 pytestmark = pytest.mark.skipif("sqlite" not in BACKENDS, reason="SQLite's query plans")
 

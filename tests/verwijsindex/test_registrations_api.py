@@ -11,8 +11,8 @@ from notifier import OutboxEvent
 from tests.conftest import Caller, registration_body
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
-from verwijsindex.domain.models import Match, MatchParticipant, Registration
-from verwijsindex.sweeper import sweep_once
+from verwijsindex.registrations.models import Match, MatchParticipant, Registration
+from verwijsindex.registrations.sweep import sweep_once
 
 PROBLEM = "https://verwijsindex.nl/problems/"
 

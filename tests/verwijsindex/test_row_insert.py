@@ -11,13 +11,13 @@ from sqlalchemy import Table, insert, select, text
 from tests.conftest import Caller
 from verwijsindex.clock import AMSTERDAM
 from verwijsindex.context import AppContext
-from verwijsindex.db.base import RowInsert
-from verwijsindex.domain.models import (
+from verwijsindex.registrations.models import (
     REGISTRATION_COLUMNS,
     EndReason,
     Registration,
     RegistrationStatus,
 )
+from verwijsindex.storage.base import RowInsert
 
 TABLE = cast(Table, Registration.__table__)
 

@@ -23,11 +23,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import Caller, make_caller
-from verwijsindex.api import create_app
 from verwijsindex.clock import SystemClock
 from verwijsindex.context import build_context
-from verwijsindex.db.migrate import upgrade
+from verwijsindex.http.app import create_app
 from verwijsindex.settings import Settings
+from verwijsindex.storage.migrate import upgrade
 
 EXAMPLES_PER_MODE = 600
 CHECKS = [

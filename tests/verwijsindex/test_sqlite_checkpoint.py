@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_bsn, make_caller, registration_body
-from verwijsindex.api import create_app
+from verwijsindex.http.app import create_app
 from verwijsindex.settings import Settings
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -75,7 +75,7 @@ async def test_a_run_closes_the_log_while_writes_go_on(
 ) -> None:
     """Writes between (and during) the passive passes: the run still copies the whole log,
     holding this process's writers for the FULL step only, and the next commit restarts it."""
-    from verwijsindex.db import checkpoint
+    from verwijsindex.storage import checkpoint
 
     # Nothing else of the service writes or checkpoints meanwhile.
     quiet = {"sqlite_checkpoint_interval_s": 0.0, "run_webhook_worker": False}
@@ -123,7 +123,7 @@ async def test_a_run_closes_the_log_while_writes_go_on(
 
 def _record_modes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The modes of the checkpoints run from now on, in order."""
-    from verwijsindex.db import checkpoint
+    from verwijsindex.storage import checkpoint
 
     modes: list[str] = []
     real = checkpoint._checkpoint
@@ -140,7 +140,7 @@ async def test_a_short_log_is_not_closed(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Below ``close_at`` frames a run only makes passive passes: the writers are never held."""
-    from verwijsindex.db import checkpoint
+    from verwijsindex.storage import checkpoint
 
     quiet = {"sqlite_checkpoint_interval_s": 0.0, "run_webhook_worker": False}
     app = create_app(settings.model_copy(update=quiet))
@@ -165,7 +165,7 @@ async def test_a_run_counts_only_what_it_copied(
     """Runs remember where the log was left: a run after one that copied everything, with no
     commits between, copies nothing and makes one pass; after the log starts over the frames
     are counted from its beginning again."""
-    from verwijsindex.db import checkpoint
+    from verwijsindex.storage import checkpoint
 
     quiet = {"sqlite_checkpoint_interval_s": 0.0, "run_webhook_worker": False}
     app = create_app(settings.model_copy(update=quiet))

@@ -12,8 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from verwijsindex.clock import AMSTERDAM
-from verwijsindex.db import base
-from verwijsindex.db.base import UTCDateTime
+from verwijsindex.storage import base
+from verwijsindex.storage.base import UTCDateTime
 
 DIALECTS = [sqlite.dialect(), postgresql.asyncpg.dialect()]  # type: ignore[attr-defined]
 

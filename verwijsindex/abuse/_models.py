@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Float, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from verwijsindex.db.base import ID, Base, new_id
+from verwijsindex.storage.base import ID, Base, new_id
 
 
 class RateLimitCounter(Base):

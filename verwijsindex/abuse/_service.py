@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.abuse._models import AnomalyFlag, RateLimitCounter
 from verwijsindex.clock import Clock
-from verwijsindex.db.base import new_id
-from verwijsindex.domain.models import MatchParticipant, Professional, Registration
 from verwijsindex.errors import VerwijsindexError
+from verwijsindex.registrations.models import MatchParticipant, Professional, Registration
 from verwijsindex.settings import Settings
+from verwijsindex.storage.base import new_id
 
 RULE_VOLUME = "registration-volume"
 RULE_QUICK_WITHDRAWAL = "withdrawn-after-match"

@@ -9,7 +9,7 @@ inside the operation's own transaction (so the record lands if and only if the c
     )
 
 ``access`` is the request's :class:`AccessContext` (trace, span, actor, organisation, role);
-routes get it from ``verwijsindex.api.deps.AccessDep``, tasks and the CLI build one with
+routes get it from ``verwijsindex.http.deps.AccessDep``, tasks and the CLI build one with
 :meth:`AccessContext.system`. Reads record in the same transaction right after the read.
 Appends are serialised (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-scoped advisory
 lock on a fixed key) so ``seq`` is gap-free and each record chains to its predecessor.
@@ -39,10 +39,10 @@ from verwijsindex.accesslog._chain import (
 from verwijsindex.accesslog._models import AccessLogHead, AccessLogRecord
 from verwijsindex.accesslog._trace import TraceContext, start_span
 from verwijsindex.clock import Clock
-from verwijsindex.db import Database
-from verwijsindex.db.base import RowInsert, new_id
 from verwijsindex.errors import VerwijsindexError
 from verwijsindex.keys import KeyRing
+from verwijsindex.storage import Database
+from verwijsindex.storage.base import RowInsert, new_id
 
 _CHAIN_LOCK_KEY = int.from_bytes(hashlib.sha256(b"verwijsindex-access-log").digest()[:8], "big") - (
     1 << 63

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from verwijsindex.db.base import ID, Base
+from verwijsindex.storage.base import ID, Base
 
 
 class AccessLogRecord(Base):

@@ -28,7 +28,7 @@ from verwijsindex.accesslog._chain import CHAINED_FIELDS, RowHasher
 from verwijsindex.cli import main as cli_main
 from verwijsindex.clock import AMSTERDAM, FrozenClock
 from verwijsindex.context import AppContext
-from verwijsindex.domain.models import Match, Registration
+from verwijsindex.registrations.models import Match, Registration
 from verwijsindex.settings import Settings
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -547,7 +547,7 @@ class TestOperatorAndSweep:
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
         from verwijsindex.accesslog import AccessLogHead
-        from verwijsindex.sweeper import sweep_once
+        from verwijsindex.registrations.sweep import sweep_once
 
         await _match(client, callers)
         await sweep_once(ctx)
@@ -559,7 +559,7 @@ class TestOperatorAndSweep:
     async def test_sweep_records_each_expired_registration(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, clock: FrozenClock
     ) -> None:
-        from verwijsindex.sweeper import sweep_once
+        from verwijsindex.registrations.sweep import sweep_once
 
         reg_a, reg_b, _ = await _match(client, callers)
         clock.advance(timedelta(days=2 * 366))

@@ -13,8 +13,8 @@ from notifier import OutboxEvent
 from tests.conftest import Caller, registration_body
 from tests.verwijsindex.security.helpers import privacy_officer_headers, records
 from verwijsindex.context import AppContext
-from verwijsindex.domain.subject_rights import ErasureHookResult, ErasureScope
 from verwijsindex.errors import InvalidInput
+from verwijsindex.subject_rights.service import ErasureHookResult, ErasureScope
 
 X = "111222333"
 Y = "123456782"
@@ -235,9 +235,9 @@ class TestKeyRotation:
     ) -> None:
         import secrets
 
-        from verwijsindex.domain.service import RegistrationService
-        from verwijsindex.domain.subject_rights import SubjectRightsService
         from verwijsindex.keys import KeyRing, MasterKey
+        from verwijsindex.registrations.service import RegistrationService
+        from verwijsindex.subject_rights.service import SubjectRightsService
 
         x_regs, match_id, y_reg = await _scenario(client, callers)  # made under version 1
         rotated = KeyRing(

@@ -1,0 +1,196 @@
+"""``/v1/audit/access-log`` and ``/v1/audit/anomalies``: for auditors and the privacy officer.
+
+An ``auditor`` key sees its own organisation's records; the municipality's ``privacy-officer``
+sees all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
+
+from verwijsindex.abuse import list_flags
+from verwijsindex.accesslog import AccessLogRecord, Operation, query_records
+from verwijsindex.accesslog.schemas import (
+    AccessLogEntryOut,
+    AccessLogPage,
+    AnomalyOut,
+    AnomalyPage,
+)
+from verwijsindex.errors import InvalidInput
+from verwijsindex.http.access import access_context, audited
+from verwijsindex.http.deps import Ctx, require_role
+from verwijsindex.http.pagination import decode_cursor, encode_cursor
+from verwijsindex.http.problems import ApiProblem
+from verwijsindex.http.schemas import READ_PROBLEMS, problem_responses
+from verwijsindex.organisations.service import Principal
+from verwijsindex.registrations.models import Role
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+_PROBLEMS = problem_responses(*READ_PROBLEMS)
+_EXPORT_BATCH = 1000
+
+AuditorDep = Annotated[Principal, require_role(Role.AUDITOR, Role.PRIVACY_OFFICER)]
+OrganisationFilter = Annotated[str | None, Query(max_length=64)]
+ProfessionalFilter = Annotated[str | None, Query(max_length=64)]
+OperationFilter = Annotated[str | None, Query(max_length=64)]
+FromFilter = Annotated[
+    AwareDatetime | None, Query(alias="from", description="Inclusive start (started_at)")
+]
+ToFilter = Annotated[AwareDatetime | None, Query(description="Exclusive end (started_at)")]
+
+
+def _scope(principal: Principal, organisation_id: str | None) -> str | None:
+    """The organisation filter this caller may use."""
+    if principal.role is Role.PRIVACY_OFFICER:
+        return organisation_id
+    if organisation_id is not None and organisation_id != principal.organisation_id:
+        raise ApiProblem(
+            403, "forbidden-scope", "an auditor sees only its own organisation's records"
+        )
+    return principal.organisation_id
+
+
+def entry_out(record: AccessLogRecord) -> AccessLogEntryOut:
+    return AccessLogEntryOut.model_validate(record, from_attributes=True)
+
+
+def _seq_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidInput("cursor is not valid")
+    return int(cursor)
+
+
+@router.get(
+    "/access-log",
+    response_model=AccessLogPage,
+    responses=_PROBLEMS,
+    summary="Query the access log",
+    dependencies=[audited(Operation.AUDIT_ACCESS_LOG_READ)],
+)
+async def read_access_log(
+    ctx: Ctx,
+    principal: AuditorDep,
+    request: Request,
+    organisation_id: OrganisationFilter = None,
+    professional_id: ProfessionalFilter = None,
+    operation: OperationFilter = None,
+    from_: FromFilter = None,
+    to: ToFilter = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AccessLogPage:
+    """Records in chain order, filtered; ``next_cursor`` continues after the last one."""
+    scope = _scope(principal, organisation_id)
+    after = _seq_cursor(cursor)
+    async with ctx.database.transaction() as session:
+        rows = await query_records(
+            session,
+            organisation_id=scope,
+            professional_id=professional_id,
+            operation=operation,
+            start=from_,
+            end=to,
+            after_seq=after,
+            limit=limit + 1,
+        )
+        await ctx.access_log.record(
+            session, access_context(request), operation=Operation.AUDIT_ACCESS_LOG_READ
+        )
+    page = rows[:limit]
+    next_cursor = str(page[-1].seq) if len(rows) > limit else None
+    return AccessLogPage(items=[entry_out(r) for r in page], next_cursor=next_cursor)
+
+
+@router.get(
+    "/access-log/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "JSON lines, one access-log entry per line, in chain order",
+            "content": {"application/x-ndjson": {}},
+        },
+        **_PROBLEMS,
+    },
+    summary="Export the access log as JSON lines",
+    dependencies=[audited(Operation.AUDIT_ACCESS_LOG_EXPORT)],
+)
+async def export_access_log(
+    ctx: Ctx,
+    principal: AuditorDep,
+    request: Request,
+    organisation_id: OrganisationFilter = None,
+    professional_id: ProfessionalFilter = None,
+    operation: OperationFilter = None,
+    from_: FromFilter = None,
+    to: ToFilter = None,
+) -> StreamingResponse:
+    """Streams every matching record (same filters as the query), read in batches."""
+    scope = _scope(principal, organisation_id)
+    async with ctx.database.transaction() as session:
+        await ctx.access_log.record(
+            session, access_context(request), operation=Operation.AUDIT_ACCESS_LOG_EXPORT
+        )
+
+    async def lines() -> AsyncIterator[bytes]:
+        after = 0
+        while True:
+            async with ctx.database.sessions() as session:
+                rows = await query_records(
+                    session,
+                    organisation_id=scope,
+                    professional_id=professional_id,
+                    operation=operation,
+                    start=from_,
+                    end=to,
+                    after_seq=after,
+                    limit=_EXPORT_BATCH,
+                )
+            for record in rows:
+                yield (entry_out(record).model_dump_json() + "\n").encode()
+            if len(rows) < _EXPORT_BATCH:
+                return
+            after = rows[-1].seq
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+@router.get(
+    "/anomalies",
+    response_model=AnomalyPage,
+    responses=_PROBLEMS,
+    summary="Anomaly flags raised by the enumeration-defence rules",
+    dependencies=[audited(Operation.AUDIT_ANOMALIES_READ)],
+)
+async def read_anomalies(
+    ctx: Ctx,
+    principal: AuditorDep,
+    request: Request,
+    organisation_id: OrganisationFilter = None,
+    rule: Literal["registration-volume", "withdrawn-after-match"] | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AnomalyPage:
+    """Oldest first. Rules are described in docs/access-log.md."""
+    scope = _scope(principal, organisation_id)
+    after = decode_cursor(cursor)
+    async with ctx.database.transaction() as session:
+        rows = await list_flags(
+            session, organisation_id=scope, rule=rule, after=after, limit=limit + 1
+        )
+        await ctx.access_log.record(
+            session, access_context(request), operation=Operation.AUDIT_ANOMALIES_READ
+        )
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1].raised_at, page[-1].id) if len(rows) > limit else None
+    return AnomalyPage(
+        items=[AnomalyOut.model_validate(f, from_attributes=True) for f in page],
+        next_cursor=next_cursor,
+    )

@@ -1,0 +1,99 @@
+"""The request's access-log context, and the route dependency that names its operation.
+
+A route that touches data about a youth or a professional declares its operation::
+
+    @router.get("/{registration_id}", dependencies=[audited(Operation.REGISTRATION_READ,
+                ref_type="registration", ref_param="registration_id")])
+
+and records success inside its transaction with ``access_context(request)``. Failures and
+denials (401/403/404/429) of such routes are recorded by the error handlers
+(``verwijsindex/http/problems.py``), with the path's reference as subject when there is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from verwijsindex.accesslog import (
+    AccessContext,
+    AccessLogger,
+    Entry,
+    Operation,
+    Subject,
+    TraceContext,
+    start_span,
+)
+from verwijsindex.context import AppContext
+from verwijsindex.organisations.service import Principal
+
+
+def trace_of(request: Request) -> TraceContext:
+    trace: TraceContext | None = getattr(request.state, "trace", None)
+    if trace is None:
+        trace = start_span(request.headers.get("traceparent"))
+        request.state.trace = trace
+    return trace
+
+
+def access_context(request: Request) -> AccessContext:
+    """Who is acting in this request, as far as it is known yet."""
+    state = request.state
+    principal: Principal | None = getattr(state, "principal", None)
+    started = getattr(state, "access_started_at", None)
+    if started is None:
+        started = request.app.state.ctx.clock.now()
+    return AccessContext(
+        trace=trace_of(request),
+        started_at=started,
+        role=principal.role.value if principal else None,
+        organisation_id=principal.organisation_id if principal else None,
+        professional_id=getattr(state, "professional_id", None),
+        on_behalf_of=principal.organisation_id if principal else None,
+    )
+
+
+def audited(
+    operation: Operation, *, ref_type: str | None = None, ref_param: str | None = None
+) -> Any:
+    """Route dependency: this route is ``operation``; start its clock."""
+
+    async def dependency(request: Request) -> None:
+        state = request.state
+        state.access_operation = operation
+        state.access_started_at = request.app.state.ctx.clock.now()
+        if ref_type and ref_param:
+            value = request.path_params.get(ref_param)
+            if isinstance(value, str) and 0 < len(value) <= 64:
+                state.access_subject = Subject.reference(ref_type, value)
+
+    return Depends(dependency)
+
+
+async def record_read(
+    ctx: AppContext, access: AccessContext, operation: Operation, subjects: Sequence[Subject]
+) -> None:
+    """Record a successful read (one record per subject) and return once it is durable.
+
+    The data was read in a read-only snapshot; the records go through the group committer,
+    so concurrent reads share one append and one commit instead of each taking the write lock
+    (SQLite) for a transaction of its own. The response is sent only after this returns.
+    No subjects: one record without a subject, as :meth:`AccessLogger.record_many` does."""
+    entries = [Entry(access, operation, subject) for subject in (subjects or [Subject()])]
+    await ctx.writes.run_batched(_append_entries, (ctx.access_log, entries))
+
+
+async def _append_entries(
+    session: AsyncSession, payloads: list[tuple[AccessLogger, list[Entry]]]
+) -> list[None]:
+    logger = payloads[0][0]
+    await logger.record_entries(session, [e for _, entries in payloads for e in entries])
+    return [None] * len(payloads)
+
+
+# The chain lock is the last lock a registration group takes: appends of reads come after
+# every other handler of a group, so groups of two processes lock in the same order.
+_append_entries.lock_order = 100  # type: ignore[attr-defined]

@@ -1,0 +1,183 @@
+"""``/v1/audit``: the consent ledger for auditors (role ``auditor``). Metadata only."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+
+from consent import LedgerInconsistent
+from verwijsindex.http.deps import Ctx, PrincipalDep
+from verwijsindex.http.problems import ApiProblem
+from verwijsindex.http.schemas import READ_PROBLEMS, problem_responses
+from verwijsindex.logging import get_logger
+from verwijsindex.organisations.service import Principal
+from verwijsindex.registrations.models import Role
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+log = get_logger(__name__)
+
+MAX_ENTRIES = 1000
+_PROBLEMS = problem_responses(*READ_PROBLEMS)
+
+
+_MAX_INDEX = 2**62  # log indexes and sizes; larger values are a 422, never an overflow
+
+
+async def _auditor(principal: PrincipalDep) -> Principal:
+    if principal.role is not Role.AUDITOR:
+        raise ApiProblem(403, "forbidden-role", "only an auditor key may read the ledger")
+    return principal
+
+
+AuditorDep = Annotated[Principal, Depends(_auditor)]
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+class PublicKeyOut(BaseModel):
+    origin: str
+    algorithm: str = "Ed25519"
+    verifier_key: str = Field(description="C2SP note verifier key: <origin>+<key id>+<base64>")
+    public_key: str = Field(description="Base64 of the raw 32-byte Ed25519 public key")
+
+
+class EntryOut(BaseModel):
+    index: int
+    leaf_hash: str = Field(description="Base64 SHA-256(0x00 || data)")
+    data: str = Field(description="The leaf data: canonical JSON metadata record, exactly")
+    salt: str | None = Field(description="Base64 salt of the commitment; null once erased")
+    personal: str | None = Field(
+        description="Canonical JSON of the committed personal fields; null once erased"
+    )
+    created_at: datetime
+
+
+class EntriesOut(BaseModel):
+    start: int
+    end: int
+    tree_size: int
+    entries: list[EntryOut]
+
+
+class InclusionProofOut(BaseModel):
+    index: int
+    tree_size: int
+    leaf_hash: str
+    proof: list[str]
+
+
+class ConsistencyProofOut(BaseModel):
+    first: int
+    second: int
+    proof: list[str]
+
+
+@router.get(
+    "/checkpoint",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}, **_PROBLEMS},
+    summary="The latest signed checkpoint (C2SP tlog-checkpoint as a signed note)",
+)
+async def checkpoint(ctx: Ctx, _: AuditorDep) -> PlainTextResponse:
+    """Signs a new checkpoint when the log grew. If the stored log no longer extends the
+    last signed checkpoint, nothing is signed: the last signed checkpoint is served with
+    ``Ledger-Status: inconsistent`` (or 500 ``ledger-inconsistent`` when there is none)."""
+    ledger = ctx.consent.ledger
+    try:
+        async with ctx.database.transaction() as session:
+            signed = await ledger.checkpoint(session, at=ctx.clock.now())
+    except LedgerInconsistent:
+        log.error("ledger_inconsistent")
+        async with ctx.database.transaction() as session:
+            previous = await ledger.latest_checkpoint(session)
+        if previous is None:
+            raise
+        return PlainTextResponse(
+            previous.note,
+            media_type="text/plain; charset=utf-8",
+            headers={"Ledger-Status": "inconsistent"},
+        )
+    return PlainTextResponse(
+        signed.note, media_type="text/plain; charset=utf-8", headers={"Ledger-Status": "ok"}
+    )
+
+
+@router.get("/public-key", response_model=PublicKeyOut, responses=_PROBLEMS)
+async def public_key(ctx: Ctx, _: AuditorDep) -> PublicKeyOut:
+    """The checkpoint signing key. Pin it out of band; the verifier refuses any other."""
+    ledger = ctx.consent.ledger
+    return PublicKeyOut(
+        origin=ledger.origin,
+        verifier_key=ledger.verifier_key,
+        public_key=_b64(ledger.public_key_raw),
+    )
+
+
+@router.get("/entries", response_model=EntriesOut, responses=_PROBLEMS)
+async def entries(
+    ctx: Ctx,
+    _: AuditorDep,
+    start: Annotated[int, Query(ge=0, le=_MAX_INDEX)] = 0,
+    end: Annotated[int | None, Query(ge=0, le=_MAX_INDEX)] = None,
+) -> EntriesOut:
+    """Entries ``start`` ≤ index < ``end`` (at most 1000; ``end`` defaults to that)."""
+    async with ctx.database.transaction() as session:
+        ledger = ctx.consent.ledger
+        size = await ledger.size(session)
+        stop = min(size, start + MAX_ENTRIES if end is None else end)
+        if end is not None and end - start > MAX_ENTRIES:
+            raise ApiProblem(422, "invalid-range", f"ask for at most {MAX_ENTRIES} entries")
+        rows = await ledger.entries(session, start=start, end=max(start, stop))
+    return EntriesOut(
+        start=start,
+        end=max(start, stop),
+        tree_size=size,
+        entries=[
+            EntryOut(
+                index=r.index,
+                leaf_hash=_b64(r.leaf_hash),
+                data=r.record,
+                salt=None if r.salt is None else _b64(r.salt),
+                personal=r.personal,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ],
+    )
+
+
+@router.get("/proofs/inclusion", response_model=InclusionProofOut, responses=_PROBLEMS)
+async def inclusion_proof(
+    ctx: Ctx,
+    _: AuditorDep,
+    index: Annotated[int, Query(ge=0, le=_MAX_INDEX)],
+    tree_size: Annotated[int, Query(ge=1, le=_MAX_INDEX)],
+) -> InclusionProofOut:
+    """RFC 6962 audit path of leaf ``index`` in the tree of ``tree_size`` leaves."""
+    async with ctx.database.transaction() as session:
+        leaf, proof = await ctx.consent.ledger.inclusion_proof(
+            session, index=index, tree_size=tree_size
+        )
+    return InclusionProofOut(
+        index=index, tree_size=tree_size, leaf_hash=_b64(leaf), proof=[_b64(p) for p in proof]
+    )
+
+
+@router.get("/proofs/consistency", response_model=ConsistencyProofOut, responses=_PROBLEMS)
+async def consistency_proof(
+    ctx: Ctx,
+    _: AuditorDep,
+    first: Annotated[int, Query(ge=0, le=_MAX_INDEX)],
+    second: Annotated[int, Query(ge=0, le=_MAX_INDEX)],
+) -> ConsistencyProofOut:
+    """RFC 6962 consistency proof from tree size ``first`` to ``second``."""
+    async with ctx.database.transaction() as session:
+        proof = await ctx.consent.ledger.consistency_proof(session, first=first, second=second)
+    return ConsistencyProofOut(first=first, second=second, proof=[_b64(p) for p in proof])

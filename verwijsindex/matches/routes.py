@@ -1,0 +1,128 @@
+"""``/v1/matches``: the matches the caller's organisation takes part in."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from verwijsindex.accesslog import Operation, Subject
+from verwijsindex.errors import NotFound
+from verwijsindex.http.access import access_context, audited, record_read
+from verwijsindex.http.deps import Ctx, ProfessionalDep
+from verwijsindex.http.pagination import decode_cursor, encode_cursor
+from verwijsindex.http.schemas import (
+    READ_PROBLEMS,
+    MatchOut,
+    MatchPage,
+    MatchSummary,
+    OrganisationRef,
+    ParticipantOut,
+    ProfessionalContact,
+    problem_responses,
+)
+from verwijsindex.registrations import repository as repo
+
+router = APIRouter(prefix="/v1/matches", tags=["matches"])
+
+_PROBLEMS = problem_responses(*READ_PROBLEMS)
+
+
+@router.get(
+    "",
+    response_model=MatchPage,
+    responses=_PROBLEMS,
+    summary="List the matches the organisation takes part in",
+    dependencies=[audited(Operation.MATCH_LIST)],
+)
+async def list_matches(
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
+    status: Literal["open", "closed", "all"] = "open",
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> MatchPage:
+    """Open matches by default; ``status=closed`` or ``all`` for history within retention."""
+    after = decode_cursor(cursor)
+    async with ctx.database.read() as session:
+        rows = await repo.list_matches(
+            session,
+            organisation_id=caller.actor.organisation_id,
+            status=None if status == "all" else status,
+            after=after,
+            limit=limit + 1,
+        )
+    page = rows[:limit]
+    subjects = [Subject.match(m.id) for m in page]
+    await record_read(ctx, access_context(request), Operation.MATCH_LIST, subjects)
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return MatchPage(
+        items=[
+            MatchSummary(
+                id=m.id,
+                status=m.status,  # type: ignore[arg-type]
+                created_at=m.created_at,
+                closed_at=m.closed_at,
+            )
+            for m in page
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/{match_id}",
+    response_model=MatchOut,
+    responses=_PROBLEMS,
+    summary="Read a match: the participants' organisations and contact details",
+    dependencies=[audited(Operation.MATCH_READ, ref_type="match", ref_param="match_id")],
+)
+async def get_match(
+    match_id: Annotated[str, Path(max_length=64)],
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
+) -> Response:
+    """Each participant's organisation and professional contact details — nothing about the
+    youth. 404 when the caller's organisation does not take part."""
+    async with ctx.database.read() as session:
+        match = await repo.get_match_for_organisation(
+            session, match_id=match_id, organisation_id=caller.actor.organisation_id
+        )
+        if match is None:
+            raise NotFound("match not found")
+        rows = await repo.match_participant_rows(session, match.id)
+    # The youth (by match reference) and every professional whose contact details are shown.
+    subjects = [Subject.match(match.id)]
+    professionals = dict.fromkeys(row.professional_id for row in rows)
+    subjects += [Subject.professional(pro_id) for pro_id in professionals]
+    await record_read(ctx, access_context(request), Operation.MATCH_READ, subjects)
+    # Serialised once here rather than validated again against ``response_model`` (which
+    # documents it): the busiest read.
+    out = MatchOut(
+        id=match.id,
+        status=match.status,  # type: ignore[arg-type]
+        created_at=match.created_at,
+        closed_at=match.closed_at,
+        participants=[
+            ParticipantOut(
+                registration_id=row.registration_id,
+                organisation=OrganisationRef(
+                    id=row.organisation_id,
+                    name=row.organisation_name,
+                    sector=row.organisation_sector,
+                ),
+                professional=ProfessionalContact(
+                    name=row.professional_name,
+                    email=row.professional_email,
+                    phone=row.professional_phone,
+                ),
+                registered_at=row.registered_at,
+                joined_at=row.joined_at,
+                left_at=row.left_at,
+            )
+            for row in rows
+        ],
+    )
+    return Response(content=out.model_dump_json(), media_type="application/json")

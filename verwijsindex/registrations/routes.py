@@ -1,0 +1,456 @@
+"""``/v1/registrations``: register a concern, read, list and withdraw."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Literal
+
+import pydantic_core
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import Receive, Scope, Send
+
+from verwijsindex.accesslog import AccessContext, Entry, Operation, Subject
+from verwijsindex.context import AppContext
+from verwijsindex.errors import NotFound, VerwijsindexError
+from verwijsindex.http.access import access_context, audited, record_read
+from verwijsindex.http.deps import (
+    Ctx,
+    ProfessionalCaller,
+    ProfessionalDep,
+    admit,
+    app_context,
+    cached_professional_caller,
+)
+from verwijsindex.http.pagination import decode_cursor, encode_cursor
+from verwijsindex.http.problems import PROBLEM_BASE, exception_handler, status_for
+from verwijsindex.http.schemas import (
+    READ_PROBLEMS,
+    WRITE_PROBLEMS,
+    RegistrationBatch,
+    RegistrationBatchResult,
+    RegistrationCreate,
+    RegistrationOut,
+    RegistrationPage,
+    RegistrationWithdraw,
+    problem_responses,
+)
+from verwijsindex.registrations import repository as repo
+from verwijsindex.registrations.models import Registration, RegistrationRow
+from verwijsindex.registrations.service import Actor, RegisterResult, RegistrationRequest
+
+router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
+
+_PROBLEMS = problem_responses(*READ_PROBLEMS)
+_WRITE_PROBLEMS = problem_responses(*WRITE_PROBLEMS, 409)
+_RATE_LIMITED = problem_responses(429)
+_RATE_LIMITED[429]["headers"] = {
+    "Retry-After": {
+        "description": "Seconds until the limit's window ends",
+        "schema": {"type": "integer"},
+    }
+}
+_CREATE_PROBLEMS = {**_WRITE_PROBLEMS, **_RATE_LIMITED}
+
+
+def to_out(registration: Registration | RegistrationRow, match_id: str | None) -> RegistrationOut:
+    return RegistrationOut.model_validate(registration_fields(registration, match_id))
+
+
+def registration_fields(
+    registration: Registration | RegistrationRow, match_id: str | None
+) -> dict[str, object]:
+    """The fields of :class:`RegistrationOut`, in its order, as plain values: serialised with
+    ``pydantic_core.to_json`` they give the same JSON as the model, without building and
+    validating one (the batch route answers a thousand at once)."""
+    return {
+        "id": registration.id,
+        # Plain strings (a status or reason may be a StrEnum member): the same JSON, and
+        # serialised without looking up an enum's value.
+        "status": str(registration.status),
+        "created_at": registration.created_at,
+        "expires_at": registration.ends_at,
+        "ended_at": registration.ended_at,
+        "end_reason": None if registration.end_reason is None else str(registration.end_reason),
+        "match_id": match_id,
+        "organisation_id": registration.organisation_id,
+        "professional_id": registration.professional_id,
+        "municipality": registration.municipality,
+    }
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RegistrationOut,
+    responses={
+        200: {"model": RegistrationOut, "description": "Already registered"},
+        **_CREATE_PROBLEMS,
+    },
+    summary="Register involvement with a youth",
+    dependencies=[audited(Operation.REGISTRATION_CREATE)],
+)
+async def create_registration(
+    body: RegistrationCreate, caller: ProfessionalDep, request: Request
+) -> Response:
+    """201 for a new registration; 200 with the existing one when this professional already
+    has an active registration for this youth. The BSN and birth date are never stored.
+    429 with ``Retry-After`` when the professional's or organisation's rate limit is reached."""
+    return await _register_one(app_context(request), request, caller, body)
+
+
+async def _register_one(
+    ctx: AppContext, request: Request, caller: ProfessionalCaller, body: RegistrationCreate
+) -> Response:
+    # The busiest route: the response is serialised once here rather than validated again
+    # against ``response_model`` (which documents it).
+    attempt = _Attempt(
+        ctx=ctx,
+        access=access_context(request),
+        request=RegistrationRequest(
+            actor=caller.actor,
+            bsn=body.bsn,
+            birth_date=body.birth_date,
+            municipality=body.municipality,
+        ),
+        in_batch=False,
+    )
+    (outcome,) = await ctx.writes.run_batched(_register_attempts, [attempt])
+    if isinstance(outcome, VerwijsindexError):
+        raise outcome
+    if _enqueued_events(outcome):
+        ctx.webhooks.wake()
+    return Response(
+        content=to_out(outcome.registration, outcome.match_id).model_dump_json(),
+        status_code=201 if outcome.created else 200,
+        media_type="application/json",
+        headers={"Location": f"/v1/registrations/{outcome.registration.id}"},
+    )
+
+
+async def create_registration_direct(
+    scope: Scope, body: object, receive: Receive, send: Send
+) -> bool:
+    """``POST /v1/registrations`` answered without FastAPI's routing and dependency
+    resolution, when the request needs nothing but the common case: its JSON body matches
+    :class:`RegistrationCreate` and :func:`cached_professional_caller` admits the caller.
+    Returns False, having done nothing, for any other request, which then takes the route
+    above (it answers the refusals). Same state, same work, same response, and an error is
+    answered by the application's own exception handler, as on the route (ADR 0011)."""
+    if not isinstance(body, dict):
+        return False
+    authorization = professional_id = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value.decode("latin-1")
+        elif name == b"x-professional-id" and professional_id is None:
+            professional_id = value.decode("latin-1")
+    app = scope["app"]
+    ctx: AppContext = app.state.ctx
+    caller = cached_professional_caller(ctx, authorization, professional_id)
+    if caller is None:
+        return False
+    try:
+        payload = RegistrationCreate.model_validate(body)
+    except ValidationError:
+        return False
+    scope["route"] = _create_route()
+    request = Request(scope, receive, send)
+    state = request.state
+    state.access_operation = Operation.REGISTRATION_CREATE
+    state.access_started_at = ctx.clock.now()
+    admit(request, caller)
+    try:
+        response = await _register_one(ctx, request, caller, payload)
+    except Exception as exc:
+        handler = exception_handler(app, exc)
+        if handler is None:
+            raise
+        response = await handler(request, exc)
+    await response(scope, receive, send)
+    return True
+
+
+@cache
+def _create_route() -> APIRoute:
+    """The route :func:`create_registration_direct` stands in for, as FastAPI records it in
+    the request's scope (the request's log line names its path)."""
+    return next(
+        r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is create_registration
+    )
+
+
+def _enqueued_events(outcome: RegisterResult | VerwijsindexError) -> bool:
+    """Only a new registration that opened or joined a match enqueues webhook events."""
+    return isinstance(outcome, RegisterResult) and outcome.created and outcome.match_id is not None
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One registration asked for through the API, on its way into a write group."""
+
+    ctx: AppContext
+    access: AccessContext
+    request: RegistrationRequest
+    in_batch: bool
+    """Single registrations count against the per-minute and per-day rate limits, items of a
+    batch against the organisation's daily batch quota."""
+
+
+Outcome = RegisterResult | VerwijsindexError
+
+
+async def _register_attempts(
+    session: AsyncSession, payloads: list[list[_Attempt]]
+) -> list[list[Outcome]]:
+    """The write of every registration request in a group, set-based: one rate-limit
+    statement, one :meth:`RegistrationService.register_many`, one anomaly-counter statement
+    and one access-log append for all of them. Each request gets exactly the outcome it would
+    get alone in the same order (an attempt refused by a rate limit or failing validation is
+    not counted and changes nothing)."""
+    attempts = [attempt for payload in payloads for attempt in payload]
+    ctx = attempts[0].ctx
+    admissions = await ctx.abuse.admit_registrations(
+        session,
+        [(a.request.actor.organisation_id, a.request.actor.professional_id) for a in attempts],
+        batch=[a.in_batch for a in attempts],
+    )
+    outcomes: list[Outcome | None] = [admission.refused for admission in admissions]
+    todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    registered = await ctx.registrations.register_many(session, [attempts[i].request for i in todo])
+    for i, result in zip(todo, registered, strict=True):
+        outcomes[i] = result
+    for i, admission in enumerate(admissions):
+        if admission.refused is None and isinstance(outcomes[i], VerwijsindexError):
+            admission.release()
+    await ctx.abuse.settle(session, admissions)
+
+    created: dict[tuple[str, str], int] = {}
+    entries: list[Entry] = []
+    for attempt, outcome in zip(attempts, outcomes, strict=True):
+        if not isinstance(outcome, RegisterResult):
+            continue
+        if outcome.created:
+            key = (outcome.registration.organisation_id, outcome.registration.professional_id)
+            created[key] = created.get(key, 0) + 1
+        subject = ctx.keys.access_log_subject(outcome.bsn)
+        entries.append(
+            Entry(attempt.access, Operation.REGISTRATION_CREATE, Subject.person(subject))
+        )
+    await ctx.abuse.after_registrations(session, created)
+    await ctx.access_log.record_entries(session, entries)
+
+    results: list[list[Outcome]] = []
+    position = 0
+    for payload in payloads:
+        part = outcomes[position : position + len(payload)]
+        position += len(payload)
+        results.append([o for o in part if o is not None])
+    return results
+
+
+@router.post(
+    ":batch",
+    response_model=RegistrationBatchResult,
+    responses=_WRITE_PROBLEMS,
+    summary="Register up to 1,000 youths in one request",
+    dependencies=[audited(Operation.REGISTRATION_CREATE)],
+)
+async def create_registrations_batch(
+    body: RegistrationBatch, ctx: Ctx, caller: ProfessionalDep, request: Request
+) -> Response:
+    """Each item is handled exactly as ``POST /v1/registrations`` would, in the given order,
+    in one transaction: the same validation, idempotency and match rules. Invalid items are
+    reported per item (``status`` 422/403 with a problem) and do not stop the valid ones.
+    Every registered item is recorded in the access log like a single registration."""
+    access = access_context(request)
+    org = caller.actor.organisation_id
+    named = {i.professional_id for i in body.items if i.professional_id is not None}
+    async with ctx.database.read() as session:
+        allowed = await repo.active_professionals_of_organisation(
+            session, organisation_id=org, professional_ids=named
+        )
+    results: list[dict[str, object] | None] = [None] * len(body.items)
+    attempts: list[_Attempt] = []
+    positions: list[int] = []
+    actors = {caller.actor.professional_id: caller.actor}  # one Actor per professional
+    for index, item in enumerate(body.items):
+        professional = item.professional_id or caller.actor.professional_id
+        if item.professional_id is not None and item.professional_id not in allowed:
+            results[index] = _item_problem(
+                index,
+                403,
+                "professional-not-in-organisation",
+                "the professional is unknown, inactive or of another organisation",
+            )
+            continue
+        actor = actors.get(professional)
+        if actor is None:
+            actor = actors[professional] = Actor(organisation_id=org, professional_id=professional)
+        positions.append(index)
+        attempts.append(
+            _Attempt(
+                ctx=ctx,
+                access=access,
+                request=RegistrationRequest(
+                    actor=actor,
+                    bsn=item.bsn,
+                    birth_date=item.birth_date,
+                    municipality=item.municipality,
+                ),
+                in_batch=True,
+            )
+        )
+    outcomes = await ctx.writes.run_batched(_register_attempts, attempts) if attempts else []
+    created = existing = 0
+    for index, outcome in zip(positions, outcomes, strict=True):
+        if isinstance(outcome, VerwijsindexError):
+            results[index] = _item_problem(index, status_for(outcome), outcome.code, outcome.detail)
+            continue
+        if outcome.created:
+            created += 1
+        else:
+            existing += 1
+        results[index] = {
+            "index": index,
+            "status": 201 if outcome.created else 200,
+            "registration": registration_fields(outcome.registration, outcome.match_id),
+            "problem": None,
+        }
+    if any(_enqueued_events(o) for o in outcomes):
+        ctx.webhooks.wake()
+    # The fields of ``RegistrationBatchResult`` (the documented ``response_model``) as plain
+    # values, serialised once: building and validating a thousand result models costs several
+    # times their serialisation. tests/verwijsindex/test_batch.py holds the body to the model.
+    result = {
+        "created": created,
+        "existing": existing,
+        "failed": len(results) - created - existing,
+        "results": results,
+    }
+    return Response(content=pydantic_core.to_json(result), media_type="application/json")
+
+
+def _item_problem(index: int, status: int, code: str, detail: str) -> dict[str, object]:
+    """A failed item as the fields of :class:`BatchItemResult` (see the batch route)."""
+    return {
+        "index": index,
+        "status": status,
+        "registration": None,
+        "problem": {"type": PROBLEM_BASE + code, "status": status, "detail": detail},
+    }
+
+
+@router.get(
+    "",
+    response_model=RegistrationPage,
+    responses=_PROBLEMS,
+    summary="List the organisation's registrations",
+    dependencies=[audited(Operation.REGISTRATION_LIST)],
+)
+async def list_registrations(
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
+    status: Literal["active", "withdrawn", "ended"] | None = None,
+    professional_id: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> RegistrationPage:
+    """The registrations of the caller's organisation, oldest first."""
+    after = decode_cursor(cursor)
+    async with ctx.database.read() as session:
+        rows = await repo.list_registrations(
+            session,
+            organisation_id=caller.actor.organisation_id,
+            status=status,
+            professional_id=professional_id,
+            after=after,
+            limit=limit + 1,
+        )
+        page = rows[:limit]
+        matches = await repo.open_match_ids_of_registrations(session, [r.id for r in page])
+    await record_read(
+        ctx,
+        access_context(request),
+        Operation.REGISTRATION_LIST,
+        [Subject.registration(r.id) for r in page],
+    )
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return RegistrationPage(
+        items=[to_out(r, matches.get(r.id)) for r in page], next_cursor=next_cursor
+    )
+
+
+@router.get(
+    "/{registration_id}",
+    response_model=RegistrationOut,
+    responses=_PROBLEMS,
+    summary="Read one registration of the organisation",
+    dependencies=[
+        audited(Operation.REGISTRATION_READ, ref_type="registration", ref_param="registration_id")
+    ],
+)
+async def get_registration(
+    registration_id: Annotated[str, Path(max_length=64)],
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
+) -> RegistrationOut:
+    async with ctx.database.read() as session:
+        registration = await repo.get_registration_of_organisation(
+            session,
+            registration_id=registration_id,
+            organisation_id=caller.actor.organisation_id,
+        )
+        if registration is None:
+            raise NotFound("registration not found")
+        matches = await repo.open_match_ids_of_registrations(session, [registration.id])
+    await record_read(
+        ctx,
+        access_context(request),
+        Operation.REGISTRATION_READ,
+        [Subject.registration(registration.id)],
+    )
+    return to_out(registration, matches.get(registration.id))
+
+
+@router.post(
+    "/{registration_id}/withdraw",
+    response_model=RegistrationOut,
+    responses=_WRITE_PROBLEMS,
+    summary="Withdraw a registration",
+    dependencies=[
+        audited(
+            Operation.REGISTRATION_WITHDRAW, ref_type="registration", ref_param="registration_id"
+        )
+    ],
+)
+async def withdraw_registration(
+    registration_id: Annotated[str, Path(max_length=64)],
+    body: RegistrationWithdraw,
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
+) -> RegistrationOut:
+    """End the registration now. A withdrawn registration never matches again; a match left
+    with fewer than two participants is closed."""
+    async with ctx.database.transaction() as session:
+        registration = await ctx.registrations.withdraw(
+            session, actor=caller.actor, registration_id=registration_id, reason=body.reason
+        )
+        await ctx.abuse.after_withdrawal(session, registration=registration)
+        await ctx.access_log.record(
+            session,
+            access_context(request),
+            operation=Operation.REGISTRATION_WITHDRAW,
+            subject=Subject.registration(registration.id),
+            reason=body.reason,
+        )
+        out = to_out(registration, None)
+    ctx.webhooks.wake()
+    return out

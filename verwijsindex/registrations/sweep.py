@@ -1,0 +1,74 @@
+"""The lifecycle sweep: end due registrations and purge what retention allows."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from verwijsindex.accesslog import AccessContext, Operation, Subject
+from verwijsindex.logging import get_logger
+from verwijsindex.registrations.service import SweepResult
+
+if TYPE_CHECKING:
+    from verwijsindex.context import AppContext
+
+log = get_logger(__name__)
+_BATCH = 500
+
+
+async def sweep_once(ctx: AppContext) -> SweepResult:
+    """End every due registration (in batches, one transaction each), then purge."""
+    ended = 0
+    while True:
+        async with ctx.database.transaction() as session:
+            due = await ctx.registrations.end_due_registrations(session, limit=_BATCH)
+            if due:
+                await ctx.access_log.record_many(
+                    session,
+                    AccessContext.system(role="system", started_at=ctx.clock.now()),
+                    operation=Operation.REGISTRATION_EXPIRE,
+                    subjects=[Subject.registration(r.id) for r in due],
+                )
+        n = len(due)
+        ended += n
+        if n:
+            ctx.webhooks.wake()
+        if n < _BATCH:
+            break
+    async with ctx.database.transaction() as session:
+        regs, matches = await ctx.registrations.purge(
+            session, retention=timedelta(days=ctx.settings.retention_days)
+        )
+    async with ctx.database.transaction() as session:
+        await ctx.abuse.prune(session)
+        head = await ctx.access_log.sign_head(session)
+    retention = ctx.settings.ledger_personal_retention_days
+    async with ctx.database.transaction() as session:
+        consent = await ctx.consent.sweep(
+            session,
+            now=ctx.clock.now(),
+            exchange_retention=timedelta(days=ctx.settings.exchange_retention_days),
+            ledger_personal_retention=timedelta(days=retention) if retention else None,
+        )
+    log.info(
+        "consent_sweep",
+        expired_exchanges=consent.expired_exchanges,
+        erased_ledger_entries=consent.erased_ledger_entries,
+    )
+    result = SweepResult(ended=ended, purged_registrations=regs, purged_matches=matches)
+    log.info("access_log_head_signed", count=head.count)
+    log.info("sweep", ended=ended, purged_registrations=regs, purged_matches=matches)
+    return result
+
+
+async def run_sweeper(ctx: AppContext) -> None:
+    """Sweep now and then every ``sweep_interval_seconds``; errors are logged, not fatal."""
+    while True:
+        try:
+            await sweep_once(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("sweep_failed", error_type=type(exc).__name__, exc_info=exc)
+        await asyncio.sleep(ctx.settings.sweep_interval_seconds)

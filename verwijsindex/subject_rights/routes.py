@@ -1,0 +1,131 @@
+"""``/v1/subject-access`` and ``/v1/subject-erasure`` (AVG art. 15 and 17), for the
+municipality's ``privacy-officer``. The BSN travels in the POST body, never in a URL."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+
+from verwijsindex.accesslog import Operation, Subject
+from verwijsindex.accesslog.routes import entry_out
+from verwijsindex.accesslog.schemas import (
+    ErasureExtensionOut,
+    SubjectAccessOut,
+    SubjectAccessRequest,
+    SubjectErasureOut,
+    SubjectErasureRequest,
+    SubjectMatchOut,
+    SubjectParticipantOut,
+    SubjectRegistrationOut,
+)
+from verwijsindex.http.access import access_context, audited
+from verwijsindex.http.deps import Ctx, require_role
+from verwijsindex.http.schemas import WRITE_PROBLEMS, OrganisationRef, problem_responses
+from verwijsindex.organisations.service import Principal
+from verwijsindex.registrations.models import Organisation, Role
+
+router = APIRouter(prefix="/v1", tags=["subject rights"])
+
+_PROBLEMS = problem_responses(*WRITE_PROBLEMS)
+PrivacyOfficerDep = Annotated[Principal, require_role(Role.PRIVACY_OFFICER)]
+
+
+def _org(o: Organisation) -> OrganisationRef:
+    return OrganisationRef(id=o.id, name=o.name, sector=o.sector)
+
+
+@router.post(
+    "/subject-access",
+    response_model=SubjectAccessOut,
+    responses=_PROBLEMS,
+    summary="Right of access: what the index holds about a youth",
+    dependencies=[audited(Operation.SUBJECT_ACCESS)],
+)
+async def subject_access(
+    body: SubjectAccessRequest, ctx: Ctx, principal: PrivacyOfficerDep, request: Request
+) -> SubjectAccessOut:
+    """The youth's registrations, matches and the access-log entries about them (by
+    access-log pseudonym under every key version, and by registration and match reference).
+    The request itself is recorded in the access log."""
+    bsn = ctx.subject_rights.parse(body.bsn, body.birth_date)
+    async with ctx.database.transaction() as session:
+        report = await ctx.subject_rights.access(session, bsn=bsn)
+        await ctx.access_log.record(
+            session,
+            access_context(request),
+            operation=Operation.SUBJECT_ACCESS,
+            subject=Subject.person(report.access_log_pseudonym),
+        )
+    return SubjectAccessOut(
+        registrations=[
+            SubjectRegistrationOut(
+                id=r.registration.id,
+                organisation=_org(r.organisation),
+                municipality=r.registration.municipality,
+                created_at=r.registration.created_at,
+                status=r.registration.status,  # type: ignore[arg-type]
+                ended_at=r.registration.ended_at,
+                end_reason=r.registration.end_reason,
+            )
+            for r in report.registrations
+        ],
+        matches=[
+            SubjectMatchOut(
+                id=m.match.id,
+                created_at=m.match.created_at,
+                status=m.match.status,  # type: ignore[arg-type]
+                closed_at=m.match.closed_at,
+                participants=[
+                    SubjectParticipantOut(
+                        registration_id=p.registration_id,
+                        organisation=_org(o),
+                        joined_at=p.joined_at,
+                        left_at=p.left_at,
+                    )
+                    for p, o in m.participants
+                ],
+            )
+            for m in report.matches
+        ],
+        access_log=[entry_out(r) for r in report.access_log],
+    )
+
+
+@router.post(
+    "/subject-erasure",
+    response_model=SubjectErasureOut,
+    responses=_PROBLEMS,
+    summary="Right to erasure: end and delete everything the index holds about a youth",
+    dependencies=[audited(Operation.SUBJECT_ERASURE)],
+)
+async def subject_erasure(
+    body: SubjectErasureRequest, ctx: Ctx, principal: PrivacyOfficerDep, request: Request
+) -> SubjectErasureOut:
+    """Ends every active registration (end reason ``erasure``, with the usual webhook events),
+    then deletes the youth's registrations, match participations and matches at once, and
+    calls the registered erasure hooks. The access log keeps its records (they hold only the
+    keyed access-log pseudonym and references) and records this erasure."""
+    bsn = ctx.subject_rights.parse(body.bsn)
+    async with ctx.database.transaction() as session:
+        report = await ctx.subject_rights.erase(
+            session, bsn=bsn, request_reference=body.request_reference
+        )
+        await ctx.access_log.record(
+            session,
+            access_context(request),
+            operation=Operation.SUBJECT_ERASURE,
+            subject=Subject.person(report.access_log_pseudonym),
+            reason=body.reason,
+            reference=body.request_reference,
+        )
+    assert report.completed_at is not None
+    return SubjectErasureOut(
+        request_reference=body.request_reference,
+        ended_registrations=report.ended_registrations,
+        erased_registrations=report.erased_registrations,
+        erased_matches=report.erased_matches,
+        erased_participations=report.erased_participations,
+        completed_at=report.completed_at,
+        extensions=[ErasureExtensionOut(name=e.name, erased=e.erased) for e in report.extensions],
+    )

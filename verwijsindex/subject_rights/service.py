@@ -1,0 +1,248 @@
+"""Data subjects' rights (AVG art. 15 access, art. 17 erasure), exercised by the
+municipality's privacy officer for a verified request carrying the youth's BSN.
+
+Erasure ends every active registration of the youth (end reason ``erasure``, with the usual
+outbox events), then deletes the youth's registrations, match participations and matches
+at once. Records kept elsewhere are handed to the registered :data:`ErasureHook` callables in
+the same transaction; the consent ledger's erase-personal-parts function is meant to be
+registered there with :meth:`SubjectRightsService.add_erasure_hook`. No hook is registered by
+default, so nothing outside the index's own tables is erased until one is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import crypto
+from verwijsindex.accesslog import AccessLogRecord, records_about
+from verwijsindex.clock import Clock
+from verwijsindex.errors import InvalidBSN
+from verwijsindex.keys import KeyRing
+from verwijsindex.registrations import repository as repo
+from verwijsindex.registrations.lifecycle import parse_birth_date
+from verwijsindex.registrations.models import (
+    EndReason,
+    Match,
+    MatchParticipant,
+    MatchStatus,
+    Organisation,
+    Registration,
+    RegistrationStatus,
+)
+from verwijsindex.registrations.service import RegistrationService
+
+ACCESS_LOG_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class ErasureScope:
+    """What an erasure hook is told: the youth's index rows being erased (no BSN)."""
+
+    registration_ids: list[str]
+    match_ids: list[str]
+    access_log_pseudonyms: list[str]
+    request_reference: str
+
+
+@dataclass(frozen=True)
+class ErasureHookResult:
+    name: str
+    erased: int
+
+
+ErasureHook = Callable[[AsyncSession, ErasureScope], Awaitable[ErasureHookResult]]
+"""Erase the personal parts of records kept outside the index's tables, in the same
+transaction, and say how many records were touched."""
+
+
+@dataclass(frozen=True)
+class SubjectRegistration:
+    registration: Registration
+    organisation: Organisation
+
+
+@dataclass(frozen=True)
+class SubjectMatch:
+    match: Match
+    participants: list[tuple[MatchParticipant, Organisation]]
+
+
+@dataclass(frozen=True)
+class SubjectAccessReport:
+    registrations: list[SubjectRegistration]
+    matches: list[SubjectMatch]
+    access_log: list[AccessLogRecord]
+    access_log_pseudonym: str
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    ended_registrations: int
+    erased_registrations: int
+    erased_matches: int
+    erased_participations: int
+    access_log_pseudonym: str
+    extensions: list[ErasureHookResult] = field(default_factory=list)
+    completed_at: datetime | None = None
+
+
+class SubjectRightsService:
+    def __init__(self, *, keys: KeyRing, clock: Clock, registrations: RegistrationService) -> None:
+        self._keys = keys
+        self._clock = clock
+        self._registrations = registrations
+        self._hooks: list[ErasureHook] = []
+
+    def add_erasure_hook(self, hook: ErasureHook) -> None:
+        """Register an extension point called on every erasure (e.g. the consent ledger)."""
+        self._hooks.append(hook)
+
+    @staticmethod
+    def parse(bsn: str, birth_date: str | date | None = None) -> crypto.BSN:
+        try:
+            valid = crypto.parse_bsn(bsn)
+        except crypto.InvalidBSN as exc:
+            raise InvalidBSN(str(exc)) from None
+        if birth_date is not None:
+            parse_birth_date(birth_date)
+        return valid
+
+    async def _rows_of(
+        self, session: AsyncSession, bsn: crypto.BSN
+    ) -> tuple[list[Registration], list[Match]]:
+        pseudonyms = self._keys.all_pseudonyms(bsn)
+        of_youth = Registration.pseudonym.in_(pseudonyms)
+        registrations = list(
+            (
+                await session.execute(
+                    select(Registration)
+                    .where(
+                        repo.of_subject_any_status(
+                            of_youth, Registration.status, RegistrationStatus.ACTIVE
+                        )
+                    )
+                    .order_by(Registration.created_at, Registration.id)
+                )
+            ).scalars()
+        )
+        reg_ids = [r.id for r in registrations]
+        opened_by_youth = Match.subject_pseudonym.in_(pseudonyms)
+        conditions = [repo.of_subject_any_status(opened_by_youth, Match.status, MatchStatus.OPEN)]
+        if reg_ids:
+            conditions.append(
+                Match.id.in_(
+                    select(MatchParticipant.match_id).where(
+                        MatchParticipant.registration_id.in_(reg_ids)
+                    )
+                )
+            )
+        matches = list(
+            (
+                await session.execute(
+                    select(Match).where(or_(*conditions)).order_by(Match.created_at, Match.id)
+                )
+            ).scalars()
+        )
+        return registrations, matches
+
+    async def access(self, session: AsyncSession, *, bsn: crypto.BSN) -> SubjectAccessReport:
+        """Everything the index holds about the youth, under every key version."""
+        registrations, matches = await self._rows_of(session, bsn)
+        organisations: dict[str, Organisation] = {}
+
+        async def org(organisation_id: str) -> Organisation:
+            if organisation_id not in organisations:
+                found = await repo.get_organisation(session, organisation_id)
+                assert found is not None
+                organisations[organisation_id] = found
+            return organisations[organisation_id]
+
+        subject_registrations = [
+            SubjectRegistration(r, await org(r.organisation_id)) for r in registrations
+        ]
+        subject_matches = []
+        for match in matches:
+            parts = list(
+                (
+                    await session.execute(
+                        select(MatchParticipant)
+                        .where(MatchParticipant.match_id == match.id)
+                        .order_by(MatchParticipant.joined_at, MatchParticipant.id)
+                    )
+                ).scalars()
+            )
+            subject_matches.append(
+                SubjectMatch(match, [(p, await org(p.organisation_id)) for p in parts])
+            )
+        log_pseudonyms = self._keys.all_access_log_subjects(bsn)
+        refs = [("registration", r.id) for r in registrations] + [("match", m.id) for m in matches]
+        records = await records_about(
+            session, pseudonyms=log_pseudonyms, refs=refs, limit=ACCESS_LOG_LIMIT
+        )
+        return SubjectAccessReport(
+            registrations=subject_registrations,
+            matches=subject_matches,
+            access_log=records,
+            access_log_pseudonym=log_pseudonyms[0],
+        )
+
+    async def erase(
+        self, session: AsyncSession, *, bsn: crypto.BSN, request_reference: str
+    ) -> ErasureReport:
+        """End, then delete the youth's registrations, participations and matches."""
+        for pseudonym in sorted(set(self._keys.all_pseudonyms(bsn))):
+            await repo.lock_subject(session, pseudonym)
+        registrations, matches = await self._rows_of(session, bsn)
+        ended = 0
+        for registration in registrations:
+            if registration.status == RegistrationStatus.ACTIVE:
+                await self._registrations.end_registration(
+                    session, registration, reason=EndReason.ERASURE
+                )
+                ended += 1
+        now = self._clock.now()
+        for match in matches:
+            if match.status == MatchStatus.OPEN:
+                match.status = MatchStatus.CLOSED
+                match.closed_at = now
+        await session.flush()
+
+        reg_ids = [r.id for r in registrations]
+        match_ids = [m.id for m in matches]
+        scope = ErasureScope(
+            registration_ids=reg_ids,
+            match_ids=match_ids,
+            access_log_pseudonyms=[str(p) for p in self._keys.all_access_log_subjects(bsn)],
+            request_reference=request_reference,
+        )
+        extensions = [await hook(session, scope) for hook in self._hooks]
+
+        participations = 0
+        if reg_ids or match_ids:
+            result = await session.execute(
+                delete(MatchParticipant).where(
+                    or_(
+                        MatchParticipant.registration_id.in_(reg_ids),
+                        MatchParticipant.match_id.in_(match_ids),
+                    )
+                )
+            )
+            participations = int(result.rowcount)  # type: ignore[attr-defined]
+        if match_ids:
+            await session.execute(delete(Match).where(Match.id.in_(match_ids)))
+        if reg_ids:
+            await session.execute(delete(Registration).where(Registration.id.in_(reg_ids)))
+        return ErasureReport(
+            ended_registrations=ended,
+            erased_registrations=len(reg_ids),
+            erased_matches=len(match_ids),
+            erased_participations=participations,
+            access_log_pseudonym=scope.access_log_pseudonyms[0],
+            extensions=extensions,
+            completed_at=now,
+        )

@@ -1,0 +1,86 @@
+"""The index's wiring of :mod:`notifier`: sealing key, endpoint service, delivery workers.
+
+Webhook secrets are sealed under ``keys.subkey("webhook-secrets")`` (one key per master-key
+version), which lives outside the database. ``serve`` runs one worker in-process; the API and
+the sweeper call :meth:`Webhooks.wake` after committing a change so that the worker claims
+the new messages at once instead of at its next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from notifier import (
+    STANDARD_WEBHOOKS_SCHEDULE,
+    DeliveryWorker,
+    EndpointService,
+    RetryPolicy,
+    SecretBox,
+    WorkerConfig,
+)
+from verwijsindex.keys import KeyRing
+from verwijsindex.settings import Settings
+from verwijsindex.storage import Database
+
+WEBHOOK_SECRETS_PURPOSE = "webhook-secrets"
+
+
+class Webhooks:
+    """Everything the index needs to manage endpoints and deliver messages."""
+
+    def __init__(self, *, settings: Settings, database: Database, keys: KeyRing) -> None:
+        self._settings = settings
+        self._database = database
+        self.box = SecretBox(
+            keys={v: keys.subkey(WEBHOOK_SECRETS_PURPOSE, version=v) for v in keys.versions},
+            current_version=keys.current_version,
+        )
+        self.endpoints = EndpointService(
+            box=self.box,
+            allow_http=bool(settings.allow_http_webhooks),
+            allow_private=bool(settings.allow_private_webhook_addresses),
+        )
+        self._workers: list[DeliveryWorker] = []
+
+    def worker_config(self) -> WorkerConfig:
+        s = self._settings
+        schedule = (
+            tuple(s.webhook_retry_schedule)
+            if s.webhook_retry_schedule is not None
+            else STANDARD_WEBHOOKS_SCHEDULE
+        )
+        assert s.webhook_lease_seconds is not None
+        return WorkerConfig(
+            allow_http=bool(s.allow_http_webhooks),
+            allow_private=bool(s.allow_private_webhook_addresses),
+            timeout_seconds=s.webhook_timeout_seconds,
+            poll_interval_seconds=s.webhook_poll_interval_seconds,
+            lease_seconds=s.webhook_lease_seconds,
+            max_concurrency=s.webhook_max_concurrency,
+            policy=RetryPolicy(schedule=schedule, jitter=s.webhook_retry_jitter),
+        )
+
+    def new_worker(self, *, name: str | None = None) -> DeliveryWorker:
+        """A worker on this database; :meth:`wake` reaches it."""
+        worker = DeliveryWorker(
+            transaction=self._database.transaction,
+            box=self.box,
+            config=self.worker_config(),
+            name=name,
+        )
+        self._workers.append(worker)
+        return worker
+
+    def wake(self) -> None:
+        """Tell this process's workers that new messages were committed."""
+        for worker in self._workers:
+            worker.wake()
+
+    async def run_workers(self, count: int = 1) -> None:
+        """Run ``count`` workers until cancelled (one on SQLite: a single writer anyway)."""
+        if self._database.dialect == "sqlite":
+            count = 1
+        workers = [self.new_worker() for _ in range(count)]
+        async with asyncio.TaskGroup() as group:
+            for worker in workers:
+                group.create_task(worker.run())
