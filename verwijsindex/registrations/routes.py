@@ -325,7 +325,8 @@ async def create_registrations_batch(
         ctx.webhooks.wake()
     # The fields of ``RegistrationBatchResult`` (the documented ``response_model``) as plain
     # values, serialised once: building and validating a thousand result models costs several
-    # times their serialisation. tests/verwijsindex/test_batch.py holds the body to the model.
+    # times their serialisation. tests/verwijsindex/registrations/test_batch.py holds the body
+    # to the model.
     result = {
         "created": created,
         "existing": existing,

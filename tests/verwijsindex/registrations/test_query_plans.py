@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import event
 
 from tests.conftest import BACKENDS, Caller, make_bsn, registration_body
-from tests.verwijsindex.security.helpers import privacy_officer_headers
+from tests.verwijsindex.helpers import privacy_officer_headers
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
 from verwijsindex.registrations.sweep import sweep_once

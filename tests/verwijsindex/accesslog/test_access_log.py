@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, update
 
 import crypto
 from tests.conftest import Caller, make_bsn, registration_body
-from tests.verwijsindex.security.helpers import (
+from tests.verwijsindex.helpers import (
     drop_append_only_triggers,
     privacy_officer_headers,
     records,

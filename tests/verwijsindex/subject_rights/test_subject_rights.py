@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 import crypto
 from notifier import OutboxEvent
 from tests.conftest import Caller, registration_body
-from tests.verwijsindex.security.helpers import privacy_officer_headers, records
+from tests.verwijsindex.helpers import privacy_officer_headers, records
 from verwijsindex.context import AppContext
 from verwijsindex.errors import InvalidInput
 from verwijsindex.subject_rights.service import ErasureHookResult, ErasureScope

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import Caller, make_bsn, make_caller, registration_body
-from tests.verwijsindex.security.helpers import privacy_officer_headers, records
+from tests.verwijsindex.helpers import privacy_officer_headers, records
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
 from verwijsindex.settings import Settings
