@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from verwijsindex.accesslog import AccessContext, Operation, Subject
 from verwijsindex.context import AppContext
-from verwijsindex.registrations.models import Organisation
+from verwijsindex.organisations.models import Organisation
 
 
 async def seed_demo(ctx: AppContext) -> str:

@@ -13,7 +13,8 @@ from tests.conftest import Caller, make_caller
 from tests.e2e.conftest import Server
 from verwijsindex.clock import SystemClock
 from verwijsindex.context import build_context
-from verwijsindex.registrations.models import Match, MatchParticipant, Registration
+from verwijsindex.matches.models import Match, MatchParticipant
+from verwijsindex.registrations.models import Registration
 from verwijsindex.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -13,7 +13,8 @@ from scripts.bench.load_registrations import DEFAULT_BSN_OFFSET, bsn_of, load
 from tests.conftest import Caller, registration_body
 from verwijsindex.accesslog import AccessLogRecord
 from verwijsindex.context import AppContext
-from verwijsindex.registrations.models import Match, Registration
+from verwijsindex.matches.models import Match
+from verwijsindex.registrations.models import Registration
 from verwijsindex.settings import Settings
 
 

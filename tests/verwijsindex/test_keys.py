@@ -24,7 +24,8 @@ from verwijsindex.context import AppContext
 from verwijsindex.errors import ConfigurationError
 from verwijsindex.http.app import create_app
 from verwijsindex.keys import KeyRing, key_files, rotate_key
-from verwijsindex.registrations.models import Match, Registration
+from verwijsindex.matches.models import Match
+from verwijsindex.registrations.models import Registration
 from verwijsindex.settings import Settings
 
 

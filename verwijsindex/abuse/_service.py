@@ -23,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from verwijsindex.abuse._models import AnomalyFlag, RateLimitCounter
 from verwijsindex.clock import Clock
 from verwijsindex.errors import VerwijsindexError
-from verwijsindex.registrations.models import MatchParticipant, Professional, Registration
+from verwijsindex.matches.models import MatchParticipant
+from verwijsindex.organisations.models import Professional
+from verwijsindex.registrations.models import Registration
 from verwijsindex.settings import Settings
 from verwijsindex.storage.base import new_id
 

@@ -27,8 +27,8 @@ from verwijsindex.http.deps import Ctx, require_role
 from verwijsindex.http.pagination import decode_cursor, encode_cursor
 from verwijsindex.http.problems import ApiProblem
 from verwijsindex.http.schemas import READ_PROBLEMS, problem_responses
+from verwijsindex.organisations.models import Role
 from verwijsindex.organisations.service import Principal
-from verwijsindex.registrations.models import Role
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

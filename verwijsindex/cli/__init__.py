@@ -20,7 +20,7 @@ from verwijsindex.clock import SystemClock
 from verwijsindex.context import AppContext, build_context
 from verwijsindex.errors import VerwijsindexError
 from verwijsindex.logging import configure_logging, get_logger
-from verwijsindex.registrations.models import ApiKey
+from verwijsindex.organisations.models import ApiKey
 from verwijsindex.settings import Settings
 from verwijsindex.storage.migrate import upgrade
 

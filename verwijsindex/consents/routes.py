@@ -38,9 +38,9 @@ from verwijsindex.errors import NotFound
 from verwijsindex.http.deps import Ctx, ProfessionalDep, require_role
 from verwijsindex.http.problems import ApiProblem
 from verwijsindex.http.schemas import WRITE_PROBLEMS, problem_responses
+from verwijsindex.matches import repository as match_repo
+from verwijsindex.organisations.models import Role
 from verwijsindex.organisations.service import Principal
-from verwijsindex.registrations import repository as repo
-from verwijsindex.registrations.models import Role
 
 router = APIRouter(tags=["consent and exchange"])
 
@@ -218,7 +218,7 @@ def _unb64(value: str, field: str) -> bytes:
 
 
 async def _participants(session: AsyncSession, match_id: str, organisation_id: str) -> set[str]:
-    orgs = await repo.open_match_participant_organisations(session, match_id)
+    orgs = await match_repo.open_match_participant_organisations(session, match_id)
     if orgs is None or organisation_id not in orgs:
         raise NotFound("match not found")
     return orgs
@@ -453,7 +453,7 @@ async def get_encryption_key(
     organisation_id: _Id, ctx: Ctx, principal: OrgSystemDep
 ) -> EncryptionKeyOut:
     async with ctx.database.transaction() as session:
-        if organisation_id != principal.organisation_id and not await repo.share_open_match(
+        if organisation_id != principal.organisation_id and not await match_repo.share_open_match(
             session, principal.organisation_id, organisation_id
         ):
             raise NotFound("no such organisation key")

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from verwijsindex.context import AppContext
 from verwijsindex.http.problems import ApiProblem
 from verwijsindex.organisations.credentials import CachedKey, CachedProfessional
+from verwijsindex.organisations.models import Professional, Role
 from verwijsindex.organisations.service import TOUCH_INTERVAL, Principal, hash_api_key
-from verwijsindex.registrations.models import Professional, Role
 from verwijsindex.registrations.service import Actor
 
 _BEARER = "bearer "

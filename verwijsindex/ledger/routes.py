@@ -15,8 +15,8 @@ from verwijsindex.http.deps import Ctx, PrincipalDep
 from verwijsindex.http.problems import ApiProblem
 from verwijsindex.http.schemas import READ_PROBLEMS, problem_responses
 from verwijsindex.logging import get_logger
+from verwijsindex.organisations.models import Role
 from verwijsindex.organisations.service import Principal
-from verwijsindex.registrations.models import Role
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 log = get_logger(__name__)

@@ -21,7 +21,7 @@ from verwijsindex.http.schemas import (
     ProfessionalContact,
     problem_responses,
 )
-from verwijsindex.registrations import repository as repo
+from verwijsindex.matches import repository as match_repo
 
 router = APIRouter(prefix="/v1/matches", tags=["matches"])
 
@@ -46,7 +46,7 @@ async def list_matches(
     """Open matches by default; ``status=closed`` or ``all`` for history within retention."""
     after = decode_cursor(cursor)
     async with ctx.database.read() as session:
-        rows = await repo.list_matches(
+        rows = await match_repo.list_matches(
             session,
             organisation_id=caller.actor.organisation_id,
             status=None if status == "all" else status,
@@ -87,12 +87,12 @@ async def get_match(
     """Each participant's organisation and professional contact details — nothing about the
     youth. 404 when the caller's organisation does not take part."""
     async with ctx.database.read() as session:
-        match = await repo.get_match_for_organisation(
+        match = await match_repo.get_match_for_organisation(
             session, match_id=match_id, organisation_id=caller.actor.organisation_id
         )
         if match is None:
             raise NotFound("match not found")
-        rows = await repo.match_participant_rows(session, match.id)
+        rows = await match_repo.match_participant_rows(session, match.id)
     # The youth (by match reference) and every professional whose contact details are shown.
     subjects = [Subject.match(match.id)]
     professionals = dict.fromkeys(row.professional_id for row in rows)

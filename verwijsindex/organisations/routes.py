@@ -16,7 +16,7 @@ from verwijsindex.http.schemas import (
     ApiKeyOut,
     problem_responses,
 )
-from verwijsindex.registrations.models import ApiKey
+from verwijsindex.organisations.models import ApiKey
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
 

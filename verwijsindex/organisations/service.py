@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.clock import Clock
 from verwijsindex.errors import InvalidInput, NotFound
-from verwijsindex.registrations import repository as repo
-from verwijsindex.registrations.models import ApiKey, Organisation, Professional, Role, Sector
+from verwijsindex.organisations import repository as org_repo
+from verwijsindex.organisations.models import ApiKey, Organisation, Professional, Role, Sector
 
 API_KEY_PREFIX_LIVE = "vi_live_"
 API_KEY_PREFIX_TEST = "vi_test_"
@@ -89,7 +89,7 @@ class AdminService:
     async def create_professional(
         self, session: AsyncSession, *, organisation_id: str, name: str, email: str, phone: str
     ) -> Professional:
-        if await repo.get_organisation(session, organisation_id) is None:
+        if await org_repo.get_organisation(session, organisation_id) is None:
             raise NotFound("organisation not found")
         email = email.strip()
         phone = phone.strip()
@@ -127,7 +127,7 @@ class AdminService:
             if not 1 <= expires_in_days <= MAX_API_KEY_DAYS:
                 raise InvalidInput(f"expires_in_days must be 1 to {MAX_API_KEY_DAYS}")
             expires_at = self._clock.now() + timedelta(days=expires_in_days)
-        organisation = await repo.get_organisation(session, organisation_id)
+        organisation = await org_repo.get_organisation(session, organisation_id)
         if organisation is None:
             raise NotFound("organisation not found")
         if role_value is Role.PRIVACY_OFFICER and organisation.sector != Sector.MUNICIPALITY:
@@ -160,9 +160,9 @@ class AdminService:
 
     async def list_api_keys(self, session: AsyncSession, *, organisation_id: str) -> list[ApiKey]:
         """The organisation's keys, oldest first (hashes stay in the database)."""
-        if await repo.get_organisation(session, organisation_id) is None:
+        if await org_repo.get_organisation(session, organisation_id) is None:
             raise NotFound("organisation not found")
-        return await repo.list_api_keys(session, organisation_id)
+        return await org_repo.list_api_keys(session, organisation_id)
 
     async def revoke_api_key(
         self, session: AsyncSession, *, key_id: str, organisation_id: str | None
@@ -172,7 +172,7 @@ class AdminService:
         ``organisation_id`` confines the lookup to one organisation; a key of another
         organisation is reported as not found. ``None`` is the operator's unconfined path.
         """
-        api_key = await repo.get_api_key(session, key_id)
+        api_key = await org_repo.get_api_key(session, key_id)
         if api_key is None or (
             organisation_id is not None and api_key.organisation_id != organisation_id
         ):
@@ -189,7 +189,7 @@ class AdminService:
         if not presented.startswith((API_KEY_PREFIX_LIVE, API_KEY_PREFIX_TEST)):
             return None
         digest = hash_api_key(presented)
-        api_key = await repo.get_api_key_by_hash(session, digest)
+        api_key = await org_repo.get_api_key_by_hash(session, digest)
         if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):
             return None
         now = self._clock.now()
@@ -208,9 +208,9 @@ class AdminService:
         )
 
     async def touch(self, session: AsyncSession, principal: Principal) -> None:
-        await repo.touch_api_key(session, principal.api_key_id, self._clock.now())
+        await org_repo.touch_api_key(session, principal.api_key_id, self._clock.now())
 
     async def professional_of(
         self, session: AsyncSession, *, professional_id: str
     ) -> Professional | None:
-        return await repo.get_professional(session, professional_id)
+        return await org_repo.get_professional(session, professional_id)

@@ -38,6 +38,8 @@ from verwijsindex.http.schemas import (
     RegistrationWithdraw,
     problem_responses,
 )
+from verwijsindex.matches import repository as match_repo
+from verwijsindex.organisations import repository as org_repo
 from verwijsindex.registrations import repository as repo
 from verwijsindex.registrations.models import Registration, RegistrationRow
 from verwijsindex.registrations.service import Actor, RegisterResult, RegistrationRequest
@@ -271,7 +273,7 @@ async def create_registrations_batch(
     org = caller.actor.organisation_id
     named = {i.professional_id for i in body.items if i.professional_id is not None}
     async with ctx.database.read() as session:
-        allowed = await repo.active_professionals_of_organisation(
+        allowed = await org_repo.active_professionals_of_organisation(
             session, organisation_id=org, professional_ids=named
         )
     results: list[dict[str, object] | None] = [None] * len(body.items)
@@ -374,7 +376,7 @@ async def list_registrations(
             limit=limit + 1,
         )
         page = rows[:limit]
-        matches = await repo.open_match_ids_of_registrations(session, [r.id for r in page])
+        matches = await match_repo.open_match_ids_of_registrations(session, [r.id for r in page])
     await record_read(
         ctx,
         access_context(request),
@@ -410,7 +412,7 @@ async def get_registration(
         )
         if registration is None:
             raise NotFound("registration not found")
-        matches = await repo.open_match_ids_of_registrations(session, [registration.id])
+        matches = await match_repo.open_match_ids_of_registrations(session, [registration.id])
     await record_read(
         ctx,
         access_context(request),

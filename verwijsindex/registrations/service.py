@@ -21,14 +21,14 @@ from verwijsindex.errors import (
     VerwijsindexError,
 )
 from verwijsindex.keys import KeyRing
+from verwijsindex.matches import repository as match_repo
+from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
+from verwijsindex.organisations import repository as org_repo
 from verwijsindex.registrations import repository as repo
 from verwijsindex.registrations.lifecycle import parse_birth_date, registration_end
 from verwijsindex.registrations.models import (
     WITHDRAW_REASONS,
     EndReason,
-    Match,
-    MatchParticipant,
-    MatchStatus,
     Registration,
     RegistrationRow,
     RegistrationStatus,
@@ -183,7 +183,7 @@ class RegistrationService:
                     session, old=p.older, new=p.pseudonym, key_version=self._keys.current_version
                 )
         youths = await self._load_youths(session, subjects)
-        municipalities = await repo.organisation_municipalities(
+        municipalities = await org_repo.organisation_municipalities(
             session, {p.actor.organisation_id for p in valid if p.municipality is None}
         )
 
@@ -271,8 +271,8 @@ class RegistrationService:
         youths = {s: _Youth() for s in subjects}
         for registration in await repo.active_registrations_of_subject(session, subjects):
             youths[registration.pseudonym].active.append(registration)
-        matches = await repo.open_matches_of_subjects(session, subjects)
-        participations = await repo.current_participations_of_matches(
+        matches = await match_repo.open_matches_of_subjects(session, subjects)
+        participations = await match_repo.current_participations_of_matches(
             session, list(matches.values())
         )
         for pseudonym, match_id in matches.items():
@@ -405,7 +405,9 @@ class RegistrationService:
             data={"registration_id": registration.id, "reason": str(reason)},
             occurred_at=now,
         )
-        participation = await repo.open_participation_of_registration(session, registration.id)
+        participation = await match_repo.open_participation_of_registration(
+            session, registration.id
+        )
         if participation is None:
             await session.flush()
             return
@@ -413,7 +415,7 @@ class RegistrationService:
         match_id = participation.match_id
         remaining = [
             p
-            for p in await repo.current_participations(session, match_id)
+            for p in await match_repo.current_participations(session, match_id)
             if p.id != participation.id
         ]
         for p in remaining:
@@ -465,5 +467,5 @@ class RegistrationService:
         """Delete ended registrations and closed matches older than the retention period."""
         cutoff = self._clock.now() - retention
         purged_regs = await repo.purge_ended_registrations(session, ended_before=cutoff)
-        purged_matches = await repo.purge_closed_matches(session, closed_before=cutoff)
+        purged_matches = await match_repo.purge_closed_matches(session, closed_before=cutoff)
         return purged_regs, purged_matches

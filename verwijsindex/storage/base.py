@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from sqlalchemy import DateTime, Insert, MetaData, String, Table, insert, inspect
+from sqlalchemy import DateTime, Index, Insert, MetaData, String, Table, insert, inspect, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -175,3 +175,10 @@ class RowInsert:
                     conversions.append((position, convert))
             found = self._compiled[key] = (compiled.string, conversions)
         return found
+
+
+def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:
+    """An index of the rows that satisfy ``where`` only, on both databases. Queries that should
+    use it must state ``where`` with constants (``repository.status_is``)."""
+    condition = text(where)
+    return Index(name, *columns, unique=unique, sqlite_where=condition, postgresql_where=condition)

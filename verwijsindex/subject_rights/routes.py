@@ -22,8 +22,8 @@ from verwijsindex.accesslog.schemas import (
 from verwijsindex.http.access import access_context, audited
 from verwijsindex.http.deps import Ctx, require_role
 from verwijsindex.http.schemas import WRITE_PROBLEMS, OrganisationRef, problem_responses
+from verwijsindex.organisations.models import Organisation, Role
 from verwijsindex.organisations.service import Principal
-from verwijsindex.registrations.models import Organisation, Role
 
 router = APIRouter(prefix="/v1", tags=["subject rights"])
 

@@ -23,18 +23,14 @@ from verwijsindex.accesslog import AccessLogRecord, records_about
 from verwijsindex.clock import Clock
 from verwijsindex.errors import InvalidBSN
 from verwijsindex.keys import KeyRing
+from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
+from verwijsindex.organisations import repository as org_repo
+from verwijsindex.organisations.models import Organisation
 from verwijsindex.registrations import repository as repo
 from verwijsindex.registrations.lifecycle import parse_birth_date
-from verwijsindex.registrations.models import (
-    EndReason,
-    Match,
-    MatchParticipant,
-    MatchStatus,
-    Organisation,
-    Registration,
-    RegistrationStatus,
-)
+from verwijsindex.registrations.models import EndReason, Registration, RegistrationStatus
 from verwijsindex.registrations.service import RegistrationService
+from verwijsindex.storage import queries
 
 ACCESS_LOG_LIMIT = 10_000
 
@@ -122,7 +118,7 @@ class SubjectRightsService:
                 await session.execute(
                     select(Registration)
                     .where(
-                        repo.of_subject_any_status(
+                        queries.of_subject_any_status(
                             of_youth, Registration.status, RegistrationStatus.ACTIVE
                         )
                     )
@@ -132,7 +128,9 @@ class SubjectRightsService:
         )
         reg_ids = [r.id for r in registrations]
         opened_by_youth = Match.subject_pseudonym.in_(pseudonyms)
-        conditions = [repo.of_subject_any_status(opened_by_youth, Match.status, MatchStatus.OPEN)]
+        conditions = [
+            queries.of_subject_any_status(opened_by_youth, Match.status, MatchStatus.OPEN)
+        ]
         if reg_ids:
             conditions.append(
                 Match.id.in_(
@@ -157,7 +155,7 @@ class SubjectRightsService:
 
         async def org(organisation_id: str) -> Organisation:
             if organisation_id not in organisations:
-                found = await repo.get_organisation(session, organisation_id)
+                found = await org_repo.get_organisation(session, organisation_id)
                 assert found is not None
                 organisations[organisation_id] = found
             return organisations[organisation_id]

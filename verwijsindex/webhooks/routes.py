@@ -16,8 +16,8 @@ from notifier import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMes
 from verwijsindex.errors import InvalidInput
 from verwijsindex.http.deps import Ctx, require_role
 from verwijsindex.http.schemas import WRITE_PROBLEMS, problem_responses
+from verwijsindex.organisations.models import Role
 from verwijsindex.organisations.service import Principal
-from verwijsindex.registrations.models import Role
 
 router = APIRouter(tags=["webhooks"])
 

@@ -28,7 +28,8 @@ from verwijsindex.accesslog._chain import CHAINED_FIELDS, RowHasher
 from verwijsindex.cli import main as cli_main
 from verwijsindex.clock import AMSTERDAM, FrozenClock
 from verwijsindex.context import AppContext
-from verwijsindex.registrations.models import Match, Registration
+from verwijsindex.matches.models import Match
+from verwijsindex.registrations.models import Registration
 from verwijsindex.settings import Settings
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -17,7 +17,7 @@ from tests.conftest import Caller
 from verwijsindex.cli import main
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
-from verwijsindex.registrations.models import ApiKey
+from verwijsindex.organisations.models import ApiKey
 
 PROBLEM = "https://verwijsindex.nl/problems/"
 
@@ -300,8 +300,8 @@ class TestCredentialCache:
 
     def test_entries_expire_and_the_cache_is_bounded(self) -> None:
         from verwijsindex.organisations.credentials import CredentialCache
+        from verwijsindex.organisations.models import Role
         from verwijsindex.organisations.service import Principal
-        from verwijsindex.registrations.models import Role
 
         now = [0.0]
         cache = CredentialCache(ttl=2.0, monotonic=lambda: now[0])

@@ -11,7 +11,8 @@ from notifier import OutboxEvent
 from tests.conftest import Caller, registration_body
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
-from verwijsindex.registrations.models import Match, MatchParticipant, Registration
+from verwijsindex.matches.models import Match, MatchParticipant
+from verwijsindex.registrations.models import Registration
 from verwijsindex.registrations.sweep import sweep_once
 
 PROBLEM = "https://verwijsindex.nl/problems/"

@@ -20,8 +20,9 @@ from tests.conftest import make_caller
 from verwijsindex.clock import AMSTERDAM, FrozenClock
 from verwijsindex.context import AppContext, build_context
 from verwijsindex.errors import RegistrationNotActive, SubjectTooOld
+from verwijsindex.matches.models import Match, MatchParticipant
 from verwijsindex.registrations.lifecycle import add_years
-from verwijsindex.registrations.models import Match, MatchParticipant, Registration
+from verwijsindex.registrations.models import Registration
 from verwijsindex.registrations.service import Actor
 from verwijsindex.registrations.sweep import sweep_once
 from verwijsindex.settings import Settings

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.conftest import Caller, make_bsn
 from verwijsindex.context import AppContext
 from verwijsindex.errors import InvalidBSN
-from verwijsindex.registrations.models import Organisation
+from verwijsindex.organisations.models import Organisation
 from verwijsindex.storage.group_commit import GroupCommitter, Work
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import BACKENDS, Caller
 from verwijsindex.context import AppContext
+from verwijsindex.organisations import repository as org_repo
 from verwijsindex.organisations.service import Principal
-from verwijsindex.registrations import repository as repo
 from verwijsindex.settings import Settings
 from verwijsindex.storage.engine import create_database
 from verwijsindex.storage.group_commit import GroupCommitter
@@ -87,14 +87,14 @@ class TestAcrossProcesses:
             # While the row is locked the touch skips it instead of waiting.
             await asyncio.wait_for(touch(), _HANG)
         async with ctx.database.read() as s:
-            key = await repo.get_api_key(s, principal.api_key_id)
+            key = await org_repo.get_api_key(s, principal.api_key_id)
             assert key is not None and key.last_used_at is None  # skipped, not waited for
 
         # Unlocked, it records the use.
         async with ctx.database.transaction() as session:
             await ctx.admin.touch(session, principal)
         async with ctx.database.read() as s:
-            key = await repo.get_api_key(s, principal.api_key_id)
+            key = await org_repo.get_api_key(s, principal.api_key_id)
             assert key is not None and key.last_used_at is not None
 
 

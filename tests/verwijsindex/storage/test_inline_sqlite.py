@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from verwijsindex.registrations.models import Organisation
+from verwijsindex.organisations.models import Organisation
 from verwijsindex.settings import Settings
 from verwijsindex.storage import inline_sqlite
 from verwijsindex.storage.engine import Database, create_database

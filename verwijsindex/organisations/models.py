@@ -1,0 +1,67 @@
+"""Tables of organisations, their professionals and their API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from verwijsindex.storage.base import ID, Base, new_id
+
+
+class Sector(StrEnum):
+    YOUTH_CARE = "youth-care"
+    EDUCATION = "education"
+    POLICE = "police"
+    YOUTH_WORK = "youth-work"
+    MUNICIPAL_TEAM = "municipal-team"
+    YOUTH_PROTECTION = "youth-protection"
+    VEILIG_THUIS = "veilig-thuis"
+    HEALTH_CARE = "health-care"
+    MUNICIPALITY = "municipality"
+    OTHER = "other"
+
+
+class Role(StrEnum):
+    PROFESSIONAL = "professional"
+    ORG_ADMIN = "org-admin"
+    AUDITOR = "auditor"
+    PRIVACY_OFFICER = "privacy-officer"
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    sector: Mapped[str] = mapped_column(String(40))
+    municipality: Mapped[str] = mapped_column(String(4))
+    created_at: Mapped[datetime]
+
+
+class Professional(Base):
+    __tablename__ = "professionals"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    prefix: Mapped[str] = mapped_column(String(20))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
