@@ -20,7 +20,15 @@ from notifier._db import NotifierBase
 from notifier._endpoints import CreatedEndpoint, EndpointService
 from notifier._errors import EndpointNotFound, MessageNotFound, NotifierError
 from notifier._models import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMessage
-from notifier._outbox import Event, EventType, OutboxEvent, enqueue, enqueue_many
+from notifier._outbox import (
+    DELIVERABLE,
+    Event,
+    EventType,
+    OutboxEvent,
+    enqueue,
+    enqueue_many,
+    mark_deliverable,
+)
 from notifier._retry import (
     STANDARD_WEBHOOKS_SCHEDULE,
     ErrorKind,
@@ -51,6 +59,7 @@ from notifier._worker import DeliveryWorker, WorkerConfig
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
+    "DELIVERABLE",
     "STANDARD_WEBHOOKS_SCHEDULE",
     "CreatedEndpoint",
     "DeliveryAttempt",
@@ -83,6 +92,7 @@ __all__ = [
     "classify_response",
     "enqueue",
     "enqueue_many",
+    "mark_deliverable",
     "parse_retry_after",
     "resolve_and_check",
     "system_resolver",

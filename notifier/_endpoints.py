@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import generate_ed25519_signing_key, generate_webhook_secret
 from notifier._errors import EndpointNotFound, MessageNotFound
 from notifier._models import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMessage
+from notifier._outbox import mark_deliverable
 from notifier._sealing import SealedSecretError, SecretBox
 from notifier._ssrf import validate_webhook_url
 from notifier._worker import Now, secret_context
@@ -134,6 +135,8 @@ class EndpointService:
         if enabled is not None:
             endpoint.enabled = enabled
             endpoint.disabled_reason = None if enabled else "disabled-by-organisation"
+            if enabled:
+                mark_deliverable(session)  # its pending messages may go now
         endpoint.updated_at = self._now()
         await session.flush()
         return endpoint
@@ -250,4 +253,5 @@ class EndpointService:
         message.claimed_until = None
         message.claimed_by = None
         await session.flush()
+        mark_deliverable(session)
         return message

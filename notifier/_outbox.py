@@ -156,4 +156,16 @@ async def enqueue_many(session: AsyncSession, events: Sequence[Event]) -> list[s
         # One flush in the order of the events, so each endpoint's ``seq`` follows that order.
         session.add_all(messages)
         await session.flush()
+        mark_deliverable(session)
     return ids
+
+
+DELIVERABLE = "notifier.deliverable"
+"""Key in ``session.info``: this unit of work made messages due for delivery. The unit of work
+that owns the session reads it after commit and wakes the delivery workers."""
+
+
+def mark_deliverable(session: AsyncSession) -> None:
+    """Note in the session that messages became due, so its unit of work wakes the workers
+    once the transaction has committed (never before: a worker would not see them yet)."""
+    session.info[DELIVERABLE] = True

@@ -64,6 +64,8 @@ def build_context(
         return ErasureHookResult(name="consent-ledger", erased=erased)
 
     subject_rights.add_erasure_hook(erase_consent_ledger)
+    webhooks = Webhooks(settings=settings, database=db, keys=keys)
+    db.on_commit(webhooks.after_commit)
     return AppContext(
         settings=settings,
         database=db,
@@ -76,6 +78,6 @@ def build_context(
         abuse=AbuseGuard(settings=settings, clock=clock),
         subject_rights=subject_rights,
         consent=consent,
-        webhooks=Webhooks(settings=settings, database=db, keys=keys),
+        webhooks=webhooks,
         credentials=CredentialCache(ttl=settings.auth_cache_seconds),
     )

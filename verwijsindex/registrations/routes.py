@@ -123,8 +123,6 @@ async def _register_one(
     (outcome,) = await ctx.writes.run_batched(_register_attempts, [attempt])
     if isinstance(outcome, VerwijsindexError):
         raise outcome
-    if _enqueued_events(outcome):
-        ctx.webhooks.wake()
     return Response(
         content=to_out(outcome.registration, outcome.match_id).model_dump_json(),
         status_code=201 if outcome.created else 200,
@@ -323,8 +321,6 @@ async def create_registrations_batch(
             "registration": registration_fields(outcome.registration, outcome.match_id),
             "problem": None,
         }
-    if any(_enqueued_events(o) for o in outcomes):
-        ctx.webhooks.wake()
     # The fields of ``RegistrationBatchResult`` (the documented ``response_model``) as plain
     # values, serialised once: building and validating a thousand result models costs several
     # times their serialisation. tests/verwijsindex/registrations/test_batch.py holds the body
@@ -455,5 +451,4 @@ async def withdraw_registration(
             reason=body.reason,
         )
         out = to_out(registration, None)
-    ctx.webhooks.wake()
     return out

@@ -32,8 +32,6 @@ async def sweep_once(ctx: AppContext) -> SweepResult:
                 )
         n = len(due)
         ended += n
-        if n:
-            ctx.webhooks.wake()
         if n < _BATCH:
             break
     async with ctx.database.transaction() as session:

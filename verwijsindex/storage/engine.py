@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,10 +36,27 @@ class Database:
     path: str | None = None
     """SQLite: the database file (None in memory or on PostgreSQL)."""
     _write_lock: asyncio.Lock | None = field(default=None, repr=False)
+    _after_commit: list[Callable[[Mapping[str, Any]], None]] = field(
+        default_factory=list, repr=False
+    )
+
+    def on_commit(self, hook: Callable[[Mapping[str, Any]], None]) -> None:
+        """Call ``hook(session.info)`` after every transaction of this database that commits
+        and whose session noted something in ``info`` (for example that it put messages in
+        the outbox: :data:`notifier.DELIVERABLE`). Hooks run after the commit and after the
+        writer lock is released; a rolled-back transaction calls none."""
+        self._after_commit.append(hook)
+
+    def _committed(self, session: AsyncSession) -> None:
+        info = session.info
+        if info:
+            for hook in self._after_commit:
+                hook(info)
 
     @asynccontextmanager
     async def transaction(self, *, grouped: bool = False) -> AsyncIterator[AsyncSession]:
-        """One transaction: commits on normal exit, rolls back on any exception.
+        """The unit of work: one transaction that commits on normal exit and rolls back on
+        any exception; after a commit, the hooks registered with :meth:`on_commit` run.
 
         On SQLite it begins with ``BEGIN IMMEDIATE`` so read-then-write sequences are
         serialised across connections and processes; on PostgreSQL callers take row or
@@ -48,14 +65,18 @@ class Database:
         (:mod:`verwijsindex.storage.inline_sqlite`).
         """
         if self.dialect != "sqlite":
-            async with self.sessions() as session, session.begin():
-                yield session
+            async with self.sessions() as session:
+                async with session.begin():
+                    yield session
+            self._committed(session)
             return
         # One writer at a time anyway: queue in asyncio rather than in SQLite's busy handler,
         # which sleeps in steps of up to 100 ms. Other processes still meet busy_timeout.
         factory = self.group_sessions if grouped and self.group_sessions else self.sessions
-        async with self.writers, factory() as session, session.begin():
-            yield session
+        async with self.writers, factory() as session:
+            async with session.begin():
+                yield session
+        self._committed(session)
 
     @property
     def writers(self) -> asyncio.Lock:

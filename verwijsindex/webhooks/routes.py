@@ -273,8 +273,6 @@ async def update_endpoint(
             enabled=body.enabled,
         )
         out = _endpoint_out(endpoint)
-    if body.enabled:
-        ctx.webhooks.wake()
     return out
 
 
@@ -391,5 +389,4 @@ async def redeliver(message_id: _ID, ctx: Ctx, admin: OrgAdmin) -> MessageOut:
             session, organisation_id=admin.organisation_id, message_id=message_id
         )
         out = _message_out(message)
-    ctx.webhooks.wake()
     return out

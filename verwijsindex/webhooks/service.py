@@ -9,8 +9,11 @@ the new messages at once instead of at its next poll.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
 from notifier import (
+    DELIVERABLE,
     STANDARD_WEBHOOKS_SCHEDULE,
     DeliveryWorker,
     EndpointService,
@@ -71,10 +74,13 @@ class Webhooks:
         self._workers.append(worker)
         return worker
 
-    def wake(self) -> None:
-        """Tell this process's workers that new messages were committed."""
-        for worker in self._workers:
-            worker.wake()
+    def after_commit(self, info: Mapping[str, Any]) -> None:
+        """The unit of work's hook (``Database.on_commit``): a transaction that made messages
+        due (:data:`notifier.DELIVERABLE`) has committed, so this process's workers look now
+        instead of at their next poll. Nothing else wakes them."""
+        if info.get(DELIVERABLE):
+            for worker in self._workers:
+                worker.wake()
 
     async def run_workers(self, count: int = 1) -> None:
         """Run ``count`` workers until cancelled (one on SQLite: a single writer anyway)."""
