@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from verwijsindex.http.schemas import OrganisationRef
+from verwijsindex.matches.models import MatchStatus
+from verwijsindex.registrations.models import RegistrationStatus
 
 
 class _Strict(BaseModel):
@@ -89,7 +91,7 @@ class SubjectRegistrationOut(BaseModel):
     organisation: OrganisationRef
     municipality: str
     created_at: datetime
-    status: Literal["active", "withdrawn", "ended"]
+    status: RegistrationStatus
     ended_at: datetime | None
     end_reason: str | None
 
@@ -104,7 +106,7 @@ class SubjectParticipantOut(BaseModel):
 class SubjectMatchOut(BaseModel):
     id: str
     created_at: datetime
-    status: Literal["open", "closed"]
+    status: MatchStatus
     closed_at: datetime | None
     participants: list[SubjectParticipantOut]
 

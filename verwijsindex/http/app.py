@@ -14,7 +14,7 @@ from verwijsindex import __version__
 from verwijsindex.accesslog import routes as audit_log
 from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.consents import routes as consents
-from verwijsindex.context import AppContext, build_context
+from verwijsindex.context import build_context
 from verwijsindex.http import health
 from verwijsindex.http.middleware import RequestContextMiddleware
 from verwijsindex.http.problems import install_error_handlers
@@ -147,8 +147,3 @@ def create_app_from_env() -> FastAPI:
     settings = Settings()
     configure_logging(level=settings.log_level, json=settings.log_json, process_id=True)
     return create_app(settings, freeze_gc=True)
-
-
-def context_of(app: FastAPI) -> AppContext:
-    ctx: AppContext = app.state.ctx
-    return ctx

@@ -7,6 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from verwijsindex.matches.models import MatchStatus
+from verwijsindex.organisations.models import Role
+from verwijsindex.registrations.models import RegistrationStatus
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -67,7 +71,7 @@ class RegistrationWithdraw(_Strict):
 
 class RegistrationOut(BaseModel):
     id: str
-    status: Literal["active", "withdrawn", "ended"]
+    status: RegistrationStatus
     created_at: datetime
     expires_at: datetime
     ended_at: datetime | None
@@ -106,7 +110,7 @@ class ParticipantOut(BaseModel):
 
 class MatchOut(BaseModel):
     id: str
-    status: Literal["open", "closed"]
+    status: MatchStatus
     created_at: datetime
     closed_at: datetime | None
     participants: list[ParticipantOut]
@@ -114,7 +118,7 @@ class MatchOut(BaseModel):
 
 class MatchSummary(BaseModel):
     id: str
-    status: Literal["open", "closed"]
+    status: MatchStatus
     created_at: datetime
     closed_at: datetime | None
 
@@ -181,7 +185,7 @@ class ApiKeyOut(BaseModel):
     id: str
     prefix: str = Field(description="The first characters of the key, to recognise it")
     organisation_id: str
-    role: Literal["professional", "org-admin", "auditor", "privacy-officer"]
+    role: Role
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None

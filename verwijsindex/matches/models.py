@@ -9,7 +9,8 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from verwijsindex.storage.base import ID, Base, new_id, partial_index
+from crypto import Pseudonym
+from verwijsindex.storage.base import ID, Base, StrEnumText, new_id, partial_index
 
 
 class MatchStatus(StrEnum):
@@ -23,8 +24,8 @@ class Match(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     # The youth's pseudonym of the registration that opened the match; enforces one open
     # match per youth. Never shown in a response.
-    subject_pseudonym: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(12))
+    subject_pseudonym: Mapped[Pseudonym] = mapped_column(String(64))
+    status: Mapped[MatchStatus] = mapped_column(StrEnumText(MatchStatus, 12))
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
 

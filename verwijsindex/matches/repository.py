@@ -15,6 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crypto import Pseudonym
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.organisations.models import Organisation, Professional
 from verwijsindex.registrations.models import (
@@ -29,8 +30,8 @@ _OPEN_MATCHES_OF_SUBJECTS = select(Match.subject_pseudonym, Match.id).where(
 
 
 async def open_matches_of_subjects(
-    session: AsyncSession, pseudonyms: Sequence[str]
-) -> dict[str, str]:
+    session: AsyncSession, pseudonyms: Sequence[Pseudonym]
+) -> dict[Pseudonym, str]:
     """The id of each youth's open match (at most one per youth), by pseudonym; a plain
     Core query, no mapped objects."""
     result = await session.execute(_OPEN_MATCHES_OF_SUBJECTS, {"pseudonyms": list(pseudonyms)})

@@ -61,7 +61,7 @@ async def list_matches(
         items=[
             MatchSummary(
                 id=m.id,
-                status=m.status,  # type: ignore[arg-type]
+                status=m.status,
                 created_at=m.created_at,
                 closed_at=m.closed_at,
             )
@@ -102,7 +102,7 @@ async def get_match(
     # documents it): the busiest read.
     out = MatchOut(
         id=match.id,
-        status=match.status,  # type: ignore[arg-type]
+        status=match.status,
         created_at=match.created_at,
         closed_at=match.closed_at,
         participants=[

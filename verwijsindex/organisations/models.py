@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from verwijsindex.storage.base import ID, Base, new_id
+from verwijsindex.storage.base import ID, Base, StrEnumText, new_id
 
 
 class Sector(StrEnum):
@@ -36,7 +36,7 @@ class Organisation(Base):
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
-    sector: Mapped[str] = mapped_column(String(40))
+    sector: Mapped[Sector] = mapped_column(StrEnumText(Sector, 40))
     municipality: Mapped[str] = mapped_column(String(4))
     created_at: Mapped[datetime]
 
@@ -58,7 +58,7 @@ class ApiKey(Base):
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(StrEnumText(Role, 20))
     prefix: Mapped[str] = mapped_column(String(20))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]

@@ -29,7 +29,7 @@ def _out(api_key: ApiKey) -> ApiKeyOut:
         id=api_key.id,
         prefix=api_key.prefix,
         organisation_id=api_key.organisation_id,
-        role=api_key.role,  # type: ignore[arg-type]
+        role=api_key.role,
         created_at=api_key.created_at,
         last_used_at=api_key.last_used_at,
         expires_at=api_key.expires_at,
@@ -67,7 +67,7 @@ async def create_api_key(body: ApiKeyCreate, ctx: Ctx, principal: OrgAdminDep) -
         key=issued.key,
         prefix=issued.prefix,
         organisation_id=issued.organisation_id,
-        role=issued.role.value,
+        role=issued.role,
         created_at=issued.created_at,
         last_used_at=None,
         expires_at=issued.expires_at,

@@ -9,7 +9,8 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from verwijsindex.storage.base import ID, Base, new_id, partial_index
+from crypto import Pseudonym
+from verwijsindex.storage.base import ID, Base, StrEnumText, new_id, partial_index
 
 
 class RegistrationStatus(StrEnum):
@@ -39,16 +40,16 @@ class Registration(Base):
     __tablename__ = "registrations"
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
-    pseudonym: Mapped[str] = mapped_column(String(64))
+    pseudonym: Mapped[Pseudonym] = mapped_column(String(64))
     key_version: Mapped[int]
     organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
     professional_id: Mapped[str] = mapped_column(ForeignKey("professionals.id"))
     municipality: Mapped[str] = mapped_column(String(4))
-    status: Mapped[str] = mapped_column(String(12))
+    status: Mapped[RegistrationStatus] = mapped_column(StrEnumText(RegistrationStatus, 12))
     created_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
-    end_reason: Mapped[str | None] = mapped_column(String(20))
+    end_reason: Mapped[EndReason | None] = mapped_column(StrEnumText(EndReason, 20))
 
     __table_args__ = (
         # One active registration per professional and youth: the race of a professional
@@ -94,16 +95,21 @@ class RegistrationRow:
     """
 
     id: str
-    pseudonym: str
+    pseudonym: Pseudonym
     key_version: int
     organisation_id: str
     professional_id: str
     municipality: str
-    status: str
+    status: RegistrationStatus
     created_at: datetime
     ends_at: datetime
     ended_at: datetime | None
-    end_reason: str | None
+    end_reason: EndReason | None
 
 
-REGISTRATION_COLUMNS = tuple(f.name for f in fields(RegistrationRow))
+REGISTRATION_COLUMNS: tuple[str, ...] = tuple(c.name for c in Registration.__table__.columns)
+"""The table's columns in its own order: the order of :class:`RegistrationRow`'s fields, of the
+write path's inserts and of its reads."""
+
+if tuple(f.name for f in fields(RegistrationRow)) != REGISTRATION_COLUMNS:  # pragma: no cover
+    raise RuntimeError("RegistrationRow's fields must be the registrations table's columns")

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crypto import Pseudonym
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.registrations.models import (
     REGISTRATION_COLUMNS,
@@ -30,7 +31,7 @@ from verwijsindex.storage.base import RowInsert
 from verwijsindex.storage.queries import status_is
 
 
-async def lock_subject(session: AsyncSession, pseudonym: str) -> None:
+async def lock_subject(session: AsyncSession, pseudonym: Pseudonym) -> None:
     """Serialise writers for one youth.
 
     PostgreSQL: a transaction-scoped advisory lock keyed by the pseudonym. SQLite: every write
@@ -40,7 +41,7 @@ async def lock_subject(session: AsyncSession, pseudonym: str) -> None:
         await session.execute(_LOCK_ONE, {"k": _lock_key(pseudonym)})
 
 
-async def lock_subjects(session: AsyncSession, pseudonyms: Sequence[str]) -> None:
+async def lock_subjects(session: AsyncSession, pseudonyms: Sequence[Pseudonym]) -> None:
     """:func:`lock_subject` for several youths in one statement, in sorted key order (so
     concurrent transactions locking overlapping sets cannot deadlock)."""
     if not pseudonyms or session.get_bind().dialect.name != "postgresql":
@@ -62,7 +63,7 @@ _LOCK_MANY = text(
 )
 
 
-def _lock_key(pseudonym: str) -> int:
+def _lock_key(pseudonym: Pseudonym) -> int:
     return int.from_bytes(hashlib.sha256(pseudonym.encode()).digest()[:8], "big", signed=True)
 
 
@@ -100,7 +101,7 @@ _REGISTRATION_VALUES = attrgetter(*REGISTRATION_COLUMNS)
 
 
 async def active_registrations_of_subject(
-    session: AsyncSession, pseudonyms: Sequence[str]
+    session: AsyncSession, pseudonyms: Sequence[Pseudonym]
 ) -> list[RegistrationRow]:
     """The youths' active registrations, oldest first, as plain rows (no mapped objects)."""
     result = await session.execute(_ACTIVE_OF_SUBJECTS, {"pseudonyms": list(pseudonyms)})

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import crypto
+from crypto import Pseudonym
 from notifier import Event, EventType, enqueue, enqueue_many
 from verwijsindex.clock import Clock
 from verwijsindex.errors import (
@@ -69,7 +70,7 @@ class RegistrationRequest:
 class _Prepared:
     actor: Actor
     bsn: crypto.BSN = field(repr=False)
-    pseudonym: str
+    pseudonym: Pseudonym
     older: tuple[str, ...]
     ends_at: datetime
     municipality: str | None
@@ -266,8 +267,8 @@ class RegistrationService:
         )
 
     async def _load_youths(
-        self, session: AsyncSession, subjects: Sequence[str]
-    ) -> dict[str, _Youth]:
+        self, session: AsyncSession, subjects: Sequence[Pseudonym]
+    ) -> dict[Pseudonym, _Youth]:
         youths = {s: _Youth() for s in subjects}
         for registration in await repo.active_registrations_of_subject(session, subjects):
             youths[registration.pseudonym].active.append(registration)
@@ -447,10 +448,6 @@ class RegistrationService:
                     match_id=match_id,
                 )
         await session.flush()
-
-    async def end_due(self, session: AsyncSession, *, limit: int = 500) -> int:
-        """End up to ``limit`` registrations whose end date has passed."""
-        return len(await self.end_due_registrations(session, limit=limit))
 
     async def end_due_registrations(
         self, session: AsyncSession, *, limit: int = 500

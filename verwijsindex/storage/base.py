@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from sqlalchemy import DateTime, Index, Insert, MetaData, String, Table, insert, inspect, text
 from sqlalchemy.engine import Dialect
@@ -182,3 +183,25 @@ def partial_index(name: str, *columns: str, where: str, unique: bool = False) ->
     use it must state ``where`` with constants (``repository.status_is``)."""
     condition = text(where)
     return Index(name, *columns, unique=unique, sqlite_where=condition, postgresql_where=condition)
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class StrEnumText(TypeDecorator[_E]):
+    """A :class:`~enum.StrEnum` column stored as its value in a ``VARCHAR`` (no database enum
+    type, so a new value needs no migration). Binding refuses a value that is not a member;
+    reading gives the member, so code and types see the enum, never a bare string."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[_E], length: int) -> None:
+        super().__init__(length)
+        self._enum = enum
+
+    def process_bind_param(self, value: _E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self._enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> _E | None:
+        return None if value is None else self._enum(value)

@@ -64,7 +64,7 @@ async def subject_access(
                 organisation=_org(r.organisation),
                 municipality=r.registration.municipality,
                 created_at=r.registration.created_at,
-                status=r.registration.status,  # type: ignore[arg-type]
+                status=r.registration.status,
                 ended_at=r.registration.ended_at,
                 end_reason=r.registration.end_reason,
             )
@@ -74,7 +74,7 @@ async def subject_access(
             SubjectMatchOut(
                 id=m.match.id,
                 created_at=m.match.created_at,
-                status=m.match.status,  # type: ignore[arg-type]
+                status=m.match.status,
                 closed_at=m.match.closed_at,
                 participants=[
                     SubjectParticipantOut(
