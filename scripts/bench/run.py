@@ -378,19 +378,26 @@ def ceiling_hmac(seconds: float = 2.0) -> dict[str, Any]:
 def _sqlite_schema(path: Path) -> None:
     from sqlalchemy import create_engine
 
-    from verwijsindex.registrations.models import Base
+    from verwijsindex.registrations.models import Organisation, Professional, Registration
+    from verwijsindex.storage.base import Base
 
     engine = create_engine(f"sqlite:///{path}")
-    tables = [Base.metadata.tables[t] for t in ("organisations", "professionals", "registrations")]
-    Base.metadata.create_all(engine, tables=tables)
+    tables = [model.__table__ for model in (Organisation, Professional, Registration)]
+    Base.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
     engine.dispose()
 
 
 def ceiling_sqlite(rows: int, workdir: Path, commit_seconds: float = 3.0) -> dict[str, Any]:
     """Raw sqlite3 on the registrations table (same columns and indexes, WAL,
     synchronous=FULL, foreign keys on): ``executemany`` of ``rows`` rows in one transaction,
-    and one-row durable transactions per second (the commit-per-request ceiling)."""
-    from scripts.bench.load_registrations import REG_COLS, _insert_sql, _sqlite_ts
+    and one-row durable transactions per second (the commit-per-request ceiling). The rows are
+    the service's: its ids, and pseudonyms of real BSNs by its ``KeyRing`` (a development key
+    under ``workdir``), made before the clock starts."""
+    from crypto import BSN
+    from scripts.bench.load_registrations import bsn_of
+    from scripts.bench.tables import ORGANISATIONS, PROFESSIONALS, REGISTRATIONS, sqlite_ts
+    from verwijsindex.keys import KeyRing
+    from verwijsindex.settings import Settings
     from verwijsindex.storage.base import new_id
 
     path = workdir / "ceiling.db"
@@ -401,37 +408,48 @@ def ceiling_sqlite(rows: int, workdir: Path, commit_seconds: float = 3.0) -> dic
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
-    now = datetime.now(UTC)
+    made = datetime.now(UTC)
+    now, ends = sqlite_ts(made), sqlite_ts(made + timedelta(days=730))
     org, pro = str(uuid.uuid4()), str(uuid.uuid4())
     conn.execute("BEGIN IMMEDIATE")
     conn.execute(
-        "INSERT INTO organisations VALUES (?, 'o', 'youth-care', '0363', ?)", (org, _sqlite_ts(now))
+        ORGANISATIONS.insert_sql(),
+        ORGANISATIONS.row(
+            id=org, name="o", sector="youth-care", municipality="0363", created_at=now
+        ),
     )
     conn.execute(
-        "INSERT INTO professionals VALUES (?, ?, 'p', 'p@example.org', '+31200000000', 1, ?)",
-        (pro, org, _sqlite_ts(now)),
+        PROFESSIONALS.insert_sql(),
+        PROFESSIONALS.row(
+            id=pro,
+            organisation_id=org,
+            name="p",
+            email="p@example.org",
+            phone="+31200000000",
+            active=True,
+            created_at=now,
+        ),
     )
     conn.execute("COMMIT")
-    key = os.urandom(32)
+    keys = KeyRing.load(Settings(data_dir=workdir / "ceiling-keys"))
 
     def row(i: int) -> tuple[Any, ...]:
-        mac = hmac.new(key, f"bsn:{i}".encode(), hashlib.sha256).hexdigest()[:43]
-        return (
-            new_id(),  # the service's ids
-            "p1." + mac,
-            1,
-            org,
-            pro,
-            "0363",
-            "active",
-            _sqlite_ts(now),
-            _sqlite_ts(now + timedelta(days=730)),
-            None,
-            None,
+        return REGISTRATIONS.row(
+            id=new_id(),
+            pseudonym=keys.pseudonymise(BSN(bsn_of(i))),
+            key_version=keys.current_version,
+            organisation_id=org,
+            professional_id=pro,
+            municipality="0363",
+            status="active",
+            created_at=now,
+            ends_at=ends,
+            ended_at=None,
+            end_reason=None,
         )
 
     data = [row(i) for i in range(rows)]
-    sql = _insert_sql("registrations", REG_COLS)
+    sql = REGISTRATIONS.insert_sql()
     started = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")
     conn.executemany(sql, data)
