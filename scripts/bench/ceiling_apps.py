@@ -13,6 +13,11 @@ import argparse
 import json
 from typing import Any
 
+# At module level: FastAPI resolves the endpoint's (postponed) annotations in the module's
+# namespace; a name imported inside ``fastapi_app`` is not found there, and the body would be
+# taken for a query parameter (every request answered 422 without parsing the body).
+from verwijsindex.http.schemas import RegistrationCreate
+
 _BODY = json.dumps({"id": "00000000-0000-0000-0000-000000000000", "status": "active"}).encode()
 
 
@@ -41,8 +46,6 @@ async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 def fastapi_app() -> Any:
     from fastapi import FastAPI
-
-    from verwijsindex.http.schemas import RegistrationCreate
 
     app = FastAPI()
 

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scripts.bench.databases import seed_people
 from scripts.bench.load_registrations import bsn_of
-from scripts.bench.run import seed_people
 from verwijsindex.context import AppContext
 from verwijsindex.http.app import create_app
 from verwijsindex.logging import configure_logging

@@ -20,8 +20,10 @@ import argparse
 import json
 from pathlib import Path
 
-from scripts.bench import run as suite
+from scripts.bench.common import RUN_STRIDE
+from scripts.bench.databases import create_database
 from scripts.bench.load_registrations import add_access_log_option, load
+from scripts.bench.processes import Wrk, start_service, write_lua_data
 
 
 def main() -> None:
@@ -39,7 +41,7 @@ def main() -> None:
     meta_path = work / f"{args.label}.json"
     if args.action == "load":
         work.mkdir(parents=True, exist_ok=True)
-        db = suite.create_database("sqlite", work, args.label)
+        db = create_database("sqlite", work, args.label)
         count = int(args.count)
         info = (
             load(database_url=db.url, data_dir=db.data_dir, count=count, access_log=args.access_log)
@@ -54,14 +56,14 @@ def main() -> None:
     counter = work / f"{args.label}.offset"
     default_first = 25_600_000 if meta["loaded"] else 41_000_000
     first = args.first if args.first is not None else default_first
-    runs = int(counter.read_text()) if counter.exists() else first // suite.RUN_STRIDE - 1
+    runs = int(counter.read_text()) if counter.exists() else first // RUN_STRIDE - 1
     counter.write_text(str(runs + 2))
-    server = suite.start_service(
+    server = start_service(
         meta["url"], Path(meta["data_dir"]), work / "logs", f"{args.label}-{args.tag}"
     )
-    wrk = suite.Wrk(args.seconds)
+    wrk = Wrk(args.seconds)
     wrk.runs = runs
-    data = suite.write_lua_data(work / f"{args.label}.lua", meta["people"])
+    data = write_lua_data(work / f"{args.label}.lua", meta["people"])
     try:
         offset = str(wrk.next_offset())
         warm = wrk.run(server.base_url, "register.lua", [str(data), offset], 32, 15)

@@ -33,8 +33,20 @@ from sqlalchemy.engine import make_url
 from uuid_utils import uuid7
 
 from crypto import BSN
+from scripts.bench.tables import (
+    ACCESS_LOG,
+    MATCH_PARTICIPANTS,
+    MATCHES,
+    ORGANISATIONS,
+    OUTBOX_EVENTS,
+    PROFESSIONALS,
+    REGISTRATIONS,
+    Columns,
+    Row,
+    sqlite_rows,
+)
 from verwijsindex.accesslog import GENESIS_HASH, Operation, Status, activity_of
-from verwijsindex.accesslog._chain import CHAINED_FIELDS, row_hash
+from verwijsindex.accesslog._chain import row_hash
 from verwijsindex.keys import KeyRing
 from verwijsindex.settings import Settings
 
@@ -57,8 +69,8 @@ def bsn_of(k: int) -> str:
 
 @dataclass
 class Plan:
-    organisations: list[tuple[str, str, str, str, datetime]]
-    professionals: list[tuple[str, str, str, str, str, bool, datetime]]
+    organisations: list[Row]
+    professionals: list[Row]
     by_org: dict[str, list[str]]
 
 
@@ -73,26 +85,51 @@ def make_plan(n_orgs: int, per_org: int, now: datetime, rng: random.Random) -> P
     by_org: dict[str, list[str]] = {}
     for i in range(n_orgs):
         oid = str(uuid.uuid4())
-        orgs.append((oid, f"Load organisation {i}", SECTORS[i % len(SECTORS)], "0363", now))
+        orgs.append(
+            ORGANISATIONS.row(
+                id=oid,
+                name=f"Load organisation {i}",
+                sector=SECTORS[i % len(SECTORS)],
+                municipality="0363",
+                created_at=now,
+            )
+        )
         by_org[oid] = []
         for j in range(per_org):
             pid = str(uuid.uuid4())
             by_org[oid].append(pid)
             pros.append(
-                (
-                    pid,
-                    oid,
-                    f"Load professional {i}-{j}",
-                    f"p{i}-{j}@example.org",
-                    "+31 20 000 0000",
-                    True,
-                    now,
+                PROFESSIONALS.row(
+                    id=pid,
+                    organisation_id=oid,
+                    name=f"Load professional {i}-{j}",
+                    email=f"p{i}-{j}@example.org",
+                    phone="+31 20 000 0000",
+                    active=True,
+                    created_at=now,
                 )
             )
     return Plan(orgs, pros, by_org)
 
 
-Row = tuple[Any, ...]
+def registration(
+    *, rid: str, pseudonym: str, version: int, organisation: str, professional: str, at: datetime
+) -> Row:
+    """An active registration made at ``at`` (two years to run), as the service writes it."""
+    return REGISTRATIONS.row(
+        id=rid,
+        pseudonym=pseudonym,
+        key_version=version,
+        organisation_id=organisation,
+        professional_id=professional,
+        municipality="0363",
+        status="active",
+        created_at=at,
+        ends_at=at + timedelta(days=730),
+        ended_at=None,
+        end_reason=None,
+    )
+
 
 _CREATE = Operation.REGISTRATION_CREATE
 
@@ -131,7 +168,7 @@ class AccessLogChain:
             "prev_hash": self.prev_hash,
         }
         row["hash"] = self.prev_hash = row_hash(row)
-        return tuple(row[name] for name in ACCESS_LOG_COLS)
+        return ACCESS_LOG.of(row)
 
 
 def generate(
@@ -163,12 +200,18 @@ def generate(
         bsn = BSN(bsn_of(k))
         pseudonym = keys.pseudonymise(bsn)
         created = now - timedelta(seconds=rng.randrange(365 * 86400))
-        ends = created + timedelta(days=730)
         org = org_ids[rng.randrange(len(org_ids))]
         pro = plan.by_org[org][rng.randrange(len(plan.by_org[org]))]
         rid = _id_made_at(created)
         regs.append(
-            (rid, pseudonym, version, org, pro, "0363", "active", created, ends, None, None)
+            registration(
+                rid=rid,
+                pseudonym=pseudonym,
+                version=version,
+                organisation=org,
+                professional=pro,
+                at=created,
+            )
         )
         if chain:
             records.append(chain.record(bsn, org, pro, created))
@@ -181,29 +224,49 @@ def generate(
             created2 = created + timedelta(seconds=1)
             rid2 = _id_made_at(created2)
             regs.append(
-                (
-                    rid2,
-                    pseudonym,
-                    version,
-                    org2,
-                    pro2,
-                    "0363",
-                    "active",
-                    created2,
-                    created2 + timedelta(days=730),
-                    None,
-                    None,
+                registration(
+                    rid=rid2,
+                    pseudonym=pseudonym,
+                    version=version,
+                    organisation=org2,
+                    professional=pro2,
+                    at=created2,
                 )
             )
             if chain:
                 records.append(chain.record(bsn, org2, pro2, created2))
             made += 1
             mid = _id_made_at(created2)
-            matches.append((mid, pseudonym, "open", created2, None))
+            matches.append(
+                MATCHES.row(
+                    id=mid,
+                    subject_pseudonym=pseudonym,
+                    status="open",
+                    created_at=created2,
+                    closed_at=None,
+                )
+            )
             for r, o in ((rid, org), (rid2, org2)):
-                parts.append((_id_made_at(created2), mid, r, o, created2, None))
-                payload = json.dumps({"match_id": mid, "registration_id": r})
-                events.append((str(uuid.uuid4()), "match.created", o, mid, payload, created2))
+                parts.append(
+                    MATCH_PARTICIPANTS.row(
+                        id=_id_made_at(created2),
+                        match_id=mid,
+                        registration_id=r,
+                        organisation_id=o,
+                        joined_at=created2,
+                        left_at=None,
+                    )
+                )
+                events.append(
+                    OUTBOX_EVENTS.row(
+                        id=str(uuid.uuid4()),
+                        event_type="match.created",
+                        organisation_id=o,
+                        match_id=mid,
+                        payload=json.dumps({"match_id": mid, "registration_id": r}),
+                        created_at=created2,
+                    )
+                )
         k += 1
         if len(regs) >= CHUNK:
             yield regs, matches, parts, events, records
@@ -212,41 +275,16 @@ def generate(
         yield regs, matches, parts, events, records
 
 
-def _sqlite_ts(value: datetime | None) -> str | None:
-    # What SQLAlchemy's SQLite DateTime stores (UTCDateTime binds naive UTC).
-    return None if value is None else value.replace(tzinfo=None).isoformat(" ")
-
-
-def _sqlite_rows(rows: list[Row]) -> list[Row]:
-    return [tuple(_sqlite_ts(v) if isinstance(v, datetime) else v for v in r) for r in rows]
-
-
-REG_COLS = (
-    "id",
-    "pseudonym",
-    "key_version",
-    "organisation_id",
-    "professional_id",
-    "municipality",
-    "status",
-    "created_at",
-    "ends_at",
-    "ended_at",
-    "end_reason",
+_LOADED: tuple[Columns, ...] = (
+    REGISTRATIONS,
+    MATCHES,
+    MATCH_PARTICIPANTS,
+    OUTBOX_EVENTS,
+    ACCESS_LOG,
 )
-MATCH_COLS = ("id", "subject_pseudonym", "status", "created_at", "closed_at")
-PART_COLS = ("id", "match_id", "registration_id", "organisation_id", "joined_at", "left_at")
-EVENT_COLS = ("id", "event_type", "organisation_id", "match_id", "payload", "created_at")
-ORG_COLS = ("id", "name", "sector", "municipality", "created_at")
-PRO_COLS = ("id", "organisation_id", "name", "email", "phone", "active", "created_at")
-ACCESS_LOG_COLS = (*CHAINED_FIELDS, "hash")
+"""The tables of :func:`generate`'s chunks, in the chunks' order."""
 
-
-def _insert_sql(table: str, cols: tuple[str, ...]) -> str:
-    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-
-
-_LOADED_TABLES = ("registrations", "matches", "match_participants", "outbox_events", "access_log")
+_LOADED_TABLES = tuple(columns.table for columns in _LOADED)
 
 
 def load_sqlite(path: str, chunks: Iterator[Any], plan: Plan) -> int:
@@ -274,15 +312,12 @@ def load_sqlite(path: str, chunks: Iterator[Any], plan: Plan) -> int:
     ).fetchall()
     for name, _sql in indexes:
         conn.execute(f'DROP INDEX "{name}"')
-    conn.executemany(_insert_sql("organisations", ORG_COLS), _sqlite_rows(plan.organisations))
-    conn.executemany(_insert_sql("professionals", PRO_COLS), _sqlite_rows(plan.professionals))
-    for regs, matches, parts, events, records in chunks:
-        conn.executemany(_insert_sql("registrations", REG_COLS), _sqlite_rows(regs))
-        conn.executemany(_insert_sql("matches", MATCH_COLS), _sqlite_rows(matches))
-        conn.executemany(_insert_sql("match_participants", PART_COLS), _sqlite_rows(parts))
-        conn.executemany(_insert_sql("outbox_events", EVENT_COLS), _sqlite_rows(events))
-        conn.executemany(_insert_sql("access_log", ACCESS_LOG_COLS), _sqlite_rows(records))
-        total += len(regs)
+    conn.executemany(ORGANISATIONS.insert_sql(), sqlite_rows(plan.organisations))
+    conn.executemany(PROFESSIONALS.insert_sql(), sqlite_rows(plan.professionals))
+    for chunk in chunks:
+        for columns, rows in zip(_LOADED, chunk, strict=True):
+            conn.executemany(columns.insert_sql(), sqlite_rows(rows))
+        total += len(chunk[0])
     for _name, sql in indexes:
         conn.execute(sql)
     conn.execute("COMMIT")
@@ -310,25 +345,12 @@ async def load_postgres(dsn: str, chunks: Iterator[Any], plan: Plan) -> int:
             )
             for index in indexes:
                 await conn.execute(f'DROP INDEX "{index["indexname"]}"')
-            await conn.copy_records_to_table(
-                "organisations", records=plan.organisations, columns=ORG_COLS
-            )
-            await conn.copy_records_to_table(
-                "professionals", records=plan.professionals, columns=PRO_COLS
-            )
-            for regs, matches, parts, events, records in chunks:
-                await conn.copy_records_to_table("registrations", records=regs, columns=REG_COLS)
-                await conn.copy_records_to_table("matches", records=matches, columns=MATCH_COLS)
-                await conn.copy_records_to_table(
-                    "match_participants", records=parts, columns=PART_COLS
-                )
-                await conn.copy_records_to_table(
-                    "outbox_events", records=events, columns=EVENT_COLS
-                )
-                await conn.copy_records_to_table(
-                    "access_log", records=records, columns=ACCESS_LOG_COLS
-                )
-                total += len(regs)
+            await _copy(conn, ORGANISATIONS, plan.organisations)
+            await _copy(conn, PROFESSIONALS, plan.professionals)
+            for chunk in chunks:
+                for columns, rows in zip(_LOADED, chunk, strict=True):
+                    await _copy(conn, columns, rows)
+                total += len(chunk[0])
             await conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
             for index in indexes:
                 await conn.execute(index["indexdef"])
@@ -336,6 +358,10 @@ async def load_postgres(dsn: str, chunks: Iterator[Any], plan: Plan) -> int:
     finally:
         await conn.close()
     return total
+
+
+async def _copy(conn: Any, columns: Columns, rows: list[Row]) -> None:
+    await conn.copy_records_to_table(columns.table, records=rows, columns=list(columns.names))
 
 
 _TAIL_SQL = "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1"

@@ -1,15 +1,18 @@
 """The benchmark's loader writes what the service itself would: pseudonyms the service matches
-against, and access-log records that continue the hash chain."""
+against, and access-log records that continue the hash chain; every row by column name."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import UTC, datetime
 
 import httpx
+import pytest
 from sqlalchemy import func, select, text
 
 from scripts.bench.load_registrations import DEFAULT_BSN_OFFSET, bsn_of, load
+from scripts.bench.tables import REGISTRATIONS, sqlite_rows
 from tests.conftest import Caller, registration_body
 from verwijsindex.accesslog import AccessLogRecord
 from verwijsindex.context import AppContext
@@ -118,3 +121,30 @@ async def test_load_keeps_the_indexes(ctx: AppContext, settings: Settings) -> No
     # The journal is the write-ahead log again.
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_rows_by_column_name_in_the_tables_order() -> None:
+    """The loader names every column of a row; a missing or unknown one is refused."""
+    assert REGISTRATIONS.names == tuple(Registration.__table__.columns.keys())
+    values = {
+        "end_reason": None,
+        "ended_at": None,
+        "ends_at": "2028-01-01 00:00:00",
+        "created_at": "2026-01-01 00:00:00",
+        "status": "active",
+        "municipality": "0363",
+        "professional_id": "pro",
+        "organisation_id": "org",
+        "key_version": 1,
+        "pseudonym": "p1.x",
+        "id": "reg",
+    }
+    row = REGISTRATIONS.row(**values)
+    assert REGISTRATIONS.names[:3] == ("id", "pseudonym", "key_version")
+    assert row == tuple(values[name] for name in REGISTRATIONS.names)
+    assert REGISTRATIONS.insert_sql().startswith("INSERT INTO registrations (id, pseudonym, ")
+    with pytest.raises(ValueError, match=r"missing columns \['status'\], unknown \['state'\]"):
+        REGISTRATIONS.row(**{**{k: v for k, v in values.items() if k != "status"}, "state": "x"})
+    # Timestamps as SQLAlchemy stores them on SQLite: naive UTC, a space between date and time.
+    made = datetime(2026, 1, 1, 12, 30, tzinfo=UTC)
+    assert sqlite_rows([(1, made, None)]) == [(1, "2026-01-01 12:30:00", None)]
