@@ -15,6 +15,7 @@ from verwijsindex.keys import KeyRing
 from verwijsindex.organisations.credentials import CredentialCache
 from verwijsindex.organisations.service import AdminService
 from verwijsindex.production import check_production
+from verwijsindex.registrations.index import MatchIndex
 from verwijsindex.registrations.service import RegistrationService
 from verwijsindex.settings import Settings
 from verwijsindex.storage import Database
@@ -34,6 +35,7 @@ class AppContext:
     keys: KeyRing
     clock: Clock
     admin: AdminService
+    index: MatchIndex
     registrations: RegistrationService
     writes: GroupCommitter
     access_log: AccessLogger
@@ -53,11 +55,22 @@ def build_context(
     check_production(settings)
     keys = KeyRing.load(settings)
     db = database or create_database(settings)
-    registrations = RegistrationService(keys=keys, clock=clock)
+    index = MatchIndex(keys=keys, clock=clock)
+    writes = GroupCommitter(database=db, max_batch=settings.group_commit_max_batch)
+    access_log = AccessLogger(keys=keys, clock=clock)
+    abuse = AbuseGuard(settings=settings, clock=clock)
+    registrations = RegistrationService(
+        index=index,
+        database=db,
+        writes=writes,
+        abuse=abuse,
+        access_log=access_log,
+        clock=clock,
+    )
     consent = ConsentService(
         ledger=Ledger(origin=settings.resolved_ledger_origin, signing_key=keys.ledger_signing_key())
     )
-    subject_rights = SubjectRightsService(keys=keys, clock=clock, registrations=registrations)
+    subject_rights = SubjectRightsService(keys=keys, clock=clock, index=index)
 
     async def erase_consent_ledger(session: AsyncSession, scope: ErasureScope) -> ErasureHookResult:
         erased = await consent.erase_for_matches(session, match_ids=scope.match_ids, at=clock.now())
@@ -72,10 +85,11 @@ def build_context(
         keys=keys,
         clock=clock,
         admin=AdminService(clock=clock, live_keys=settings.is_production),
+        index=index,
         registrations=registrations,
-        writes=GroupCommitter(database=db, max_batch=settings.group_commit_max_batch),
-        access_log=AccessLogger(keys=keys, clock=clock),
-        abuse=AbuseGuard(settings=settings, clock=clock),
+        writes=writes,
+        access_log=access_log,
+        abuse=abuse,
         subject_rights=subject_rights,
         consent=consent,
         webhooks=webhooks,

@@ -7,7 +7,7 @@ Example::
     from verwijsindex.accesslog import Operation, Subject
 
     async with ctx.database.transaction() as session:
-        registration = await ctx.registrations.withdraw(session, ...)
+        registration = await ctx.index.withdraw(session, ...)
         await ctx.access_log.record(
             session, access, operation=Operation.REGISTRATION_WITHDRAW,
             subject=Subject.registration(registration.id),

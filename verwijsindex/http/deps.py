@@ -14,7 +14,7 @@ from verwijsindex.http.problems import ApiProblem
 from verwijsindex.organisations.credentials import CachedKey, CachedProfessional
 from verwijsindex.organisations.models import Professional, Role
 from verwijsindex.organisations.service import TOUCH_INTERVAL, Principal, hash_api_key
-from verwijsindex.registrations.service import Actor
+from verwijsindex.registrations.index import Actor
 
 _BEARER = "bearer "
 

@@ -41,8 +41,8 @@ from verwijsindex.http.schemas import (
 from verwijsindex.matches import repository as match_repo
 from verwijsindex.organisations import repository as org_repo
 from verwijsindex.registrations import repository as repo
+from verwijsindex.registrations.index import Actor, RegisterResult, RegistrationRequest
 from verwijsindex.registrations.models import Registration, RegistrationRow
-from verwijsindex.registrations.service import Actor, RegisterResult, RegistrationRequest
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
 
@@ -208,7 +208,7 @@ async def _register_attempts(
     session: AsyncSession, payloads: list[list[_Attempt]]
 ) -> list[list[Outcome]]:
     """The write of every registration request in a group, set-based: one rate-limit
-    statement, one :meth:`RegistrationService.register_many`, one anomaly-counter statement
+    statement, one :meth:`MatchIndex.register_many`, one anomaly-counter statement
     and one access-log append for all of them. Each request gets exactly the outcome it would
     get alone in the same order (an attempt refused by a rate limit or failing validation is
     not counted and changes nothing)."""
@@ -221,7 +221,7 @@ async def _register_attempts(
     )
     outcomes: list[Outcome | None] = [admission.refused for admission in admissions]
     todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
-    registered = await ctx.registrations.register_many(session, [attempts[i].request for i in todo])
+    registered = await ctx.index.register_many(session, [attempts[i].request for i in todo])
     for i, result in zip(todo, registered, strict=True):
         outcomes[i] = result
     for i, admission in enumerate(admissions):
@@ -438,17 +438,10 @@ async def withdraw_registration(
 ) -> RegistrationOut:
     """End the registration now. A withdrawn registration never matches again; a match left
     with fewer than two participants is closed."""
-    async with ctx.database.transaction() as session:
-        registration = await ctx.registrations.withdraw(
-            session, actor=caller.actor, registration_id=registration_id, reason=body.reason
-        )
-        await ctx.abuse.after_withdrawal(session, registration=registration)
-        await ctx.access_log.record(
-            session,
-            access_context(request),
-            operation=Operation.REGISTRATION_WITHDRAW,
-            subject=Subject.registration(registration.id),
-            reason=body.reason,
-        )
-        out = to_out(registration, None)
-    return out
+    registration = await ctx.registrations.withdraw(
+        access_context(request),
+        actor=caller.actor,
+        registration_id=registration_id,
+        reason=body.reason,
+    )
+    return to_out(registration, None)

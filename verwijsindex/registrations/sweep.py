@@ -6,38 +6,20 @@ import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from verwijsindex.accesslog import AccessContext, Operation, Subject
 from verwijsindex.logging import get_logger
-from verwijsindex.registrations.service import SweepResult
+from verwijsindex.registrations.index import SweepResult
 
 if TYPE_CHECKING:
     from verwijsindex.context import AppContext
 
 log = get_logger(__name__)
-_BATCH = 500
 
 
 async def sweep_once(ctx: AppContext) -> SweepResult:
     """End every due registration (in batches, one transaction each), then purge."""
-    ended = 0
-    while True:
-        async with ctx.database.transaction() as session:
-            due = await ctx.registrations.end_due_registrations(session, limit=_BATCH)
-            if due:
-                await ctx.access_log.record_many(
-                    session,
-                    AccessContext.system(role="system", started_at=ctx.clock.now()),
-                    operation=Operation.REGISTRATION_EXPIRE,
-                    subjects=[Subject.registration(r.id) for r in due],
-                )
-        n = len(due)
-        ended += n
-        if n < _BATCH:
-            break
-    async with ctx.database.transaction() as session:
-        regs, matches = await ctx.registrations.purge(
-            session, retention=timedelta(days=ctx.settings.retention_days)
-        )
+    ended = await ctx.registrations.end_due()
+    purged = await ctx.registrations.purge(retention=timedelta(days=ctx.settings.retention_days))
+    regs, matches = purged.purged_registrations, purged.purged_matches
     async with ctx.database.transaction() as session:
         await ctx.abuse.prune(session)
         head = await ctx.access_log.sign_head(session)

@@ -27,9 +27,9 @@ from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.organisations import repository as org_repo
 from verwijsindex.organisations.models import Organisation
 from verwijsindex.registrations import repository as repo
+from verwijsindex.registrations.index import MatchIndex
 from verwijsindex.registrations.lifecycle import parse_birth_date
 from verwijsindex.registrations.models import EndReason, Registration, RegistrationStatus
-from verwijsindex.registrations.service import RegistrationService
 from verwijsindex.storage import queries
 
 ACCESS_LOG_LIMIT = 10_000
@@ -88,10 +88,10 @@ class ErasureReport:
 
 
 class SubjectRightsService:
-    def __init__(self, *, keys: KeyRing, clock: Clock, registrations: RegistrationService) -> None:
+    def __init__(self, *, keys: KeyRing, clock: Clock, index: MatchIndex) -> None:
         self._keys = keys
         self._clock = clock
-        self._registrations = registrations
+        self._index = index
         self._hooks: list[ErasureHook] = []
 
     def add_erasure_hook(self, hook: ErasureHook) -> None:
@@ -199,9 +199,7 @@ class SubjectRightsService:
         ended = 0
         for registration in registrations:
             if registration.status == RegistrationStatus.ACTIVE:
-                await self._registrations.end_registration(
-                    session, registration, reason=EndReason.ERASURE
-                )
+                await self._index.end_registration(session, registration, reason=EndReason.ERASURE)
                 ended += 1
         now = self._clock.now()
         for match in matches:

@@ -185,7 +185,7 @@ class TestNoStackTraces:
                 assert (
                     await client.post("/v1/registrations", json=warm, headers=callers[0].headers)
                 ).status_code == 201
-            monkeypatch.setattr(ctx.registrations, "register_many", explode)
+            monkeypatch.setattr(ctx.index, "register_many", explode)
             r = await client.post(
                 "/v1/registrations", json=registration_body(), headers=callers[0].headers
             )

@@ -21,9 +21,9 @@ from verwijsindex.clock import AMSTERDAM, FrozenClock
 from verwijsindex.context import AppContext, build_context
 from verwijsindex.errors import RegistrationNotActive, SubjectTooOld
 from verwijsindex.matches.models import Match, MatchParticipant
+from verwijsindex.registrations.index import Actor
 from verwijsindex.registrations.lifecycle import add_years
 from verwijsindex.registrations.models import Registration
-from verwijsindex.registrations.service import Actor
 from verwijsindex.registrations.sweep import sweep_once
 from verwijsindex.settings import Settings
 
@@ -81,7 +81,7 @@ def _machine(
         def register(self, p: int, y: int) -> None:
             async def go() -> tuple[str, bool]:
                 async with ctx.database.transaction() as s:
-                    res = await ctx.registrations.register(
+                    res = await ctx.index.register(
                         s, actor=actors[p], bsn=YOUTHS[y], birth_date=BIRTH, municipality=None
                     )
                     return res.registration.id, res.created
@@ -106,7 +106,7 @@ def _machine(
 
             async def go() -> None:
                 async with ctx.database.transaction() as s:
-                    await ctx.registrations.withdraw(
+                    await ctx.index.withdraw(
                         s, actor=actors[reg.professional], registration_id=reg.id, reason="other"
                     )
 

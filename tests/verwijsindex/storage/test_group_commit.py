@@ -183,12 +183,12 @@ class TestGroupCommitter:
         committer = GroupCommitter(database=ctx.database)
         committer.start()
         try:
-            from verwijsindex.registrations.service import Actor
+            from verwijsindex.registrations.index import Actor
 
             actor = Actor(callers[0].organisation_id, callers[0].professional_id)
 
             async def work(session: AsyncSession) -> str:
-                res = await ctx.registrations.register(
+                res = await ctx.index.register(
                     session,
                     actor=actor,
                     bsn=make_bsn(1),

@@ -236,7 +236,7 @@ class TestKeyRotation:
         import secrets
 
         from verwijsindex.keys import KeyRing, MasterKey
-        from verwijsindex.registrations.service import RegistrationService
+        from verwijsindex.registrations.index import MatchIndex
         from verwijsindex.subject_rights.service import SubjectRightsService
 
         x_regs, match_id, y_reg = await _scenario(client, callers)  # made under version 1
@@ -249,7 +249,7 @@ class TestKeyRotation:
         service = SubjectRightsService(
             keys=rotated,
             clock=ctx.clock,
-            registrations=RegistrationService(keys=rotated, clock=ctx.clock),
+            index=MatchIndex(keys=rotated, clock=ctx.clock),
         )
         bsn = crypto.parse_bsn(X)
         assert rotated.access_log_subject(bsn) != ctx.keys.access_log_subject(bsn)

@@ -1,0 +1,468 @@
+"""Registrations, matches and their lifecycle. Services never commit: the caller's
+unit of work (one transaction per request or task) does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import crypto
+from crypto import Pseudonym
+from notifier import Event, EventType, enqueue, enqueue_many
+from verwijsindex.clock import Clock
+from verwijsindex.errors import (
+    InvalidBSN,
+    InvalidInput,
+    NotFound,
+    RegistrationNotActive,
+    VerwijsindexError,
+)
+from verwijsindex.keys import KeyRing
+from verwijsindex.matches import repository as match_repo
+from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
+from verwijsindex.organisations import repository as org_repo
+from verwijsindex.registrations import repository as repo
+from verwijsindex.registrations.lifecycle import parse_birth_date, registration_end
+from verwijsindex.registrations.models import (
+    WITHDRAW_REASONS,
+    EndReason,
+    Registration,
+    RegistrationRow,
+    RegistrationStatus,
+)
+from verwijsindex.storage.base import insert_objects, new_id
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a professional of an organisation (through that organisation's system)."""
+
+    organisation_id: str
+    professional_id: str
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    registration: RegistrationRow
+    created: bool
+    match_id: str | None
+    bsn: crypto.BSN = field(repr=False)
+    """The youth's BSN as parsed and checked once (for the caller's access-log subject); held
+    in memory only, never stored, and left out of ``repr``."""
+
+
+@dataclass(frozen=True)
+class RegistrationRequest:
+    """One registration as asked: who registers which youth (BSN and birth date are used
+    to compute the pseudonym and end date, then dropped)."""
+
+    actor: Actor
+    bsn: str
+    birth_date: str | date
+    municipality: str | None = None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    actor: Actor
+    bsn: crypto.BSN = field(repr=False)
+    pseudonym: Pseudonym
+    older: tuple[str, ...]
+    ends_at: datetime
+    municipality: str | None
+
+
+@dataclass
+class _Youth:
+    """What one batch knows about one youth: active registrations and the open match."""
+
+    active: list[RegistrationRow] = field(default_factory=list)
+    match_id: str | None = None
+    participants: list[MatchParticipant] = field(default_factory=list)
+
+    def active_of(self, professional_id: str) -> RegistrationRow | None:
+        for registration in self.active:
+            if registration.professional_id == professional_id:
+                return registration
+        return None
+
+    def match_of(self, registration_id: str) -> str | None:
+        if self.match_id is None:
+            return None
+        if any(p.registration_id == registration_id for p in self.participants):
+            return self.match_id
+        return None
+
+
+@dataclass
+class _Pending:
+    """New rows of one batch, flushed parent tables first (no ORM relationships order them)."""
+
+    registrations: list[RegistrationRow] = field(default_factory=list)
+    matches: list[Match] = field(default_factory=list)
+    participants: list[MatchParticipant] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    async def flush(self, session: AsyncSession) -> None:
+        await repo.insert_registrations(session, self.registrations)
+        for rows in (self.matches, self.participants):
+            await insert_objects(session, rows)
+        await enqueue_many(session, self.events)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    ended: int
+    purged_registrations: int
+    purged_matches: int
+
+
+def _valid_municipality(code: str) -> bool:
+    return len(code) == 4 and code.isascii() and code.isdigit()
+
+
+class MatchIndex:
+    """The match index: register, withdraw, end and purge, with exactly one open match per
+    youth. Writers for one youth are serialised by :func:`repo.lock_subject`."""
+
+    def __init__(self, *, keys: KeyRing, clock: Clock) -> None:
+        self._keys = keys
+        self._clock = clock
+
+    async def register(
+        self,
+        session: AsyncSession,
+        *,
+        actor: Actor,
+        bsn: str,
+        birth_date: str | date,
+        municipality: str | None,
+    ) -> RegisterResult:
+        """Register one youth; raises the item's error. See :meth:`register_many`."""
+        request = RegistrationRequest(
+            actor=actor, bsn=bsn, birth_date=birth_date, municipality=municipality
+        )
+        (outcome,) = await self.register_many(session, [request])
+        if isinstance(outcome, VerwijsindexError):
+            raise outcome
+        return outcome
+
+    async def register_many(
+        self, session: AsyncSession, requests: Sequence[RegistrationRequest]
+    ) -> list[RegisterResult | VerwijsindexError]:
+        """Register many youths in the caller's transaction, with exactly the outcome of
+        registering them one after another in the given order.
+
+        Invalid items yield their error and change nothing; valid items are processed with a
+        handful of set-based statements whatever their number: one query for the youths'
+        active registrations, one for their open matches and participants, then one flush of
+        all new rows. Writers for the youths concerned are serialised first (advisory locks in
+        sorted order on PostgreSQL, so concurrent batches cannot deadlock).
+        """
+        now = self._clock.now()
+        prepared: list[_Prepared | VerwijsindexError] = []
+        for request in requests:
+            try:
+                prepared.append(self._prepare(request, now))
+            except VerwijsindexError as exc:
+                prepared.append(exc)
+        valid = [p for p in prepared if isinstance(p, _Prepared)]
+        if not valid:
+            return [p for p in prepared if isinstance(p, VerwijsindexError)]
+
+        subjects = sorted({p.pseudonym for p in valid})
+        await repo.lock_subjects(session, subjects)
+        moved: set[str] = set()
+        for p in valid:
+            if p.older and p.pseudonym not in moved:
+                moved.add(p.pseudonym)
+                await repo.repseudonymise(
+                    session, old=p.older, new=p.pseudonym, key_version=self._keys.current_version
+                )
+        youths = await self._load_youths(session, subjects)
+        municipalities = await org_repo.organisation_municipalities(
+            session, {p.actor.organisation_id for p in valid if p.municipality is None}
+        )
+
+        pending = _Pending()
+        outcomes: list[RegisterResult | VerwijsindexError] = []
+        for item in prepared:
+            if isinstance(item, VerwijsindexError):
+                outcomes.append(item)
+                continue
+            youth = youths[item.pseudonym]
+            existing = youth.active_of(item.actor.professional_id)
+            if existing is not None:
+                outcomes.append(
+                    RegisterResult(
+                        registration=existing,
+                        created=False,
+                        match_id=youth.match_of(existing.id),
+                        bsn=item.bsn,
+                    )
+                )
+                continue
+            municipality = item.municipality or municipalities.get(item.actor.organisation_id)
+            if municipality is None:
+                outcomes.append(NotFound("organisation not found"))
+                continue
+            registration = RegistrationRow(
+                id=new_id(),
+                pseudonym=item.pseudonym,
+                key_version=self._keys.current_version,
+                organisation_id=item.actor.organisation_id,
+                professional_id=item.actor.professional_id,
+                municipality=municipality,
+                status=RegistrationStatus.ACTIVE,
+                created_at=now,
+                ends_at=item.ends_at,
+                ended_at=None,
+                end_reason=None,
+            )
+            pending.registrations.append(registration)
+            others = list(youth.active)  # one active registration per professional
+            youth.active.append(registration)
+            if not others:
+                outcomes.append(
+                    RegisterResult(
+                        registration=registration, created=True, match_id=None, bsn=item.bsn
+                    )
+                )
+                continue
+            if youth.match_id is None:
+                self._open_match(pending, youth, [*others, registration], now)
+            else:
+                self._join_match(pending, youth, registration, now)
+            outcomes.append(
+                RegisterResult(
+                    registration=registration,
+                    created=True,
+                    match_id=youth.match_id,
+                    bsn=item.bsn,
+                )
+            )
+        await pending.flush(session)
+        return outcomes
+
+    def _prepare(self, request: RegistrationRequest, now: datetime) -> _Prepared:
+        try:
+            valid_bsn = crypto.parse_bsn(request.bsn)
+        except crypto.InvalidBSN as exc:
+            raise InvalidBSN(str(exc)) from None
+        ends_at = registration_end(birth_date=parse_birth_date(request.birth_date), created_at=now)
+        if request.municipality is not None and not _valid_municipality(request.municipality):
+            raise InvalidInput("municipality must be a four-digit CBS municipality code")
+        pseudonyms = self._keys.all_pseudonyms(valid_bsn)
+        return _Prepared(
+            actor=request.actor,
+            bsn=valid_bsn,
+            pseudonym=pseudonyms[0],
+            older=tuple(pseudonyms[1:]),
+            ends_at=ends_at,
+            municipality=request.municipality,
+        )
+
+    async def _load_youths(
+        self, session: AsyncSession, subjects: Sequence[Pseudonym]
+    ) -> dict[Pseudonym, _Youth]:
+        youths = {s: _Youth() for s in subjects}
+        for registration in await repo.active_registrations_of_subject(session, subjects):
+            youths[registration.pseudonym].active.append(registration)
+        matches = await match_repo.open_matches_of_subjects(session, subjects)
+        participations = await match_repo.current_participations_of_matches(
+            session, list(matches.values())
+        )
+        for pseudonym, match_id in matches.items():
+            youth = youths[pseudonym]
+            youth.match_id = match_id
+            youth.participants = participations.get(match_id, [])
+        return youths
+
+    def _open_match(
+        self,
+        pending: _Pending,
+        youth: _Youth,
+        registrations: list[RegistrationRow],
+        now: datetime,
+    ) -> None:
+        match = Match(
+            id=new_id(),
+            subject_pseudonym=registrations[-1].pseudonym,
+            status=MatchStatus.OPEN,
+            created_at=now,
+            closed_at=None,
+        )
+        pending.matches.append(match)
+        youth.match_id = match.id
+        youth.participants = []
+        for reg in registrations:
+            participant = MatchParticipant(
+                id=new_id(),
+                match_id=match.id,
+                registration_id=reg.id,
+                organisation_id=reg.organisation_id,
+                joined_at=now,
+                left_at=None,
+            )
+            pending.participants.append(participant)
+            youth.participants.append(participant)
+        pending.events.extend(
+            Event(
+                event_type=EventType.MATCH_CREATED,
+                organisation_id=reg.organisation_id,
+                data={"match_id": match.id, "registration_id": reg.id},
+                occurred_at=now,
+                match_id=match.id,
+            )
+            for reg in registrations
+        )
+
+    def _join_match(
+        self,
+        pending: _Pending,
+        youth: _Youth,
+        registration: RegistrationRow,
+        now: datetime,
+    ) -> None:
+        assert youth.match_id is not None
+        match_id = youth.match_id
+        newcomer = MatchParticipant(
+            id=new_id(),
+            match_id=match_id,
+            registration_id=registration.id,
+            organisation_id=registration.organisation_id,
+            joined_at=now,
+            left_at=None,
+        )
+        pending.participants.append(newcomer)
+        pending.events.extend(
+            Event(
+                event_type=EventType.MATCH_PARTICIPANT_JOINED,
+                organisation_id=p.organisation_id,
+                data={
+                    "match_id": match_id,
+                    "registration_id": p.registration_id,
+                    "participant_registration_id": registration.id,
+                },
+                occurred_at=now,
+                match_id=match_id,
+            )
+            for p in [*youth.participants, newcomer]
+        )
+        youth.participants.append(newcomer)
+
+    async def withdraw(
+        self, session: AsyncSession, *, actor: Actor, registration_id: str, reason: str
+    ) -> Registration:
+        try:
+            end_reason = EndReason(reason)
+        except ValueError:
+            end_reason = None
+        if end_reason not in WITHDRAW_REASONS:
+            raise InvalidInput(
+                "reason must be one of: " + ", ".join(r.value for r in WITHDRAW_REASONS)
+            )
+        registration = await repo.get_registration_of_organisation(
+            session, registration_id=registration_id, organisation_id=actor.organisation_id
+        )
+        if registration is None:
+            raise NotFound("registration not found")
+        await repo.lock_subject(session, registration.pseudonym)
+        await session.refresh(registration)
+        if registration.status != RegistrationStatus.ACTIVE:
+            raise RegistrationNotActive("the registration has already ended")
+        assert end_reason is not None
+        await self._end(
+            session, registration, RegistrationStatus.WITHDRAWN, end_reason, self._clock.now()
+        )
+        return registration
+
+    async def end_registration(
+        self, session: AsyncSession, registration: Registration, *, reason: EndReason
+    ) -> None:
+        """End an active registration now (status ``ended``), with the usual outbox events and
+        match bookkeeping. The caller holds the subject lock."""
+        await self._end(session, registration, RegistrationStatus.ENDED, reason, self._clock.now())
+
+    async def _end(
+        self,
+        session: AsyncSession,
+        registration: Registration,
+        status: RegistrationStatus,
+        reason: EndReason,
+        now: datetime,
+    ) -> None:
+        registration.status = status
+        registration.ended_at = now
+        registration.end_reason = reason
+        await enqueue(
+            session,
+            event_type=EventType.REGISTRATION_ENDED,
+            organisation_id=registration.organisation_id,
+            data={"registration_id": registration.id, "reason": str(reason)},
+            occurred_at=now,
+        )
+        participation = await match_repo.open_participation_of_registration(
+            session, registration.id
+        )
+        if participation is None:
+            await session.flush()
+            return
+        participation.left_at = now
+        match_id = participation.match_id
+        remaining = [
+            p
+            for p in await match_repo.current_participations(session, match_id)
+            if p.id != participation.id
+        ]
+        for p in remaining:
+            await enqueue(
+                session,
+                event_type=EventType.MATCH_PARTICIPANT_LEFT,
+                organisation_id=p.organisation_id,
+                data={
+                    "match_id": match_id,
+                    "registration_id": p.registration_id,
+                    "participant_registration_id": registration.id,
+                },
+                occurred_at=now,
+                match_id=match_id,
+            )
+        if len(remaining) < 2:
+            match = await session.get(Match, match_id)
+            assert match is not None
+            match.status = MatchStatus.CLOSED
+            match.closed_at = now
+            for p in remaining:
+                p.left_at = now
+                await enqueue(
+                    session,
+                    event_type=EventType.MATCH_CLOSED,
+                    organisation_id=p.organisation_id,
+                    data={"match_id": match_id, "registration_id": p.registration_id},
+                    occurred_at=now,
+                    match_id=match_id,
+                )
+        await session.flush()
+
+    async def end_due_registrations(
+        self, session: AsyncSession, *, limit: int = 500
+    ) -> list[Registration]:
+        """End up to ``limit`` registrations whose end date has passed; return them."""
+        now = self._clock.now()
+        due = await repo.due_registrations(session, now=now, limit=limit)
+        for registration in due:
+            await repo.lock_subject(session, registration.pseudonym)
+            await self._end(session, registration, RegistrationStatus.ENDED, EndReason.EXPIRED, now)
+        return due
+
+    async def purge(self, session: AsyncSession, *, retention: timedelta) -> tuple[int, int]:
+        """Delete ended registrations and closed matches older than the retention period."""
+        cutoff = self._clock.now() - retention
+        purged_regs = await repo.purge_ended_registrations(session, ended_before=cutoff)
+        purged_matches = await match_repo.purge_closed_matches(session, closed_before=cutoff)
+        return purged_regs, purged_matches
