@@ -97,7 +97,8 @@ class Settings(BaseSettings):
     rate_limit_organisation_batch_per_day: int = Field(
         default=50_000,
         ge=0,
-        description="Items of batch registrations per organisation per UTC day; 0 disables",
+        description="Items of batch registrations under a bulk-import grant per organisation"
+        " per UTC day (a ceiling on top of the grant); 0 disables",
     )
     anomaly_volume_minimum: int = Field(
         default=20, ge=1, description="New registrations per professional-hour always flagged"

@@ -508,6 +508,12 @@ async def seed_people(ctx: Any, professionals: int) -> dict[str, Any]:
             key = await ctx.admin.create_api_key(
                 session, organisation_id=org.id, role="professional"
             )
+            # Batch items (the bulk and CSV-import points) count against the per-professional
+            # limits unless an operator grants a bulk import, as for a real migration
+            # (`verwijsindex admin grant-bulk-import`): the largest grant, for 30 days.
+            await ctx.abuse.grant_bulk_import(
+                session, organisation_id=org.id, items=10_000_000, days=30, reference="bench"
+            )
             people[label] = []
             people[f"{label}_org"] = org.id
             for i in range(professionals):
