@@ -123,7 +123,16 @@ class Settings(BaseSettings):
     )
 
     allow_http_webhooks: bool | None = None
-    allow_private_webhook_addresses: bool | None = None
+    allow_loopback_webhook_addresses: bool | None = Field(
+        default=None,
+        description="Let webhooks reach loopback addresses (the demo receiver); default true in"
+        " development, false in production, which refuses true",
+    )
+    allow_private_webhook_addresses: bool = Field(
+        default=False,
+        description="Let webhooks reach private (RFC 1918, ULA) and shared (CGNAT) addresses;"
+        " an explicit opt-in, refused in production. Development reaches loopback without it",
+    )
     run_webhook_worker: bool = Field(
         default=True, description="Deliver webhooks from inside 'serve' (a background task)"
     )
@@ -160,8 +169,8 @@ class Settings(BaseSettings):
         development = self.env is Environment.DEVELOPMENT
         if self.allow_http_webhooks is None:
             self.allow_http_webhooks = development
-        if self.allow_private_webhook_addresses is None:
-            self.allow_private_webhook_addresses = development
+        if self.allow_loopback_webhook_addresses is None:
+            self.allow_loopback_webhook_addresses = development
         if self.webhook_lease_seconds is None:
             self.webhook_lease_seconds = self.webhook_timeout_seconds + 15.0
         if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
