@@ -48,15 +48,27 @@ class EndpointService:
     """Endpoint management on behalf of one organisation at a time."""
 
     def __init__(
-        self, *, box: SecretBox, allow_http: bool, allow_private: bool, now: Now = _utcnow
+        self,
+        *,
+        box: SecretBox,
+        allow_http: bool,
+        allow_private: bool,
+        allow_loopback: bool = False,
+        now: Now = _utcnow,
     ) -> None:
         self._box = box
         self._allow_http = allow_http
         self._allow_private = allow_private
+        self._allow_loopback = allow_loopback
         self._now = now
 
     def _check_url(self, url: str) -> None:
-        validate_webhook_url(url, allow_http=self._allow_http, allow_private=self._allow_private)
+        validate_webhook_url(
+            url,
+            allow_http=self._allow_http,
+            allow_private=self._allow_private,
+            allow_loopback=self._allow_loopback,
+        )
 
     async def create(
         self,

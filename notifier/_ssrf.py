@@ -12,9 +12,11 @@ delivery worker at the index's own network (a database, the cloud metadata servi
   addresses (see :mod:`notifier._transport`), never resolve again, so that a DNS answer
   that changes between check and connect ("DNS rebinding") cannot slip through.
 
-``allow_private=True`` (development only) admits loopback, RFC 1918/ULA private and
-shared (CGNAT) addresses. Link-local (which holds the cloud metadata endpoint), multicast,
-broadcast, unspecified, documentation and reserved addresses are refused in every mode.
+``allow_loopback=True`` admits loopback addresses only (development's default: the demo
+receiver runs on the same machine). ``allow_private=True`` (an explicit opt-in, refused in
+production) admits loopback, RFC 1918/ULA private and shared (CGNAT) addresses. Link-local
+(which holds the cloud metadata endpoint), multicast, broadcast, unspecified, documentation
+and reserved addresses are refused in every mode.
 
 Example::
 
@@ -62,6 +64,7 @@ REASON_DOCUMENTATION = "documentation"
 REASON_RESERVED = "reserved"
 
 _RELAXED_BY_ALLOW_PRIVATE = frozenset({REASON_LOOPBACK, REASON_PRIVATE, REASON_CGNAT})
+_RELAXED_BY_ALLOW_LOOPBACK = frozenset({REASON_LOOPBACK})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -170,7 +173,9 @@ def _ipv6_reason(address: ipaddress.IPv6Address) -> str | None:
     return None
 
 
-def unsafe_address_reason(address: IPAddress, *, allow_private: bool) -> str | None:
+def unsafe_address_reason(
+    address: IPAddress, *, allow_private: bool, allow_loopback: bool = False
+) -> str | None:
     """Return why ``address`` may not receive webhooks, or ``None`` if it may."""
     if isinstance(address, ipaddress.IPv4Address):
         reason = _ipv4_reason(address)
@@ -178,12 +183,16 @@ def unsafe_address_reason(address: IPAddress, *, allow_private: bool) -> str | N
         reason = _ipv6_reason(address)
     if reason in _RELAXED_BY_ALLOW_PRIVATE and allow_private:
         return None
+    if reason in _RELAXED_BY_ALLOW_LOOPBACK and allow_loopback:
+        return None
     return reason
 
 
-def check_address(address: IPAddress, *, allow_private: bool) -> None:
+def check_address(address: IPAddress, *, allow_private: bool, allow_loopback: bool = False) -> None:
     """Raise :class:`UnsafeWebhookURL` unless ``address`` may receive webhooks."""
-    reason = unsafe_address_reason(address, allow_private=allow_private)
+    reason = unsafe_address_reason(
+        address, allow_private=allow_private, allow_loopback=allow_loopback
+    )
     if reason is not None:
         raise UnsafeWebhookURL(reason, f"webhook address refused ({reason})")
 
@@ -228,7 +237,7 @@ def _parse_numeric_ipv4(host: str) -> ipaddress.IPv4Address | None:
     return ipaddress.IPv4Address(value)
 
 
-def _literal_address(host: str, *, allow_private: bool) -> IPAddress | None:
+def _literal_address(host: str, *, allow_private: bool, allow_loopback: bool) -> IPAddress | None:
     """Return the address a literal host denotes after checking it; ``None`` for a name."""
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if ":" in bare:
@@ -238,12 +247,12 @@ def _literal_address(host: str, *, allow_private: bool) -> IPAddress | None:
             v6 = ipaddress.IPv6Address(bare)
         except ValueError:
             raise UnsafeWebhookURL(REASON_HOST, "invalid IPv6 address") from None
-        check_address(v6, allow_private=allow_private)
+        check_address(v6, allow_private=allow_private, allow_loopback=allow_loopback)
         return v6
     v4 = _parse_numeric_ipv4(bare.lower())
     if v4 is None:
         return None
-    check_address(v4, allow_private=allow_private)
+    check_address(v4, allow_private=allow_private, allow_loopback=allow_loopback)
     if str(v4) != bare.rstrip("."):
         raise UnsafeWebhookURL(
             REASON_NON_CANONICAL, "write an IPv4 host as four decimal numbers (a.b.c.d)"
@@ -283,7 +292,9 @@ def _split(url: str) -> SplitResult:
         raise UnsafeWebhookURL(REASON_SYNTAX, "the URL cannot be parsed") from None
 
 
-def validate_webhook_url(url: str, *, allow_http: bool, allow_private: bool) -> ParsedURL:
+def validate_webhook_url(
+    url: str, *, allow_http: bool, allow_private: bool, allow_loopback: bool = False
+) -> ParsedURL:
     """Check the syntax of a webhook URL and any literal IP in it; raise UnsafeWebhookURL.
 
     Host names are *not* resolved here; call :func:`resolve_and_check` before connecting.
@@ -312,7 +323,7 @@ def validate_webhook_url(url: str, *, allow_http: bool, allow_private: bool) -> 
     if not 1 <= port <= 65535:
         raise UnsafeWebhookURL(REASON_PORT, "the port must be a number from 1 to 65535")
 
-    address = _literal_address(raw_host, allow_private=allow_private)
+    address = _literal_address(raw_host, allow_private=allow_private, allow_loopback=allow_loopback)
     if address is not None:
         host = str(address)
     else:
@@ -337,14 +348,19 @@ async def system_resolver(host: str, port: int) -> list[str]:
 
 
 async def resolve_and_check(
-    host: str, port: int, *, allow_private: bool, resolver: Resolver | None = None
+    host: str,
+    port: int,
+    *,
+    allow_private: bool,
+    allow_loopback: bool = False,
+    resolver: Resolver | None = None,
 ) -> list[IPAddress]:
     """Resolve ``host`` and return its addresses, or raise if *any* of them is unsafe.
 
     A literal IP host (in any notation) is checked without a lookup. Refusing when one of
     several answers is internal matters: the connection could otherwise land on it.
     """
-    address = _literal_address(host, allow_private=allow_private)
+    address = _literal_address(host, allow_private=allow_private, allow_loopback=allow_loopback)
     if address is not None:
         return [address]
     name = host.lower()
@@ -361,7 +377,7 @@ async def resolve_and_check(
             raise UnsafeWebhookURL(
                 REASON_UNRESOLVABLE, "the resolver returned an invalid address"
             ) from None
-        check_address(resolved, allow_private=allow_private)
+        check_address(resolved, allow_private=allow_private, allow_loopback=allow_loopback)
         if resolved not in addresses:
             addresses.append(resolved)
     if not addresses:

@@ -105,8 +105,11 @@ def _same_destination(parsed: ParsedURL, url: httpx.URL) -> bool:
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
     """Resolves and checks in ``connect_tcp``, then dials the validated address."""
 
-    def __init__(self, *, allow_private: bool, resolver: Resolver | None) -> None:
+    def __init__(
+        self, *, allow_private: bool, allow_loopback: bool, resolver: Resolver | None
+    ) -> None:
         self._allow_private = allow_private
+        self._allow_loopback = allow_loopback
         self._resolver = resolver
         self._inner = httpcore.AnyIOBackend()
 
@@ -121,7 +124,11 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         try:
             async with asyncio.timeout(timeout):
                 addresses = await resolve_and_check(
-                    host, port, allow_private=self._allow_private, resolver=self._resolver
+                    host,
+                    port,
+                    allow_private=self._allow_private,
+                    allow_loopback=self._allow_loopback,
+                    resolver=self._resolver,
                 )
         except TimeoutError:
             raise httpcore.ConnectTimeout("name resolution timed out") from None
@@ -177,6 +184,7 @@ class WebhookTransport(httpx.AsyncBaseTransport):
         *,
         allow_http: bool,
         allow_private: bool,
+        allow_loopback: bool = False,
         resolver: Resolver | None = None,
         ssl_context: ssl.SSLContext | None = None,
         max_connections: int = 100,
@@ -184,6 +192,7 @@ class WebhookTransport(httpx.AsyncBaseTransport):
     ) -> None:
         self._allow_http = allow_http
         self._allow_private = allow_private
+        self._allow_loopback = allow_loopback
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context if ssl_context is not None else httpx.create_ssl_context(),
             max_connections=max_connections,
@@ -191,12 +200,17 @@ class WebhookTransport(httpx.AsyncBaseTransport):
             http1=True,
             http2=False,
             retries=0,
-            network_backend=_PinnedBackend(allow_private=allow_private, resolver=resolver),
+            network_backend=_PinnedBackend(
+                allow_private=allow_private, allow_loopback=allow_loopback, resolver=resolver
+            ),
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         parsed = validate_webhook_url(
-            str(request.url), allow_http=self._allow_http, allow_private=self._allow_private
+            str(request.url),
+            allow_http=self._allow_http,
+            allow_private=self._allow_private,
+            allow_loopback=self._allow_loopback,
         )
         if not _same_destination(parsed, request.url):
             # Our parser and httpx's disagree about where this URL points: refuse.
@@ -232,6 +246,7 @@ def build_webhook_client(
     *,
     allow_http: bool,
     allow_private: bool,
+    allow_loopback: bool = False,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     resolver: Resolver | None = None,
     ssl_context: ssl.SSLContext | None = None,
@@ -241,6 +256,7 @@ def build_webhook_client(
         transport=WebhookTransport(
             allow_http=allow_http,
             allow_private=allow_private,
+            allow_loopback=allow_loopback,
             resolver=resolver,
             ssl_context=ssl_context,
         ),

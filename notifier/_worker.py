@@ -81,6 +81,7 @@ def _utcnow() -> datetime:
 class WorkerConfig:
     allow_http: bool
     allow_private: bool
+    allow_loopback: bool = False
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     poll_interval_seconds: float = 1.0
     lease_seconds: float = DEFAULT_TIMEOUT_SECONDS + 15.0
@@ -152,6 +153,7 @@ class DeliveryWorker:
         client = self._client or build_webhook_client(
             allow_http=self._config.allow_http,
             allow_private=self._config.allow_private,
+            allow_loopback=self._config.allow_loopback,
             timeout=self._config.timeout_seconds,
         )
         self._client = client

@@ -135,7 +135,7 @@ async def database_url(
     """A fresh, migrated database for one test."""
     template = db_templates[backend]
     if backend == "sqlite":
-        path = tmp_path / "verwijsindex.storage"
+        path = tmp_path / "verwijsindex.db"
         shutil.copyfile(template.template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return

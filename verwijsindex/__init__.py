@@ -5,7 +5,7 @@ Example::
     from verwijsindex.settings import Settings
     from verwijsindex.http.app import create_app
 
-    app = create_app(Settings(database_url="sqlite+aiosqlite:///./var/verwijsindex.storage"))
+    app = create_app(Settings(database_url="sqlite+aiosqlite:///./var/verwijsindex.db"))
 """
 
 __all__ = ["__version__"]

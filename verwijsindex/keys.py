@@ -13,9 +13,11 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import os
 import secrets
 import stat
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +52,53 @@ class MasterKey:
     _material: bytes = field(repr=False)
 
 
+MIN_ESTIMATED_BITS = 96
+"""The least Shannon estimate (bits per byte × length) of a master key's bytes, and of the
+differences between neighbouring bytes, that production accepts. 32 random bytes give at least
+about 140 and 130; falling below 96 needs collisions worth 64 bits, which random keys do not
+have (tests/verwijsindex/test_production.py::TestKeyStrength)."""
+GENERATE_HINT = (
+    "generate one with 'verwijsindex keys generate --production' (or 'verwijsindex keys"
+    " rotate') or, for VERWIJSINDEX_MASTER_KEY, with python -c 'import base64, secrets;"
+    " print(base64.b64encode(secrets.token_bytes(32)).decode())'"
+)
+
+
+def _estimated_bits(values: bytes) -> float:
+    """Shannon entropy of the byte frequencies times the length."""
+    n = len(values)
+    return -sum(c * math.log2(c / n) for c in Counter(values).values()) if n else 0.0
+
+
+def weak_key_reason(material: bytes) -> str | None:
+    """Why ``material`` does not look like random bytes, or None when it does.
+
+    Refused: a repeated pattern (a word, a block), too few distinct values (zero bytes, text
+    with few letters), a counter or other constant step, and printable text (a password or an
+    encoded string rather than the key's bytes). A random key of 32 or more bytes passes with
+    overwhelming probability (all printable: (95/256)^32 ≈ 2·10^-14)."""
+    n = len(material)
+    for period in range(1, n // 2 + 1):
+        if material[period:] == material[:-period]:
+            return f"it repeats a pattern of {period} byte{'s' if period > 1 else ''}"
+    if _estimated_bits(material) < MIN_ESTIMATED_BITS:
+        return "too few distinct byte values (low entropy)"
+    steps = bytes((material[i + 1] - material[i]) % 256 for i in range(n - 1))
+    if _estimated_bits(steps) < MIN_ESTIMATED_BITS:
+        return "it counts or steps regularly (low entropy)"
+    if all(0x20 <= b < 0x7F for b in material):
+        return "it is printable text, not random bytes"
+    return None
+
+
+def _check_strength(material: bytes, source: str) -> None:
+    reason = weak_key_reason(material)
+    if reason is not None:
+        raise ConfigurationError(
+            f"production mode refuses a weak master key ({source}): {reason}; {GENERATE_HINT}"
+        )
+
+
 def _write_private(path: Path, content: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -67,10 +116,19 @@ def generate_master_key_file(keys_dir: Path, *, version: int, development: bool)
         "version": version,
         "development": development,
         "created_at": datetime.now(UTC).isoformat(),
-        "key": base64.b64encode(secrets.token_bytes(32)).decode("ascii"),
+        "key": base64.b64encode(_random_key()).decode("ascii"),
     }
     _write_private(path, json.dumps(document, indent=2) + "\n")
     return path
+
+
+def _random_key() -> bytes:
+    """32 random bytes that production accepts (a draw it would refuse is astronomically
+    unlikely; drawing again makes it impossible)."""
+    while True:
+        material = secrets.token_bytes(32)
+        if weak_key_reason(material) is None:
+            return material
 
 
 def _check_permissions(path: Path) -> None:
@@ -213,10 +271,14 @@ class KeyRing:
                     " or set VERWIJSINDEX_MASTER_KEY"
                 )
             files = [generate_master_key_file(keys_dir, version=1, development=True)]
+        if settings.is_production and masters:
+            _check_strength(masters[0]._material, "VERWIJSINDEX_MASTER_KEY")
         for path in files:
             if settings.is_production:
                 _check_permissions(path)
             master = _read_master_key(path)
+            if settings.is_production and not master.development:
+                _check_strength(master._material, f"key file {path.name}")
             if any(m.version == master.version for m in masters):
                 raise ConfigurationError(f"key version {master.version} is configured twice")
             masters.append(master)

@@ -14,6 +14,13 @@ nothing about a person: ``request_id`` (a random UUID, also sent back in ``X-Req
 ``organisation_id`` (the organisation's id, a UUID the service assigned). Masking digit runs
 inside them made the request line useless for finding a request (``1fa3…[number]…``). A
 ``trace_id`` comes from the caller's ``traceparent`` and is masked like any other value.
+
+Exceptions are rendered by :func:`format_exception_without_values`: a database error (from
+SQLAlchemy or a driver, anywhere in the exception's chain) shows its type, the SQL statement
+with its placeholders, SQLSTATE and constraint name, never its message or parameters: a
+driver's message can carry the bound values (asyncpg's ``Key (pseudonym)=(…) already
+exists.``, ``invalid input for query argument $1: '…'``). The engines are also created with
+``hide_parameters=True``.
 """
 
 from __future__ import annotations
@@ -21,11 +28,15 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sqlite3
 import sys
+import traceback
 from collections.abc import Mapping, MutableMapping
+from types import TracebackType
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError, StatementError
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"), "[email]"),
@@ -94,6 +105,85 @@ def redact_processor(
     return out
 
 
+_DRIVER_MODULES = ("asyncpg", "aiosqlite", "sqlalchemy", "psycopg")
+_MAX_STATEMENT = 2000
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    return isinstance(exc, SQLAlchemyError | sqlite3.Error) or type(exc).__module__.startswith(
+        _DRIVER_MODULES
+    )
+
+
+def _database_error_line(exc: BaseException) -> str:
+    """The last line of a database error's traceback: what it is and where, without the
+    driver's message or the parameters (see the module docstring)."""
+    facts = []
+    orig = exc.orig if isinstance(exc, StatementError) else exc
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        if candidate is None:
+            continue
+        for attribute, label in (
+            ("sqlstate", "sqlstate"),
+            ("sqlite_errorname", "sqlite"),
+            ("constraint_name", "constraint"),
+        ):
+            value = getattr(candidate, attribute, None)
+            if isinstance(value, str) and value and f"{label}={value}" not in facts:
+                facts.append(f"{label}={value}")
+    text = "database error; message and parameters withheld"
+    if facts:
+        text += " (" + ", ".join(facts) + ")"
+    if isinstance(exc, StatementError) and exc.statement:
+        statement = exc.statement
+        if len(statement) > _MAX_STATEMENT:
+            statement = statement[:_MAX_STATEMENT] + " …"
+        text += f"\n[SQL: {statement}]"
+    name = type(exc).__qualname__
+    module = type(exc).__module__
+    return f"{name if module == 'builtins' else module + '.' + name}: {text}\n"
+
+
+def format_exception_without_values(
+    exc_info: tuple[type[BaseException], BaseException, TracebackType | None]
+    | tuple[None, None, None],
+) -> str:
+    """A traceback as the standard library formats it (the chain of causes and contexts,
+    every frame), except that each database error in the chain is rendered by
+    :func:`_database_error_line`."""
+    exc = exc_info[1]
+    if exc is None:
+        return ""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        if current.__cause__ is not None:
+            current = current.__cause__
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current = current.__context__
+        else:
+            current = None
+    parts: list[str] = []
+    for position in range(len(chain) - 1, -1, -1):
+        link = chain[position]
+        if link.__traceback__ is not None:
+            parts.append("Traceback (most recent call last):\n")
+            parts.extend(traceback.format_tb(link.__traceback__))
+        if _is_database_error(link):
+            parts.append(_database_error_line(link))
+        else:
+            parts.extend(traceback.format_exception_only(type(link), link))
+        if position:
+            later = chain[position - 1]
+            parts.append(
+                "\nThe above exception was the direct cause of the following exception:\n\n"
+                if later.__cause__ is link
+                else "\nDuring handling of the above exception, another exception occurred:\n\n"
+            )
+    return "".join(parts).rstrip("\n")
+
+
 def add_process_id(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -151,7 +241,7 @@ def configure_logging(*, level: str = "info", json: bool = True, process_id: boo
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
+        structlog.processors.ExceptionRenderer(format_exception_without_values),
     ]
     if process_id:
         shared.append(add_process_id)

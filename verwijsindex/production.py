@@ -46,6 +46,11 @@ def check_production(settings: Settings) -> None:
             "production mode refuses VERWIJSINDEX_ALLOW_PRIVATE_WEBHOOK_ADDRESSES=true;"
             " webhooks may only reach public addresses"
         )
+    if settings.allow_loopback_webhook_addresses:
+        raise ConfigurationError(
+            "production mode refuses VERWIJSINDEX_ALLOW_LOOPBACK_WEBHOOK_ADDRESSES=true;"
+            " webhooks may only reach public addresses"
+        )
     path = sqlite_path(settings)
     if path is None:
         return

@@ -97,7 +97,8 @@ class Settings(BaseSettings):
     rate_limit_organisation_batch_per_day: int = Field(
         default=50_000,
         ge=0,
-        description="Items of batch registrations per organisation per UTC day; 0 disables",
+        description="Items of batch registrations under a bulk-import grant per organisation"
+        " per UTC day (a ceiling on top of the grant); 0 disables",
     )
     anomaly_volume_minimum: int = Field(
         default=20, ge=1, description="New registrations per professional-hour always flagged"
@@ -122,7 +123,16 @@ class Settings(BaseSettings):
     )
 
     allow_http_webhooks: bool | None = None
-    allow_private_webhook_addresses: bool | None = None
+    allow_loopback_webhook_addresses: bool | None = Field(
+        default=None,
+        description="Let webhooks reach loopback addresses (the demo receiver); default true in"
+        " development, false in production, which refuses true",
+    )
+    allow_private_webhook_addresses: bool = Field(
+        default=False,
+        description="Let webhooks reach private (RFC 1918, ULA) and shared (CGNAT) addresses;"
+        " an explicit opt-in, refused in production. Development reaches loopback without it",
+    )
     run_webhook_worker: bool = Field(
         default=True, description="Deliver webhooks from inside 'serve' (a background task)"
     )
@@ -148,7 +158,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
         if not self.database_url:
-            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'verwijsindex.storage'}"
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'verwijsindex.db'}"
         if self.keys_dir is None:
             self.keys_dir = self.data_dir / "keys"
         if self.ledger_origin is None:
@@ -159,8 +169,8 @@ class Settings(BaseSettings):
         development = self.env is Environment.DEVELOPMENT
         if self.allow_http_webhooks is None:
             self.allow_http_webhooks = development
-        if self.allow_private_webhook_addresses is None:
-            self.allow_private_webhook_addresses = development
+        if self.allow_loopback_webhook_addresses is None:
+            self.allow_loopback_webhook_addresses = development
         if self.webhook_lease_seconds is None:
             self.webhook_lease_seconds = self.webhook_timeout_seconds + 15.0
         if self.webhook_lease_seconds <= self.webhook_timeout_seconds:

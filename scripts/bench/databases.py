@@ -25,7 +25,7 @@ class BenchDatabase:
 
     @property
     def sqlite_path(self) -> Path:
-        return self.data_dir / "verwijsindex.storage"
+        return self.data_dir / "verwijsindex.db"
 
 
 async def _seed(db: BenchDatabase, professionals: int) -> dict[str, Any]:
@@ -62,6 +62,12 @@ async def seed_people(ctx: Any, professionals: int) -> dict[str, Any]:
             key = await ctx.admin.create_api_key(
                 session, organisation_id=org.id, role="professional"
             )
+            # Batch items (the bulk and CSV-import points) count against the per-professional
+            # limits unless an operator grants a bulk import, as for a real migration
+            # (`verwijsindex admin grant-bulk-import`): the largest grant, for 30 days.
+            await ctx.abuse.grant_bulk_import(
+                session, organisation_id=org.id, items=10_000_000, days=30, reference="bench"
+            )
             people[label] = []
             people[f"{label}_org"] = org.id
             for i in range(professionals):
@@ -92,9 +98,7 @@ def create_database(backend: str, workdir: Path, label: str) -> BenchDatabase:
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
     if backend == "sqlite":
-        db = BenchDatabase(
-            backend, f"sqlite+aiosqlite:///{data_dir / 'verwijsindex.storage'}", data_dir
-        )
+        db = BenchDatabase(backend, f"sqlite+aiosqlite:///{data_dir / 'verwijsindex.db'}", data_dir)
     else:
         name = f"vi_bench_{os.getpid()}_{label.replace('-', '_')}"
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -127,7 +131,7 @@ def database_size(db: BenchDatabase) -> int:
     if db.pg_name:
         rows = asyncio.run(_query(db, "SELECT pg_database_size(current_database())"))
         return int(rows[0][0])
-    return sum(p.stat().st_size for p in db.data_dir.glob("verwijsindex.storage*") if p.is_file())
+    return sum(p.stat().st_size for p in db.data_dir.glob("verwijsindex.db*") if p.is_file())
 
 
 def check_matches(db: BenchDatabase) -> dict[str, int]:

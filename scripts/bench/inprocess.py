@@ -45,7 +45,7 @@ async def _run(
 ) -> dict[str, Any]:
     settings = Settings(
         data_dir=data,
-        database_url=f"sqlite+aiosqlite:///{data}/verwijsindex.storage",
+        database_url=f"sqlite+aiosqlite:///{data}/verwijsindex.db",
         run_sweeper=False,
         run_webhook_worker=False,
         rate_limit_professional_per_minute=0,

@@ -51,6 +51,14 @@ class TestImport:
                 "admin", "create-api-key", "--organisation", org["id"], "--role", "professional"
             ).stdout
         )["key"]
+        # 2,500 rows are far beyond one professional's rate limits: the operator grants a
+        # bulk import.
+        grant = json.loads(
+            server.cli(
+                "admin", "grant-bulk-import", "--organisation", org["id"], "--items", "3000"
+            ).stdout
+        )
+        assert grant["items"] == 3000
         lines = ["bsn,birth_date"]
         for i in range(2500):
             lines.append(f"{make_bsn(i)},2010-03-0{1 + i % 9}")

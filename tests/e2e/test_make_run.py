@@ -78,7 +78,7 @@ class TestMakeRun:
             assert "curl" in output and "/docs" in output
             key_file = clone / "var" / "keys" / "master-v1.key"
             assert key_file.stat().st_mode & 0o777 == 0o600
-            assert (clone / "var" / "verwijsindex.storage").exists()
+            assert (clone / "var" / "verwijsindex.db").exists()
             body = {"bsn": "111222333", "birth_date": "2012-05-01"}
             results = [
                 httpx.post(

@@ -474,6 +474,45 @@ class TestEndpointApi:
         assert row.secret_sealed.startswith("k1.")
 
 
+class TestDevelopmentDefaults:
+    """Issue 14, finding 13: development posted webhooks to private networks by default.
+    Development's default settings (this module's fixture) reach loopback only."""
+
+    @pytest.mark.parametrize(
+        ("url", "reason"),
+        [
+            ("http://10.1.2.3/vi", "private-address"),
+            ("http://192.168.1.10:8080/vi", "private-address"),
+            ("http://172.16.0.5/vi", "private-address"),
+            ("http://100.64.0.1/vi", "cgnat"),
+            ("http://[fd00::1]/vi", "private-address"),
+            ("http://167772161/vi", "private-address"),  # 10.0.0.1 as one number
+        ],
+    )
+    async def test_private_address_is_refused_and_nothing_stored_or_sent(
+        self,
+        client: httpx.AsyncClient,
+        ctx: AppContext,
+        callers: list[Caller],
+        url: str,
+        reason: str,
+    ) -> None:
+        assert not ctx.settings.is_production
+        r = await client.post(
+            "/v1/webhook-endpoints", json={"url": url}, headers=callers[0].admin_headers
+        )
+        assert r.status_code == 422
+        assert r.json()["reason"] == reason
+        listed = await client.get("/v1/webhook-endpoints", headers=callers[0].admin_headers)
+        assert listed.json()["items"] == []
+        # A match for the organisation: with no endpoint stored, no message is made to send.
+        await register(client, callers[0], 31)
+        await register(client, callers[1], 31)
+        async with ctx.database.read() as session:
+            assert list((await session.execute(select(WebhookEndpoint))).scalars()) == []
+            assert list((await session.execute(select(WebhookMessage))).scalars()) == []
+
+
 class TestSsrfAtRegistration:
     @pytest.fixture
     def settings(self, database_url: str, tmp_path: Path) -> Settings:
@@ -486,6 +525,7 @@ class TestSsrfAtRegistration:
             webhook_poll_interval_seconds=0.05,
             webhook_retry_schedule=[0.0, 0.2],
             allow_http_webhooks=False,
+            allow_loopback_webhook_addresses=False,
             allow_private_webhook_addresses=False,
         )
 

@@ -374,3 +374,62 @@ class TestAddressClassification:
         address = ipaddress.IPv4Address((10 << 24) | low)
         assert unsafe_address_reason(address, allow_private=False) == "private-address"
         assert unsafe_address_reason(address, allow_private=True) is None
+
+
+class TestLoopbackOnly:
+    """``allow_loopback`` (development's default) admits loopback and nothing else that
+    ``allow_private`` (the explicit opt-in) would. Validation only: nothing connects."""
+
+    @pytest.mark.parametrize(
+        "url", ["http://127.0.0.1:9/hook", "http://[::1]:9/hook", "http://127.3.4.5/hook"]
+    )
+    def test_loopback_is_admitted(self, url: str) -> None:
+        validate_webhook_url(url, allow_http=True, allow_private=False, allow_loopback=True)
+
+    @pytest.mark.parametrize(
+        ("url", "reason"),
+        [
+            ("http://10.0.0.1/", "private-address"),
+            ("http://172.16.5.4/", "private-address"),
+            ("http://192.168.1.1/", "private-address"),
+            ("http://100.64.0.1/", "cgnat"),
+            ("http://[fd00::1]/", "private-address"),
+            ("http://[::ffff:10.0.0.1]/", "private-address"),
+            ("http://169.254.169.254/", "link-local"),
+        ],
+    )
+    def test_private_ranges_need_the_opt_in(self, url: str, reason: str) -> None:
+        with pytest.raises(UnsafeWebhookURL) as info:
+            validate_webhook_url(url, allow_http=True, allow_private=False, allow_loopback=True)
+        assert info.value.reason == reason
+        if reason != "link-local":  # link-local is refused in every mode
+            validate_webhook_url(url, allow_http=True, allow_private=True)
+
+    async def test_names_resolving_to_private_addresses_are_refused(self) -> None:
+        async def resolver(host: str, port: int) -> list[str]:
+            return {"dev.test": ["127.0.0.1"], "lan.test": ["127.0.0.1", "10.0.0.7"]}[host]
+
+        assert await resolve_and_check(
+            "dev.test", 80, allow_private=False, allow_loopback=True, resolver=resolver
+        ) == [ipaddress.ip_address("127.0.0.1")]
+        with pytest.raises(UnsafeWebhookURL) as info:
+            await resolve_and_check(
+                "lan.test", 80, allow_private=False, allow_loopback=True, resolver=resolver
+            )
+        assert info.value.reason == "private-address"
+
+
+class TestSettingsDefaults:
+    def test_development_reaches_loopback_only_unless_opted_in(self) -> None:
+        from verwijsindex.settings import Settings
+
+        development = Settings()
+        assert development.allow_private_webhook_addresses is False
+        assert development.allow_loopback_webhook_addresses is True
+        opted_in = Settings(allow_private_webhook_addresses=True)
+        assert opted_in.allow_private_webhook_addresses is True
+        no_loopback = Settings(allow_loopback_webhook_addresses=False)
+        assert no_loopback.allow_loopback_webhook_addresses is False
+        production = Settings(env="production")  # type: ignore[arg-type]
+        assert production.allow_private_webhook_addresses is False
+        assert production.allow_loopback_webhook_addresses is False

@@ -1,4 +1,5 @@
-"""Tables of the enumeration defence: fixed-window counters and anomaly flags."""
+"""Tables of the enumeration defence: fixed-window counters, anomaly flags and bulk-import
+grants."""
 
 from __future__ import annotations
 
@@ -41,3 +42,22 @@ class AnomalyFlag(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
 
     __table_args__ = (Index("ix_anomaly_flags_org_raised", "organisation_id", "raised_at"),)
+
+
+class BulkImportGrant(Base):
+    """An operator's permission for one organisation to register up to ``items`` youths
+    through the batch endpoint before ``expires_at`` without the per-professional limits
+    (``verwijsindex admin grant-bulk-import``). Its use is counted in ``rate_limit_counters``
+    (scope ``bulk-import``, the grant's id, window start ``expires_at``)."""
+
+    __tablename__ = "bulk_import_grants"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    organisation_id: Mapped[str] = mapped_column(String(36))
+    items: Mapped[int]
+    granted_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    reference: Mapped[str | None] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_bulk_import_grants_org_expires", "organisation_id", "expires_at"),)

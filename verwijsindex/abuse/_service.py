@@ -20,11 +20,11 @@ from sqlalchemy import Table, and_, bindparam, delete, not_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from verwijsindex.abuse._models import AnomalyFlag, RateLimitCounter
+from verwijsindex.abuse._models import AnomalyFlag, BulkImportGrant, RateLimitCounter
 from verwijsindex.clock import Clock
-from verwijsindex.errors import VerwijsindexError
+from verwijsindex.errors import InvalidInput, NotFound, VerwijsindexError
 from verwijsindex.matches.models import MatchParticipant
-from verwijsindex.organisations.models import Professional
+from verwijsindex.organisations.models import Organisation, Professional
 from verwijsindex.registrations.models import Registration
 from verwijsindex.settings import Settings
 from verwijsindex.storage.base import new_id
@@ -32,6 +32,9 @@ from verwijsindex.storage.base import new_id
 RULE_VOLUME = "registration-volume"
 RULE_QUICK_WITHDRAWAL = "withdrawn-after-match"
 _HOUR_SCOPE = "pro-hour-new"
+_BULK_SCOPE = "bulk-import"
+MAX_BULK_ITEMS = 10_000_000
+MAX_BULK_DAYS = 30
 _NORM_DAYS = 7
 COUNTER_RETENTION = timedelta(days=_NORM_DAYS + 1)
 _THRESHOLD_REUSE = timedelta(minutes=1)
@@ -81,6 +84,31 @@ class Admission:
     def release(self) -> None:
         """The admitted attempt failed after all: do not count it."""
         self.released = True
+
+
+@dataclass(frozen=True)
+class BulkGrant:
+    """A bulk-import grant as the batch route uses it (see :class:`BulkImportGrant`)."""
+
+    id: str
+    organisation_id: str
+    items: int
+    granted_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    reference: str | None
+
+    @classmethod
+    def of(cls, row: BulkImportGrant) -> BulkGrant:
+        return cls(
+            id=row.id,
+            organisation_id=row.organisation_id,
+            items=row.items,
+            granted_at=row.granted_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+            reference=row.reference,
+        )
 
 
 _COUNTERS = cast(Table, RateLimitCounter.__table__)
@@ -201,45 +229,48 @@ class AbuseGuard:
         )  # fmt: skip
         return [w for w in windows if w[2] > 0]
 
-    def _batch_windows(
-        self, now: datetime, organisation_id: str
-    ) -> list[tuple[_Key, datetime, int]]:
-        """The counted window of one item of a batch registration: the organisation's daily
-        batch quota (bulk onboarding is exempt from the per-minute limits, not unlimited)."""
-        day = _day(now)
+    def _bulk_windows(self, now: datetime, grant: BulkGrant) -> list[tuple[_Key, datetime, int]]:
+        """The counted windows of one batch item under a bulk-import grant: the grant's items
+        (until it expires) and the organisation's daily ceiling on granted items."""
+        windows = [((_BULK_SCOPE, grant.id, grant.expires_at), grant.expires_at, grant.items)]
         limit = self._settings.rate_limit_organisation_batch_per_day
-        return (
-            [(("org-batch-day", organisation_id, day), day + timedelta(days=1), limit)]
-            if (limit > 0)
-            else []
-        )
+        if limit > 0:
+            day = _day(now)
+            windows.append(
+                (("org-batch-day", grant.organisation_id, day), day + timedelta(days=1), limit)
+            )
+        return windows
 
     async def admit_registrations(
         self,
         session: AsyncSession,
         callers: Sequence[tuple[str, str]],
         *,
-        batch: Sequence[bool] | None = None,
+        grants: Sequence[BulkGrant | None] | None = None,
     ) -> list[Admission]:
         """Count registration attempts of (organisation, professional) callers, in order, with
         one statement whatever their number; an attempt over a limit is refused and not
-        counted. ``batch`` marks the attempts that are items of a batch registration: they
-        count against the organisation's daily batch quota instead of the per-minute and
-        per-day limits of single registrations. Call :meth:`Admission.release` for an
-        admitted attempt that failed after all and :meth:`settle` before the transaction ends,
-        so that only attempts that registered stay counted (as if each had rolled back on its
-        own)."""
+        counted. Every attempt counts against the per-minute and per-day limits of its
+        professional and organisation, items of a batch registration included, unless
+        ``grants`` gives it a bulk-import grant (:meth:`active_bulk_grant`): then it counts
+        against the grant's items and the organisation's daily ceiling on granted items
+        instead. Call :meth:`Admission.release` for an admitted attempt that failed after all
+        and :meth:`settle` before the transaction ends, so that only attempts that registered
+        stay counted (as if each had rolled back on its own)."""
         now = self._clock.now()
-        kinds = batch if batch is not None else [False] * len(callers)
-        # The windows depend only on the caller and the kind (a batch of a thousand items
-        # has one caller): computed once per distinct caller and kind.
-        windows_of: dict[tuple[str, str, bool], list[tuple[_Key, datetime, int]]] = {}
+        granted = grants if grants is not None else [None] * len(callers)
+        # The windows depend only on the caller and the grant (a batch of a thousand items
+        # has one caller): computed once per distinct caller and grant.
+        windows_of: dict[tuple[str, str, str | None], list[tuple[_Key, datetime, int]]] = {}
         per_attempt = []
-        for (org, pro), in_batch in zip(callers, kinds, strict=True):
-            windows = windows_of.get((org, pro, in_batch))
+        for (org, pro), grant in zip(callers, granted, strict=True):
+            caller = (org, pro, None if grant is None else grant.id)
+            windows = windows_of.get(caller)
             if windows is None:
-                windows = windows_of[org, pro, in_batch] = (
-                    self._batch_windows(now, org) if in_batch else self._windows(now, org, pro)
+                windows = windows_of[caller] = (
+                    self._windows(now, org, pro)
+                    if grant is None
+                    else self._bulk_windows(now, grant)
                 )
             per_attempt.append(windows)
         demand: dict[_Key, int] = {}
@@ -252,13 +283,14 @@ class AbuseGuard:
         for windows in per_attempt:
             keys = tuple(key for key, _end, _limit in windows)
             retry_after = 0
+            detail = "too many registrations; try again later"
             for key, end, limit in windows:
                 if used[key] + 1 > limit:
                     retry_after = max(retry_after, math.ceil((end - now).total_seconds()), 1)
+                    if key[0] == _BULK_SCOPE:
+                        detail = "the bulk-import grant is used up"
             if retry_after:
-                refused = RateLimited(
-                    "too many registrations; try again later", retry_after=retry_after
-                )
+                refused = RateLimited(detail, retry_after=retry_after)
                 admissions.append(Admission(keys=keys, refused=refused))
                 continue
             for key in keys:
@@ -404,6 +436,83 @@ class AbuseGuard:
                 dedupe_key=f"{RULE_QUICK_WITHDRAWAL}:{registration.id}",
             ),
         )
+
+    async def grant_bulk_import(
+        self,
+        session: AsyncSession,
+        *,
+        organisation_id: str,
+        items: int,
+        days: int,
+        reference: str | None = None,
+    ) -> BulkGrant:
+        """Let the organisation register up to ``items`` youths through the batch endpoint
+        within ``days`` days, beyond the per-professional limits (an operator's decision, for
+        a migration or onboarding). The newest grant in force is the one used."""
+        if not 1 <= items <= MAX_BULK_ITEMS:
+            raise InvalidInput(f"items must be 1 to {MAX_BULK_ITEMS:,}")
+        if not 1 <= days <= MAX_BULK_DAYS:
+            raise InvalidInput(f"days must be 1 to {MAX_BULK_DAYS}")
+        if reference is not None and (
+            not 1 <= len(reference) <= 100 or any(ord(c) < 32 for c in reference)
+        ):
+            raise InvalidInput("reference must be 1 to 100 printable characters")
+        if await session.get(Organisation, organisation_id) is None:
+            raise NotFound("organisation not found")
+        now = self._clock.now()
+        row = BulkImportGrant(
+            id=new_id(),
+            organisation_id=organisation_id,
+            items=items,
+            granted_at=now,
+            expires_at=now + timedelta(days=days),
+            revoked_at=None,
+            reference=reference,
+        )
+        session.add(row)
+        await session.flush()
+        return BulkGrant.of(row)
+
+    async def revoke_bulk_import(self, session: AsyncSession, *, grant_id: str) -> BulkGrant:
+        """End a grant now (idempotent)."""
+        row = await session.get(BulkImportGrant, grant_id)
+        if row is None:
+            raise NotFound("bulk-import grant not found")
+        if row.revoked_at is None:
+            row.revoked_at = self._clock.now()
+            await session.flush()
+        return BulkGrant.of(row)
+
+    async def active_bulk_grant(
+        self, session: AsyncSession, *, organisation_id: str
+    ) -> BulkGrant | None:
+        """The organisation's newest grant in force (not expired, not revoked), or None."""
+        row = (
+            await session.execute(
+                select(BulkImportGrant)
+                .where(
+                    BulkImportGrant.organisation_id == organisation_id,
+                    BulkImportGrant.expires_at > self._clock.now(),
+                    BulkImportGrant.revoked_at.is_(None),
+                )
+                .order_by(BulkImportGrant.granted_at.desc(), BulkImportGrant.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        return None if row is None else BulkGrant.of(row)
+
+    async def bulk_grant_used(self, session: AsyncSession, grant: BulkGrant) -> int:
+        """The items registered under the grant so far."""
+        hits = (
+            await session.execute(
+                select(RateLimitCounter.hits).where(
+                    RateLimitCounter.scope == _BULK_SCOPE,
+                    RateLimitCounter.subject_id == grant.id,
+                    RateLimitCounter.window_start == grant.expires_at,
+                )
+            )
+        ).scalar_one_or_none()
+        return int(hits or 0)
 
     async def prune(self, session: AsyncSession) -> int:
         """Delete counter windows older than the norm period (called by the sweep)."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from verwijsindex.abuse import BulkGrant
 from verwijsindex.accesslog import AccessContext, Operation, Subject
 from verwijsindex.clock import SystemClock
 from verwijsindex.context import AppContext, build_context
@@ -187,7 +188,7 @@ def _serve_workers(settings: Settings, *, host: str, port: int) -> None:
     configuration and keys are checked (development keys are generated, by one process), and
     the schema is migrated, so that workers neither race on migrations nor on key files. The
     workers are spawned (not forked) and build their app with
-    :func:`verwijsindex.api.create_app_from_env` from the environment set up here."""
+    :func:`verwijsindex.http.app.create_app_from_env` from the environment set up here."""
     import uvicorn
 
     configure_logging(level=settings.log_level, json=settings.log_json, process_id=True)
@@ -275,7 +276,7 @@ def db_upgrade() -> None:
 
 @main.group()
 def admin() -> None:
-    """Operator actions: organisations, professionals, API keys."""
+    """Operator actions: organisations, professionals, API keys, bulk-import grants."""
 
 
 @admin.command("create-organisation")
@@ -399,6 +400,63 @@ def revoke_api_key(key_id: str) -> None:
         async with ctx.database.transaction() as session:
             api_key = await ctx.admin.revoke_api_key(session, key_id=key_id, organisation_id=None)
             return _api_key_document(api_key)
+
+    _print(_run(work))
+
+
+def _grant_document(grant: BulkGrant, used: int | None = None) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": grant.id,
+        "organisation_id": grant.organisation_id,
+        "items": grant.items,
+        "granted_at": grant.granted_at,
+        "expires_at": grant.expires_at,
+        "revoked_at": grant.revoked_at,
+        "reference": grant.reference,
+    }
+    if used is not None:
+        document["used"] = used
+    return document
+
+
+@admin.command("grant-bulk-import")
+@click.option("--organisation", "organisation_id", required=True)
+@click.option(
+    "--items", required=True, type=click.IntRange(1), help="Youths the organisation may register"
+)
+@click.option(
+    "--days", default=7, show_default=True, type=click.IntRange(1, 30), help="Days it is valid"
+)
+@click.option("--reference", default=None, help="e.g. the case number of the decision")
+def grant_bulk_import(organisation_id: str, items: int, days: int, reference: str | None) -> None:
+    """Let an organisation register up to ITEMS youths through POST /v1/registrations:batch
+    (e.g. with `verwijsindex import-registrations`) within DAYS days, beyond the
+    per-professional rate limits. Without a grant, batch items count against the same limits
+    as single registrations."""
+
+    async def work(ctx: AppContext) -> dict[str, Any]:
+        async with ctx.database.transaction() as session:
+            grant = await ctx.abuse.grant_bulk_import(
+                session,
+                organisation_id=organisation_id,
+                items=items,
+                days=days,
+                reference=reference,
+            )
+            return _grant_document(grant)
+
+    _print(_run(work))
+
+
+@admin.command("revoke-bulk-import")
+@click.option("--id", "grant_id", required=True, help="The grant's id")
+def revoke_bulk_import(grant_id: str) -> None:
+    """End a bulk-import grant now; prints how many items it was used for."""
+
+    async def work(ctx: AppContext) -> dict[str, Any]:
+        async with ctx.database.transaction() as session:
+            grant = await ctx.abuse.revoke_bulk_import(session, grant_id=grant_id)
+            return _grant_document(grant, await ctx.abuse.bulk_grant_used(session, grant))
 
     _print(_run(work))
 
@@ -586,6 +644,13 @@ def import_registrations(
             "failures": [{"line": line, "problem": code} for line, code in report.failures],
         }
     )
+    if any(code == "rate-limited" for _line, code in report.failures):
+        click.echo(
+            "some rows were refused by the rate limits on registrations; for a bulk import an"
+            " operator grants the organisation a quota: verwijsindex admin grant-bulk-import"
+            " --organisation ID --items N",
+            err=True,
+        )
     if report.failed:
         sys.exit(1)
 

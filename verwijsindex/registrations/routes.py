@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
+from verwijsindex.abuse import BulkGrant
 from verwijsindex.accesslog import AccessContext, Entry, Operation, Subject
 from verwijsindex.context import AppContext
 from verwijsindex.errors import NotFound, VerwijsindexError
@@ -118,7 +119,7 @@ async def _register_one(
             birth_date=body.birth_date,
             municipality=body.municipality,
         ),
-        in_batch=False,
+        grant=None,
     )
     (outcome,) = await ctx.writes.run_batched(_register_attempts, [attempt])
     if isinstance(outcome, VerwijsindexError):
@@ -196,9 +197,10 @@ class _Attempt:
     ctx: AppContext
     access: AccessContext
     request: RegistrationRequest
-    in_batch: bool
-    """Single registrations count against the per-minute and per-day rate limits, items of a
-    batch against the organisation's daily batch quota."""
+    grant: BulkGrant | None
+    """Every registration, single or an item of a batch, counts against the per-minute and
+    per-day rate limits, unless the item's organisation holds a bulk-import grant: then it
+    counts against the grant."""
 
 
 Outcome = RegisterResult | VerwijsindexError
@@ -217,7 +219,7 @@ async def _register_attempts(
     admissions = await ctx.abuse.admit_registrations(
         session,
         [(a.request.actor.organisation_id, a.request.actor.professional_id) for a in attempts],
-        batch=[a.in_batch for a in attempts],
+        grants=[a.grant for a in attempts],
     )
     outcomes: list[Outcome | None] = [admission.refused for admission in admissions]
     todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
@@ -264,9 +266,12 @@ async def create_registrations_batch(
     body: RegistrationBatch, ctx: Ctx, caller: ProfessionalDep, request: Request
 ) -> Response:
     """Each item is handled exactly as ``POST /v1/registrations`` would, in the given order,
-    in one transaction: the same validation, idempotency and match rules. Invalid items are
-    reported per item (``status`` 422/403 with a problem) and do not stop the valid ones.
-    Every registered item is recorded in the access log like a single registration."""
+    in one transaction: the same validation, idempotency, match rules and rate limits. Invalid
+    items are reported per item (``status`` 422/403 with a problem) and do not stop the valid
+    ones. Items over the professional's or organisation's rate limits get ``status`` 429
+    (problem ``rate-limited``) and nothing about the youth; an organisation with a bulk-import
+    grant (``verwijsindex admin grant-bulk-import``) counts its items against the grant
+    instead. Every registered item is recorded in the access log like a single registration."""
     access = access_context(request)
     org = caller.actor.organisation_id
     named = {i.professional_id for i in body.items if i.professional_id is not None}
@@ -274,6 +279,7 @@ async def create_registrations_batch(
         allowed = await org_repo.active_professionals_of_organisation(
             session, organisation_id=org, professional_ids=named
         )
+        grant = await ctx.abuse.active_bulk_grant(session, organisation_id=org)
     results: list[dict[str, object] | None] = [None] * len(body.items)
     attempts: list[_Attempt] = []
     positions: list[int] = []
@@ -302,7 +308,7 @@ async def create_registrations_batch(
                     birth_date=item.birth_date,
                     municipality=item.municipality,
                 ),
-                in_batch=True,
+                grant=grant,
             )
         )
     outcomes = await ctx.writes.run_batched(_register_attempts, attempts) if attempts else []

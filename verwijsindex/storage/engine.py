@@ -147,7 +147,8 @@ def _sqlite_setup(
 
 def create_database(settings: Settings) -> Database:
     url = make_url(settings.database_url)
-    kwargs: dict[str, Any] = {}
+    # A statement's bound values (pseudonyms, ids) stay out of exception texts and logs.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +174,7 @@ def create_database(settings: Settings) -> Database:
     # per concurrent reader (a WAL snapshot never waits for the writer).
     read_engine = create_async_engine(
         url,
+        hide_parameters=True,
         async_creator=inline_reader,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
@@ -184,7 +186,11 @@ def create_database(settings: Settings) -> Database:
 
     # One connection: the group committer runs one group at a time.
     group_engine = create_async_engine(
-        url, async_creator=inline_connection, pool_size=1, max_overflow=0
+        url,
+        hide_parameters=True,
+        async_creator=inline_connection,
+        pool_size=1,
+        max_overflow=0,
     )
     _sqlite_setup(
         group_engine, settings, begin="BEGIN IMMEDIATE", cache_mib=settings.sqlite_cache_mib

@@ -42,6 +42,7 @@ class Webhooks:
             box=self.box,
             allow_http=bool(settings.allow_http_webhooks),
             allow_private=bool(settings.allow_private_webhook_addresses),
+            allow_loopback=bool(settings.allow_loopback_webhook_addresses),
         )
         self._workers: list[DeliveryWorker] = []
 
@@ -56,6 +57,7 @@ class Webhooks:
         return WorkerConfig(
             allow_http=bool(s.allow_http_webhooks),
             allow_private=bool(s.allow_private_webhook_addresses),
+            allow_loopback=bool(s.allow_loopback_webhook_addresses),
             timeout_seconds=s.webhook_timeout_seconds,
             poll_interval_seconds=s.webhook_poll_interval_seconds,
             lease_seconds=s.webhook_lease_seconds,

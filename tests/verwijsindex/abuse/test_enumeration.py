@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +14,7 @@ from tests.conftest import Caller, make_bsn, make_caller, registration_body
 from tests.verwijsindex.helpers import privacy_officer_headers, records
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
+from verwijsindex.errors import InvalidInput, NotFound
 from verwijsindex.settings import Settings
 
 
@@ -31,6 +34,13 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+async def _batch(client: httpx.AsyncClient, caller: Caller, numbers: list[int]) -> Any:
+    items = [{"bsn": make_bsn(n), "birth_date": "2012-05-01"} for n in numbers]
+    r = await client.post("/v1/registrations:batch", json={"items": items}, headers=caller.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 async def _register(client: httpx.AsyncClient, caller: Caller, n: int) -> httpx.Response:
     return await client.post(
         "/v1/registrations", json=registration_body(make_bsn(n)), headers=caller.headers
@@ -38,34 +48,159 @@ async def _register(client: httpx.AsyncClient, caller: Caller, n: int) -> httpx.
 
 
 class TestRateLimits:
-    async def test_batch_items_count_against_the_organisations_daily_batch_quota(
+    async def test_professional_at_the_limit_cannot_register_through_a_batch(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
-        ctx.settings.rate_limit_organisation_batch_per_day = 4
+        # Issue 14, finding 3: after 429s on single registrations the same professional
+        # registered 2,000 youths in two batch calls and learned each one's match status.
+        planted = make_bsn(40)
+        assert (await _register(client, callers[1], 40)).status_code == 201
+        assert [(await _register(client, callers[0], n)).status_code for n in (1, 2, 3)] == [
+            201,
+            201,
+            429,
+        ]
+        r = await _batch(client, callers[0], [40, 41, 42])
+        assert [x["status"] for x in r["results"]] == [429, 429, 429]
+        for result in r["results"]:
+            assert result["registration"] is None
+            assert result["problem"]["type"].endswith("/rate-limited")
+        assert (r["created"], r["existing"], r["failed"]) == (0, 0, 3)
+        assert "match" not in json.dumps(r) and planted not in json.dumps(r)
+        # Nothing was registered: the planted youth has no match, the refused items no records.
+        listed = await client.get("/v1/registrations", headers=callers[0].headers)
+        assert len(listed.json()["items"]) == 2
+        matches = await client.get("/v1/matches", headers=callers[1].headers)
+        assert matches.json()["items"] == []
 
-        async def batch(caller: Caller, numbers: list[int]) -> list[int]:
-            items = [{"bsn": make_bsn(n), "birth_date": "2012-05-01"} for n in numbers]
-            r = await client.post(
-                "/v1/registrations:batch", json={"items": items}, headers=caller.headers
-            )
-            assert r.status_code == 200
-            for result in r.json()["results"]:
+    async def test_batch_answers_no_more_items_per_window_than_single_registrations(
+        self,
+        client: httpx.AsyncClient,
+        callers: list[Caller],
+        ctx: AppContext,
+        clock: FrozenClock,
+    ) -> None:
+        # Per minute: the professional's limit (2); per day: 5. Planted youths among the
+        # items: a refused item says nothing about them.
+        planted = {7, 12, 19}
+        for n in planted:
+            assert (await _register(client, callers[1], n)).status_code == 201
+            clock.advance(timedelta(minutes=1))
+        answered: list[list[int]] = []
+        for minute in range(4):
+            numbers = list(range(minute * 5 + 5, minute * 5 + 10))
+            r = await _batch(client, callers[0], numbers)
+            statuses = [x["status"] for x in r["results"]]
+            answered.append([n for n, s in zip(numbers, statuses, strict=True) if s == 201])
+            for result in r["results"]:
                 if result["status"] == 429:
-                    assert result["problem"]["type"].endswith("/rate-limited")
-            return [result["status"] for result in r.json()["results"]]
+                    assert result["registration"] is None
+                    assert set(result["problem"]) == {"type", "status", "detail"}
+            clock.advance(timedelta(minutes=1))
+        assert [len(a) for a in answered] == [2, 2, 1, 0]
+        assert sum(len(a) for a in answered) == ctx.settings.rate_limit_professional_per_day
+        # The professional's single registrations share the same windows.
+        assert (await _register(client, callers[0], 99)).status_code == 429
+        # Another organisation's professional is not affected.
+        assert [x["status"] for x in (await _batch(client, callers[2], [1, 2, 3]))["results"]] == [
+            201,
+            201,
+            429,
+        ]
 
-        # Not held to the professional's per-minute (2) or per-day (5) limits, but to the
-        # organisation's daily batch quota (4); an invalid item does not use it up.
-        invalid = {"bsn": "123456789", "birth_date": "2012-05-01"}
+    async def test_batch_items_count_against_the_organisations_per_minute_limit(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        # Naming colleagues in the items does not multiply the organisation's limit (3).
+        colleague = await make_caller(ctx, 7, organisation_id=callers[0].organisation_id)
+        items = [
+            {"bsn": make_bsn(n), "birth_date": "2012-05-01", "professional_id": pro}
+            for n, pro in enumerate(
+                [callers[0].professional_id, colleague.professional_id] * 3, start=1
+            )
+        ]
         r = await client.post(
-            "/v1/registrations:batch", json={"items": [invalid]}, headers=callers[0].headers
+            "/v1/registrations:batch", json={"items": items}, headers=callers[0].headers
+        )
+        assert [x["status"] for x in r.json()["results"]] == [201, 201, 201, 429, 429, 429]
+
+    async def test_bulk_import_grant_replaces_the_limits_for_batch_items(
+        self,
+        client: httpx.AsyncClient,
+        callers: list[Caller],
+        ctx: AppContext,
+        clock: FrozenClock,
+    ) -> None:
+        async with ctx.database.transaction() as session:
+            grant = await ctx.abuse.grant_bulk_import(
+                session, organisation_id=callers[0].organisation_id, items=6, days=1
+            )
+        # Not held to the professional's per-minute (2) or per-day (5) limits, but to the
+        # grant (6 items); an invalid item does not use it up.
+        assert [x["status"] for x in (await _batch(client, callers[0], [0]))["results"]] == [201]
+        r = await client.post(
+            "/v1/registrations:batch",
+            json={"items": [{"bsn": "123456789", "birth_date": "2012-05-01"}]},
+            headers=callers[0].headers,
         )
         assert [x["status"] for x in r.json()["results"]] == [422]
-        assert await batch(callers[0], [1, 2, 3, 4, 5, 6]) == [201] * 4 + [429] * 2
-        assert await batch(callers[0], [7]) == [429]
-        # Single registrations keep their own limits; another organisation its own quota.
+        r = await _batch(client, callers[0], [1, 2, 3, 4, 5, 6])
+        assert [x["status"] for x in r["results"]] == [201] * 5 + [429]
+        assert r["results"][5]["problem"]["detail"] == "the bulk-import grant is used up"
+        async with ctx.database.read() as session:
+            assert await ctx.abuse.bulk_grant_used(session, grant) == 6
+        # Single registrations keep their own limits; another organisation has no grant.
         assert (await _register(client, callers[0], 8)).status_code == 201
-        assert await batch(callers[1], [9, 10]) == [201, 201]
+        statuses = [x["status"] for x in (await _batch(client, callers[1], [9, 10, 11]))["results"]]
+        assert statuses == [201, 201, 429]
+        # An expired or revoked grant no longer applies: the limits of single registrations do.
+        async with ctx.database.transaction() as session:
+            other = await ctx.abuse.grant_bulk_import(
+                session, organisation_id=callers[1].organisation_id, items=100, days=1
+            )
+            await ctx.abuse.revoke_bulk_import(session, grant_id=other.id)
+        clock.advance(timedelta(days=1, minutes=1))
+        assert [
+            x["status"] for x in (await _batch(client, callers[0], [20, 21, 22]))["results"]
+        ] == [
+            201,
+            201,
+            429,
+        ]
+        assert [
+            x["status"] for x in (await _batch(client, callers[1], [23, 24, 25]))["results"]
+        ] == [
+            201,
+            201,
+            429,
+        ]
+
+    async def test_bulk_import_grant_is_capped_by_the_organisations_daily_ceiling(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        ctx.settings.rate_limit_organisation_batch_per_day = 3
+        async with ctx.database.transaction() as session:
+            await ctx.abuse.grant_bulk_import(
+                session, organisation_id=callers[0].organisation_id, items=100, days=7
+            )
+        statuses = [
+            x["status"] for x in (await _batch(client, callers[0], [1, 2, 3, 4]))["results"]
+        ]
+        assert statuses == [201, 201, 201, 429]
+
+    async def test_grant_is_refused_for_bad_values(
+        self, ctx: AppContext, callers: list[Caller]
+    ) -> None:
+        async with ctx.database.transaction() as session:
+            for items, days in ((0, 1), (10, 0), (10, 31)):
+                with pytest.raises(InvalidInput):
+                    await ctx.abuse.grant_bulk_import(
+                        session, organisation_id=callers[0].organisation_id, items=items, days=days
+                    )
+            with pytest.raises(NotFound):
+                await ctx.abuse.grant_bulk_import(
+                    session, organisation_id="no-such-organisation", items=1, days=1
+                )
 
     async def test_professional_per_minute_limit_is_429_with_retry_after(
         self,
