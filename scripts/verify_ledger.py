@@ -523,7 +523,7 @@ def compare_tables(
         entry = records.get(index)
         kind = None if entry is None else entry.get("type")
         if entry is None or TABLES.get(str(kind)) != table:
-            what = "no entry" if entry is None else f"a {kind}"
+            what = "no entry" if entry is None else f"an entry of type {kind}"
             problems.append(
                 (
                     index,

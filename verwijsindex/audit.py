@@ -234,7 +234,7 @@ def _compare_tables(
         entry = records.get(index)
         kind = None if entry is None else entry.get("type")
         if entry is None or _TABLES.get(str(kind)) != table:
-            what = "no entry" if entry is None else f"a {kind}"
+            what = "no entry" if entry is None else f"an entry of type {kind}"
             problems.append(
                 (
                     index,
