@@ -523,15 +523,13 @@ class TestConsentTableAgainstTheLedger:
         problem = r.json()
         assert problem["type"] == PROBLEM + "consent-ledger-mismatch"
         assert (problem["ledger_index"], problem["fields"]) == (3, ["event"])
-        for path in (f"/v1/matches/{match_id}/consents", f"/v1/consents/{{}}/fhir"):
-            if "{}" in path:
-                async with ctx.database.transaction() as session:
-                    row = (
-                        await session.execute(
-                            select(ConsentEventRow).where(ConsentEventRow.ledger_index == 3)
-                        )
-                    ).scalar_one()
-                path = path.format(row.id)
+        async with ctx.database.transaction() as session:
+            edited = (
+                await session.execute(
+                    select(ConsentEventRow.id).where(ConsentEventRow.ledger_index == 3)
+                )
+            ).scalar_one()
+        for path in (f"/v1/matches/{match_id}/consents", f"/v1/consents/{edited}/fhir"):
             r = await client.get(path, headers=callers[0].headers)
             assert r.status_code == 409, (path, r.text)
         async with ctx.database.transaction() as session:
