@@ -169,7 +169,7 @@ def exchange_record(row: Exchange) -> dict[str, object]:
 
 
 def _same_instant(a: object, b: object) -> bool:
-    if not (isinstance(a, str) and isinstance(b, str)):
+    if a == b or not (isinstance(a, str) and isinstance(b, str)):
         return a == b
     try:
         return datetime.fromisoformat(a) == datetime.fromisoformat(b)
