@@ -192,6 +192,10 @@ async def test_a_run_counts_only_what_it_copied(
         assert 0 < after < first and after == position.copied
 
 
+def _size(path: str) -> int:
+    return Path(path).stat().st_size
+
+
 class TestTruncateLog:
     """After an erasure the write-ahead log is copied back and truncated to zero bytes; a
     reader still using the log makes it wait and retry, never fail the erasure."""
@@ -216,8 +220,8 @@ class TestTruncateLog:
                         headers=caller.headers,
                     )
                     assert r.status_code == 201
-            wal = Path(database + "-wal")
-            assert wal.stat().st_size > 0
+            wal = database + "-wal"
+            assert _size(wal) > 0
             reader = sqlite3.connect(database, isolation_level=None)
             try:
                 reader.execute("BEGIN")
@@ -229,5 +233,5 @@ class TestTruncateLog:
                 assert await truncate_log(ctx.database) is True
             finally:
                 reader.close()
-            assert wal.stat().st_size == 0
+            assert _size(wal) == 0
             assert await _registrations_in_main_file(database, tmp_path) == 3
