@@ -17,6 +17,7 @@ from verwijsindex.api.routes import (
     api_keys,
     audit,
     audit_log,
+    audit_tables,
     consents,
     health,
     matches,
@@ -126,6 +127,7 @@ def create_app(
     app.include_router(api_keys.router)
     app.include_router(consents.router)
     app.include_router(audit.router)
+    app.include_router(audit_tables.router)
     app.include_router(webhooks.router)
     app.add_middleware(
         RequestContextMiddleware,

@@ -22,6 +22,7 @@ from verwijsindex.api.security_schemas import (
     SubjectParticipantOut,
     SubjectRegistrationOut,
 )
+from verwijsindex.db.checkpoint import truncate_log
 from verwijsindex.domain.admin import Principal
 from verwijsindex.domain.models import Organisation, Role
 
@@ -119,6 +120,8 @@ async def subject_erasure(
             reason=body.reason,
             reference=body.request_reference,
         )
+    # SQLite: leave no page image of the erased rows in the write-ahead log.
+    await truncate_log(ctx.database)
     assert report.completed_at is not None
     return SubjectErasureOut(
         request_reference=body.request_reference,
