@@ -20,6 +20,7 @@ Example::
 from consent._db import ConsentBase
 from consent._errors import (
     ConsentError,
+    ConsentLedgerMismatch,
     ConsentRequired,
     ExchangeNotFound,
     ExchangeUnavailable,
@@ -50,7 +51,14 @@ from consent._rules import (
     state,
     validate_legal_ground,
 )
-from consent._service import ConsentService, SweepCounts, legal_ground_reference
+from consent._service import (
+    ConsentService,
+    SweepCounts,
+    exchange_record,
+    legal_ground_reference,
+    record_differences,
+    row_record,
+)
 from consent._vocabulary import (
     AgeBand,
     DataCategory,
@@ -70,6 +78,7 @@ __all__ = [
     "ConsentError",
     "ConsentEvent",
     "ConsentEventRow",
+    "ConsentLedgerMismatch",
     "ConsentRequired",
     "ConsentService",
     "ConsentState",
@@ -104,8 +113,11 @@ __all__ = [
     "canonical_json",
     "commitment",
     "current_age_band",
+    "exchange_record",
     "fold",
     "legal_ground_reference",
+    "record_differences",
+    "row_record",
     "state",
     "to_consent_record",
     "to_fhir_consent",

@@ -63,3 +63,16 @@ class LedgerInconsistent(ConsentError):
 
 class LedgerRangeError(ConsentError, ValueError):
     """An index or tree size outside the ledger was asked for."""
+
+
+class ConsentLedgerMismatch(ConsentError):
+    """A consent event row disagrees with the ledger entry it claims to be (or has none).
+
+    The table was changed outside the service; nothing is decided from it. ``ledger_index``
+    names the entry and ``fields`` the fields that differ (names only, never values).
+    """
+
+    def __init__(self, explanation: str, *, ledger_index: int, fields: Iterable[str]) -> None:
+        super().__init__(explanation)
+        self.ledger_index = ledger_index
+        self.fields: tuple[str, ...] = tuple(fields)

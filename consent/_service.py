@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consent._errors import (
+    ConsentLedgerMismatch,
     ExchangeNotFound,
     ExchangeUnavailable,
     InvalidConsent,
@@ -28,7 +29,7 @@ from consent._errors import (
     StaleConsentReference,
 )
 from consent._ledger import Ledger
-from consent._models import ConsentEventRow, Exchange, OrganisationKey
+from consent._models import ConsentEventRow, Exchange, LedgerEntry, OrganisationKey
 from consent._rules import (
     ConsentEvent,
     ConsentState,
@@ -48,9 +49,17 @@ from consent._vocabulary import (
     Purpose,
     age_band,
 )
-from crypto import HPKEError, hpke_seal
+from crypto import HPKEError, hpke_seal, leaf_hash
 
-__all__ = ["ConsentService", "ExchangeBasis", "SweepCounts", "legal_ground_reference"]
+__all__ = [
+    "ConsentService",
+    "ExchangeBasis",
+    "SweepCounts",
+    "exchange_record",
+    "legal_ground_reference",
+    "record_differences",
+    "row_record",
+]
 
 log = structlog.get_logger()
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -106,6 +115,114 @@ def event_record(event: ConsentEvent, *, match_id: str) -> dict[str, object]:
         "valid_from": _iso(event.valid_from),
         "valid_until": _iso(event.valid_until),
     }
+
+
+_TIMESTAMP_KEYS = frozenset({"recorded_at", "created_at", "valid_from", "valid_until"})
+_LEDGER_ONLY_KEYS = frozenset({"v", "commitment"})
+_ABSENT = object()
+
+
+def row_record(row: ConsentEventRow) -> dict[str, object]:
+    """The ledger record a ``consent_events`` row stands for, from its raw column values
+    (unparsed, so an edited value is compared as it is rather than refused on reading)."""
+    return {
+        "type": "consent-event",
+        "id": row.id,
+        "match_id": row.match_id,
+        "recorded_at": _iso(row.recorded_at),
+        "organisation_id": row.organisation_id,
+        "counterpart_organisation_id": row.counterpart_organisation_id,
+        "event": row.kind,
+        "grantor": row.grantor,
+        "purpose": row.purpose,
+        "data_categories": sorted(row.data_categories.split(",")),
+        "direction": row.direction,
+        "age_band": row.age_band,
+        "method": row.method,
+        "valid_from": _iso(row.valid_from),
+        "valid_until": _iso(row.valid_until),
+    }
+
+
+def exchange_record(row: Exchange) -> dict[str, object]:
+    """The ledger record an ``exchanges`` row stands for (the metadata of :meth:`send`)."""
+    try:
+        reference: object = json.loads(row.consent_reference)
+    except ValueError:
+        reference = row.consent_reference
+    return {
+        "type": "exchange",
+        "id": row.id,
+        "match_id": row.match_id,
+        "created_at": _iso(row.created_at),
+        "sender_organisation_id": row.sender_organisation_id,
+        "recipient_organisation_id": row.recipient_organisation_id,
+        "purpose": row.purpose,
+        "data_category": row.data_category,
+        "basis": "consent" if row.legal_ground is None else "legal-ground",
+        "consent_reference": reference,
+        "legal_ground": row.legal_ground,
+        "flagged_for_review": row.flagged_for_review,
+        "ciphertext_sha256": row.ciphertext_sha256,
+        "recipient_key_id": row.recipient_key_id,
+    }
+
+
+def _same_instant(a: object, b: object) -> bool:
+    if a == b or not (isinstance(a, str) and isinstance(b, str)):
+        return a == b
+    try:
+        return datetime.fromisoformat(a) == datetime.fromisoformat(b)
+    except ValueError:
+        return a == b
+
+
+def record_differences(table: Mapping[str, object], ledger: Mapping[str, object]) -> list[str]:
+    """The names of the fields in which a table's record and the ledger's record differ
+    (timestamps compared as instants; the ledger's ``v`` and ``commitment`` ignored)."""
+    keys = sorted((set(table) | set(ledger)) - _LEDGER_ONLY_KEYS)
+    return [
+        key
+        for key in keys
+        if not (
+            _same_instant(table.get(key, _ABSENT), ledger.get(key, _ABSENT))
+            if key in _TIMESTAMP_KEYS
+            else table.get(key, _ABSENT) == ledger.get(key, _ABSENT)
+        )
+    ]
+
+
+def check_against_ledger(
+    row: ConsentEventRow, record: str | None, stored_leaf_hash: bytes | None
+) -> None:
+    """Raise :class:`ConsentLedgerMismatch` unless ``row`` is exactly the consent event its
+    ledger entry records, and the entry's record still hashes to its stored leaf hash."""
+    index = row.ledger_index
+    fields: list[str]
+    if record is None or stored_leaf_hash is None:
+        fields = ["ledger_index"]
+    else:
+        data = record.encode("utf-8")
+        try:
+            ledger = json.loads(data)
+        except ValueError:
+            ledger = None
+        if leaf_hash(data) != bytes(stored_leaf_hash):
+            fields = ["leaf_hash"]
+        elif not isinstance(ledger, dict):
+            fields = ["record"]
+        else:
+            fields = record_differences(row_record(row), ledger)
+    if fields:
+        log.error(
+            "consent_ledger_mismatch", ledger_index=index, fields=fields, match_id=row.match_id
+        )
+        raise ConsentLedgerMismatch(
+            f"the consent event of ledger entry {index} does not match the ledger"
+            f" ({', '.join(fields)}); nothing is decided from it",
+            ledger_index=index,
+            fields=fields,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,12 +329,19 @@ class ConsentService:
         return row
 
     async def event_rows(self, session: AsyncSession, match_id: str) -> list[ConsentEventRow]:
+        """The match's consent events, each checked against its ledger entry (read in the
+        same query): raises :class:`ConsentLedgerMismatch` if any was changed or forged."""
         result = await session.execute(
-            select(ConsentEventRow)
+            select(ConsentEventRow, LedgerEntry.record, LedgerEntry.leaf_hash)
+            .outerjoin(LedgerEntry, LedgerEntry.idx == ConsentEventRow.ledger_index)
             .where(ConsentEventRow.match_id == match_id)
             .order_by(ConsentEventRow.recorded_at, ConsentEventRow.ledger_index)
         )
-        return list(result.scalars())
+        rows = []
+        for row, record, stored_leaf_hash in result:
+            check_against_ledger(row, record, stored_leaf_hash)
+            rows.append(row)
+        return rows
 
     async def events(self, session: AsyncSession, match_id: str) -> list[ConsentEvent]:
         return [to_event(r) for r in await self.event_rows(session, match_id)]
@@ -226,7 +350,34 @@ class ConsentService:
         row = await session.get(ConsentEventRow, event_id)
         if row is None:
             raise ExchangeNotFound("no such consent event")
+        entry = await session.get(LedgerEntry, row.ledger_index)
+        check_against_ledger(
+            row, None if entry is None else entry.record, None if entry is None else entry.leaf_hash
+        )
         return row
+
+    async def table_records(
+        self, session: AsyncSession, *, start: int, limit: int
+    ) -> list[tuple[int, dict[str, object]]]:
+        """The rows of ``consent_events`` and ``exchanges`` whose ledger index is at least
+        ``start`` (at most ``limit``, by index), each as the ledger record it stands for: what
+        an auditor compares with the ledger's entries."""
+        events = await session.execute(
+            select(ConsentEventRow)
+            .where(ConsentEventRow.ledger_index >= start)
+            .order_by(ConsentEventRow.ledger_index)
+            .limit(limit)
+        )
+        exchanges = await session.execute(
+            select(Exchange)
+            .where(Exchange.ledger_index >= start)
+            .order_by(Exchange.ledger_index)
+            .limit(limit)
+        )
+        out = [(int(r.ledger_index), row_record(r)) for r in events.scalars()]
+        out += [(int(x.ledger_index), exchange_record(x)) for x in exchanges.scalars()]
+        out.sort(key=lambda item: item[0])
+        return out[:limit]
 
     async def folded_state(
         self, session: AsyncSession, *, match_id: str, now: datetime
@@ -500,8 +651,25 @@ class ConsentService:
                 Exchange.legal_ground.is_(None),
             )
         )
-        for exchange in pending.scalars():
-            if not await self._still_covered(session, exchange, now):
+        exchanges = list(pending.scalars())
+        try:
+            events = await self.events(session, match_id) if exchanges else []
+        except ConsentLedgerMismatch:
+            # The table no longer says what the ledger proves: withhold everything pending
+            # rather than refuse to record the refusal or withdrawal.
+            events = None
+        for exchange in exchanges:
+            if (
+                events is None
+                or not fold(
+                    events,
+                    sender=exchange.sender_organisation_id,
+                    recipient=exchange.recipient_organisation_id,
+                    purpose=Purpose(exchange.purpose),
+                    category=DataCategory(exchange.data_category),
+                    at=now,
+                ).allowed
+            ):
                 self._delete(exchange, now, "consent-withdrawn")
 
     async def erase_for_matches(

@@ -15,7 +15,12 @@ What it checks, in order:
 4. all leaf hashes replay to the checkpoint's root hash;
 5. business rules: every exchange is covered by the consent events recorded before it
    (age bands, precedence, expiry, as in docs/consent.md) with the same consent reference,
-   or by a legal ground from the fixed list that is flagged for review.
+   or by a legal ground from the fixed list that is flagged for review;
+6. the ``consent_events`` and ``exchanges`` tables (``/v1/audit/table-records``) say what
+   the ledger says: every row matches the entry it claims to be, every consent-event and
+   exchange entry has its row, and no row claims an entry the log does not hold.
+
+A log that shrank (the served tree is smaller than a checkpoint) is named with both sizes.
 
 Any violation is printed naming the entry, and the exit status is 1. On success the
 checkpoint and the leaf hashes are stored in the state file for the next run.
@@ -365,8 +370,13 @@ def _save_state(state: Path, checkpoint: Checkpoint, leaves: Sequence[bytes]) ->
     )
 
 
-def check_entries(entries: Sequence[dict[str, Any]], report: Report) -> list[bytes]:
-    """Per-entry checks and business rules; return the leaf hashes recomputed from records."""
+def check_entries(
+    entries: Sequence[dict[str, Any]],
+    report: Report,
+    records: dict[int, dict[str, Any]] | None = None,
+) -> list[bytes]:
+    """Per-entry checks and business rules; return the leaf hashes recomputed from records
+    (and collect the parsed records by their served index in ``records``)."""
     leaves: list[bytes] = []
     events: dict[str, list[dict[str, Any]]] = {}
     for position, entry in enumerate(entries):
@@ -386,6 +396,8 @@ def check_entries(entries: Sequence[dict[str, Any]], report: Report) -> list[byt
             continue
         if canonical(record) != data:
             report.violations.append(f"{name}: record is not canonical JSON")
+        if records is not None and isinstance(index, int) and isinstance(record, dict):
+            records.setdefault(index, record)
         salt, personal = entry.get("salt"), entry.get("personal")
         if salt is None and personal is None:
             report.erased += 1
@@ -452,6 +464,110 @@ def _check_exchange(
         )
 
 
+# --- the tables against the ledger -------------------------------------------------------
+
+TABLES = {"consent-event": "consent_events", "exchange": "exchanges"}
+TIMESTAMP_KEYS = frozenset({"recorded_at", "created_at", "valid_from", "valid_until"})
+LEDGER_ONLY_KEYS = frozenset({"v", "commitment"})
+_ABSENT = object()
+
+
+def _same(key: str, a: object, b: object) -> bool:
+    if key in TIMESTAMP_KEYS and isinstance(a, str) and isinstance(b, str):
+        try:
+            return datetime.fromisoformat(a) == datetime.fromisoformat(b)
+        except ValueError:
+            pass
+    return a == b
+
+
+def _show(value: object) -> str:
+    if value is _ABSENT:
+        return "absent"
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def fetch_table_records(fetch: Fetch) -> tuple[list[dict[str, Any]], int]:
+    """All rows of ``/v1/audit/table-records`` and the stored ledger's size."""
+    rows: list[dict[str, Any]] = []
+    start: int | None = 0
+    size = 0
+    while start is not None:
+        page = _get_json(fetch, f"/v1/audit/table-records?start={start}")
+        rows.extend(page["records"])
+        size = int(page["tree_size"])
+        start = page["next_start"]
+    return rows, size
+
+
+def compare_tables(
+    records: dict[int, dict[str, Any]], rows: Sequence[dict[str, Any]], size: int, served: int
+) -> list[tuple[int, str]]:
+    """Where the tables and the ledger's first ``size`` entries disagree, by entry index.
+    ``served`` is the stored log's size: a row past it claims an entry that does not exist."""
+    problems: list[tuple[int, str]] = []
+    present: set[tuple[int, str]] = set()
+    for row in rows:
+        index, table, record = int(row["ledger_index"]), str(row["table"]), row["record"]
+        if index >= size:
+            if index >= served:
+                problems.append(
+                    (
+                        index,
+                        f"entry {index}: a {table} row (id {_show(record.get('id'))}) claims an"
+                        f" entry past the end of the log (tree size {served})",
+                    )
+                )
+            continue
+        entry = records.get(index)
+        kind = None if entry is None else entry.get("type")
+        if entry is None or TABLES.get(str(kind)) != table:
+            what = "no entry" if entry is None else f"an entry of type {kind}"
+            problems.append(
+                (
+                    index,
+                    f"entry {index}: a {table} row (id {_show(record.get('id'))}) claims this"
+                    f" entry, which records {what} (a forged or moved row)",
+                )
+            )
+            continue
+        present.add((index, table))
+        keys = sorted((set(record) | set(entry)) - LEDGER_ONLY_KEYS)
+        differ = [
+            f"{k}: table {_show(record.get(k, _ABSENT))}, ledger {_show(entry.get(k, _ABSENT))}"
+            for k in keys
+            if not _same(k, record.get(k, _ABSENT), entry.get(k, _ABSENT))
+        ]
+        if differ:
+            problems.append(
+                (
+                    index,
+                    f"entry {index}: the {table} row differs from the ledger ({'; '.join(differ)})",
+                )
+            )
+    for index in sorted(records):
+        table = TABLES.get(str(records[index].get("type")))
+        if index < size and table is not None and (index, table) not in present:
+            problems.append(
+                (index, f"entry {index}: the {records[index]['type']} has no row in {table}")
+            )
+    problems.sort(key=lambda p: p[0])
+    return problems
+
+
+def served_size(fetch: Fetch) -> int:
+    """The size of the log the service holds now (which may be below its checkpoint)."""
+    return int(_get_json(fetch, "/v1/audit/entries?start=0&end=0")["tree_size"])
+
+
+def shrink_message(now: int, checkpointed: int, which: str) -> str:
+    return (
+        f"checkpoint: the log shrank: tree size {now} is now smaller than the checkpointed"
+        f" {checkpointed} ({which}; entries {now}..{checkpointed - 1} are gone)"
+    )
+
+
 def verify(fetch: Fetch, *, verifier_key: str, state: Path | None) -> Report:
     """Run every check against the API reached through ``fetch(path) -> body``."""
     report = Report()
@@ -463,16 +579,21 @@ def verify(fetch: Fetch, *, verifier_key: str, state: Path | None) -> Report:
         return report
     report.checkpoint = checkpoint
     previous, known_leaves = _load_state(state)
+    served = served_size(fetch)
     if previous is not None:
         old_size, old_root = int(previous["size"]), base64.b64decode(previous["root"])
         if previous["origin"] != checkpoint.origin:
             report.violations.append("checkpoint: another log than the stored checkpoint")
             return report
-        if checkpoint.size < old_size:
+        if min(served, checkpoint.size) < old_size:
             report.violations.append(
-                f"checkpoint: the log shrank from {old_size} to {checkpoint.size} entries"
+                shrink_message(min(served, checkpoint.size), old_size, "stored by an earlier run")
             )
             return report
+    if served < checkpoint.size:
+        report.violations.append(shrink_message(served, checkpoint.size, "the served checkpoint"))
+        return report
+    if previous is not None:
         proof = _get_json(
             fetch, f"/v1/audit/proofs/consistency?first={old_size}&second={checkpoint.size}"
         )["proof"]
@@ -498,22 +619,42 @@ def verify(fetch: Fetch, *, verifier_key: str, state: Path | None) -> Report:
             return report
         entries.extend(page)
     report.entries = len(entries)
-    leaves = check_entries(entries, report)
+    records: dict[int, dict[str, Any]] = {}
+    leaves = check_entries(entries, report, records)
+    rows, served = fetch_table_records(fetch)
+    problems = compare_tables(records, rows, checkpoint.size, served)
+    report.violations.extend(message for _, message in problems)
     if root_hash(leaves) != checkpoint.root:
-        changed = [i for i, h in enumerate(known_leaves) if i < len(leaves) and leaves[i] != h]
-        if changed:
-            report.violations.extend(
-                f"entry {i}: changed since it was last verified" for i in changed
-            )
-        else:
-            first = len(known_leaves)
-            report.violations.append(
-                f"entries {first}..{checkpoint.size - 1}: replayed records do not give the"
-                " checkpoint's root hash (a record was changed after it was signed)"
-            )
+        report.violations.extend(root_mismatch(leaves, known_leaves, problems, checkpoint.size))
     if report.ok and state is not None:
         _save_state(state, checkpoint, leaves)
     return report
+
+
+def root_mismatch(
+    leaves: Sequence[bytes],
+    known_leaves: Sequence[bytes],
+    problems: Sequence[tuple[int, str]],
+    size: int,
+) -> list[str]:
+    """Name the first diverging entry when the replayed records miss the signed root: from
+    the leaf hashes of an earlier run, else the first entry that differs from its table row."""
+    changed = [i for i, h in enumerate(known_leaves) if i < len(leaves) and leaves[i] != h]
+    if changed:
+        return [f"entry {i}: changed since it was last verified" for i in changed]
+    first = len(known_leaves)
+    suspects = [i for i, _ in problems if first <= i < size]
+    if suspects:
+        return [
+            f"entry {suspects[0]}: the first diverging entry: replayed records do not give the"
+            " checkpoint's root hash and this is the first that differs from its table row"
+            " (a record was changed after it was signed)"
+        ]
+    return [
+        f"entries {first}..{size - 1}: replayed records do not give the checkpoint's root hash"
+        " (a record was changed after it was signed; it agrees with its table row, and no"
+        " earlier run stored these entries' leaf hashes to name it: keep a --state file)"
+    ]
 
 
 def http_fetch(base_url: str, api_key: str, timeout: float = 30.0) -> Fetch:

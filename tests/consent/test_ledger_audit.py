@@ -21,7 +21,14 @@ from consent import ConsentEventRow, Exchange, LedgerEntry, canonical_json
 from crypto import leaf_hash, parse_verifier_key, verify_consistency, verify_inclusion
 from tests.conftest import Caller
 from tests.consent import ed25519_ref
-from tests.consent.helpers import JUSTIFICATION, open_match, raw_exchange, record, with_key
+from tests.consent.helpers import (
+    JUSTIFICATION,
+    PROBLEM,
+    open_match,
+    raw_exchange,
+    record,
+    with_key,
+)
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
 
@@ -455,3 +462,210 @@ class TestSubjectErasureReachesTheLedger:
             assert all(e.ciphertext is None for e in left.scalars())
         report = await run_verifier(client, callers[2], tmp_path / "state.json")
         assert report is not None
+
+
+async def verify_both(
+    client: httpx.AsyncClient, auditor: Caller, state: Path
+) -> tuple[list[str], list[str]]:
+    """Violations of ``verwijsindex audit verify`` and of the standalone script, each with its
+    own state file next to ``state`` (absent files: a first run without stored state)."""
+    from verwijsindex.audit import verify_ledger
+
+    vkey = (await client.get("/v1/audit/public-key", headers=auditor.auditor_headers)).json()[
+        "verifier_key"
+    ]
+    loop = asyncio.get_running_loop()
+
+    def fetch(path: str) -> bytes:
+        future = asyncio.run_coroutine_threadsafe(
+            client.get(path, headers=auditor.auditor_headers), loop
+        )
+        response = future.result(timeout=60)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path}: HTTP {response.status_code}")
+        return response.content
+
+    cli = await asyncio.to_thread(
+        verify_ledger, fetch, verifier_key=vkey, state=state.with_name("cli-" + state.name)
+    )
+    script = await run_verifier(client, auditor, state.with_name("script-" + state.name), vkey=vkey)
+    return cli.violations, script.violations
+
+
+class TestConsentTableAgainstTheLedger:
+    """Finding 8 of the outside security test: the gate and the verifiers trusted
+    ``consent_events`` without comparing it with the ledger."""
+
+    async def test_an_edited_kind_is_named_by_both_verifiers_and_not_followed_by_the_gate(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, tmp_path: Path
+    ) -> None:
+        match_id = await populate(client, callers)  # entry 3 withdraws the grant of entry 0
+        party = callers[1].organisation_id
+        url = f"/v1/matches/{match_id}/exchanges"
+        r = await client.post(url, json=raw_exchange(party), headers=callers[0].headers)
+        assert r.status_code == 403  # withdrawn: no exchange
+        assert await verify_both(client, callers[2], tmp_path / "s.json") == ([], [])
+        async with ctx.database.transaction() as session:
+            await session.execute(
+                update(ConsentEventRow)
+                .where(ConsentEventRow.ledger_index == 3)
+                .values(kind="given")
+            )
+        cli, script = await verify_both(client, callers[2], tmp_path / "s.json")
+        expected = (
+            'entry 3: the consent_events row differs from the ledger (event: table "given",'
+            ' ledger "withdrawn")'
+        )
+        assert cli == script == [expected]
+        # The gate refuses to decide from the edited table, with a clear problem (no 500).
+        r = await client.post(url, json=raw_exchange(party), headers=callers[0].headers)
+        assert r.status_code == 409, r.text
+        problem = r.json()
+        assert problem["type"] == PROBLEM + "consent-ledger-mismatch"
+        assert (problem["ledger_index"], problem["fields"]) == (3, ["event"])
+        async with ctx.database.transaction() as session:
+            edited = (
+                await session.execute(
+                    select(ConsentEventRow.id).where(ConsentEventRow.ledger_index == 3)
+                )
+            ).scalar_one()
+        for path in (f"/v1/matches/{match_id}/consents", f"/v1/consents/{edited}/fhir"):
+            r = await client.get(path, headers=callers[0].headers)
+            assert r.status_code == 409, (path, r.text)
+        async with ctx.database.transaction() as session:
+            stored = (await session.execute(select(Exchange))).scalars().all()
+        assert len(stored) == 2  # the two of populate(), no new one
+
+    @pytest.mark.parametrize(
+        ("claimed", "expected"),
+        [
+            (
+                0,
+                'entry 0: a consent_events row (id "forged") claims this entry, which records'
+                " an entry of type exchange (a forged or moved row)",
+            ),
+            (
+                57,
+                'entry 57: a consent_events row (id "forged") claims an entry past the end of'
+                " the log (tree size 1)",
+            ),
+        ],
+    )
+    async def test_a_forged_grant_does_not_open_the_gate_and_is_named(
+        self,
+        client: httpx.AsyncClient,
+        callers: list[Caller],
+        ctx: AppContext,
+        tmp_path: Path,
+        claimed: int,
+        expected: str,
+    ) -> None:
+        match_id = await open_match(client, callers[:2])
+        party = await with_key(client, callers[1])
+        url = f"/v1/matches/{match_id}/exchanges"
+        legal = raw_exchange(
+            party.org, legal_ground={"code": "court-measure", "justification": JUSTIFICATION}
+        )
+        r = await client.post(url, json=legal, headers=callers[0].headers)
+        assert r.status_code == 201, r.text  # ledger entry 0
+        now = ctx.clock.now()
+        async with ctx.database.transaction() as session:
+            session.add(
+                ConsentEventRow(
+                    id="forged",
+                    match_id=match_id,
+                    organisation_id=callers[0].organisation_id,
+                    counterpart_organisation_id=party.org,
+                    recorded_by=callers[0].professional_id,
+                    kind="given",
+                    grantor="youth",
+                    purpose="care-coordination",
+                    data_categories="care",
+                    direction="outgoing",
+                    age_band="16-plus",
+                    method="written",
+                    valid_from=None,
+                    valid_until=None,
+                    evidence_hash=None,
+                    recorded_at=now - timedelta(minutes=1),
+                    ledger_index=claimed,
+                )
+            )
+        r = await client.post(url, json=raw_exchange(party.org), headers=callers[0].headers)
+        assert r.status_code == 409, r.text
+        assert r.json()["type"] == PROBLEM + "consent-ledger-mismatch"
+        assert r.json()["ledger_index"] == claimed
+        async with ctx.database.transaction() as session:
+            assert len((await session.execute(select(Exchange))).scalars().all()) == 1
+        cli, script = await verify_both(client, callers[2], tmp_path / "s.json")
+        assert cli == script == [expected]
+
+    async def test_a_clean_ledger_matches_its_tables(
+        self, client: httpx.AsyncClient, callers: list[Caller]
+    ) -> None:
+        await populate(client, callers)
+        r = await client.get("/v1/audit/table-records", headers=callers[2].auditor_headers)
+        assert r.status_code == 200
+        body = r.json()
+        assert [(x["ledger_index"], x["table"]) for x in body["records"]] == [
+            (0, "consent_events"),
+            (1, "exchanges"),
+            (2, "exchanges"),
+            (3, "consent_events"),
+        ]
+        assert (body["tree_size"], body["next_start"]) == (4, None)
+        page = await client.get(
+            "/v1/audit/table-records",
+            params={"start": 1, "limit": 2},
+            headers=callers[2].auditor_headers,
+        )
+        assert [x["ledger_index"] for x in page.json()["records"]] == [1, 2]
+        assert page.json()["next_start"] == 3
+
+
+class TestTamperingMessages:
+    """Finding 12 of the outside security test: name the shrink and the first diverging
+    entry, with and without a state file."""
+
+    async def test_deleting_the_last_entry_is_named_as_a_shrink(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, tmp_path: Path
+    ) -> None:
+        await populate(client, callers)
+        assert await verify_both(client, callers[2], tmp_path / "kept.json") == ([], [])
+        async with ctx.database.transaction() as session:
+            await session.execute(delete(LedgerEntry).where(LedgerEntry.idx == 3))
+        cli, script = await verify_both(client, callers[2], tmp_path / "kept.json")
+        assert (
+            cli
+            == script
+            == [
+                "checkpoint: the log shrank: tree size 3 is now smaller than the checkpointed 4"
+                " (stored by an earlier run; entries 3..3 are gone)"
+            ]
+        )
+        cli, script = await verify_both(client, callers[2], tmp_path / "fresh.json")
+        assert (
+            cli
+            == script
+            == [
+                "checkpoint: the log shrank: tree size 3 is now smaller than the checkpointed 4"
+                " (the served checkpoint; entries 3..3 are gone)"
+            ]
+        )
+
+    async def test_a_consistent_rewrite_without_state_names_the_first_diverging_entry(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext, tmp_path: Path
+    ) -> None:
+        await populate(client, callers)
+        assert (await client.get("/v1/audit/checkpoint", headers=callers[2].auditor_headers)).text
+        rows = await _rows(ctx)
+        forged = _edit_record(rows[1].record, lambda d: d.update(data_category="health"))
+        await _set(ctx, 1, record=forged, leaf_hash=leaf_hash(forged.encode()))
+        cli, script = await verify_both(client, callers[2], tmp_path / "none.json")
+        assert cli == script
+        assert (
+            'entry 1: the exchanges row differs from the ledger (data_category: table "care",'
+            ' ledger "health")'
+        ) in cli
+        assert cli[-1].startswith("entry 1: the first diverging entry: replayed records do not")
+        assert not any(v.startswith("entries 0..") for v in cli)

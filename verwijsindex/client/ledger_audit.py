@@ -30,6 +30,7 @@ from consent import (
     Purpose,
     canonical_json,
     fold,
+    record_differences,
 )
 from crypto import (
     CryptoError,
@@ -135,7 +136,9 @@ def _check_exchange(
         )
 
 
-def _check_entries(entries: Sequence[dict[str, Any]], report: AuditReport) -> list[bytes]:
+def _check_entries(
+    entries: Sequence[dict[str, Any]], report: AuditReport, records: dict[int, dict[str, Any]]
+) -> list[bytes]:
     leaves: list[bytes] = []
     events: dict[str, list[ConsentEvent]] = {}
     for position, entry in enumerate(entries):
@@ -157,6 +160,9 @@ def _check_entries(entries: Sequence[dict[str, Any]], report: AuditReport) -> li
             continue
         if canonical != data:
             report.violations.append(f"{name}: record is not canonical JSON")
+        index = entry.get("index")
+        if isinstance(index, int) and isinstance(record, dict):
+            records.setdefault(index, record)
         salt, personal = entry.get("salt"), entry.get("personal")
         opened: dict[str, Any] | None = None
         if salt is None and personal is None:
@@ -182,6 +188,113 @@ def _check_entries(entries: Sequence[dict[str, Any]], report: AuditReport) -> li
     return leaves
 
 
+_TABLES = {"consent-event": "consent_events", "exchange": "exchanges"}
+_ABSENT = object()
+
+
+def _show(value: object) -> str:
+    if value is _ABSENT:
+        return "absent"
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _table_rows(fetch: Fetch) -> tuple[list[dict[str, Any]], int]:
+    rows: list[dict[str, Any]] = []
+    start: int | None = 0
+    size = 0
+    while start is not None:
+        page = json.loads(fetch(f"/v1/audit/table-records?start={start}"))
+        rows.extend(page["records"])
+        size = int(page["tree_size"])
+        start = page["next_start"]
+    return rows, size
+
+
+def _compare_tables(
+    records: dict[int, dict[str, Any]], rows: Sequence[dict[str, Any]], size: int, served: int
+) -> list[tuple[int, str]]:
+    """Rows that are not the entry they claim to be, entries without their row, and rows
+    claiming entries past the end of the log, by entry index (as the standalone verifier)."""
+    problems: list[tuple[int, str]] = []
+    present: set[tuple[int, str]] = set()
+    for row in rows:
+        index, table, record = int(row["ledger_index"]), str(row["table"]), row["record"]
+        row_id = _show(record.get("id"))
+        if index >= size:
+            if index >= served:
+                problems.append(
+                    (
+                        index,
+                        f"entry {index}: a {table} row (id {row_id}) claims an entry past the"
+                        f" end of the log (tree size {served})",
+                    )
+                )
+            continue
+        entry = records.get(index)
+        kind = None if entry is None else entry.get("type")
+        if entry is None or _TABLES.get(str(kind)) != table:
+            what = "no entry" if entry is None else f"an entry of type {kind}"
+            problems.append(
+                (
+                    index,
+                    f"entry {index}: a {table} row (id {row_id}) claims this entry, which"
+                    f" records {what} (a forged or moved row)",
+                )
+            )
+            continue
+        present.add((index, table))
+        differ = [
+            f"{k}: table {_show(record.get(k, _ABSENT))}, ledger {_show(entry.get(k, _ABSENT))}"
+            for k in record_differences(record, entry)
+        ]
+        if differ:
+            problems.append(
+                (
+                    index,
+                    f"entry {index}: the {table} row differs from the ledger ({'; '.join(differ)})",
+                )
+            )
+    for index in sorted(records):
+        wanted = _TABLES.get(str(records[index].get("type")))
+        if index < size and wanted is not None and (index, wanted) not in present:
+            problems.append(
+                (index, f"entry {index}: the {records[index]['type']} has no row in {wanted}")
+            )
+    problems.sort(key=lambda p: p[0])
+    return problems
+
+
+def _shrank(now: int, checkpointed: int, which: str) -> str:
+    return (
+        f"checkpoint: the log shrank: tree size {now} is now smaller than the checkpointed"
+        f" {checkpointed} ({which}; entries {now}..{checkpointed - 1} are gone)"
+    )
+
+
+def _root_mismatch(
+    leaves: Sequence[bytes],
+    known: Sequence[bytes],
+    problems: Sequence[tuple[int, str]],
+    size: int,
+) -> list[str]:
+    changed = [i for i, h in enumerate(known) if i < len(leaves) and leaves[i] != h]
+    if changed:
+        return [f"entry {i}: changed since it was last verified" for i in changed]
+    suspects = [i for i, _ in problems if len(known) <= i < size]
+    if suspects:
+        return [
+            f"entry {suspects[0]}: the first diverging entry: replayed records do not give the"
+            " checkpoint's root hash and this is the first that differs from its table row"
+            " (a record was changed after it was signed)"
+        ]
+    return [
+        f"entries {len(known)}..{size - 1}: replayed records do not give the checkpoint's root"
+        " hash (a record was changed after it was signed; it agrees with its table row, and no"
+        " earlier run stored these entries' leaf hashes to name it: keep a --state file)"
+    ]
+
+
 def verify_ledger(fetch: Fetch, *, verifier_key: str, state: Path | None) -> AuditReport:
     """Verify checkpoint, consistency with the stored state, entries, root and rules."""
     report = AuditReport()
@@ -195,16 +308,20 @@ def verify_ledger(fetch: Fetch, *, verifier_key: str, state: Path | None) -> Aud
         return report
     report.size, report.root = checkpoint.size, checkpoint.root_hash
     known: list[bytes] = []
+    served = int(json.loads(fetch("/v1/audit/entries?start=0&end=0"))["tree_size"])
     if state is not None and state.exists():
         previous = json.loads(state.read_text(encoding="utf-8"))
         leaves_file = state.with_name(state.name + ".leaves")
         raw = leaves_file.read_bytes() if leaves_file.exists() else b""
         known = [raw[i : i + 32] for i in range(0, len(raw), 32)]
         old_size, old_root = int(previous["size"]), base64.b64decode(previous["root"])
-        if checkpoint.size < old_size:
+        if min(served, checkpoint.size) < old_size:
             report.violations.append(
-                f"checkpoint: the log shrank from {old_size} to {checkpoint.size} entries"
+                _shrank(min(served, checkpoint.size), old_size, "stored by an earlier run")
             )
+            return report
+        if served < checkpoint.size:
+            report.violations.append(_shrank(served, checkpoint.size, "the served checkpoint"))
             return report
         proof = json.loads(
             fetch(f"/v1/audit/proofs/consistency?first={old_size}&second={checkpoint.size}")
@@ -223,6 +340,9 @@ def verify_ledger(fetch: Fetch, *, verifier_key: str, state: Path | None) -> Aud
                 f" of size {old_size} (the log was rewritten)"
             )
             return report
+    if served < checkpoint.size:
+        report.violations.append(_shrank(served, checkpoint.size, "the served checkpoint"))
+        return report
     entries: list[dict[str, Any]] = []
     while len(entries) < checkpoint.size:
         start = len(entries)
@@ -233,15 +353,13 @@ def verify_ledger(fetch: Fetch, *, verifier_key: str, state: Path | None) -> Aud
             return report
         entries.extend(page)
     report.entries = len(entries)
-    leaves = _check_entries(entries, report)
+    records: dict[int, dict[str, Any]] = {}
+    leaves = _check_entries(entries, report, records)
+    rows, served = _table_rows(fetch)
+    problems = _compare_tables(records, rows, checkpoint.size, served)
+    report.violations.extend(message for _, message in problems)
     if root_hash(leaves) != checkpoint.root_hash:
-        changed = [i for i, h in enumerate(known) if i < len(leaves) and leaves[i] != h]
-        report.violations.extend(f"entry {i}: changed since it was last verified" for i in changed)
-        if not changed:
-            report.violations.append(
-                f"entries {len(known)}..{checkpoint.size - 1}: replayed records do not give the"
-                " checkpoint's root hash (a record was changed after it was signed)"
-            )
+        report.violations.extend(_root_mismatch(leaves, known, problems, checkpoint.size))
     if report.ok and state is not None:
         state.parent.mkdir(parents=True, exist_ok=True)
         state.with_name(state.name + ".leaves").write_bytes(b"".join(leaves))

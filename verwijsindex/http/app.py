@@ -19,6 +19,7 @@ from verwijsindex.http import health
 from verwijsindex.http.middleware import RequestContextMiddleware
 from verwijsindex.http.problems import install_error_handlers
 from verwijsindex.ledger import routes as audit
+from verwijsindex.ledger import table_routes as audit_tables
 from verwijsindex.logging import configure_logging, get_logger
 from verwijsindex.matches import routes as matches
 from verwijsindex.organisations import routes as api_keys
@@ -124,6 +125,7 @@ def create_app(
     app.include_router(api_keys.router)
     app.include_router(consents.router)
     app.include_router(audit.router)
+    app.include_router(audit_tables.router)
     app.include_router(webhooks.router)
     app.add_middleware(
         RequestContextMiddleware,

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from consent import (
     ConsentError,
+    ConsentLedgerMismatch,
     ConsentRequired,
     ExchangeNotFound,
     ExchangeUnavailable,
@@ -176,6 +177,7 @@ _CONSENT_PROBLEMS: tuple[tuple[type[ConsentError], int, str], ...] = (
     (RecipientKeyMissing, 409, "recipient-key-missing"),
     (StaleConsentReference, 409, "consent-changed"),
     (LedgerInconsistent, 500, "ledger-inconsistent"),
+    (ConsentLedgerMismatch, 409, "consent-ledger-mismatch"),
 )
 
 
@@ -186,6 +188,8 @@ def consent_problem(exc: ConsentError) -> tuple[int, str, dict[str, Any]]:
             extra: dict[str, Any] = {}
             if isinstance(exc, ConsentRequired):
                 extra = {"missing": list(exc.missing), "refused_by": list(exc.refused_by)}
+            elif isinstance(exc, ConsentLedgerMismatch):
+                extra = {"ledger_index": exc.ledger_index, "fields": list(exc.fields)}
             return status, code, extra
     return 400, "consent-error", {}
 

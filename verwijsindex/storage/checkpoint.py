@@ -25,6 +25,11 @@ for a checkpoint of scattered pages (the larger the database, the more scattered
 
 Durability does not depend on checkpoints: a commit is durable once its log frames are synced
 (``synchronous=FULL``).
+
+After a subject's erasure, :func:`truncate_log` copies the whole log back and truncates it to
+zero bytes (``PRAGMA wal_checkpoint(TRUNCATE)``), so the erased rows' page images do not linger
+in the ``-wal`` file until it is overwritten; ``secure_delete`` (``verwijsindex/storage/engine.py``)
+zeroes their freed space in the database file itself.
 """
 
 from __future__ import annotations
@@ -119,6 +124,51 @@ async def checkpoint_once(
         busy, log_frames, copied = await _in_thread(connection, "FULL")
     frames += position.advance(log_frames, copied)[1]
     return frames, busy == 0 and copied == log_frames
+
+
+_TRUNCATE_ATTEMPTS = 6
+_TRUNCATE_BUSY_MS = 200
+
+
+async def truncate_log(database: Database, *, attempts: int = _TRUNCATE_ATTEMPTS) -> bool:
+    """SQLite: copy the whole write-ahead log into the database file and truncate the log to
+    zero bytes. Returns whether that completed (False on PostgreSQL or in memory).
+
+    Like the FULL step of :func:`checkpoint_once`, each attempt holds this process's writers
+    (:attr:`Database.writers`), so no commit of ours lands in the log meanwhile. TRUNCATE
+    also needs every reader to have left the log: SQLite's busy handler waits up to
+    ``_TRUNCATE_BUSY_MS`` for them (and for the background checkpointer or another process's
+    writer); if the log is still in use, the writers are let go and the attempt is repeated
+    after a doubling pause (10 ms, 20 ms, ... ~0.6 s in all). An erasure is rare; the writers
+    wait for the copy of the log and one fsync of the database file.
+    """
+    if database.dialect != "sqlite" or database.path is None:
+        return False
+    path = database.path
+
+    def connect() -> sqlite3.Connection:
+        connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        connection.execute(f"PRAGMA busy_timeout={_TRUNCATE_BUSY_MS}")
+        return connection
+
+    connection = await asyncio.to_thread(connect)
+    try:
+        pause = 0.01
+        for _ in range(attempts):
+            async with database.writers:
+                try:
+                    busy, _frames, _copied = await _in_thread(connection, "TRUNCATE")
+                except sqlite3.OperationalError:  # locked by another checkpoint or process
+                    busy = 1
+            if busy == 0:
+                return True
+            await asyncio.sleep(pause)
+            pause *= 2
+        log.warning("sqlite_wal_truncate_incomplete", attempts=attempts)
+        return False
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            connection.close()
 
 
 async def run_checkpointer(database: Database, interval: float, stats: CheckpointStats) -> None:

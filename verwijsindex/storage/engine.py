@@ -125,6 +125,10 @@ def _sqlite_setup(
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Freed space is zeroed, so a deleted row (an erased youth's pseudonym) leaves no
+        # copy in the database file; the write-ahead log is truncated after an erasure
+        # (verwijsindex/storage/checkpoint.py, truncate_log). Cost: docs/benchmarks.md.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy)}")
         cursor.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
         if cache_mib is not None:

@@ -24,6 +24,7 @@ from verwijsindex.http.deps import Ctx, require_role
 from verwijsindex.http.schemas import WRITE_PROBLEMS, OrganisationRef, problem_responses
 from verwijsindex.organisations.models import Organisation, Role
 from verwijsindex.organisations.service import Principal
+from verwijsindex.storage.checkpoint import truncate_log
 
 router = APIRouter(prefix="/v1", tags=["subject rights"])
 
@@ -119,6 +120,8 @@ async def subject_erasure(
             reason=body.reason,
             reference=body.request_reference,
         )
+    # SQLite: leave no page image of the erased rows in the write-ahead log.
+    await truncate_log(ctx.database)
     assert report.completed_at is not None
     return SubjectErasureOut(
         request_reference=body.request_reference,

@@ -442,6 +442,7 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     ("GET", "/v1/audit/proofs/inclusion"): ledger_auditor(
         ledger("/v1/audit/proofs/inclusion?index=0&tree_size=1")
     ),
+    ("GET", "/v1/audit/table-records"): ledger_auditor(ledger("/v1/audit/table-records")),
     ("GET", "/v1/audit/proofs/consistency"): ledger_auditor(
         ledger("/v1/audit/proofs/consistency?first=1&second=1")
     ),

@@ -190,3 +190,48 @@ async def test_a_run_counts_only_what_it_copied(
             writer.close()
         assert first > 400
         assert 0 < after < first and after == position.copied
+
+
+def _size(path: str) -> int:
+    return Path(path).stat().st_size
+
+
+class TestTruncateLog:
+    """After an erasure the write-ahead log is copied back and truncated to zero bytes; a
+    reader still using the log makes it wait and retry, never fail the erasure."""
+
+    async def test_truncates_the_log_and_waits_for_a_reader(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        from verwijsindex.storage.checkpoint import truncate_log
+
+        app = create_app(settings.model_copy(update={"sqlite_checkpoint_interval_s": 0.05}))
+        async with app.router.lifespan_context(app):
+            ctx = app.state.ctx
+            database = ctx.database.path
+            assert database is not None
+            caller = await make_caller(ctx, 1)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                for i in range(3):
+                    r = await client.post(
+                        "/v1/registrations",
+                        json=registration_body(make_bsn(i)),
+                        headers=caller.headers,
+                    )
+                    assert r.status_code == 201
+            wal = database + "-wal"
+            assert _size(wal) > 0
+            reader = sqlite3.connect(database, isolation_level=None)
+            try:
+                reader.execute("BEGIN")
+                reader.execute("SELECT count(*) FROM registrations").fetchone()
+                # The reader holds its snapshot of the log: TRUNCATE cannot finish.
+                assert await truncate_log(ctx.database, attempts=2) is False
+                reader.execute("COMMIT")
+                # Reader gone, the background checkpointer still running: it completes.
+                assert await truncate_log(ctx.database) is True
+            finally:
+                reader.close()
+            assert _size(wal) == 0
+            assert await _registrations_in_main_file(database, tmp_path) == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -268,3 +269,43 @@ class TestKeyRotation:
         async with ctx.database.transaction() as session:
             left = (await session.execute(text("SELECT id FROM registrations"))).scalars()
             assert list(left) == [y_reg]
+
+
+def _sqlite_files(path: str) -> dict[str, bytes]:
+    files = {}
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        p = Path(path + suffix)
+        if p.exists():
+            files[p.name] = p.read_bytes()
+    return files
+
+
+def _occurrences(files: dict[str, bytes], needles: list[str]) -> dict[str, int]:
+    counts = {name: sum(blob.count(n.encode()) for n in needles) for name, blob in files.items()}
+    return {name: count for name, count in counts.items() if count}
+
+
+class TestErasureLeavesNoCopyOnDisk:
+    """Finding 10 of the outside security test: after an erasure the youth's pseudonym stayed
+    in the SQLite write-ahead log (and, once copied back, in freed pages of the main file)."""
+
+    @pytest.mark.parametrize("backend", ["sqlite"])
+    async def test_no_pseudonym_in_the_main_file_the_wal_or_the_shm(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        await _scenario(client, callers)
+        path = ctx.database.path
+        assert path is not None
+        pseudonyms = [str(p) for p in ctx.keys.all_pseudonyms(crypto.parse_bsn(X))]
+        other = [str(p) for p in ctx.keys.all_pseudonyms(crypto.parse_bsn(Y))]
+        assert _occurrences(_sqlite_files(path), pseudonyms)  # the scan can find it
+        officer = await privacy_officer_headers(ctx)
+        r = await client.post(
+            "/v1/subject-erasure",
+            json={"bsn": X, "reason": "data-subject-request", "request_reference": "AVG-2026/18"},
+            headers=officer,
+        )
+        assert r.status_code == 200, r.text
+        files = _sqlite_files(path)
+        assert _occurrences(files, pseudonyms) == {}
+        assert _occurrences(files, other)  # the other youth's rows are still there
