@@ -1,0 +1,237 @@
+"""``serve``, ``sweep``, ``db upgrade`` and ``demo``: running the service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from verwijsindex.clock import SystemClock
+from verwijsindex.context import AppContext, build_context
+from verwijsindex.errors import VerwijsindexError
+from verwijsindex.logging import configure_logging, get_logger
+from verwijsindex.settings import Settings
+from verwijsindex.storage.migrate import upgrade
+
+if TYPE_CHECKING:
+    pass
+
+
+from verwijsindex.cli.common import _print, _run, _settings
+
+# uvicorn's arguments of every ``serve``, one process or several: structlog handles the
+# logging, no access log (the app logs each request itself), no Server header, and forwarded
+# headers are not trusted.
+_UVICORN_OPTIONS: dict[str, Any] = {
+    "log_config": None,
+    "access_log": False,
+    "server_header": False,
+    "proxy_headers": False,
+}
+
+
+@click.command()
+@click.option("--host", default=None, help="Interface to bind (default 127.0.0.1)")
+@click.option("--port", default=None, type=int, help="Port (default 8080)")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="API worker processes sharing the port (default 1, or VERWIJSINDEX_WORKERS)",
+)
+@click.option(
+    "--webhook-worker/--no-webhook-worker",
+    default=None,
+    help="Deliver webhooks in the API processes (default on, or"
+    " VERWIJSINDEX_RUN_WEBHOOK_WORKER); off when 'notifier run' processes deliver",
+)
+@click.option(
+    "--sweeper/--no-sweeper",
+    default=None,
+    help="Run the lifecycle sweep in the background (default on, or VERWIJSINDEX_RUN_SWEEPER);"
+    " off when a scheduler runs 'verwijsindex sweep'",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    webhook_worker: bool | None,
+    sweeper: bool | None,
+) -> None:
+    """Serve the API (and run the lifecycle sweep in the background).
+
+    With --workers N above 1, N processes share the port: this process migrates the database
+    once, runs the sweeper, and supervises the workers (a worker that dies is replaced)."""
+    import uvicorn
+
+    from verwijsindex.http.app import create_app
+
+    overrides: dict[str, Any] = {}
+    if workers is not None:
+        overrides["workers"] = workers
+    if webhook_worker is not None:
+        overrides["run_webhook_worker"] = webhook_worker
+    if sweeper is not None:
+        overrides["run_sweeper"] = sweeper
+    settings = _settings().model_copy(update=overrides)
+    host = host or settings.host
+    port = port or settings.port
+    if settings.workers > 1:
+        _serve_workers(settings, host=host, port=port)
+        return
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    try:
+        app = create_app(settings, freeze_gc=True)
+    except VerwijsindexError as exc:
+        raise click.ClickException(exc.detail) from None
+    uvicorn.run(app, host=host, port=port, **_UVICORN_OPTIONS)
+
+
+class _SweeperThread:
+    """The lifecycle sweeper of ``serve --workers N``: in a thread of the supervising process,
+    with its own event loop, so that it runs once and not once per worker process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._ctx = build_context(settings, clock=SystemClock())
+        self._loop = asyncio.new_event_loop()
+        self._task = self._loop.create_task(self._main(), name="sweeper")
+        self._thread = threading.Thread(target=self._run, name="sweeper", daemon=True)
+
+    async def _main(self) -> None:
+        from verwijsindex.registrations.sweep import run_sweeper
+
+        try:
+            await run_sweeper(self._ctx)
+        finally:
+            await self._ctx.database.dispose()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._loop.close()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._task.cancel)
+            self._thread.join(timeout=30)
+
+
+# What the worker processes of ``serve --workers N`` must not do themselves: the supervising
+# process has migrated the database and runs the one sweeper.
+_WORKER_ENV = {"VERWIJSINDEX_AUTO_MIGRATE": "false", "VERWIJSINDEX_RUN_SWEEPER": "false"}
+
+
+def _serve_workers(settings: Settings, *, host: str, port: int) -> None:
+    """Supervise ``settings.workers`` uvicorn worker processes on one socket.
+
+    Everything that must happen once happens here, before any worker starts: the
+    configuration and keys are checked (development keys are generated, by one process), and
+    the schema is migrated, so that workers neither race on migrations nor on key files. The
+    workers are spawned (not forked) and build their app with
+    :func:`verwijsindex.http.app.create_app_from_env` from the environment set up here."""
+    import uvicorn
+
+    configure_logging(level=settings.log_level, json=settings.log_json, process_id=True)
+    log = get_logger("verwijsindex.serve")
+
+    async def prepare() -> str:
+        ctx = build_context(settings, clock=SystemClock())
+        try:
+            if settings.auto_migrate:
+                await upgrade(ctx.database)
+            return ctx.database.dialect
+        finally:
+            await ctx.database.dispose()
+
+    try:
+        dialect = asyncio.run(prepare())
+        sweeper = _SweeperThread(settings) if settings.run_sweeper else None
+    except VerwijsindexError as exc:
+        raise click.ClickException(exc.detail) from None
+    if dialect == "sqlite":
+        log.warning(
+            "sqlite_workers",
+            workers=settings.workers,
+            detail="SQLite serialises writers across processes; PostgreSQL is the scale-out path",
+        )
+    os.environ.update(
+        {
+            **_WORKER_ENV,
+            "VERWIJSINDEX_RUN_WEBHOOK_WORKER": "true" if settings.run_webhook_worker else "false",
+        }
+    )
+    log.info(
+        "supervising",
+        workers=settings.workers,
+        dialect=dialect,
+        sweeper=sweeper is not None,
+        webhook_worker=settings.run_webhook_worker,
+    )
+    if sweeper is not None:
+        sweeper.start()
+    try:
+        uvicorn.run(
+            "verwijsindex.http.app:create_app_from_env",
+            factory=True,
+            workers=settings.workers,
+            host=host,
+            port=port,
+            **_UVICORN_OPTIONS,
+        )
+    finally:
+        if sweeper is not None:
+            sweeper.stop()
+
+
+@click.command()
+def sweep() -> None:
+    """End registrations that are due and purge what retention allows."""
+    from verwijsindex.registrations.sweep import sweep_once
+
+    result = _run(sweep_once)
+    _print(
+        {
+            "ended": result.ended,
+            "purged_registrations": result.purged_registrations,
+            "purged_matches": result.purged_matches,
+        }
+    )
+
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations."""
+
+    async def work(_ctx: AppContext) -> None:
+        return None
+
+    _run(work)
+    click.echo("database is up to date")
+
+
+@click.command("demo")
+def demo() -> None:
+    """Seed a small demo (two organisations, a professional each, API keys) if the database
+    holds no organisation yet. Development only."""
+    from verwijsindex.demo import seed_demo
+
+    settings = _settings()
+    if settings.is_production:
+        raise click.ClickException("the demo is not available in production mode")
+    output = _run(seed_demo)
+    click.echo(output)
