@@ -6,10 +6,10 @@ Who sees what (docs/security.md, "Roles"):
   time (the ledger's public interface);
 - ``auditor`` (appointed on the command line): every entry's metadata (the leaf data);
 - ``reviewer``: the metadata of the entries its own organisation is a party to;
-- ``privacy-officer``: every entry's metadata, and with ``include_personal=true`` the personal
-  parts (professional ids, a legal ground's justification); that read is in the access log.
+- ``privacy-officer``: every entry's metadata and its personal parts (professional ids, a legal
+  ground's justification); each such read is recorded in the access log.
 
-Nobody else, and no caller by default, gets a personal part."""
+Nobody else gets a personal part."""
 
 from __future__ import annotations
 
@@ -93,13 +93,13 @@ class EntryOut(BaseModel):
         " reviewer when its organisation is not a party to the entry"
     )
     salt: str | None = Field(
-        description="Base64 salt of the commitment; null once erased, and null unless the"
-        " privacy officer asks with include_personal=true"
+        description="Base64 salt of the commitment; null once erased, and for every caller"
+        " but the privacy officer"
     )
     personal: str | None = Field(
         description="Canonical JSON of the committed personal fields (professional ids, a"
-        " legal ground's justification); null once erased, and null unless the privacy"
-        " officer asks with include_personal=true"
+        " legal ground's justification); null once erased, and for every caller but the"
+        " privacy officer"
     )
     personal_withheld: bool = Field(
         description="The entry has personal fields that this response does not show"
@@ -175,17 +175,12 @@ async def entries(
     request: Request,
     start: Annotated[int, Query(ge=0, le=_MAX_INDEX)] = 0,
     end: Annotated[int | None, Query(ge=0, le=_MAX_INDEX)] = None,
-    include_personal: Annotated[
-        bool, Query(description="Privacy officer only: include the personal parts")
-    ] = False,
 ) -> EntriesOut:
     """Entries ``start`` ≤ index < ``end`` (at most 1000; ``end`` defaults to that).
-    What each role sees of an entry: see this module's docstring; personal parts only for
-    the privacy officer, on request (and recorded in the access log)."""
-    if include_personal and principal.role is not Role.PRIVACY_OFFICER:
-        raise ApiProblem(
-            403, "forbidden-scope", "only the privacy officer may read the personal parts"
-        )
+    An auditor sees every entry's metadata, a reviewer its own organisation's entries'
+    metadata; the personal parts (salt and personal fields) only the privacy officer, and
+    that read is recorded in the access log."""
+    include_personal = principal.role is Role.PRIVACY_OFFICER
     async with ctx.database.transaction() as session:
         ledger = ctx.consent.ledger
         size = await ledger.size(session)
