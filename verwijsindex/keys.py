@@ -195,10 +195,14 @@ class KeyRing:
             )
             for v, m in self._masters.items()
         }
-        self._trace_key = derive_subkey(
-            self._masters[self.current_version]._material,
-            purpose=ACCESS_LOG_TRACE_PURPOSE,
-            version=self.current_version,
+        # Keyed once; each hash continues a copy (as PseudonymKey does).
+        self._trace_mac = hmac.new(
+            derive_subkey(
+                self._masters[self.current_version]._material,
+                purpose=ACCESS_LOG_TRACE_PURPOSE,
+                version=self.current_version,
+            ),
+            digestmod=hashlib.sha256,
         )
 
     @classmethod
@@ -298,7 +302,8 @@ class KeyRing:
     def trace_id_hash(self, value: str) -> str:
         """A keyed hash of a caller-supplied trace or span id, as many hex digits as the
         value has: the access log stores this, never the caller's value."""
-        mac = hmac.new(self._trace_key, value.encode("ascii", "replace"), hashlib.sha256)
+        mac = self._trace_mac.copy()
+        mac.update(value.encode("ascii", "replace"))
         return mac.hexdigest()[: len(value)]
 
     def access_log_signing_key(self) -> Ed25519PrivateKey:
