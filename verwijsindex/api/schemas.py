@@ -167,8 +167,10 @@ WRITE_PROBLEMS = (400, 401, 403, 404, 413, 415, 422)
 
 
 class ApiKeyCreate(_Strict):
-    role: Literal["professional", "auditor"] = Field(
-        description="An org-admin issues keys for its own organisation's systems and auditors"
+    role: Literal["professional", "reviewer"] = Field(
+        description="An org-admin issues keys for its own organisation's systems and for its"
+        " own review (`reviewer`). `auditor`, `org-admin` and `privacy-officer` keys are issued"
+        " only on the command line (422 here)."
     )
     expires_in_days: int | None = Field(
         default=None, ge=1, le=3650, description="Optional lifetime; the key stops working then"
@@ -181,7 +183,7 @@ class ApiKeyOut(BaseModel):
     id: str
     prefix: str = Field(description="The first characters of the key, to recognise it")
     organisation_id: str
-    role: Literal["professional", "org-admin", "auditor", "privacy-officer"]
+    role: Literal["professional", "org-admin", "auditor", "reviewer", "privacy-officer"]
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
