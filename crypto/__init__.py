@@ -68,6 +68,7 @@ from crypto._note import (
 )
 from crypto._pseudonym import (
     PSEUDONYM_PURPOSE_ACCESS_LOG,
+    PSEUDONYM_PURPOSE_ACCESS_LOG_SCOPED,
     PSEUDONYM_PURPOSE_MATCH,
     Pseudonym,
     PseudonymKey,
@@ -97,6 +98,7 @@ __all__ = [
     "EXCHANGE_INFO_LABEL",
     "HASH_SIZE",
     "PSEUDONYM_PURPOSE_ACCESS_LOG",
+    "PSEUDONYM_PURPOSE_ACCESS_LOG_SCOPED",
     "PSEUDONYM_PURPOSE_MATCH",
     "Checkpoint",
     "CryptoError",

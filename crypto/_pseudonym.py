@@ -25,6 +25,7 @@ Pseudonym = NewType("Pseudonym", str)
 
 PSEUDONYM_PURPOSE_MATCH = "match-pseudonym"
 PSEUDONYM_PURPOSE_ACCESS_LOG = "access-log-subject"
+PSEUDONYM_PURPOSE_ACCESS_LOG_SCOPED = "access-log-subject-scoped"
 
 _SALT = b"verwijsindex"
 _MIN_MASTER_KEY_BYTES = 32
@@ -77,6 +78,17 @@ class PseudonymKey:
         mac = keyed.digest()
         encoded = base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
         return Pseudonym(f"p{self.version}.{encoded}")
+
+    def scoped_pseudonym(self, bsn: BSN, *, scope: str) -> Pseudonym:
+        """The pseudonym of ``bsn`` within ``scope`` (e.g. one organisation's id):
+        ``s<version>.<base64url(HMAC(key, "scope:<len>:<scope>\\nbsn:<bsn>"))>``. The same
+        youth has unrelated values in different scopes; without the key they cannot be
+        joined."""
+        raw = scope.encode("utf-8")
+        keyed = self._keyed.copy()
+        keyed.update(b"scope:%d:%s\nbsn:%s" % (len(raw), raw, bsn.encode("ascii")))
+        encoded = base64.urlsafe_b64encode(keyed.digest()).rstrip(b"=").decode("ascii")
+        return Pseudonym(f"s{self.version}.{encoded}")
 
 
 def pseudonym_version(pseudonym: str) -> int:

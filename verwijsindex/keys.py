@@ -12,12 +12,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import math
 import os
 import secrets
 import stat
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from crypto import (
     BSN,
     PSEUDONYM_PURPOSE_ACCESS_LOG,
+    PSEUDONYM_PURPOSE_ACCESS_LOG_SCOPED,
     PSEUDONYM_PURPOSE_MATCH,
     Pseudonym,
     PseudonymKey,
@@ -37,6 +40,7 @@ from verwijsindex.settings import Settings
 
 _MASTER_PREFIX = "master-v"
 ACCESS_LOG_SIGNING_PURPOSE = "access-log-signing"
+ACCESS_LOG_TRACE_PURPOSE = "access-log-trace"
 _KEY_SUFFIX = ".key"
 _RETIRED_DIR = "retired"
 _CHECK_PURPOSE = "key-check"
@@ -243,6 +247,21 @@ class KeyRing:
             )
             for v, m in self._masters.items()
         }
+        self._access_log_scoped_keys = {
+            v: PseudonymKey.derive(
+                master_key=m._material, version=v, purpose=PSEUDONYM_PURPOSE_ACCESS_LOG_SCOPED
+            )
+            for v, m in self._masters.items()
+        }
+        # Keyed once; each hash continues a copy (as PseudonymKey does).
+        self._trace_mac = hmac.new(
+            derive_subkey(
+                self._masters[self.current_version]._material,
+                purpose=ACCESS_LOG_TRACE_PURPOSE,
+                version=self.current_version,
+            ),
+            digestmod=hashlib.sha256,
+        )
 
     @classmethod
     def load(cls, settings: Settings) -> KeyRing:
@@ -317,16 +336,37 @@ class KeyRing:
         versions = sorted(self._pseudonym_keys, reverse=True)
         return [self._pseudonym_keys[v].pseudonymise(bsn) for v in versions]
 
-    def access_log_subject(self, bsn: BSN) -> Pseudonym:
-        """The youth's access-log pseudonym under the current version: a different HKDF purpose
-        than the match pseudonym, so the access log cannot be joined to the index without the
-        master key. Never stored next to a registration."""
-        return self._access_log_keys[self.current_version].pseudonymise(bsn)
+    def access_log_subject(self, bsn: BSN, organisation_id: str | None) -> Pseudonym:
+        """The youth's access-log pseudonym as seen by one organisation, under the current
+        version: keyed by a different HKDF purpose than the match pseudonym (so the access log
+        cannot be joined to the index without the master key) and by the organisation id (so
+        two organisations' records of one youth carry unrelated values). ``None`` (operator
+        commands, tasks) is a scope of its own. Never stored next to a registration."""
+        key = self._access_log_scoped_keys[self.current_version]
+        return key.scoped_pseudonym(bsn, scope=organisation_id or "")
 
-    def all_access_log_subjects(self, bsn: BSN) -> list[Pseudonym]:
-        """The access-log pseudonym under every known version, current first."""
+    def all_access_log_subjects(
+        self, bsn: BSN, organisation_ids: Iterable[str | None]
+    ) -> list[Pseudonym]:
+        """Every value the youth's access-log records can carry: the per-organisation
+        pseudonym for each of ``organisation_ids`` under every known version (the current
+        version's for the first organisation first), then the one shared value per version
+        that records written before pseudonyms were per organisation carry."""
         versions = sorted(self._access_log_keys, reverse=True)
-        return [self._access_log_keys[v].pseudonymise(bsn) for v in versions]
+        scopes = [o or "" for o in organisation_ids]
+        scoped = [
+            self._access_log_scoped_keys[v].scoped_pseudonym(bsn, scope=scope)
+            for v in versions
+            for scope in scopes
+        ]
+        return scoped + [self._access_log_keys[v].pseudonymise(bsn) for v in versions]
+
+    def trace_id_hash(self, value: str) -> str:
+        """A keyed hash of a caller-supplied trace or span id, as many hex digits as the
+        value has: the access log stores this, never the caller's value."""
+        mac = self._trace_mac.copy()
+        mac.update(value.encode("ascii", "replace"))
+        return mac.hexdigest()[: len(value)]
 
     def access_log_signing_key(self) -> Ed25519PrivateKey:
         """The Ed25519 key that signs access-log heads, derived from the current master key."""

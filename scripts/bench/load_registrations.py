@@ -160,7 +160,7 @@ class AccessLogChain:
             "organisation_id": organisation,
             "on_behalf_of": None,
             "role": "professional",
-            "subject_pseudonym": self.keys.access_log_subject(bsn),
+            "subject_pseudonym": self.keys.access_log_subject(bsn, organisation),
             "subject_ref_type": None,
             "subject_ref": None,
             "reason": None,

@@ -29,6 +29,7 @@ from tests.consent.helpers import (
     record,
     with_key,
 )
+from tests.verwijsindex.helpers import privacy_officer_headers
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
 
@@ -50,18 +51,22 @@ verifier = _load_verifier()
 
 
 async def run_verifier(
-    client: httpx.AsyncClient, auditor: Caller, state: Path | None, vkey: str | None = None
+    client: httpx.AsyncClient,
+    auditor: Caller,
+    state: Path | None,
+    vkey: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Any:
-    """Run the standalone verifier in a thread; its HTTP goes through the in-process app."""
+    """Run the standalone verifier in a thread; its HTTP goes through the in-process app.
+    ``headers`` (default: the auditor's) are the privacy officer's to check commitments."""
     loop = asyncio.get_running_loop()
+    reader = auditor.auditor_headers if headers is None else headers
     if vkey is None:
-        r = await client.get("/v1/audit/public-key", headers=auditor.auditor_headers)
+        r = await client.get("/v1/audit/public-key", headers=reader)
         vkey = r.json()["verifier_key"]
 
     def fetch(path: str) -> bytes:
-        future = asyncio.run_coroutine_threadsafe(
-            client.get(path, headers=auditor.auditor_headers), loop
-        )
+        future = asyncio.run_coroutine_threadsafe(client.get(path, headers=reader), loop)
         response = future.result(timeout=60)
         if response.status_code != 200:
             raise verifier.VerificationError(f"GET {path}: HTTP {response.status_code}")
@@ -281,7 +286,9 @@ class TestVerifier:
             await _set(ctx, index, salt=bytes(16))
         else:
             await _set(ctx, index, salt=None)
-        report = await run_verifier(client, callers[2], tmp_path / "state.json")
+        # the personal parts are the privacy officer's to see, and so to check
+        officer = await privacy_officer_headers(ctx)
+        report = await run_verifier(client, callers[2], tmp_path / "state.json", headers=officer)
         assert not report.ok
         assert expected in report.violations, report.text()
 
@@ -402,15 +409,12 @@ class TestBothVerifiers:
 
         await populate(client, callers)
         auditor = callers[2]
-        vkey = (await client.get("/v1/audit/public-key", headers=auditor.auditor_headers)).json()[
-            "verifier_key"
-        ]
+        officer = await privacy_officer_headers(ctx)  # sees (and checks) the personal parts
+        vkey = (await client.get("/v1/audit/public-key", headers=officer)).json()["verifier_key"]
         loop = asyncio.get_running_loop()
 
         def fetch(path: str) -> bytes:
-            future = asyncio.run_coroutine_threadsafe(
-                client.get(path, headers=auditor.auditor_headers), loop
-            )
+            future = asyncio.run_coroutine_threadsafe(client.get(path, headers=officer), loop)
             response = future.result(timeout=60)
             if response.status_code != 200:
                 raise RuntimeError(f"GET {path}: HTTP {response.status_code}")
@@ -420,7 +424,9 @@ class TestBothVerifiers:
             cli = await asyncio.to_thread(
                 verify_ledger, fetch, verifier_key=vkey, state=tmp_path / f"cli-{state}"
             )
-            script = await run_verifier(client, auditor, tmp_path / f"script-{state}", vkey=vkey)
+            script = await run_verifier(
+                client, auditor, tmp_path / f"script-{state}", vkey=vkey, headers=officer
+            )
             return cli.violations, script.violations
 
         assert await both("a") == ([], [])

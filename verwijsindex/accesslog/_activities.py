@@ -20,6 +20,7 @@ class Operation(StrEnum):
     AUDIT_ACCESS_LOG_READ = "audit.access-log.read"
     AUDIT_ACCESS_LOG_EXPORT = "audit.access-log.export"
     AUDIT_ANOMALIES_READ = "audit.anomalies.read"
+    AUDIT_LEDGER_PERSONAL_READ = "audit.ledger.personal-read"
     ADMIN_CREATE_ORGANISATION = "admin.create-organisation"
     ADMIN_CREATE_PROFESSIONAL = "admin.create-professional"
     ADMIN_CREATE_API_KEY = "admin.create-api-key"
@@ -87,6 +88,7 @@ _ACTIVITY_OF: dict[Operation, str] = {
     Operation.AUDIT_ACCESS_LOG_READ: "VI-05",
     Operation.AUDIT_ACCESS_LOG_EXPORT: "VI-05",
     Operation.AUDIT_ANOMALIES_READ: "VI-05",
+    Operation.AUDIT_LEDGER_PERSONAL_READ: "VI-05",
     Operation.ADMIN_CREATE_ORGANISATION: "VI-06",
     Operation.ADMIN_CREATE_PROFESSIONAL: "VI-06",
     Operation.ADMIN_CREATE_API_KEY: "VI-06",

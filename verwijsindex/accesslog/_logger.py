@@ -224,10 +224,11 @@ class AccessLogger:
             )
             group = groups.get(key)
             if group is None:
+                trace_id, parent_span_id = self._stored_trace(access.trace)
                 fixed: dict[str, object] = {
-                    "trace_id": access.trace.trace_id,
+                    "trace_id": trace_id,
                     "span_id": access.trace.span_id,
-                    "parent_span_id": access.trace.parent_span_id,
+                    "parent_span_id": parent_span_id,
                     "operation": str(entry.operation),
                     "activity_id": activity_of(entry.operation),
                     "status": str(entry.status),
@@ -253,6 +254,18 @@ class AccessLogger:
             rows.append(row)
         # Records are never read back or changed in this transaction.
         await _INSERT_RECORDS.execute(session, rows)
+
+    def _stored_trace(self, trace: TraceContext) -> tuple[str, str | None]:
+        """The trace and parent span id a record stores. A trace the caller started (its
+        ``traceparent`` names a parent span) is stored as keyed hashes of the caller's ids,
+        never the caller's values, which could carry anything; a trace this service started
+        is stored as is (its ids are the service's own random values)."""
+        if trace.parent_span_id is None:
+            return trace.trace_id, None
+        return (
+            self._keys.trace_id_hash(trace.trace_id),
+            self._keys.trace_id_hash(trace.parent_span_id),
+        )
 
     async def sign_head(self, session: AsyncSession) -> SignedHead:
         """Sign the current head (count, hash) and store the signed head."""

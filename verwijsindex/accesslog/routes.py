@@ -1,7 +1,9 @@
 """``/v1/audit/access-log`` and ``/v1/audit/anomalies``: for auditors and the privacy officer.
 
-An ``auditor`` key sees its own organisation's records; the municipality's ``privacy-officer``
-sees all.
+An ``auditor`` key (appointed for one organisation) and a ``reviewer`` key see that
+organisation's records; the municipality's ``privacy-officer`` sees all. Subject pseudonyms
+are per organisation; the shared ones of records written before that are shown only to the
+privacy officer.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 _PROBLEMS = problem_responses(*READ_PROBLEMS)
 _EXPORT_BATCH = 1000
 
-AuditorDep = Annotated[Principal, require_role(Role.AUDITOR, Role.PRIVACY_OFFICER)]
+AuditorDep = Annotated[Principal, require_role(Role.AUDITOR, Role.REVIEWER, Role.PRIVACY_OFFICER)]
 OrganisationFilter = Annotated[str | None, Query(max_length=64)]
 ProfessionalFilter = Annotated[str | None, Query(max_length=64)]
 OperationFilter = Annotated[str | None, Query(max_length=64)]
@@ -51,13 +53,24 @@ def _scope(principal: Principal, organisation_id: str | None) -> str | None:
         return organisation_id
     if organisation_id is not None and organisation_id != principal.organisation_id:
         raise ApiProblem(
-            403, "forbidden-scope", "an auditor sees only its own organisation's records"
+            403, "forbidden-scope", "this key sees only its own organisation's records"
         )
     return principal.organisation_id
 
 
 def entry_out(record: AccessLogRecord) -> AccessLogEntryOut:
     return AccessLogEntryOut.model_validate(record, from_attributes=True)
+
+
+def scoped_entry_out(record: AccessLogRecord, principal: Principal) -> AccessLogEntryOut:
+    """:func:`entry_out` for an organisation-scoped reader: a subject pseudonym that is not
+    per organisation (``p<version>.…``, written before they were) is one value per youth
+    across organisations, so it is left out."""
+    entry = entry_out(record)
+    pseudonym = entry.subject_pseudonym
+    if principal.role is Role.PRIVACY_OFFICER or pseudonym is None or pseudonym[0] == "s":
+        return entry
+    return entry.model_copy(update={"subject_pseudonym": None})
 
 
 def _seq_cursor(cursor: str | None) -> int | None:
@@ -106,7 +119,9 @@ async def read_access_log(
         )
     page = rows[:limit]
     next_cursor = str(page[-1].seq) if len(rows) > limit else None
-    return AccessLogPage(items=[entry_out(r) for r in page], next_cursor=next_cursor)
+    return AccessLogPage(
+        items=[scoped_entry_out(r, principal) for r in page], next_cursor=next_cursor
+    )
 
 
 @router.get(
@@ -154,7 +169,7 @@ async def export_access_log(
                     limit=_EXPORT_BATCH,
                 )
             for record in rows:
-                yield (entry_out(record).model_dump_json() + "\n").encode()
+                yield (scoped_entry_out(record, principal).model_dump_json() + "\n").encode()
             if len(rows) < _EXPORT_BATCH:
                 return
             after = rows[-1].seq

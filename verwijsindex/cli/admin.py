@@ -73,7 +73,12 @@ def create_professional(organisation_id: str, name: str, email: str, phone: str)
 
 @admin.command("create-api-key")
 @click.option("--organisation", "organisation_id", required=True)
-@click.option("--role", required=True, help="professional, org-admin, auditor or privacy-officer")
+@click.option(
+    "--role",
+    required=True,
+    help="professional, org-admin, reviewer, auditor (appointed by the operator or the"
+    " supervisory authority) or privacy-officer",
+)
 @click.option(
     "--expires-in-days",
     type=click.IntRange(1, 3650),

@@ -171,8 +171,10 @@ WRITE_PROBLEMS = (400, 401, 403, 404, 413, 415, 422)
 
 
 class ApiKeyCreate(_Strict):
-    role: Literal["professional", "auditor"] = Field(
-        description="An org-admin issues keys for its own organisation's systems and auditors"
+    role: Literal["professional", "reviewer"] = Field(
+        description="An org-admin issues keys for its own organisation's systems and for its"
+        " own review (`reviewer`). `auditor`, `org-admin` and `privacy-officer` keys are issued"
+        " only on the command line (422 here)."
     )
     expires_in_days: int | None = Field(
         default=None, ge=1, le=3650, description="Optional lifetime; the key stops working then"

@@ -1,16 +1,30 @@
-"""``/v1/audit``: the consent ledger for auditors (role ``auditor``). Metadata only."""
+"""``/v1/audit``: the consent ledger for auditors, reviewers and the privacy officer.
+
+Who sees what (docs/security.md, "Roles"):
+
+- every reader: checkpoints, the public key, proofs, and each entry's index, leaf hash and
+  time (the ledger's public interface);
+- ``auditor`` (appointed on the command line): every entry's metadata (the leaf data);
+- ``reviewer``: the metadata of the entries its own organisation is a party to;
+- ``privacy-officer``: every entry's metadata and its personal parts (professional ids, a legal
+  ground's justification); each such read is recorded in the access log.
+
+Nobody else gets a personal part."""
 
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from consent import LedgerInconsistent
+from verwijsindex.accesslog import Operation
+from verwijsindex.http.access import access_context
 from verwijsindex.http.deps import Ctx, PrincipalDep
 from verwijsindex.http.problems import ApiProblem
 from verwijsindex.http.schemas import READ_PROBLEMS, problem_responses
@@ -28,10 +42,42 @@ _PROBLEMS = problem_responses(*READ_PROBLEMS)
 _MAX_INDEX = 2**62  # log indexes and sizes; larger values are a 422, never an overflow
 
 
+_LEDGER_READERS = (Role.AUDITOR, Role.REVIEWER, Role.PRIVACY_OFFICER)
+_METADATA_OF_EVERY_ENTRY = (Role.AUDITOR, Role.PRIVACY_OFFICER)
+
+
 async def _auditor(principal: PrincipalDep) -> Principal:
-    if principal.role is not Role.AUDITOR:
-        raise ApiProblem(403, "forbidden-role", "only an auditor key may read the ledger")
+    if principal.role not in _LEDGER_READERS:
+        raise ApiProblem(
+            403,
+            "forbidden-role",
+            "only an auditor, a reviewer or the privacy officer may read the ledger",
+        )
     return principal
+
+
+def _is_party(record: str, organisation_id: str) -> bool:
+    """Whether the organisation is named in the entry's metadata (either side of a consent
+    event or an exchange)."""
+    try:
+        document = json.loads(record)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and names_party(document, organisation_id)
+
+
+def names_party(document: dict[str, Any], organisation_id: str) -> bool:
+    """Whether a metadata record names the organisation on either side."""
+    return any(
+        key.endswith("organisation_id") and value == organisation_id
+        for key, value in document.items()
+    )
+
+
+def sees_every_entry(principal: Principal) -> bool:
+    """Auditors and the privacy officer see every entry's metadata; a reviewer only the
+    entries its organisation is a party to."""
+    return principal.role in _METADATA_OF_EVERY_ENTRY
 
 
 AuditorDep = Annotated[Principal, Depends(_auditor)]
@@ -51,10 +97,21 @@ class PublicKeyOut(BaseModel):
 class EntryOut(BaseModel):
     index: int
     leaf_hash: str = Field(description="Base64 SHA-256(0x00 || data)")
-    data: str = Field(description="The leaf data: canonical JSON metadata record, exactly")
-    salt: str | None = Field(description="Base64 salt of the commitment; null once erased")
+    data: str | None = Field(
+        description="The leaf data: canonical JSON metadata record, exactly. Null for a"
+        " reviewer when its organisation is not a party to the entry"
+    )
+    salt: str | None = Field(
+        description="Base64 salt of the commitment; null once erased, and for every caller"
+        " but the privacy officer"
+    )
     personal: str | None = Field(
-        description="Canonical JSON of the committed personal fields; null once erased"
+        description="Canonical JSON of the committed personal fields (professional ids, a"
+        " legal ground's justification); null once erased, and for every caller but the"
+        " privacy officer"
+    )
+    personal_withheld: bool = Field(
+        description="The entry has personal fields that this response does not show"
     )
     created_at: datetime
 
@@ -123,11 +180,16 @@ async def public_key(ctx: Ctx, _: AuditorDep) -> PublicKeyOut:
 @router.get("/entries", response_model=EntriesOut, responses=_PROBLEMS)
 async def entries(
     ctx: Ctx,
-    _: AuditorDep,
+    principal: AuditorDep,
+    request: Request,
     start: Annotated[int, Query(ge=0, le=_MAX_INDEX)] = 0,
     end: Annotated[int | None, Query(ge=0, le=_MAX_INDEX)] = None,
 ) -> EntriesOut:
-    """Entries ``start`` ≤ index < ``end`` (at most 1000; ``end`` defaults to that)."""
+    """Entries ``start`` ≤ index < ``end`` (at most 1000; ``end`` defaults to that).
+    An auditor sees every entry's metadata, a reviewer its own organisation's entries'
+    metadata; the personal parts (salt and personal fields) only the privacy officer, and
+    that read is recorded in the access log."""
+    include_personal = principal.role is Role.PRIVACY_OFFICER
     async with ctx.database.transaction() as session:
         ledger = ctx.consent.ledger
         size = await ledger.size(session)
@@ -135,6 +197,14 @@ async def entries(
         if end is not None and end - start > MAX_ENTRIES:
             raise ApiProblem(422, "invalid-range", f"ask for at most {MAX_ENTRIES} entries")
         rows = await ledger.entries(session, start=start, end=max(start, stop))
+        if include_personal:
+            await ctx.access_log.record(
+                session,
+                access_context(request),
+                operation=Operation.AUDIT_LEDGER_PERSONAL_READ,
+                reference=f"ledger entries {start}..{max(start, stop)}",
+            )
+    every_entry = sees_every_entry(principal)
     return EntriesOut(
         start=start,
         end=max(start, stop),
@@ -143,9 +213,14 @@ async def entries(
             EntryOut(
                 index=r.index,
                 leaf_hash=_b64(r.leaf_hash),
-                data=r.record,
-                salt=None if r.salt is None else _b64(r.salt),
-                personal=r.personal,
+                data=(
+                    r.record
+                    if every_entry or _is_party(r.record, principal.organisation_id)
+                    else None
+                ),
+                salt=None if r.salt is None or not include_personal else _b64(r.salt),
+                personal=r.personal if include_personal else None,
+                personal_withheld=r.personal is not None and not include_personal,
                 created_at=r.created_at,
             )
             for r in rows

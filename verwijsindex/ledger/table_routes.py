@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from verwijsindex.http.deps import Ctx
 from verwijsindex.http.schemas import READ_PROBLEMS, problem_responses
-from verwijsindex.ledger.routes import AuditorDep
+from verwijsindex.ledger.routes import AuditorDep, names_party, sees_every_entry
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -47,14 +47,16 @@ class TableRecordsOut(BaseModel):
 )
 async def table_records(
     ctx: Ctx,
-    _: AuditorDep,
+    principal: AuditorDep,
     start: Annotated[int, Query(ge=0, le=_MAX_INDEX)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_RECORDS)] = MAX_RECORDS,
 ) -> TableRecordsOut:
-    """Rows whose ledger index is at least ``start``, ordered by it (at most ``limit``)."""
+    """Rows whose ledger index is at least ``start``, ordered by it (at most ``limit``). A
+    reviewer gets only the rows its organisation is a party to, as in ``/v1/audit/entries``."""
     async with ctx.database.transaction() as session:
         size = await ctx.consent.ledger.size(session)
         rows = await ctx.consent.table_records(session, start=start, limit=limit)
+    every_entry = sees_every_entry(principal)
     return TableRecordsOut(
         start=start,
         next_start=rows[-1][0] + 1 if len(rows) == limit else None,
@@ -66,5 +68,6 @@ async def table_records(
                 record=record,
             )
             for index, record in rows
+            if every_entry or names_party(record, principal.organisation_id)
         ],
     )

@@ -25,9 +25,17 @@ class Sector(StrEnum):
 
 
 class Role(StrEnum):
+    """API key roles (docs/security.md, "Roles"). ``auditor`` and ``privacy-officer`` are
+    issued only on the command line; an org-admin issues ``professional`` and ``reviewer``."""
+
     PROFESSIONAL = "professional"
     ORG_ADMIN = "org-admin"
     AUDITOR = "auditor"
+    """Appointed by the operator or the supervisory authority: the consent ledger's metadata,
+    never its personal parts; the access log of the organisation it was appointed for."""
+    REVIEWER = "reviewer"
+    """An organisation's own review: its own access-log records, anomaly flags and ledger
+    entries."""
     PRIVACY_OFFICER = "privacy-officer"
 
 

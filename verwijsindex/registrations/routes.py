@@ -239,7 +239,7 @@ async def _register_attempts(
         if outcome.created:
             key = (outcome.registration.organisation_id, outcome.registration.professional_id)
             created[key] = created.get(key, 0) + 1
-        subject = ctx.keys.access_log_subject(outcome.bsn)
+        subject = ctx.keys.access_log_subject(outcome.bsn, attempt.access.organisation_id)
         entries.append(
             Entry(attempt.access, Operation.REGISTRATION_CREATE, Subject.person(subject))
         )

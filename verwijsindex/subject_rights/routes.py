@@ -51,7 +51,9 @@ async def subject_access(
     The request itself is recorded in the access log."""
     bsn = ctx.subject_rights.parse(body.bsn, body.birth_date)
     async with ctx.database.transaction() as session:
-        report = await ctx.subject_rights.access(session, bsn=bsn)
+        report = await ctx.subject_rights.access(
+            session, bsn=bsn, actor_organisation_id=principal.organisation_id
+        )
         await ctx.access_log.record(
             session,
             access_context(request),
@@ -110,7 +112,10 @@ async def subject_erasure(
     bsn = ctx.subject_rights.parse(body.bsn)
     async with ctx.database.transaction() as session:
         report = await ctx.subject_rights.erase(
-            session, bsn=bsn, request_reference=body.request_reference
+            session,
+            bsn=bsn,
+            request_reference=body.request_reference,
+            actor_organisation_id=principal.organisation_id,
         )
         await ctx.access_log.record(
             session,

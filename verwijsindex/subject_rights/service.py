@@ -148,8 +148,23 @@ class SubjectRightsService:
         )
         return registrations, matches
 
-    async def access(self, session: AsyncSession, *, bsn: crypto.BSN) -> SubjectAccessReport:
-        """Everything the index holds about the youth, under every key version."""
+    async def _access_log_subjects(
+        self, session: AsyncSession, bsn: crypto.BSN, actor_organisation_id: str | None
+    ) -> list[str]:
+        """Every access-log pseudonym the youth's records can carry (one per organisation,
+        each under every key version, and the shared values of older records), the acting
+        organisation's current one first."""
+        organisation_ids = (await session.execute(select(Organisation.id))).scalars()
+        scopes: list[str | None] = [actor_organisation_id, None]
+        scopes += [o for o in organisation_ids if o != actor_organisation_id]
+        return [str(p) for p in self._keys.all_access_log_subjects(bsn, scopes)]
+
+    async def access(
+        self, session: AsyncSession, *, bsn: crypto.BSN, actor_organisation_id: str | None
+    ) -> SubjectAccessReport:
+        """Everything the index holds about the youth, under every key version.
+        ``actor_organisation_id`` is the organisation of whoever asks (its pseudonym of the
+        youth is the report's ``access_log_pseudonym``, for the request's own record)."""
         registrations, matches = await self._rows_of(session, bsn)
         organisations: dict[str, Organisation] = {}
 
@@ -177,7 +192,7 @@ class SubjectRightsService:
             subject_matches.append(
                 SubjectMatch(match, [(p, await org(p.organisation_id)) for p in parts])
             )
-        log_pseudonyms = self._keys.all_access_log_subjects(bsn)
+        log_pseudonyms = await self._access_log_subjects(session, bsn, actor_organisation_id)
         refs = [("registration", r.id) for r in registrations] + [("match", m.id) for m in matches]
         records = await records_about(
             session, pseudonyms=log_pseudonyms, refs=refs, limit=ACCESS_LOG_LIMIT
@@ -190,7 +205,12 @@ class SubjectRightsService:
         )
 
     async def erase(
-        self, session: AsyncSession, *, bsn: crypto.BSN, request_reference: str
+        self,
+        session: AsyncSession,
+        *,
+        bsn: crypto.BSN,
+        request_reference: str,
+        actor_organisation_id: str | None,
     ) -> ErasureReport:
         """End, then delete the youth's registrations, participations and matches."""
         for pseudonym in sorted(set(self._keys.all_pseudonyms(bsn))):
@@ -213,7 +233,9 @@ class SubjectRightsService:
         scope = ErasureScope(
             registration_ids=reg_ids,
             match_ids=match_ids,
-            access_log_pseudonyms=[str(p) for p in self._keys.all_access_log_subjects(bsn)],
+            access_log_pseudonyms=await self._access_log_subjects(
+                session, bsn, actor_organisation_id
+            ),
             request_reference=request_reference,
         )
         extensions = [await hook(session, scope) for hook in self._hooks]

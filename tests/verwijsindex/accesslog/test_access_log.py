@@ -31,6 +31,7 @@ from verwijsindex.context import AppContext
 from verwijsindex.matches.models import Match
 from verwijsindex.registrations.models import Registration
 from verwijsindex.settings import Settings
+from verwijsindex.storage.migrate import schema_metadata
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -66,7 +67,9 @@ class TestRecordPerOperation:
         assert rec.organisation_id == callers[0].organisation_id
         assert rec.on_behalf_of == callers[0].organisation_id
         assert rec.role == "professional"
-        assert rec.subject_pseudonym == ctx.keys.access_log_subject(crypto.parse_bsn(BSN))
+        assert rec.subject_pseudonym == ctx.keys.access_log_subject(
+            crypto.parse_bsn(BSN), callers[0].organisation_id
+        )
         assert rec.subject_ref is None  # the create record does not name the registration
         assert rec.started_at <= rec.ended_at
         assert len(rec.trace_id) == 32 and len(rec.span_id) == 16
@@ -158,7 +161,51 @@ class TestTraceContext:
         assert (version, trace, flags) == ("00", TRACE, "01")
         assert span != PARENT and len(span) == 16
         [rec] = await records(ctx, "registration.create")
-        assert (rec.trace_id, rec.parent_span_id, rec.span_id) == (TRACE, PARENT, span)
+        # The record keeps the trace as keyed hashes of the caller's ids (issue 14, finding 9)
+        assert (rec.trace_id, rec.parent_span_id, rec.span_id) == (
+            ctx.keys.trace_id_hash(TRACE),
+            ctx.keys.trace_id_hash(PARENT),
+            span,
+        )
+        assert TRACE not in (rec.trace_id, rec.parent_span_id)
+        assert len(rec.trace_id) == 32 and len(rec.parent_span_id or "") == 16
+
+    async def test_a_bsn_shaped_trace_id_never_reaches_the_database(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        """Issue 14, finding 9: a caller's ``traceparent`` was stored verbatim in the
+        append-only access log, so a BSN-shaped trace id stayed in the database for good."""
+        bsn = make_bsn(4242)
+        assert bsn != BSN
+        trace_id = ("1" + bsn * 4)[:32]  # 32 hex digits, the BSN at several offsets
+        parent = (bsn + "0000000")[:16]
+        traceparent = {"traceparent": f"00-{trace_id}-{parent}-01"}
+        created = await client.post(
+            "/v1/registrations",
+            json=registration_body(BSN),
+            headers={**callers[0].headers, **traceparent},
+        )
+        assert created.status_code == 201
+        read = await client.get(  # a read: appended through the group committer
+            f"/v1/registrations/{created.json()['id']}",
+            headers={**callers[0].headers, **traceparent},
+        )
+        assert read.status_code == 200
+        denied = await client.get(  # a denial: recorded by the error handler
+            f"/v1/registrations/{created.json()['id']}",
+            headers={**callers[1].headers, **traceparent},
+        )
+        assert denied.status_code == 404
+        # the caller still gets its own trace back
+        assert created.headers["traceparent"].split("-")[1] == trace_id
+        logged = await records(ctx)
+        assert len(logged) >= 3
+        async with ctx.database.transaction() as session:
+            for table in (t for m in schema_metadata() for t in m.sorted_tables):
+                for row in (await session.execute(select(table))).all():
+                    assert bsn not in repr(tuple(row)), table.name
+        async with ctx.database.transaction() as session:
+            await ctx.access_log.verify(session)
 
     @pytest.mark.parametrize(
         "header",
@@ -194,11 +241,67 @@ class TestSubjectPseudonym:
                 if p
             }
         bsn = crypto.parse_bsn(BSN)
-        assert logged == {ctx.keys.access_log_subject(bsn)}
+        assert logged == {ctx.keys.access_log_subject(bsn, c.organisation_id) for c in callers[:2]}
         assert index == {ctx.keys.pseudonymise(bsn)}
         assert not logged & index
         # Different HKDF purposes: the same BSN gives unrelated HMACs.
         assert logged.pop().split(".")[1] != ctx.keys.pseudonymise(bsn).split(".")[1]
+
+    async def test_two_organisations_views_of_one_youth_share_no_subject_identifier(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        """Issue 14, finding 2: the access-log pseudonym was one value per youth across all
+        organisations, so two organisations comparing their access-log views learned which
+        youths they share outside any match. It is per organisation now."""
+        for caller in callers[:2]:  # the same youth, registered by A and by B
+            r = await client.post(
+                "/v1/registrations", json=registration_body(BSN), headers=caller.headers
+            )
+            assert r.status_code == 201
+        views = []
+        for caller in callers[:2]:
+            for path in ("/v1/audit/access-log", "/v1/audit/access-log/export"):
+                r = await client.get(path, headers=caller.auditor_headers)
+                assert r.status_code == 200, r.text
+                items = (
+                    r.json()["items"]
+                    if path.endswith("log")
+                    else [json.loads(line) for line in r.text.splitlines()]
+                )
+                seen = {i["subject_pseudonym"] for i in items if i["subject_pseudonym"]}
+                assert len(seen) == 1  # its own record of the youth
+                views.append(seen)
+        assert views[0] == views[1] and views[2] == views[3]
+        assert not views[0] & views[2]
+        # and the chain, which covers the per-organisation values, still verifies
+        async with ctx.database.transaction() as session:
+            await ctx.access_log.verify(session)
+
+    async def test_shared_pseudonyms_of_older_records_are_shown_only_to_the_privacy_officer(
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+    ) -> None:
+        from verwijsindex.accesslog import AccessContext, Operation, Subject
+
+        shared = ctx.keys.all_access_log_subjects(crypto.parse_bsn(BSN), [])[0]
+        assert shared.startswith("p")  # the value records carried before the change
+        access = AccessContext.system(
+            role="professional",
+            started_at=ctx.clock.now(),
+            organisation_id=callers[0].organisation_id,
+        )
+        async with ctx.database.transaction() as session:
+            await ctx.access_log.record(
+                session,
+                access,
+                operation=Operation.REGISTRATION_CREATE,
+                subject=Subject.person(shared),
+            )
+        r = await client.get("/v1/audit/access-log", headers=callers[0].auditor_headers)
+        assert r.status_code == 200
+        assert shared not in r.text
+        officer = await privacy_officer_headers(ctx)
+        r = await client.get("/v1/audit/access-log", headers=officer)
+        assert shared in r.text
 
     async def test_no_bsn_or_birth_date_in_the_access_log(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
@@ -300,7 +403,8 @@ class TestChain:
         # youth's access-log pseudonym and otherwise the fields of a single registration's.
         registered = [b for b in bsns if b != "123456789"]
         assert [x.subject_pseudonym for x in batch] == [
-            ctx.keys.access_log_subject(crypto.parse_bsn(b)) for b in registered
+            ctx.keys.access_log_subject(crypto.parse_bsn(b), callers[0].organisation_id)
+            for b in registered
         ]
         assert [x.seq for x in batch] == [2, 3, 4, 5]
         assert len({x.id for x in batch}) == 4

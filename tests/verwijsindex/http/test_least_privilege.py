@@ -28,7 +28,8 @@ from verwijsindex.context import AppContext
 PRO = "professional"  # professional key of A with X-Professional-Id of A's professional
 PRO_NO_ID = "professional-without-id"
 ORG_ADMIN = "org-admin"
-AUDITOR = "auditor"
+AUDITOR = "auditor"  # appointed on the command line (make_caller issues it for A)
+REVIEWER = "reviewer"  # A's own review key, issued by A's org-admin
 PRIVACY_OFFICER = "privacy-officer"
 NO_KEY = "no-key"
 REVOKED = "revoked-key"
@@ -39,6 +40,7 @@ CALLER_KINDS = (
     PRO_NO_ID,
     ORG_ADMIN,
     AUDITOR,
+    REVIEWER,
     PRIVACY_OFFICER,
     NO_KEY,
     REVOKED,
@@ -143,6 +145,7 @@ def professional_only(prepare: Prepare, *, ok: int, other_org: int) -> Endpoint:
             PRO_NO_ID: 403,
             ORG_ADMIN: 403,
             AUDITOR: 403,
+            REVIEWER: 403,
             PRIVACY_OFFICER: 403,
             NO_KEY: 401,
             REVOKED: 401,
@@ -161,6 +164,7 @@ def org_admin_only(prepare: Prepare, *, ok: int, other_org: int) -> Endpoint:
             PRO_NO_ID: 403,
             ORG_ADMIN: ok,
             AUDITOR: 403,
+            REVIEWER: 403,
             PRIVACY_OFFICER: 403,
             NO_KEY: 401,
             REVOKED: 401,
@@ -171,8 +175,9 @@ def org_admin_only(prepare: Prepare, *, ok: int, other_org: int) -> Endpoint:
 
 
 def reader_role(owner: str, prepare: Prepare, *, other_org: int = 200) -> Endpoint:
-    """Audit endpoints: auditors (their own organisation) and the privacy officer."""
-    ok = dict.fromkeys((AUDITOR, PRIVACY_OFFICER), 200)
+    """Audit endpoints: auditors and reviewers (their own organisation) and the privacy
+    officer."""
+    ok = dict.fromkeys((AUDITOR, REVIEWER, PRIVACY_OFFICER), 200)
     if owner == PRIVACY_OFFICER:
         ok = {PRIVACY_OFFICER: 200}
     return Endpoint(
@@ -183,6 +188,7 @@ def reader_role(owner: str, prepare: Prepare, *, other_org: int = 200) -> Endpoi
             PRO_NO_ID: 403,
             ORG_ADMIN: 403,
             AUDITOR: ok.get(AUDITOR, 403),
+            REVIEWER: ok.get(REVIEWER, 403),
             PRIVACY_OFFICER: ok[PRIVACY_OFFICER],
             NO_KEY: 401,
             REVOKED: 401,
@@ -336,9 +342,9 @@ def ledger(path: str) -> Prepare:
 
 
 def ledger_auditor(prepare: Prepare) -> Endpoint:
-    """The consent ledger: auditors of any organisation (it is one public log), nobody else."""
-    endpoint = reader_role(AUDITOR, prepare)
-    return Endpoint(AUDITOR, prepare, {**endpoint.expect, PRIVACY_OFFICER: 403})
+    """The consent ledger: appointed auditors, reviewers and the privacy officer (what each
+    sees of an entry is tested in tests/verwijsindex/organisations/test_roles.py), nobody else."""
+    return reader_role(AUDITOR, prepare)
 
 
 HOOK = {"url": "http://127.0.0.1:9/hook"}  # development settings allow loopback http
@@ -429,6 +435,7 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
             PRO_NO_ID: 200,
             ORG_ADMIN: 200,
             AUDITOR: 403,
+            REVIEWER: 403,
             PRIVACY_OFFICER: 403,
             NO_KEY: 401,
             REVOKED: 401,
@@ -476,7 +483,7 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     ("GET", "/v1/matches/{match_id}"): professional_only(match, ok=200, other_org=404),
     ("GET", "/v1/api-keys"): org_admin_only(fixed("/v1/api-keys"), ok=200, other_org=200),
     ("POST", "/v1/api-keys"): org_admin_only(
-        fixed("/v1/api-keys", {"role": "auditor"}), ok=201, other_org=201
+        fixed("/v1/api-keys", {"role": "reviewer"}), ok=201, other_org=201
     ),
     ("POST", "/v1/api-keys/{key_id}/revoke"): org_admin_only(
         api_key_revocation, ok=200, other_org=404
@@ -531,6 +538,9 @@ async def _build_world(ctx: AppContext, client: httpx.AsyncClient, clock: Frozen
         other_auditor = await ctx.admin.create_api_key(
             session, organisation_id=callers["B"].organisation_id, role="auditor"
         )
+        reviewer = await ctx.admin.create_api_key(
+            session, organisation_id=a.organisation_id, role="reviewer"
+        )
         revoked = {}
         expired = {}
         for role in ("professional", "org-admin", "auditor", "privacy-officer"):
@@ -568,6 +578,7 @@ async def _build_world(ctx: AppContext, client: httpx.AsyncClient, clock: Frozen
     world.headers[("any", PRO_NO_ID)] = bearer(a.key)
     world.headers[("any", ORG_ADMIN)] = a.admin_headers
     world.headers[("any", AUDITOR)] = a.auditor_headers
+    world.headers[("any", REVIEWER)] = bearer(reviewer.key)
     world.headers[("any", PRIVACY_OFFICER)] = bearer(privacy.key)
     world.headers[("any", NO_KEY)] = {}
     return world

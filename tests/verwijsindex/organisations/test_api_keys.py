@@ -55,25 +55,34 @@ class TestIssue:
         assert key not in listed.text
         assert "hash" not in listed.text
 
-    async def test_auditor_key_without_expiry(
+    async def test_reviewer_key_without_expiry(
         self, client: httpx.AsyncClient, callers: list[Caller]
     ) -> None:
-        issued = await _issue(client, callers[0], role="auditor")
-        assert issued["role"] == "auditor"
+        issued = await _issue(client, callers[0], role="reviewer")
+        assert issued["role"] == "reviewer"
         assert issued["expires_at"] is None
 
     async def test_org_admin_cannot_issue_privileged_roles(
-        self, client: httpx.AsyncClient, callers: list[Caller]
+        self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
-        for role in ("org-admin", "privacy-officer", "root"):
+        # Issue 14, finding 1: an org-admin issued auditor keys that read every organisation's
+        # ledger. Auditors are appointed on the command line only.
+        for role in ("auditor", "org-admin", "privacy-officer", "root"):
             r = await client.post(
                 "/v1/api-keys", json={"role": role}, headers=callers[0].admin_headers
             )
             assert r.status_code == 422, role
+        async with ctx.database.transaction() as session:
+            roles = (
+                await session.execute(
+                    select(ApiKey.role).where(ApiKey.organisation_id == callers[0].organisation_id)
+                )
+            ).scalars()
+            assert sorted(roles) == ["auditor", "org-admin", "professional"]  # make_caller's
         for days in (0, -1, 3651):
             r = await client.post(
                 "/v1/api-keys",
-                json={"role": "auditor", "expires_in_days": days},
+                json={"role": "reviewer", "expires_in_days": days},
                 headers=callers[0].admin_headers,
             )
             assert r.status_code == 422, days
@@ -83,8 +92,8 @@ class TestList:
     async def test_lists_only_own_organisation(
         self, client: httpx.AsyncClient, callers: list[Caller]
     ) -> None:
-        mine = await _issue(client, callers[0], role="auditor")
-        theirs = await _issue(client, callers[1], role="auditor")
+        mine = await _issue(client, callers[0], role="reviewer")
+        theirs = await _issue(client, callers[1], role="reviewer")
         r = await client.get("/v1/api-keys", headers=callers[0].admin_headers)
         assert r.status_code == 200
         items = r.json()["items"]
@@ -94,9 +103,9 @@ class TestList:
         # make_caller issued professional, org-admin and auditor keys, plus this one.
         assert sorted(i["role"] for i in items) == [
             "auditor",
-            "auditor",
             "org-admin",
             "professional",
+            "reviewer",
         ]
         assert set(items[0]) == {
             "id",

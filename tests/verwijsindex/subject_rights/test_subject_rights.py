@@ -64,14 +64,25 @@ class TestSubjectAccess:
             ("registration.create", "person"),
             ("registration.create", "person"),
         ]
-        x_pseudonym = ctx.keys.access_log_subject(crypto.parse_bsn(X))
-        assert {e["subject_pseudonym"] for e in body["access_log"]} == {x_pseudonym, None}
+        # each organisation's record carries that organisation's pseudonym of X
+        x_pseudonyms = {
+            ctx.keys.access_log_subject(crypto.parse_bsn(X), c.organisation_id) for c in callers[:2]
+        }
+        assert len(x_pseudonyms) == 2
+        assert {e["subject_pseudonym"] for e in body["access_log"]} == {*x_pseudonyms, None}
         assert y_reg not in r.text
-        assert ctx.keys.access_log_subject(crypto.parse_bsn(Y)) not in r.text
+        for caller in callers:
+            assert (
+                ctx.keys.access_log_subject(crypto.parse_bsn(Y), caller.organisation_id)
+                not in r.text
+            )
         assert X not in r.text
-        # the request itself is recorded, about X
+        # the request itself is recorded, about X, with the officer's organisation's pseudonym
         [logged] = await records(ctx, "subject-access")
-        assert (logged.role, logged.subject_pseudonym) == ("privacy-officer", x_pseudonym)
+        assert (logged.role, logged.subject_pseudonym) == (
+            "privacy-officer",
+            ctx.keys.access_log_subject(crypto.parse_bsn(X), logged.organisation_id),
+        )
 
     async def test_lists_withdrawn_registrations_and_closed_matches(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
@@ -154,7 +165,7 @@ class TestSubjectErasure:
         # the erasure is in the access log with its reference; the chain still verifies
         [logged] = await records(ctx, "subject-erasure")
         assert (logged.reason, logged.reference) == ("data-subject-request", "AVG-2026/17")
-        assert logged.subject_pseudonym == ctx.keys.access_log_subject(bsn)
+        assert logged.subject_pseudonym == ctx.keys.access_log_subject(bsn, logged.organisation_id)
         async with ctx.database.transaction() as session:
             await ctx.access_log.verify(session)
         # the participants can no longer read the match
@@ -253,9 +264,10 @@ class TestKeyRotation:
             index=MatchIndex(keys=rotated, clock=ctx.clock),
         )
         bsn = crypto.parse_bsn(X)
-        assert rotated.access_log_subject(bsn) != ctx.keys.access_log_subject(bsn)
+        org = callers[0].organisation_id
+        assert rotated.access_log_subject(bsn, org) != ctx.keys.access_log_subject(bsn, org)
         async with ctx.database.transaction() as session:
-            report = await service.access(session, bsn=bsn)
+            report = await service.access(session, bsn=bsn, actor_organisation_id=None)
         assert sorted(r.registration.id for r in report.registrations) == sorted(x_regs)
         assert [m.match.id for m in report.matches] == [match_id]
         assert sorted(r.operation for r in report.access_log) == [
@@ -264,7 +276,9 @@ class TestKeyRotation:
             "registration.create",
         ]
         async with ctx.database.transaction() as session:
-            erased = await service.erase(session, bsn=bsn, request_reference="R-2")
+            erased = await service.erase(
+                session, bsn=bsn, request_reference="R-2", actor_organisation_id=None
+            )
         assert (erased.erased_registrations, erased.erased_matches) == (2, 1)
         async with ctx.database.transaction() as session:
             left = (await session.execute(text("SELECT id FROM registrations"))).scalars()
