@@ -475,7 +475,7 @@ async def verify_both(
 ) -> tuple[list[str], list[str]]:
     """Violations of ``verwijsindex audit verify`` and of the standalone script, each with its
     own state file next to ``state`` (absent files: a first run without stored state)."""
-    from verwijsindex.audit import verify_ledger
+    from verwijsindex.client.ledger_audit import verify_ledger
 
     vkey = (await client.get("/v1/audit/public-key", headers=auditor.auditor_headers)).json()[
         "verifier_key"
