@@ -65,6 +65,7 @@ def build_context(
         writes=writes,
         abuse=abuse,
         access_log=access_log,
+        keys=keys,
         clock=clock,
     )
     consent = ConsentService(

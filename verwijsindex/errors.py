@@ -1,4 +1,4 @@
-"""Domain errors of the index. They carry no HTTP status: ``api/errors.py`` maps them.
+"""Domain errors of the index. They carry no HTTP status: ``http/problems.py`` maps them.
 
 Messages never contain a BSN, birth date, name or contact detail.
 """
@@ -28,6 +28,17 @@ class InvalidBirthDate(InvalidInput):
 
 class SubjectTooOld(InvalidInput):
     code = "subject-too-old"
+
+
+class Forbidden(VerwijsindexError):
+    """The actor may not do this (for example act for a professional of another
+    organisation)."""
+
+    code = "forbidden"
+
+
+class ProfessionalNotInOrganisation(Forbidden):
+    code = "professional-not-in-organisation"
 
 
 class NotFound(VerwijsindexError):

@@ -29,6 +29,7 @@ from verwijsindex.accesslog import (
 )
 from verwijsindex.context import AppContext
 from verwijsindex.organisations.service import Principal
+from verwijsindex.storage.group_commit import GroupedWrite
 
 
 def trace_of(request: Request) -> TraceContext:
@@ -62,15 +63,27 @@ def audited(
     """Route dependency: this route is ``operation``; start its clock."""
 
     async def dependency(request: Request) -> None:
-        state = request.state
-        state.access_operation = operation
-        state.access_started_at = request.app.state.ctx.clock.now()
-        if ref_type and ref_param:
-            value = request.path_params.get(ref_param)
-            if isinstance(value, str) and 0 < len(value) <= 64:
-                state.access_subject = Subject.reference(ref_type, value)
+        begin_operation(request, operation, ref_type=ref_type, ref_param=ref_param)
 
     return Depends(dependency)
+
+
+def begin_operation(
+    request: Request,
+    operation: Operation,
+    *,
+    ref_type: str | None = None,
+    ref_param: str | None = None,
+) -> None:
+    """Name the request's operation and start its clock (what :func:`audited` does, for a
+    request answered below the routing too)."""
+    state = request.state
+    state.access_operation = operation
+    state.access_started_at = request.app.state.ctx.clock.now()
+    if ref_type and ref_param:
+        value = request.path_params.get(ref_param)
+        if isinstance(value, str) and 0 < len(value) <= 64:
+            state.access_subject = Subject.reference(ref_type, value)
 
 
 async def record_read(
@@ -83,7 +96,7 @@ async def record_read(
     (SQLite) for a transaction of its own. The response is sent only after this returns.
     No subjects: one record without a subject, as :meth:`AccessLogger.record_many` does."""
     entries = [Entry(access, operation, subject) for subject in (subjects or [Subject()])]
-    await ctx.writes.run_batched(_append_entries, (ctx.access_log, entries))
+    await ctx.writes.run_batched(APPEND_ENTRIES, (ctx.access_log, entries))
 
 
 async def _append_entries(
@@ -94,6 +107,6 @@ async def _append_entries(
     return [None] * len(payloads)
 
 
-# The chain lock is the last lock a registration group takes: appends of reads come after
-# every other handler of a group, so groups of two processes lock in the same order.
-_append_entries.lock_order = 100  # type: ignore[attr-defined]
+APPEND_ENTRIES = GroupedWrite(_append_entries, lock_order=100)
+"""The chain lock is the last lock a registration group takes: appends of reads come after
+every other write of a group, so groups of two processes lock in the same order."""

@@ -82,10 +82,21 @@ async def get_principal(request: Request, ctx: Ctx) -> Principal:
 
         await ctx.writes.run(touch)
         cached.last_used_at = now
-    request.state.organisation_id = principal.organisation_id
-    request.state.principal = principal
-    request.scope.setdefault("state", {})["organisation_id"] = principal.organisation_id
+    bind_caller(request, principal)
     return principal
+
+
+def bind_caller(request: Request, principal: Principal, professional_id: str | None = None) -> None:
+    """Record who calls in the request's state: the key's principal and, for a professional
+    key, the acting professional. The access log and the request's log line read them there.
+    The one place that does it, whichever path admitted the caller (the dependencies, or
+    ``POST /v1/registrations`` below the routing, ADR 0011)."""
+    state = request.state
+    state.organisation_id = principal.organisation_id
+    state.principal = principal
+    request.scope.setdefault("state", {})["organisation_id"] = principal.organisation_id
+    if professional_id is not None:
+        state.professional_id = professional_id
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -150,7 +161,7 @@ async def get_professional_caller(
     refusal = _refusal_of(professional, principal)
     if refusal is not None:
         raise refusal
-    request.state.professional_id = x_professional_id
+    bind_caller(request, principal, x_professional_id)
     return _caller(principal, x_professional_id)
 
 
@@ -202,12 +213,3 @@ def cached_professional_caller(
     if professional is None or _refusal_of(professional, principal) is not None:
         return None
     return _caller(principal, professional_id)
-
-
-def admit(request: Request, caller: ProfessionalCaller) -> None:
-    """Record an admitted professional caller in the request's state, as the dependencies
-    do (the access log and the request's log line read it there)."""
-    state = request.state
-    state.organisation_id = caller.principal.organisation_id
-    state.principal = caller.principal
-    state.professional_id = caller.actor.professional_id

@@ -40,6 +40,7 @@ from verwijsindex.abuse import RateLimited
 from verwijsindex.accesslog import Status, Subject
 from verwijsindex.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     VerwijsindexError,
@@ -140,6 +141,8 @@ def status_for(exc: VerwijsindexError) -> int:
         return 429
     if isinstance(exc, InvalidInput):
         return 422
+    if isinstance(exc, Forbidden):
+        return 403
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, Conflict):

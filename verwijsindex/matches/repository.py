@@ -18,9 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crypto import Pseudonym
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.organisations.models import Organisation, Professional
-from verwijsindex.registrations.models import (
-    Registration,
-)
+from verwijsindex.registrations.models import Registration
 from verwijsindex.storage.queries import status_is
 
 _OPEN_MATCHES_OF_SUBJECTS = select(Match.subject_pseudonym, Match.id).where(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Literal
 
@@ -10,20 +9,18 @@ import pydantic_core
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Receive, Scope, Send
 
-from verwijsindex.abuse import BulkGrant
-from verwijsindex.accesslog import AccessContext, Entry, Operation, Subject
+from verwijsindex.accesslog import Operation, Subject
 from verwijsindex.context import AppContext
 from verwijsindex.errors import NotFound, VerwijsindexError
-from verwijsindex.http.access import access_context, audited, record_read
+from verwijsindex.http.access import access_context, audited, begin_operation, record_read
 from verwijsindex.http.deps import (
     Ctx,
     ProfessionalCaller,
     ProfessionalDep,
-    admit,
     app_context,
+    bind_caller,
     cached_professional_caller,
 )
 from verwijsindex.http.pagination import decode_cursor, encode_cursor
@@ -40,10 +37,10 @@ from verwijsindex.http.schemas import (
     problem_responses,
 )
 from verwijsindex.matches import repository as match_repo
-from verwijsindex.organisations import repository as org_repo
 from verwijsindex.registrations import repository as repo
-from verwijsindex.registrations.index import Actor, RegisterResult, RegistrationRequest
+from verwijsindex.registrations.index import RegistrationRequest
 from verwijsindex.registrations.models import Registration, RegistrationRow
+from verwijsindex.registrations.service import BatchItem
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
 
@@ -110,20 +107,15 @@ async def _register_one(
 ) -> Response:
     # The busiest route: the response is serialised once here rather than validated again
     # against ``response_model`` (which documents it).
-    attempt = _Attempt(
-        ctx=ctx,
-        access=access_context(request),
-        request=RegistrationRequest(
+    outcome = await ctx.registrations.register(
+        access_context(request),
+        RegistrationRequest(
             actor=caller.actor,
             bsn=body.bsn,
             birth_date=body.birth_date,
             municipality=body.municipality,
         ),
-        grant=None,
     )
-    (outcome,) = await ctx.writes.run_batched(_register_attempts, [attempt])
-    if isinstance(outcome, VerwijsindexError):
-        raise outcome
     return Response(
         content=to_out(outcome.registration, outcome.match_id).model_dump_json(),
         status_code=201 if outcome.created else 200,
@@ -161,10 +153,8 @@ async def create_registration_direct(
         return False
     scope["route"] = _create_route()
     request = Request(scope, receive, send)
-    state = request.state
-    state.access_operation = Operation.REGISTRATION_CREATE
-    state.access_started_at = ctx.clock.now()
-    admit(request, caller)
+    begin_operation(request, Operation.REGISTRATION_CREATE)
+    bind_caller(request, caller.principal, caller.actor.professional_id)
     try:
         response = await _register_one(ctx, request, caller, payload)
     except Exception as exc:
@@ -185,76 +175,6 @@ def _create_route() -> APIRoute:
     )
 
 
-def _enqueued_events(outcome: RegisterResult | VerwijsindexError) -> bool:
-    """Only a new registration that opened or joined a match enqueues webhook events."""
-    return isinstance(outcome, RegisterResult) and outcome.created and outcome.match_id is not None
-
-
-@dataclass(frozen=True)
-class _Attempt:
-    """One registration asked for through the API, on its way into a write group."""
-
-    ctx: AppContext
-    access: AccessContext
-    request: RegistrationRequest
-    grant: BulkGrant | None
-    """Every registration, single or an item of a batch, counts against the per-minute and
-    per-day rate limits, unless the item's organisation holds a bulk-import grant: then it
-    counts against the grant."""
-
-
-Outcome = RegisterResult | VerwijsindexError
-
-
-async def _register_attempts(
-    session: AsyncSession, payloads: list[list[_Attempt]]
-) -> list[list[Outcome]]:
-    """The write of every registration request in a group, set-based: one rate-limit
-    statement, one :meth:`MatchIndex.register_many`, one anomaly-counter statement
-    and one access-log append for all of them. Each request gets exactly the outcome it would
-    get alone in the same order (an attempt refused by a rate limit or failing validation is
-    not counted and changes nothing)."""
-    attempts = [attempt for payload in payloads for attempt in payload]
-    ctx = attempts[0].ctx
-    admissions = await ctx.abuse.admit_registrations(
-        session,
-        [(a.request.actor.organisation_id, a.request.actor.professional_id) for a in attempts],
-        grants=[a.grant for a in attempts],
-    )
-    outcomes: list[Outcome | None] = [admission.refused for admission in admissions]
-    todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
-    registered = await ctx.index.register_many(session, [attempts[i].request for i in todo])
-    for i, result in zip(todo, registered, strict=True):
-        outcomes[i] = result
-    for i, admission in enumerate(admissions):
-        if admission.refused is None and isinstance(outcomes[i], VerwijsindexError):
-            admission.release()
-    await ctx.abuse.settle(session, admissions)
-
-    created: dict[tuple[str, str], int] = {}
-    entries: list[Entry] = []
-    for attempt, outcome in zip(attempts, outcomes, strict=True):
-        if not isinstance(outcome, RegisterResult):
-            continue
-        if outcome.created:
-            key = (outcome.registration.organisation_id, outcome.registration.professional_id)
-            created[key] = created.get(key, 0) + 1
-        subject = ctx.keys.access_log_subject(outcome.bsn, attempt.access.organisation_id)
-        entries.append(
-            Entry(attempt.access, Operation.REGISTRATION_CREATE, Subject.person(subject))
-        )
-    await ctx.abuse.after_registrations(session, created)
-    await ctx.access_log.record_entries(session, entries)
-
-    results: list[list[Outcome]] = []
-    position = 0
-    for payload in payloads:
-        part = outcomes[position : position + len(payload)]
-        position += len(payload)
-        results.append([o for o in part if o is not None])
-    return results
-
-
 @router.post(
     ":batch",
     response_model=RegistrationBatchResult,
@@ -272,61 +192,37 @@ async def create_registrations_batch(
     (problem ``rate-limited``) and nothing about the youth; an organisation with a bulk-import
     grant (``verwijsindex admin grant-bulk-import``) counts its items against the grant
     instead. Every registered item is recorded in the access log like a single registration."""
-    access = access_context(request)
-    org = caller.actor.organisation_id
-    named = {i.professional_id for i in body.items if i.professional_id is not None}
-    async with ctx.database.read() as session:
-        allowed = await org_repo.active_professionals_of_organisation(
-            session, organisation_id=org, professional_ids=named
-        )
-        grant = await ctx.abuse.active_bulk_grant(session, organisation_id=org)
-    results: list[dict[str, object] | None] = [None] * len(body.items)
-    attempts: list[_Attempt] = []
-    positions: list[int] = []
-    actors = {caller.actor.professional_id: caller.actor}  # one Actor per professional
-    for index, item in enumerate(body.items):
-        professional = item.professional_id or caller.actor.professional_id
-        if item.professional_id is not None and item.professional_id not in allowed:
-            results[index] = _item_problem(
-                index,
-                403,
-                "professional-not-in-organisation",
-                "the professional is unknown, inactive or of another organisation",
+    outcomes = await ctx.registrations.register_batch(
+        access_context(request),
+        caller.actor,
+        [
+            BatchItem(
+                bsn=item.bsn,
+                birth_date=item.birth_date,
+                municipality=item.municipality,
+                professional_id=item.professional_id,
             )
-            continue
-        actor = actors.get(professional)
-        if actor is None:
-            actor = actors[professional] = Actor(organisation_id=org, professional_id=professional)
-        positions.append(index)
-        attempts.append(
-            _Attempt(
-                ctx=ctx,
-                access=access,
-                request=RegistrationRequest(
-                    actor=actor,
-                    bsn=item.bsn,
-                    birth_date=item.birth_date,
-                    municipality=item.municipality,
-                ),
-                grant=grant,
-            )
-        )
-    outcomes = await ctx.writes.run_batched(_register_attempts, attempts) if attempts else []
+            for item in body.items
+        ],
+    )
+    results: list[dict[str, object]] = []
     created = existing = 0
-    for index, outcome in zip(positions, outcomes, strict=True):
+    for index, outcome in enumerate(outcomes):
         if isinstance(outcome, VerwijsindexError):
-            results[index] = _item_problem(index, status_for(outcome), outcome.code, outcome.detail)
+            results.append(_item_problem(index, status_for(outcome), outcome.code, outcome.detail))
             continue
         if outcome.created:
             created += 1
         else:
             existing += 1
-        results[index] = {
-            "index": index,
-            "status": 201 if outcome.created else 200,
-            "registration": registration_fields(outcome.registration, outcome.match_id),
-            "problem": None,
-        }
+        results.append(
+            {
+                "index": index,
+                "status": 201 if outcome.created else 200,
+                "registration": registration_fields(outcome.registration, outcome.match_id),
+                "problem": None,
+            }
+        )
     # The fields of ``RegistrationBatchResult`` (the documented ``response_model``) as plain
     # values, serialised once: building and validating a thousand result models costs several
     # times their serialisation. tests/verwijsindex/registrations/test_batch.py holds the body

@@ -9,17 +9,57 @@ the transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
-from verwijsindex.abuse import AbuseGuard
-from verwijsindex.accesslog import AccessContext, AccessLogger, Operation, Subject
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from verwijsindex.abuse import AbuseGuard, BulkGrant
+from verwijsindex.accesslog import AccessContext, AccessLogger, Entry, Operation, Subject
 from verwijsindex.clock import Clock
-from verwijsindex.registrations.index import Actor, MatchIndex, SweepResult
+from verwijsindex.errors import ProfessionalNotInOrganisation, VerwijsindexError
+from verwijsindex.keys import KeyRing
+from verwijsindex.organisations import repository as org_repo
+from verwijsindex.registrations.index import (
+    Actor,
+    MatchIndex,
+    RegisterResult,
+    RegistrationRequest,
+    SweepResult,
+)
 from verwijsindex.registrations.models import Registration
 from verwijsindex.storage import Database
-from verwijsindex.storage.group_commit import GroupCommitter
+from verwijsindex.storage.group_commit import GroupCommitter, GroupedWrite
 
 _SWEEP_BATCH = 500
+
+Outcome = RegisterResult | VerwijsindexError
+"""What one registration request came to: the registration (new or the professional's
+existing one) or the reason it was refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One item of a batch: the youth, and the professional it is registered for when that is
+    not the caller (``None``: the caller)."""
+
+    bsn: str
+    birth_date: str
+    municipality: str | None = None
+    professional_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """One registration request on its way into a write group."""
+
+    access: AccessContext
+    request: RegistrationRequest
+    grant: BulkGrant | None
+    """Every registration, single or an item of a batch, counts against the per-minute and
+    per-day rate limits, unless the item's organisation holds a bulk-import grant: then it
+    counts against the grant."""
 
 
 class RegistrationService:
@@ -33,6 +73,7 @@ class RegistrationService:
         writes: GroupCommitter,
         abuse: AbuseGuard,
         access_log: AccessLogger,
+        keys: KeyRing,
         clock: Clock,
     ) -> None:
         self.index = index
@@ -40,7 +81,113 @@ class RegistrationService:
         self._writes = writes
         self._abuse = abuse
         self._access_log = access_log
+        self._keys = keys
         self._clock = clock
+        self._register = GroupedWrite(self._register_group)
+
+    async def register(self, access: AccessContext, request: RegistrationRequest) -> RegisterResult:
+        """Register that ``request.actor`` is involved with the youth: the new registration
+        (and the match it opened or joined), or the professional's active one for that youth.
+        Raises the reason when it is refused (invalid input, a rate limit). Durable when it
+        returns; concurrent registrations share one write group (ADR 0005)."""
+        outcomes: list[Outcome] = await self._writes.run_batched(
+            self._register, [_Attempt(access, request, grant=None)]
+        )
+        (outcome,) = outcomes
+        if isinstance(outcome, VerwijsindexError):
+            raise outcome
+        return outcome
+
+    async def register_batch(
+        self, access: AccessContext, actor: Actor, items: Sequence[BatchItem]
+    ) -> list[Outcome]:
+        """Each item exactly as :meth:`register` would handle it, in order, in one write: the
+        same validation, idempotency, match rules and rate limits (or the organisation's
+        bulk-import grant). An item naming a professional who is not an active professional
+        of the actor's organisation is refused alone."""
+        organisation = actor.organisation_id
+        named = {i.professional_id for i in items if i.professional_id is not None}
+        async with self._database.read() as session:
+            allowed = await org_repo.active_professionals_of_organisation(
+                session, organisation_id=organisation, professional_ids=named
+            )
+            grant = await self._abuse.active_bulk_grant(session, organisation_id=organisation)
+        outcomes: list[Outcome | None] = [None] * len(items)
+        attempts: list[_Attempt] = []
+        positions: list[int] = []
+        actors = {actor.professional_id: actor}  # one Actor per professional
+        for index, item in enumerate(items):
+            professional = item.professional_id or actor.professional_id
+            if item.professional_id is not None and item.professional_id not in allowed:
+                outcomes[index] = ProfessionalNotInOrganisation(
+                    "the professional is unknown, inactive or of another organisation"
+                )
+                continue
+            acting = actors.get(professional)
+            if acting is None:
+                acting = actors[professional] = Actor(
+                    organisation_id=organisation, professional_id=professional
+                )
+            positions.append(index)
+            request = RegistrationRequest(
+                actor=acting,
+                bsn=item.bsn,
+                birth_date=item.birth_date,
+                municipality=item.municipality,
+            )
+            attempts.append(_Attempt(access, request, grant))
+        if attempts:
+            results = await self._writes.run_batched(self._register, attempts)
+            for index, outcome in zip(positions, results, strict=True):
+                outcomes[index] = outcome
+        return [o for o in outcomes if o is not None]
+
+    async def _register_group(
+        self, session: AsyncSession, payloads: list[list[_Attempt]]
+    ) -> list[list[Outcome]]:
+        """The write of every registration request in a group, set-based: one rate-limit
+        statement, one :meth:`MatchIndex.register_many`, one anomaly-counter statement and one
+        access-log append for all of them. Each request gets exactly the outcome it would get
+        alone in the same order (an attempt refused by a rate limit or failing validation is
+        not counted and changes nothing)."""
+        attempts = [attempt for payload in payloads for attempt in payload]
+        admissions = await self._abuse.admit_registrations(
+            session,
+            [(a.request.actor.organisation_id, a.request.actor.professional_id) for a in attempts],
+            grants=[a.grant for a in attempts],
+        )
+        outcomes: list[Outcome | None] = [admission.refused for admission in admissions]
+        todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        registered = await self.index.register_many(session, [attempts[i].request for i in todo])
+        for i, result in zip(todo, registered, strict=True):
+            outcomes[i] = result
+        for i, admission in enumerate(admissions):
+            if admission.refused is None and isinstance(outcomes[i], VerwijsindexError):
+                admission.release()
+        await self._abuse.settle(session, admissions)
+
+        created: dict[tuple[str, str], int] = {}
+        entries: list[Entry] = []
+        for attempt, outcome in zip(attempts, outcomes, strict=True):
+            if not isinstance(outcome, RegisterResult):
+                continue
+            if outcome.created:
+                key = (outcome.registration.organisation_id, outcome.registration.professional_id)
+                created[key] = created.get(key, 0) + 1
+            subject = self._keys.access_log_subject(outcome.bsn, attempt.access.organisation_id)
+            entries.append(
+                Entry(attempt.access, Operation.REGISTRATION_CREATE, Subject.person(subject))
+            )
+        await self._abuse.after_registrations(session, created)
+        await self._access_log.record_entries(session, entries)
+
+        results: list[list[Outcome]] = []
+        position = 0
+        for payload in payloads:
+            part = outcomes[position : position + len(payload)]
+            position += len(payload)
+            results.append([o for o in part if o is not None])
+        return results
 
     async def withdraw(
         self, access: AccessContext, *, actor: Actor, registration_id: str, reason: str

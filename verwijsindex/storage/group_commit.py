@@ -41,8 +41,18 @@ P = TypeVar("P")
 Work = Callable[[AsyncSession], Awaitable[Any]]
 BatchHandler = Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]
 """Handles many payloads at once; returns one result per payload, an Exception instance
-for a payload that failed on its own. A handler may carry an integer ``lock_order``
-attribute: handlers of one group run in ascending order (default 0)."""
+for a payload that failed on its own."""
+
+
+@dataclass(frozen=True)
+class GroupedWrite:
+    """A kind of write that a group runs once for all its payloads (set-based), and where it
+    runs among the others: the writes of one group run in ascending ``lock_order``, so that
+    groups of different processes take their locks in the same order (no deadlock)."""
+
+    handler: BatchHandler
+    lock_order: int = 0
+
 
 log = get_logger(__name__)
 
@@ -51,7 +61,7 @@ log = get_logger(__name__)
 class _Item:
     future: asyncio.Future[Any] = field(repr=False)
     work: Work | None = None
-    handler: BatchHandler | None = None
+    write: GroupedWrite | None = None
     payload: Any = None
 
 
@@ -130,15 +140,15 @@ class GroupCommitter:
         await self._queue.put(_Item(future, work=work))
         return await future
 
-    async def run_batched(self, handler: BatchHandler, payload: Any) -> Any:
-        """Hand ``payload`` to ``handler`` together with the other payloads for the same
-        handler in this group (one call, set-based); return its result once committed."""
+    async def run_batched(self, write: GroupedWrite, payload: Any) -> Any:
+        """Hand ``payload`` to ``write``'s handler together with the other payloads of the
+        same write in this group (one call, set-based); return its result once committed."""
         if self._task is None:
             async with self._database.transaction() as session:
-                (result,) = await handler(session, [payload])
+                (result,) = await write.handler(session, [payload])
         else:
             future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            await self._queue.put(_Item(future, handler=handler, payload=payload))
+            await self._queue.put(_Item(future, write=write, payload=payload))
             result = await future
         if isinstance(result, Exception):
             raise result
@@ -190,20 +200,20 @@ class GroupCommitter:
         and unit in a savepoint, so that one that fails is undone alone; otherwise anything
         that raises aborts the attempt (:class:`_Isolate`)."""
         outcomes: dict[int, tuple[bool, Any]] = {}
-        batches: dict[BatchHandler, list[int]] = {}
+        batches: dict[GroupedWrite, list[int]] = {}
         singles: list[int] = []
         for index, item in enumerate(group):
-            if item.handler is None:
+            if item.write is None:
                 singles.append(index)
             else:
-                batches.setdefault(item.handler, []).append(index)
-        # Handlers run in a fixed order (``lock_order``, default 0; ties in arrival order), so
-        # that groups of different processes take their locks in the same order.
-        ordered = sorted(batches.items(), key=lambda kv: getattr(kv[0], "lock_order", 0))
+                batches.setdefault(item.write, []).append(index)
+        # Writes run in a fixed order (``lock_order``; ties in arrival order), so that groups
+        # of different processes take their locks in the same order.
+        ordered = sorted(batches.items(), key=lambda kv: kv[0].lock_order)
         async with self._database.transaction(grouped=True) as session:
-            for handler, indices in ordered:
+            for write, indices in ordered:
                 items = [group[i] for i in indices]
-                results = await self._run_batch(session, handler, items, isolated)
+                results = await self._run_batch(session, write.handler, items, isolated)
                 outcomes.update(zip(indices, results, strict=True))
             for index in singles:
                 outcomes[index] = await self._run_one(session, group[index], isolated)

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from notifier import OutboxEvent
 from tests.conftest import Caller, make_bsn, make_caller, registration_body
 from verwijsindex.accesslog._models import AccessLogRecord
 from verwijsindex.clock import FrozenClock
@@ -135,6 +136,19 @@ async def _records(ctx: AppContext, after: int) -> list[tuple[Any, ...]]:
         ]
 
 
+async def _events(ctx: AppContext, first: Caller, second: Caller) -> list[tuple[Any, ...]]:
+    """The webhook events in the outbox for the two organisations of one run (both runs share
+    the database): type, which of the two, payload keys."""
+    party = {first.organisation_id: "first", second.organisation_id: "second"}
+    async with ctx.database.read() as session:
+        rows = (await session.execute(select(OutboxEvent))).scalars()
+        return sorted(
+            (e.event_type, party[e.organisation_id], sorted(json.loads(e.payload)))
+            for e in rows
+            if e.organisation_id in party
+        )
+
+
 def _request_lines(err: str) -> list[tuple[Any, ...]]:
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     return [
@@ -167,7 +181,8 @@ class TestSameAsTheRoute:
                 transcript = await _scenario(app, first, second, bsns)
                 lines = _request_lines(capsys.readouterr().err)
                 records = await _records(ctx, after)
-                results.append((transcript, lines, records))
+                events = await _events(ctx, first, second)
+                results.append((transcript, lines, records, events))
         (direct_run, route_run) = results
         statuses = [entry[0] for entry in direct_run[0]]
         # The scenario reaches every kind of answer, the rate limit included.
@@ -177,6 +192,8 @@ class TestSameAsTheRoute:
         assert len(direct_run[1]) == len(statuses)
         assert direct_run[2] == route_run[2]
         assert any(r[1] == "denied" for r in direct_run[2])
+        assert direct_run[3] == route_run[3]
+        assert any(e[0] == "match.created" for e in direct_run[3])
 
 
 class TestTakesTheCommonCase:

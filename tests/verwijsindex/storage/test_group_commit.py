@@ -14,7 +14,7 @@ from tests.conftest import Caller, make_bsn
 from verwijsindex.context import AppContext
 from verwijsindex.errors import InvalidBSN
 from verwijsindex.organisations.models import Organisation
-from verwijsindex.storage.group_commit import GroupCommitter, Work
+from verwijsindex.storage.group_commit import GroupCommitter, GroupedWrite, Work
 
 
 async def _orgs(ctx: AppContext) -> int:
@@ -238,9 +238,9 @@ class TestGroupsOfBatches:
             busy = asyncio.create_task(committer.run(blocker))
             await asyncio.sleep(0)  # the blocker's group is running; the rest queue behind it
             queued = [
-                asyncio.create_task(committer.run_batched(handler, 1)),
+                asyncio.create_task(committer.run_batched(GroupedWrite(handler), 1)),
                 asyncio.create_task(committer.run(single)),
-                asyncio.create_task(committer.run_batched(handler, 2)),
+                asyncio.create_task(committer.run_batched(GroupedWrite(handler), 2)),
             ]
             await asyncio.sleep(0)
             release.set()
@@ -265,7 +265,6 @@ class TestGroupsOfBatches:
             ran.append("first")
             return payloads
 
-        last.lock_order = 100  # type: ignore[attr-defined]
         release = asyncio.Event()
 
         async def blocker(session: AsyncSession) -> None:
@@ -275,8 +274,8 @@ class TestGroupsOfBatches:
             busy = asyncio.create_task(committer.run(blocker))
             await asyncio.sleep(0)
             queued = [
-                asyncio.create_task(committer.run_batched(last, 1)),
-                asyncio.create_task(committer.run_batched(first, 2)),
+                asyncio.create_task(committer.run_batched(GroupedWrite(last, lock_order=100), 1)),
+                asyncio.create_task(committer.run_batched(GroupedWrite(first), 2)),
             ]
             await asyncio.sleep(0)
             release.set()
@@ -309,7 +308,8 @@ class TestGroupsOfBatches:
         try:
             before = await _orgs(ctx)
             ids = await asyncio.gather(
-                committer.run_batched(handler, "a"), committer.run_batched(handler, "b")
+                committer.run_batched(GroupedWrite(handler), "a"),
+                committer.run_batched(GroupedWrite(handler), "b"),
             )
         finally:
             await committer.stop()
