@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,7 +43,6 @@ class AppContext:
     consent: ConsentService
     webhooks: Webhooks
     credentials: CredentialCache
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def build_context(

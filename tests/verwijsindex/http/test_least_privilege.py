@@ -59,6 +59,8 @@ class World:
     client: httpx.AsyncClient
     headers: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
+    org_a: str = ""
+    org_c: str = ""
 
     def bsn(self) -> str:
         return make_bsn(next(self.counter))
@@ -120,7 +122,7 @@ async def match(world: World) -> Prepared:
 async def api_key_revocation(world: World) -> Prepared:
     async with world.ctx.database.transaction() as session:
         issued = await world.ctx.admin.create_api_key(
-            session, organisation_id=world.ctx.extras["org_a"], role="auditor"
+            session, organisation_id=world.org_a, role="auditor"
         )
     return Prepared(f"/v1/api-keys/{issued.id}/revoke")
 
@@ -249,7 +251,7 @@ async def _encryption_key(world: World, who: str) -> None:
 
 async def _consent_of_a(world: World) -> tuple[str, str]:
     match_id = await _match_id(world)
-    body = _consent_body(world.ctx.extras["org_c"])
+    body = _consent_body(world.org_c)
     r = await world.client.post(
         f"/v1/matches/{match_id}/consents", json=body, headers=world.headers[("A", PRO)]
     )
@@ -259,7 +261,7 @@ async def _consent_of_a(world: World) -> tuple[str, str]:
 
 async def new_consent(world: World) -> Prepared:
     match_id = await _match_id(world)
-    return Prepared(f"/v1/matches/{match_id}/consents", _consent_body(world.ctx.extras["org_c"]))
+    return Prepared(f"/v1/matches/{match_id}/consents", _consent_body(world.org_c))
 
 
 async def consents_of_match(world: World) -> Prepared:
@@ -270,7 +272,7 @@ async def consent_decision(world: World) -> Prepared:
     match_id = await _match_id(world)
     return Prepared(
         f"/v1/matches/{match_id}/consents/decision?recipient_organisation_id="
-        f"{world.ctx.extras['org_c']}&purpose=care-coordination&data_category=care"
+        f"{world.org_c}&purpose=care-coordination&data_category=care"
     )
 
 
@@ -296,7 +298,7 @@ def _exchange_body(recipient: str) -> dict[str, Any]:
 async def new_exchange(world: World) -> Prepared:
     match_id = await _match_id(world)
     await _encryption_key(world, "C")
-    return Prepared(f"/v1/matches/{match_id}/exchanges", _exchange_body(world.ctx.extras["org_c"]))
+    return Prepared(f"/v1/matches/{match_id}/exchanges", _exchange_body(world.org_c))
 
 
 async def _exchange_to_a(world: World) -> str:
@@ -304,7 +306,7 @@ async def _exchange_to_a(world: World) -> str:
     await _encryption_key(world, "A")
     r = await world.client.post(
         f"/v1/matches/{match_id}/exchanges",
-        json=_exchange_body(world.ctx.extras["org_a"]),
+        json=_exchange_body(world.org_a),
         headers=world.headers[("C", PRO)],
     )
     assert r.status_code == 201, r.text
@@ -322,7 +324,7 @@ async def acknowledgement(world: World) -> Prepared:
 async def encryption_key_of_c(world: World) -> Prepared:
     await _match_id(world)  # A and C take part in a match together
     await _encryption_key(world, "C")
-    return Prepared(f"/v1/organisations/{world.ctx.extras['org_c']}/encryption-key")
+    return Prepared(f"/v1/organisations/{world.org_c}/encryption-key")
 
 
 async def own_encryption_key(world: World) -> Prepared:
@@ -515,8 +517,8 @@ async def _build_world(ctx: AppContext, client: httpx.AsyncClient, clock: Frozen
     ctx.settings.rate_limit_professional_per_day = 0
     ctx.settings.rate_limit_organisation_per_minute = 0
     callers = {name: await make_caller(ctx, n) for n, name in enumerate("ABC")}
-    ctx.extras["org_a"] = callers["A"].organisation_id
-    ctx.extras["org_c"] = callers["C"].organisation_id
+    world.org_a = callers["A"].organisation_id
+    world.org_c = callers["C"].organisation_id
     a = callers["A"]
 
     def bearer(key: str) -> dict[str, str]:

@@ -134,6 +134,9 @@ def _shape(results: list[dict[str, Any]], events: list[str]) -> tuple[Any, ...]:
     return tuple(shape), tuple(sorted(Counter(events).items()))
 
 
+_SHARED: dict[int, dict[str, Any]] = {}
+
+
 @settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -148,13 +151,15 @@ async def test_batch_equals_one_by_one(
     ctx.settings.rate_limit_professional_per_minute = 0
     ctx.settings.rate_limit_professional_per_day = 0
     ctx.settings.rate_limit_organisation_per_minute = 0
-    team: list[Caller] = ctx.extras.setdefault("team", [])
+    # What the examples of one test (one ctx) share: the team, and a round for fresh youths.
+    shared = _SHARED.setdefault(id(ctx), {"team": [], "round": 0})
+    team: list[Caller] = shared["team"]
     if not team:
         team.append(await make_caller(ctx, 10))
         for n in range(11, 14):
             team.append(await make_caller(ctx, n, organisation_id=team[0].organisation_id))
-    ctx.extras["round"] = ctx.extras.get("round", 0) + 1
-    base = ctx.extras["round"] * 100
+    shared["round"] += 1
+    base = shared["round"] * 100
 
     async def events_since(seen: set[str]) -> list[str]:
         async with ctx.database.read() as s:
