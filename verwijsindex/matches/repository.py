@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
+    Exists,
     bindparam,
     delete,
     exists,
@@ -93,7 +94,7 @@ async def open_match_ids_of_registrations(
     return {r: m for r, m in result.all()}
 
 
-def _org_takes_part(organisation_id: str) -> object:
+def _org_takes_part(organisation_id: str) -> Exists:
     return exists().where(
         MatchParticipant.match_id == Match.id,
         MatchParticipant.organisation_id == organisation_id,
@@ -104,7 +105,7 @@ async def get_match_for_organisation(
     session: AsyncSession, *, match_id: str, organisation_id: str
 ) -> Match | None:
     result = await session.execute(
-        select(Match).where(Match.id == match_id, _org_takes_part(organisation_id))  # type: ignore[arg-type]
+        select(Match).where(Match.id == match_id, _org_takes_part(organisation_id))
     )
     return result.scalar_one_or_none()
 
