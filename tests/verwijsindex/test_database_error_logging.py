@@ -82,7 +82,7 @@ class TestDatabaseErrorsInTheLog:
         parsed = parse_bsn(bsn)
         secrets = [
             ctx.keys.pseudonymise(parsed),
-            ctx.keys.access_log_subject(parsed),
+            ctx.keys.access_log_subject(parsed, callers[0].organisation_id),
             callers[0].professional_id,
             callers[0].organisation_id,
             "refused",
