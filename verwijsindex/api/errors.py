@@ -121,15 +121,30 @@ async def record_refusal(request: Request, status: int) -> None:
         return
     subject: Subject | None = getattr(request.state, "access_subject", None)
     ctx = request.app.state.ctx
-    try:
+    outcome = Status.DENIED if status in _DENIED else Status.FAILURE
+
+    async def write(subject: Subject | None) -> None:
         async with ctx.database.transaction() as session:
             await ctx.access_log.record(
                 session,
                 access_context(request),
                 operation=operation,
-                status=Status.DENIED if status in _DENIED else Status.FAILURE,
+                status=outcome,
                 subject=subject,
             )
+
+    try:
+        await write(subject)
+        return
+    except Exception as exc:
+        if subject is None:
+            log.error("access_log_write_failed", error_type=type(exc).__name__, status=status)
+            return
+        # The subject came from the request; whatever about it the database refused, the
+        # record of the refusal is kept without it.
+        log.warning("access_log_subject_dropped", error_type=type(exc).__name__, status=status)
+    try:
+        await write(None)
     except Exception as exc:
         log.error("access_log_write_failed", error_type=type(exc).__name__, status=status)
 
