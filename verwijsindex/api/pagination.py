@@ -6,6 +6,7 @@ import base64
 import binascii
 from datetime import datetime
 
+from verwijsindex.api.timestamps import to_utc
 from verwijsindex.errors import InvalidInput
 
 
@@ -23,6 +24,6 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         stamp = datetime.fromisoformat(created)
         if stamp.tzinfo is None or not item_id:
             raise ValueError
-        return stamp, item_id
+        return to_utc(stamp), item_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("cursor is not valid") from None
