@@ -6,6 +6,7 @@ echoes the request's values (no BSN, birth date or contact detail).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -235,6 +236,26 @@ def exception_handler(app: Starlette, exc: Exception) -> Handler | None:
     return None
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the schema documents for ``path``: a 405's ``Allow`` (Starlette's names
+    only the methods of the first route whose path matched, one of several)."""
+    templates: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        app.state, "path_methods", None
+    )
+    if templates is None:
+        templates = []
+        for template, operations in app.openapi().get("paths", {}).items():
+            parts = re.split(r"\{[^}/]+\}", template)
+            pattern = re.compile("[^/]+".join(re.escape(part) for part in parts))
+            templates.append((pattern, sorted(method.upper() for method in operations)))
+        app.state.path_methods = templates
+    methods: set[str] = set()
+    for pattern, documented in templates:
+        if pattern.fullmatch(path):
+            methods.update(documented)
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConsentError)
     async def _consent(request: Request, exc: ConsentError) -> JSONResponse:
@@ -282,12 +303,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         detail = "no such resource" if exc.status_code == 404 else "request not allowed"
+        headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            allowed = allowed_methods(app, request.url.path)
+            if allowed:
+                headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         return problem_response(
-            exc.status_code,
-            code,
-            detail,
-            instance=request.url.path,
-            headers=dict(exc.headers) if exc.headers else None,
+            exc.status_code, code, detail, instance=request.url.path, headers=headers
         )
 
     @app.exception_handler(Exception)

@@ -9,12 +9,13 @@ access-log export it ended the stream mid-response. Such a timestamp is now inva
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 
-__all__ = ["UtcDatetime", "to_utc"]
+__all__ = ["CalendarDate", "UtcDatetime", "to_utc"]
 
 
 def to_utc(value: datetime) -> datetime:
@@ -27,3 +28,24 @@ def to_utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
 """An RFC 3339 timestamp with an offset, given back in UTC (422 when it cannot be)."""
+
+
+_CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _calendar_date_text(value: object) -> object:
+    """Only ``YYYY-MM-DD`` text reaches the date parser: not a number (read as a Unix time),
+    not a timestamp, not an ISO week or ordinal date."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _CALENDAR_DATE.fullmatch(value):
+        raise ValueError("a date must be given as YYYY-MM-DD")
+    return value
+
+
+CalendarDate = Annotated[
+    date,
+    BeforeValidator(_calendar_date_text),
+    Field(json_schema_extra={"pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}),
+]
+"""A calendar date, given as ``YYYY-MM-DD`` and nothing else (422 otherwise)."""

@@ -18,7 +18,7 @@ from verwijsindex.accesslog import AccessLogRecord, Operation, query_records
 from verwijsindex.api.access import access_context, audited
 from verwijsindex.api.deps import Ctx, require_role
 from verwijsindex.api.errors import PROBLEM_BASE, ApiProblem
-from verwijsindex.api.pagination import decode_cursor, encode_cursor
+from verwijsindex.api.pagination import KeysetCursor, SeqCursor, decode_cursor, encode_cursor
 from verwijsindex.api.schemas import READ_PROBLEMS, problem_responses
 from verwijsindex.api.security_schemas import (
     AccessLogEntryOut,
@@ -108,7 +108,7 @@ async def read_access_log(
     operation: OperationFilter = None,
     from_: FromFilter = None,
     to: ToFilter = None,
-    cursor: str | None = None,
+    cursor: SeqCursor = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AccessLogPage:
     """Records in chain order, filtered; ``next_cursor`` continues after the last one."""
@@ -210,7 +210,7 @@ async def read_anomalies(
     request: Request,
     organisation_id: OrganisationFilter = None,
     rule: Literal["registration-volume", "withdrawn-after-match"] | None = None,
-    cursor: str | None = None,
+    cursor: KeysetCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AnomalyPage:
     """Oldest first. Rules are described in docs/access-log.md."""
