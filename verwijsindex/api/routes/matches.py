@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from verwijsindex.accesslog import Operation, Subject
 from verwijsindex.api.access import access_context, audited, record_read
 from verwijsindex.api.deps import Ctx, ProfessionalDep
-from verwijsindex.api.pagination import decode_cursor, encode_cursor
+from verwijsindex.api.pagination import KeysetCursor, decode_cursor, encode_cursor
 from verwijsindex.api.schemas import (
     READ_PROBLEMS,
     MatchOut,
@@ -40,7 +40,7 @@ async def list_matches(
     caller: ProfessionalDep,
     request: Request,
     status: Literal["open", "closed", "all"] = "open",
-    cursor: str | None = None,
+    cursor: KeysetCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MatchPage:
     """Open matches by default; ``status=closed`` or ``all`` for history within retention."""

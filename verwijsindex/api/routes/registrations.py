@@ -25,7 +25,7 @@ from verwijsindex.api.deps import (
     cached_professional_caller,
 )
 from verwijsindex.api.errors import PROBLEM_BASE, exception_handler, status_for
-from verwijsindex.api.pagination import decode_cursor, encode_cursor
+from verwijsindex.api.pagination import KeysetCursor, decode_cursor, encode_cursor
 from verwijsindex.api.schemas import (
     READ_PROBLEMS,
     WRITE_PROBLEMS,
@@ -364,7 +364,7 @@ async def list_registrations(
     request: Request,
     status: Literal["active", "withdrawn", "ended"] | None = None,
     professional_id: str | None = None,
-    cursor: str | None = None,
+    cursor: KeysetCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> RegistrationPage:
     """The registrations of the caller's organisation, oldest first."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from notifier import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMessage
 from verwijsindex.api.deps import Ctx, require_role
+from verwijsindex.api.pagination import SeqCursor
 from verwijsindex.api.schemas import WRITE_PROBLEMS, problem_responses
 from verwijsindex.domain.admin import Principal
 from verwijsindex.domain.models import Role
@@ -327,7 +328,7 @@ async def list_deliveries(
     endpoint_id: _ID,
     ctx: Ctx,
     admin: OrgAdmin,
-    cursor: str | None = None,
+    cursor: SeqCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AttemptPage:
     before = _int_cursor(cursor)
@@ -359,7 +360,7 @@ async def list_messages(
     admin: OrgAdmin,
     status: Literal["pending", "delivered", "dead"] | None = None,
     endpoint_id: Annotated[str | None, Query(max_length=64)] = None,
-    cursor: str | None = None,
+    cursor: SeqCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MessagePage:
     before = _int_cursor(cursor)
