@@ -68,6 +68,18 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_batch_body_bytes: int = Field(default=512 * 1024, ge=1024)
+    max_request_target_bytes: int = Field(
+        default=8 * 1024, ge=1024, description="Longest request target (path and query); 414"
+    )
+    max_header_line_bytes: int = Field(
+        default=8 * 1024, ge=1024, description="Largest header field (name and value); 431"
+    )
+    max_header_bytes: int = Field(
+        default=32 * 1024, ge=1024, description="All header fields of a request together; 431"
+    )
+    max_header_count: int = Field(
+        default=100, ge=10, le=10_000, description="Most header fields in a request; 431"
+    )
     db_pool_size: int = Field(default=10, ge=1)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     sqlite_checkpoint_interval_s: float = Field(

@@ -8,12 +8,12 @@ privacy officer.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 
 from verwijsindex.abuse import list_flags
 from verwijsindex.accesslog import AccessLogRecord, Operation, query_records
@@ -26,9 +26,11 @@ from verwijsindex.accesslog.schemas import (
 from verwijsindex.errors import InvalidInput
 from verwijsindex.http.access import access_context, audited
 from verwijsindex.http.deps import Ctx, require_role
-from verwijsindex.http.pagination import decode_cursor, encode_cursor
-from verwijsindex.http.problems import ApiProblem
+from verwijsindex.http.pagination import KeysetCursor, SeqCursor, decode_cursor, encode_cursor
+from verwijsindex.http.problems import PROBLEM_BASE, ApiProblem
 from verwijsindex.http.schemas import READ_PROBLEMS, problem_responses
+from verwijsindex.http.timestamps import UtcDatetime
+from verwijsindex.logging import get_logger
 from verwijsindex.organisations.models import Role
 from verwijsindex.organisations.service import Principal
 
@@ -37,14 +39,36 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 _PROBLEMS = problem_responses(*READ_PROBLEMS)
 _EXPORT_BATCH = 1000
 
+log = get_logger(__name__)
+
+
+class ExportAborted(Exception):
+    """Ends an export whose stream failed after it began: the transfer is cut off without its
+    last chunk, so an HTTP client reports the body as incomplete."""
+
+
+def _export_failed_line() -> bytes:
+    """The last line of an export that failed: a problem under ``error``, not a record."""
+    problem = {
+        "type": PROBLEM_BASE + "export-failed",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": "the export failed; the lines before this one are not all the records",
+    }
+    return (json.dumps({"error": problem}) + "\n").encode()
+
+
 AuditorDep = Annotated[Principal, require_role(Role.AUDITOR, Role.REVIEWER, Role.PRIVACY_OFFICER)]
 OrganisationFilter = Annotated[str | None, Query(max_length=64)]
 ProfessionalFilter = Annotated[str | None, Query(max_length=64)]
 OperationFilter = Annotated[str | None, Query(max_length=64)]
 FromFilter = Annotated[
-    AwareDatetime | None, Query(alias="from", description="Inclusive start (started_at)")
+    UtcDatetime | None,
+    Query(alias="from", description="Inclusive start (started_at), RFC 3339 with an offset"),
 ]
-ToFilter = Annotated[AwareDatetime | None, Query(description="Exclusive end (started_at)")]
+ToFilter = Annotated[
+    UtcDatetime | None, Query(description="Exclusive end (started_at), RFC 3339 with an offset")
+]
 
 
 def _scope(principal: Principal, organisation_id: str | None) -> str | None:
@@ -97,7 +121,7 @@ async def read_access_log(
     operation: OperationFilter = None,
     from_: FromFilter = None,
     to: ToFilter = None,
-    cursor: str | None = None,
+    cursor: SeqCursor = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AccessLogPage:
     """Records in chain order, filtered; ``next_cursor`` continues after the last one."""
@@ -154,7 +178,7 @@ async def export_access_log(
             session, access_context(request), operation=Operation.AUDIT_ACCESS_LOG_EXPORT
         )
 
-    async def lines() -> AsyncIterator[bytes]:
+    async def records() -> AsyncIterator[bytes]:
         after = 0
         while True:
             async with ctx.database.sessions() as session:
@@ -174,6 +198,17 @@ async def export_access_log(
                 return
             after = rows[-1].seq
 
+    async def lines() -> AsyncIterator[bytes]:
+        # Once the 200 has been sent a failure can no longer be a problem response: the
+        # stream says so in a last line, then ends without its final chunk.
+        try:
+            async for line in records():
+                yield line
+        except Exception as exc:
+            log.error("access_log_export_failed", error_type=type(exc).__name__)
+            yield _export_failed_line()
+            raise ExportAborted("the access-log export failed mid-stream") from None
+
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
@@ -190,7 +225,7 @@ async def read_anomalies(
     request: Request,
     organisation_id: OrganisationFilter = None,
     rule: Literal["registration-volume", "withdrawn-after-match"] | None = None,
-    cursor: str | None = None,
+    cursor: KeysetCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AnomalyPage:
     """Oldest first. Rules are described in docs/access-log.md."""

@@ -87,7 +87,14 @@ def serve(
         app = create_app(settings, freeze_gc=True)
     except VerwijsindexError as exc:
         raise click.ClickException(exc.detail) from None
-    uvicorn.run(app, host=host, port=port, **_UVICORN_OPTIONS)
+    uvicorn.run(app, host=host, port=port, http=_http_protocol(settings), **_UVICORN_OPTIONS)
+
+
+def _http_protocol(settings: Settings) -> Any:
+    """uvicorn's httptools protocol bounded to the settings' request-head limits (414/431)."""
+    from verwijsindex.http.http_protocol import HeadLimits, protocol_factory
+
+    return protocol_factory(HeadLimits.of(settings))
 
 
 class _SweeperThread:
@@ -186,6 +193,7 @@ def _serve_workers(settings: Settings, *, host: str, port: int) -> None:
             workers=settings.workers,
             host=host,
             port=port,
+            http=_http_protocol(settings),
             **_UVICORN_OPTIONS,
         )
     finally:

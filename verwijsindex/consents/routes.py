@@ -9,12 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consent import (
@@ -38,6 +38,7 @@ from verwijsindex.errors import NotFound
 from verwijsindex.http.deps import Ctx, ProfessionalDep, require_role
 from verwijsindex.http.problems import ApiProblem
 from verwijsindex.http.schemas import WRITE_PROBLEMS, problem_responses
+from verwijsindex.http.timestamps import CalendarDate, UtcDatetime
 from verwijsindex.matches import repository as match_repo
 from verwijsindex.organisations.models import Role
 from verwijsindex.organisations.service import Principal
@@ -66,11 +67,11 @@ class ConsentCreate(_Strict):
         description="Seen from the caller's organisation: outgoing = it may disclose to the"
         " counterpart; incoming = the counterpart may disclose to it; both."
     )
-    subject_birth_date: date = Field(
+    subject_birth_date: CalendarDate = Field(
         description="The youth's birth date, used for the age band and never stored"
     )
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: UtcDatetime | None = None
+    valid_until: UtcDatetime | None = None
     method: Method
     evidence_hash: str | None = Field(
         default=None,

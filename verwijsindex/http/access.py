@@ -82,8 +82,19 @@ def begin_operation(
     state.access_started_at = request.app.state.ctx.clock.now()
     if ref_type and ref_param:
         value = request.path_params.get(ref_param)
-        if isinstance(value, str) and 0 < len(value) <= 64:
-            state.access_subject = Subject.reference(ref_type, value)
+        if isinstance(value, str) and value:
+            value = printable(value)
+            if len(value) <= 64:
+                state.access_subject = Subject.reference(ref_type, value)
+
+
+def printable(value: str) -> str:
+    """``value``, or its escaped form (``\\x00``, ``\\ud800``) when it holds a character that
+    is not printable: an odd value in a record must not make the record fail to write (a NUL
+    cannot be stored in PostgreSQL text) nor forge a line where the record is shown."""
+    if value.isprintable():
+        return value
+    return value.encode("unicode_escape", errors="backslashreplace").decode("ascii")
 
 
 async def record_read(

@@ -14,6 +14,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from verwijsindex.accesslog import start_span
+from verwijsindex.http.input_checks import control_character_in_json, control_character_in_request
 from verwijsindex.logging import get_logger
 
 log = get_logger("verwijsindex.access")
@@ -78,13 +79,21 @@ def _finite_float(text: str) -> float:
     return value
 
 
+class ControlCharacterError(StrictJSONError):
+    pass
+
+
 def parse_strict_json(body: bytes) -> Any:
-    """``body`` parsed, if it is strict JSON (RFC 8259 with unique keys and finite numbers);
-    otherwise :class:`StrictJSONError`, whose message names the rule, never the offending
-    value."""
+    """``body`` parsed, if it is strict JSON (RFC 8259 in UTF-8, with unique keys, finite
+    numbers and no control characters in strings); otherwise :class:`StrictJSONError`, whose
+    message names the rule, never the offending value."""
     try:
-        return json.loads(
-            body,
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StrictJSONError("the request body is not UTF-8") from None
+    try:
+        document = json.loads(
+            text,
             object_pairs_hook=_no_duplicates,
             parse_constant=_no_constant,
             parse_float=_finite_float,
@@ -93,6 +102,9 @@ def parse_strict_json(body: bytes) -> Any:
         raise
     except (ValueError, RecursionError):
         raise StrictJSONError("the request body is not valid JSON") from None
+    if control_character_in_json(body, document):
+        raise ControlCharacterError("the request's body contains a control character")
+    return document
 
 
 DirectRoute = Callable[[Scope, Any, Receive, Send], Awaitable[bool]]
@@ -155,6 +167,13 @@ class RequestContextMiddleware:
         direct: DirectRoute | None = None
         parsed: Any = None
         try:
+            where = control_character_in_request(scope)
+            if where is not None:
+                detail = f"the request's {where} contains a control character"
+                await self._send_problem(
+                    send_wrapper, 400, _problem(400, "control-character", detail)
+                )
+                return
             rejection = self._check_body_headers(scope)
             if rejection is not None:
                 status, problem = rejection
@@ -173,9 +192,12 @@ class RequestContextMiddleware:
                     try:
                         parsed = parse_strict_json(body)
                     except StrictJSONError as exc:
-                        await self._send_problem(
-                            send_wrapper, 400, _problem(400, "malformed-json", str(exc))
+                        code = (
+                            "control-character"
+                            if isinstance(exc, ControlCharacterError)
+                            else "malformed-json"
                         )
+                        await self._send_problem(send_wrapper, 400, _problem(400, code, str(exc)))
                         return
                     if not scope.get("root_path"):
                         direct = self.direct_routes.get((scope["method"], path))
@@ -220,12 +242,13 @@ class RequestContextMiddleware:
                 return 413, _problem(413, "body-too-large", "the request body is too large")
             if n == 0:
                 return None
-        ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if length is None and b"transfer-encoding" not in headers:
             return None
-        if ctype != b"application/json" and not ctype.endswith(b"+json"):
+        if not _is_json_media_type(headers.get(b"content-type", b"")):
             return 415, _problem(
-                415, "unsupported-media-type", "request bodies must be application/json"
+                415,
+                "unsupported-media-type",
+                "request bodies must be application/json (charset utf-8, if one is named)",
             )
         return None
 
@@ -259,6 +282,22 @@ class RequestContextMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _is_json_media_type(content_type: bytes) -> bool:
+    """Whether a Content-Type is ``application/json``, with no parameter but an optional
+    ``charset=utf-8`` (RFC 8259 defines no charset; UTF-8 is the only encoding accepted).
+    Structured-syntax types such as ``application/evil+json`` are not JSON requests."""
+    media_type, *parameters = content_type.split(b";")
+    if media_type.strip().lower() != b"application/json":
+        return False
+    for parameter in parameters:
+        if not parameter.strip():
+            continue
+        name, _, value = parameter.partition(b"=")
+        if name.strip().lower() != b"charset" or value.strip().strip(b'"').lower() != b"utf-8":
+            return False
+    return True
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

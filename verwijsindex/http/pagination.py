@@ -5,8 +5,34 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
+from typing import Annotated
+
+from fastapi import Query
 
 from verwijsindex.errors import InvalidInput
+from verwijsindex.http.timestamps import to_utc
+
+KeysetCursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=256,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The previous page's next_cursor (opaque)",
+    ),
+]
+"""The cursor parameter of a list in ``created_at`` order (:func:`encode_cursor`)."""
+
+SeqCursor = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=18,
+        pattern=r"^[0-9]+$",
+        description="The previous page's next_cursor (a sequence number)",
+    ),
+]
+"""The cursor parameter of a list in sequence order."""
 
 
 def encode_cursor(created_at: datetime, item_id: str) -> str:
@@ -23,6 +49,6 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         stamp = datetime.fromisoformat(created)
         if stamp.tzinfo is None or not item_id:
             raise ValueError
-        return stamp, item_id
+        return to_utc(stamp), item_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("cursor is not valid") from None

@@ -6,6 +6,7 @@ echoes the request's values (no BSN, birth date or contact detail).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -123,15 +124,30 @@ async def record_refusal(request: Request, status: int) -> None:
         return
     subject: Subject | None = getattr(request.state, "access_subject", None)
     ctx = request.app.state.ctx
-    try:
+    outcome = Status.DENIED if status in _DENIED else Status.FAILURE
+
+    async def write(subject: Subject | None) -> None:
         async with ctx.database.transaction() as session:
             await ctx.access_log.record(
                 session,
                 access_context(request),
                 operation=operation,
-                status=Status.DENIED if status in _DENIED else Status.FAILURE,
+                status=outcome,
                 subject=subject,
             )
+
+    try:
+        await write(subject)
+        return
+    except Exception as exc:
+        if subject is None:
+            log.error("access_log_write_failed", error_type=type(exc).__name__, status=status)
+            return
+        # The subject came from the request; whatever about it the database refused, the
+        # record of the refusal is kept without it.
+        log.warning("access_log_subject_dropped", error_type=type(exc).__name__, status=status)
+    try:
+        await write(None)
     except Exception as exc:
         log.error("access_log_write_failed", error_type=type(exc).__name__, status=status)
 
@@ -227,6 +243,26 @@ def exception_handler(app: Starlette, exc: Exception) -> Handler | None:
     return None
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the schema documents for ``path``: a 405's ``Allow`` (Starlette's names
+    only the methods of the first route whose path matched, one of several)."""
+    templates: list[tuple[re.Pattern[str], list[str]]] | None = getattr(
+        app.state, "path_methods", None
+    )
+    if templates is None:
+        templates = []
+        for template, operations in app.openapi().get("paths", {}).items():
+            parts = re.split(r"\{[^}/]+\}", template)
+            pattern = re.compile("[^/]+".join(re.escape(part) for part in parts))
+            templates.append((pattern, sorted(method.upper() for method in operations)))
+        app.state.path_methods = templates
+    methods: set[str] = set()
+    for pattern, documented in templates:
+        if pattern.fullmatch(path):
+            methods.update(documented)
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConsentError)
     async def _consent(request: Request, exc: ConsentError) -> JSONResponse:
@@ -274,12 +310,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         detail = "no such resource" if exc.status_code == 404 else "request not allowed"
+        headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            allowed = allowed_methods(app, request.url.path)
+            if allowed:
+                headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         return problem_response(
-            exc.status_code,
-            code,
-            detail,
-            instance=request.url.path,
-            headers=dict(exc.headers) if exc.headers else None,
+            exc.status_code, code, detail, instance=request.url.path, headers=headers
         )
 
     @app.exception_handler(Exception)

@@ -16,13 +16,33 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# What the service accepts, stated in the schema. The values are checked by the domain (with
+# its own problem types: invalid-bsn, invalid-birth-date, invalid-input), not by pydantic, so
+# these are schema facts only: a client generated from the schema refuses what the server
+# would refuse (and the server may still refuse a BSN that fails the 11-test).
+BSN_SCHEMA: dict[str, Any] = {"minLength": 9, "maxLength": 9, "pattern": "^[0-9]{9}$"}
+BIRTH_DATE_SCHEMA: dict[str, Any] = {
+    "format": "date",
+    "minLength": 10,
+    "maxLength": 10,
+    "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+}
+MUNICIPALITY_SCHEMA: dict[str, Any] = {"pattern": "^[0-9]{4}$"}
+
+
 class RegistrationCreate(_Strict):
-    bsn: str = Field(description="Nine digits passing the 11-test. Used, never stored.")
+    bsn: str = Field(
+        description="Nine digits passing the 11-test. Used, never stored.",
+        json_schema_extra=BSN_SCHEMA,
+    )
     birth_date: str = Field(
-        description="YYYY-MM-DD. Used to check the age limit and the end date, never stored."
+        description="YYYY-MM-DD. Used to check the age limit and the end date, never stored.",
+        json_schema_extra=BIRTH_DATE_SCHEMA,
     )
     municipality: str | None = Field(
-        default=None, description="CBS municipality code; default the organisation's"
+        default=None,
+        description="CBS municipality code (four digits); default the organisation's",
+        json_schema_extra=MUNICIPALITY_SCHEMA,
     )
 
     model_config = ConfigDict(
@@ -32,9 +52,9 @@ class RegistrationCreate(_Strict):
 
 
 class BatchItem(_Strict):
-    bsn: str
-    birth_date: str
-    municipality: str | None = None
+    bsn: str = Field(json_schema_extra=BSN_SCHEMA)
+    birth_date: str = Field(json_schema_extra=BIRTH_DATE_SCHEMA)
+    municipality: str | None = Field(default=None, json_schema_extra=MUNICIPALITY_SCHEMA)
     professional_id: str | None = Field(
         default=None,
         description="A professional of the caller's organisation; default X-Professional-Id",
@@ -142,7 +162,9 @@ class Problem(BaseModel):
 
 
 _PROBLEM_DESCRIPTIONS = {
-    400: "Malformed JSON: not JSON, a duplicate key, NaN/Infinity or an out-of-range number",
+    400: "Malformed request: a control character in the path, query string, a header or a"
+    " JSON string; or a body that is not strict UTF-8 JSON (a duplicate key, NaN/Infinity, an"
+    " out-of-range number)",
     401: "No, an unknown, a revoked or an expired API key",
     403: "The key's role, or the named professional, may not do this",
     404: "No such resource, or one of another organisation",
@@ -166,7 +188,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-READ_PROBLEMS = (401, 403, 404, 422)
+READ_PROBLEMS = (400, 401, 403, 404, 422)
 WRITE_PROBLEMS = (400, 401, 403, 404, 413, 415, 422)
 
 

@@ -10,7 +10,7 @@ from verwijsindex.accesslog import Operation, Subject
 from verwijsindex.errors import NotFound
 from verwijsindex.http.access import access_context, audited, record_read
 from verwijsindex.http.deps import Ctx, ProfessionalDep
-from verwijsindex.http.pagination import decode_cursor, encode_cursor
+from verwijsindex.http.pagination import KeysetCursor, decode_cursor, encode_cursor
 from verwijsindex.http.schemas import (
     READ_PROBLEMS,
     MatchOut,
@@ -40,7 +40,7 @@ async def list_matches(
     caller: ProfessionalDep,
     request: Request,
     status: Literal["open", "closed", "all"] = "open",
-    cursor: str | None = None,
+    cursor: KeysetCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MatchPage:
     """Open matches by default; ``status=closed`` or ``all`` for history within retention."""

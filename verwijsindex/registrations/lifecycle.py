@@ -9,6 +9,7 @@ when that day has already passed is the birthday itself used (see docs/adr/0002)
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import TypeVar
@@ -49,11 +50,16 @@ def _term(created_at: datetime) -> tuple[date, datetime]:
     return local.date(), term_end
 
 
+_CALENDAR_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_birth_date(value: str | date) -> date:
+    """``YYYY-MM-DD`` as a date. ``date.fromisoformat`` alone also reads ISO week dates
+    (``2012-W18-2``) and ordinal dates (``2012-122``), which are not what the API promises."""
     if isinstance(value, date):
         return value
     try:
-        if len(value) != 10:
+        if not isinstance(value, str) or not _CALENDAR_DATE.fullmatch(value):
             raise ValueError
         return date.fromisoformat(value)
     except (TypeError, ValueError):

@@ -23,7 +23,7 @@ from verwijsindex.http.deps import (
     bind_caller,
     cached_professional_caller,
 )
-from verwijsindex.http.pagination import decode_cursor, encode_cursor
+from verwijsindex.http.pagination import KeysetCursor, decode_cursor, encode_cursor
 from verwijsindex.http.problems import PROBLEM_BASE, exception_handler, status_for
 from verwijsindex.http.schemas import (
     READ_PROBLEMS,
@@ -259,7 +259,7 @@ async def list_registrations(
     request: Request,
     status: Literal["active", "withdrawn", "ended"] | None = None,
     professional_id: str | None = None,
-    cursor: str | None = None,
+    cursor: KeysetCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> RegistrationPage:
     """The registrations of the caller's organisation, oldest first."""

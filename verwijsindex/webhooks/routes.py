@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from notifier import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMessage
 from verwijsindex.errors import InvalidInput
 from verwijsindex.http.deps import Ctx, require_role
+from verwijsindex.http.pagination import SeqCursor
 from verwijsindex.http.schemas import WRITE_PROBLEMS, problem_responses
 from verwijsindex.organisations.models import Role
 from verwijsindex.organisations.service import Principal
@@ -325,7 +326,7 @@ async def list_deliveries(
     endpoint_id: _ID,
     ctx: Ctx,
     admin: OrgAdmin,
-    cursor: str | None = None,
+    cursor: SeqCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AttemptPage:
     before = _int_cursor(cursor)
@@ -357,7 +358,7 @@ async def list_messages(
     admin: OrgAdmin,
     status: Literal["pending", "delivered", "dead"] | None = None,
     endpoint_id: Annotated[str | None, Query(max_length=64)] = None,
-    cursor: str | None = None,
+    cursor: SeqCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MessagePage:
     before = _int_cursor(cursor)

@@ -94,7 +94,7 @@ class TestStrictJson:
             (b'{"bsn": "111222333", "birth_date": "2012-05-01", "n": -Infinity}', "NaN"),
             (b'{"bsn": "111222333", "birth_date": "2012-05-01", "n": 1e999}', "out of range"),
             (b'{"bsn": "111222333", ', "not valid JSON"),
-            (b"\xff\xfe{}", "not valid JSON"),
+            (b"\xff\xfe{}", "not UTF-8"),
             (b"[" * 20_000 + b"]" * 20_000, "not valid JSON"),
         ],
     )
