@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 
 from tests.conftest import Caller, registration_body
-from tests.verwijsindex.security.helpers import privacy_officer_headers, records
+from tests.verwijsindex.helpers import privacy_officer_headers, records
 from verwijsindex.accesslog import Operation, Subject
 from verwijsindex.context import AppContext
 from verwijsindex.http.access import audited

@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import Caller, registration_body
-from tests.verwijsindex.security.helpers import privacy_officer_headers
+from tests.verwijsindex.helpers import privacy_officer_headers
 from verwijsindex.accesslog import routes as audit_log
 from verwijsindex.context import AppContext
 
