@@ -78,7 +78,8 @@ def ceiling_hmac(seconds: float = 2.0) -> dict[str, Any]:
 def _sqlite_schema(path: Path) -> None:
     from sqlalchemy import create_engine
 
-    from verwijsindex.registrations.models import Organisation, Professional, Registration
+    from verwijsindex.organisations.models import Organisation, Professional
+    from verwijsindex.registrations.models import Registration
     from verwijsindex.storage.base import Base
 
     engine = create_engine(f"sqlite:///{path}")

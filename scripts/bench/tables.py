@@ -18,13 +18,9 @@ from sqlalchemy import Table
 
 from notifier import OutboxEvent
 from verwijsindex.accesslog import AccessLogRecord
-from verwijsindex.registrations.models import (
-    Match,
-    MatchParticipant,
-    Organisation,
-    Professional,
-    Registration,
-)
+from verwijsindex.matches.models import Match, MatchParticipant
+from verwijsindex.organisations.models import Organisation, Professional
+from verwijsindex.registrations.models import Registration
 
 Row = tuple[Any, ...]
 
