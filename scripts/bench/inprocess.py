@@ -171,6 +171,7 @@ async def _run(
         await drive(list(range(2 if route == "batch" else 200)))  # warm-up
         statuses.clear()
         profiler = cProfile.Profile() if profile else None
+        groups, units = ctx.writes.groups, ctx.writes.units
         started, cpu = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
@@ -179,6 +180,7 @@ async def _run(
             profiler.disable()
             profiler.dump_stats(str(profile))
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        groups, units = ctx.writes.groups - groups, ctx.writes.units - units
     return {
         "route": route,
         "requests": requests,
@@ -186,6 +188,8 @@ async def _run(
         "requests_per_s": round(requests / wall),
         "cpu_ms_per_request": round(1000 * cpu / requests, 3),
         "statuses": statuses,
+        "write_groups": groups,
+        "units_per_group": round(units / groups, 1) if groups else None,
         "profiled": profile is not None,
     }
 
