@@ -2,15 +2,18 @@
 
 Drives the ASGI app directly (no network, no load generator) with ``--concurrency`` requests
 in flight on a fresh SQLite database (rate limits off, no webhook worker, no sweeper) and
-reports requests per second and the process's CPU time per request (registrations, or match
-reads with ``--route match-read``), which is far less noisy than wall-clock figures on a
-shared machine. Compare versions in one session, e.g.
-``git stash`` / run / ``git stash pop`` / run, and report the ratio. The figures that count
+reports requests per second and the process's CPU time per request (registrations, match
+reads with ``--route match-read``, registration reads with ``--route registration-read``),
+which is far less noisy than wall-clock figures on a shared machine. ``--backend postgresql``
+runs on a fresh PostgreSQL database of its own (``BENCH_PG_DSN``), dropped afterwards.
+Compare versions in one session, e.g. ``git stash`` / run / ``git stash pop`` / run, and
+report the ratio. The figures that count
 are the suite's (``python -m scripts.bench.run``); this script is for finding what to change.
 
     .venv/bin/python -m scripts.bench.inprocess --requests 4000 --concurrency 32 2>/dev/null
     .venv/bin/python -m scripts.bench.inprocess --profile out.prof 2>/dev/null  # with cProfile
     .venv/bin/python -m scripts.bench.inprocess --route match-read 2>/dev/null
+    .venv/bin/python -m scripts.bench.inprocess --route registration-read --backend postgresql
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ import argparse
 import asyncio
 import cProfile
 import json
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from scripts.bench.databases import seed_people
+from scripts.bench.common import PG_ADMIN_DSN
+from scripts.bench.databases import _pg_admin, seed_people
 from scripts.bench.load_registrations import bsn_of
 from verwijsindex.context import AppContext
 from verwijsindex.http.app import create_app
@@ -34,18 +39,36 @@ from verwijsindex.settings import Settings
 
 
 async def run(
-    requests: int, concurrency: int, profile: Path | None, route: str = "register"
+    requests: int,
+    concurrency: int,
+    profile: Path | None,
+    route: str = "register",
+    backend: str = "sqlite",
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="vi-inprocess-") as directory:
-        return await _run(Path(directory), requests, concurrency, profile, route)
+        data = Path(directory)
+        if backend == "sqlite":
+            url = f"sqlite+aiosqlite:///{data}/verwijsindex.db"
+            result = await _run(data, url, requests, concurrency, profile, route)
+            return {**result, "backend": backend}
+        name = f"vi_inprocess_{os.getpid()}"
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _pg_admin(f'CREATE DATABASE "{name}"')
+        try:
+            host = PG_ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
+            url = f"postgresql+asyncpg://{host}/{name}"
+            result = await _run(data, url, requests, concurrency, profile, route)
+        finally:
+            await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return {**result, "backend": backend}
 
 
 async def _run(
-    data: Path, requests: int, concurrency: int, profile: Path | None, route: str
+    data: Path, url: str, requests: int, concurrency: int, profile: Path | None, route: str
 ) -> dict[str, Any]:
     settings = Settings(
         data_dir=data,
-        database_url=f"sqlite+aiosqlite:///{data}/verwijsindex.db",
+        database_url=url,
         run_sweeper=False,
         run_webhook_worker=False,
         rate_limit_professional_per_minute=0,
@@ -63,13 +86,16 @@ async def _run(
         ]  # fmt: skip
         statuses: dict[int, int] = {}
         matches: list[str] = []
-        if route == "match-read":
+        registrations: list[str] = []
+        if route in ("match-read", "registration-read"):
             # One match per youth: a professional of each organisation registers it.
             a, b = people["a"][0], people["b"][0]
             for youth in range(1_000_000, 1_000_000 + 500):
                 for who in (a, b):
                     body = json.dumps({"bsn": bsn_of(youth), "birth_date": "2012-05-01"})
                     response = await _request(app, "POST", "/v1/registrations", body, who)
+                    if who is a:
+                        registrations.append(json.loads(response)["id"])
                 match_id = json.loads(response)["match_id"]
                 assert match_id is not None
                 matches.append(match_id)
@@ -78,6 +104,9 @@ async def _run(
         async def call(index: int) -> None:
             if route == "match-read":
                 method, path, body = "GET", f"/v1/matches/{matches[index % len(matches)]}", b""
+            elif route == "registration-read":
+                registration = registrations[index % len(registrations)]
+                method, path, body = "GET", f"/v1/registrations/{registration}", b""
             elif route == "batch":
                 method, path = "POST", "/v1/registrations:batch"
                 first = index * _BATCH
@@ -142,6 +171,7 @@ async def _run(
         await drive(list(range(2 if route == "batch" else 200)))  # warm-up
         statuses.clear()
         profiler = cProfile.Profile() if profile else None
+        groups, units = ctx.writes.groups, ctx.writes.units
         started, cpu = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
@@ -150,6 +180,7 @@ async def _run(
             profiler.disable()
             profiler.dump_stats(str(profile))
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        groups, units = ctx.writes.groups - groups, ctx.writes.units - units
     return {
         "route": route,
         "requests": requests,
@@ -157,6 +188,8 @@ async def _run(
         "requests_per_s": round(requests / wall),
         "cpu_ms_per_request": round(1000 * cpu / requests, 3),
         "statuses": statuses,
+        "write_groups": groups,
+        "units_per_group": round(units / groups, 1) if groups else None,
         "profiled": profile is not None,
     }
 
@@ -187,10 +220,17 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured run here")
     parser.add_argument(
         "--route",
-        choices=["register", "match-read", "batch"],
+        choices=["register", "match-read", "registration-read", "batch"],
         default="register",
         help="POST /v1/registrations (~10%% make a match), GET /v1/matches/{id} over 500 "
-        "matches, or POST /v1/registrations:batch of 1,000 new youths (a request is a batch)",
+        "matches, GET /v1/registrations/{id} over 500 registrations (each in a match), or "
+        "POST /v1/registrations:batch of 1,000 new youths (a request is a batch)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="a fresh SQLite database, or a fresh PostgreSQL database through BENCH_PG_DSN",
     )
     parser.add_argument(
         "--log-level",
@@ -199,7 +239,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     configure_logging(level=args.log_level)
-    result = asyncio.run(run(args.requests, args.concurrency, args.profile, args.route))
+    result = asyncio.run(
+        run(args.requests, args.concurrency, args.profile, args.route, args.backend)
+    )
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 

@@ -1,8 +1,15 @@
-"""Helpers for the access-log, enumeration-defence and subject-rights tests."""
+"""Helpers for the access-log, enumeration-defence, subject-rights and read tests."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import event, select
 
 from verwijsindex.accesslog import AccessLogRecord
 from verwijsindex.context import AppContext
@@ -38,3 +45,34 @@ async def drop_append_only_triggers(ctx: AppContext) -> None:
         else:
             await session.execute(text("DROP TRIGGER access_log_no_update"))
             await session.execute(text("DROP TRIGGER access_log_no_delete"))
+
+
+# A statement that reads the index's tables (not the credentials, the access log or a lock).
+_INDEX_READ = re.compile(r"^\s*SELECT\b.*\bFROM (registrations|matches|match_participants)\b", re.S)
+
+
+@contextmanager
+def index_reads(ctx: AppContext) -> Iterator[list[str]]:
+    """The statements that read the index's tables, as they are run inside the block."""
+    seen: list[str] = []
+
+    def capture(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
+        if _INDEX_READ.match(statement):
+            seen.append(statement)
+
+    db = ctx.database
+    engines = [e.sync_engine for e in (db.engine, db.read_engine, db.group_engine) if e]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", capture)
+    try:
+        yield seen
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", capture)
+
+
+def as_fastapi_would(model: type[BaseModel], body: bytes) -> bytes:
+    """The body FastAPI answers for ``response_model=model``: validated, then ``json.dumps``
+    compact, as its ``JSONResponse`` does."""
+    document = model.model_validate_json(body).model_dump(mode="json")
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()

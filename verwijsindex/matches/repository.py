@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import (
-    Exists,
+    Table,
     bindparam,
     delete,
     exists,
@@ -94,20 +95,24 @@ async def open_match_ids_of_registrations(
     return {r: m for r, m in result.all()}
 
 
-def _org_takes_part(organisation_id: str) -> Exists:
-    return exists().where(
-        MatchParticipant.match_id == Match.id,
-        MatchParticipant.organisation_id == organisation_id,
-    )
+# The API's reads of matches: plain rows from statements built once (building a statement
+# and its cache key, and loading mapped objects, cost more than the indexed lookups).
+_MATCHES = cast(Table, Match.__table__)
+_PARTICIPANTS = cast(Table, MatchParticipant.__table__)
+_REGISTRATIONS = cast(Table, Registration.__table__)
+_ORGANISATIONS = cast(Table, Organisation.__table__)
+_PROFESSIONALS = cast(Table, Professional.__table__)
+_MATCH_COLUMNS = (_MATCHES.c.id, _MATCHES.c.status, _MATCHES.c.created_at, _MATCHES.c.closed_at)
 
 
-async def get_match_for_organisation(
-    session: AsyncSession, *, match_id: str, organisation_id: str
-) -> Match | None:
-    result = await session.execute(
-        select(Match).where(Match.id == match_id, _org_takes_part(organisation_id))
-    )
-    return result.scalar_one_or_none()
+@dataclass(frozen=True, slots=True)
+class MatchHead:
+    """What a list of matches shows of one match."""
+
+    id: str
+    status: MatchStatus
+    created_at: datetime
+    closed_at: datetime | None
 
 
 async def list_matches(
@@ -117,22 +122,23 @@ async def list_matches(
     status: str | None,
     after: tuple[datetime, str] | None,
     limit: int,
-) -> list[Match]:
+) -> list[MatchHead]:
     # The organisation's matches through its participations (an index by organisation), not
     # a test of every match: a list reads what the organisation takes part in, at any size.
-    of_organisation = select(MatchParticipant.match_id).where(
-        MatchParticipant.organisation_id == organisation_id
+    of_organisation = select(_PARTICIPANTS.c.match_id).where(
+        _PARTICIPANTS.c.organisation_id == organisation_id
     )
-    query = select(Match).where(Match.id.in_(of_organisation))
+    match = _MATCHES.c
+    query = select(*_MATCH_COLUMNS).where(match.id.in_(of_organisation))
     if status is not None:
-        query = query.where(Match.status == status)
+        query = query.where(match.status == status)
     if after is not None:
         created, mid = after
         query = query.where(
-            (Match.created_at > created) | ((Match.created_at == created) & (Match.id > mid))
+            (match.created_at > created) | ((match.created_at == created) & (match.id > mid))
         )
-    query = query.order_by(Match.created_at, Match.id).limit(limit)
-    return list((await session.execute(query)).scalars())
+    query = query.order_by(match.created_at, match.id).limit(limit)
+    return [MatchHead(*row) for row in await session.execute(query)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,29 +158,72 @@ class ParticipantView:
     professional_phone: str
 
 
-async def match_participant_rows(session: AsyncSession, match_id: str) -> list[ParticipantView]:
-    result = await session.execute(
-        select(
-            Registration.id,
-            Registration.created_at,
-            MatchParticipant.joined_at,
-            MatchParticipant.left_at,
-            Organisation.id,
-            Organisation.name,
-            Organisation.sector,
-            Professional.id,
-            Professional.name,
-            Professional.email,
-            Professional.phone,
-        )
-        .select_from(MatchParticipant)
-        .join(Registration, Registration.id == MatchParticipant.registration_id)
-        .join(Organisation, Organisation.id == Registration.organisation_id)
-        .join(Professional, Professional.id == Registration.professional_id)
-        .where(MatchParticipant.match_id == match_id)
-        .order_by(MatchParticipant.joined_at, MatchParticipant.id)
+@dataclass(frozen=True, slots=True)
+class MatchView:
+    """A match as a read shows it: the match and every participant, in the order they joined."""
+
+    id: str
+    status: MatchStatus
+    created_at: datetime
+    closed_at: datetime | None
+    participants: list[ParticipantView]
+
+
+_ORGANISATION_PARTICIPATES = _PARTICIPANTS.alias("of_organisation")
+
+# One statement: the match's columns on each participant's row. An organisation that takes
+# part has a participation, whose registration (and that registration's organisation and
+# professional) exists, so the match is visible to it exactly when there is a row.
+_MATCH_OF_ORGANISATION = (
+    select(
+        *_MATCH_COLUMNS,
+        _REGISTRATIONS.c.id,
+        _REGISTRATIONS.c.created_at,
+        _PARTICIPANTS.c.joined_at,
+        _PARTICIPANTS.c.left_at,
+        _ORGANISATIONS.c.id,
+        _ORGANISATIONS.c.name,
+        _ORGANISATIONS.c.sector,
+        _PROFESSIONALS.c.id,
+        _PROFESSIONALS.c.name,
+        _PROFESSIONALS.c.email,
+        _PROFESSIONALS.c.phone,
     )
-    return [ParticipantView(*row) for row in result]
+    .select_from(_PARTICIPANTS)
+    .join(_MATCHES, _MATCHES.c.id == _PARTICIPANTS.c.match_id)
+    .join(_REGISTRATIONS, _REGISTRATIONS.c.id == _PARTICIPANTS.c.registration_id)
+    .join(_ORGANISATIONS, _ORGANISATIONS.c.id == _REGISTRATIONS.c.organisation_id)
+    .join(_PROFESSIONALS, _PROFESSIONALS.c.id == _REGISTRATIONS.c.professional_id)
+    .where(
+        _PARTICIPANTS.c.match_id == bindparam("match_id"),
+        exists().where(
+            _ORGANISATION_PARTICIPATES.c.match_id == _MATCHES.c.id,
+            _ORGANISATION_PARTICIPATES.c.organisation_id == bindparam("organisation_id"),
+        ),
+    )
+    .order_by(_PARTICIPANTS.c.joined_at, _PARTICIPANTS.c.id)
+)
+
+
+async def match_for_organisation(
+    session: AsyncSession, *, match_id: str, organisation_id: str
+) -> MatchView | None:
+    """The match with its participants, or None when the organisation does not take part
+    (or there is no such match): one statement, no mapped objects."""
+    result = await session.execute(
+        _MATCH_OF_ORGANISATION, {"match_id": match_id, "organisation_id": organisation_id}
+    )
+    rows: Sequence[Sequence[Any]] = result.all()
+    if not rows:
+        return None
+    first = rows[0]
+    return MatchView(
+        id=first[0],
+        status=first[1],
+        created_at=first[2],
+        closed_at=first[3],
+        participants=[ParticipantView(*row[4:]) for row in rows],
+    )
 
 
 async def purge_closed_matches(session: AsyncSession, *, closed_before: datetime) -> int:

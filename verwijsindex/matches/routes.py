@@ -87,15 +87,14 @@ async def get_match(
     """Each participant's organisation and professional contact details — nothing about the
     youth. 404 when the caller's organisation does not take part."""
     async with ctx.database.read() as session:
-        match = await match_repo.get_match_for_organisation(
+        match = await match_repo.match_for_organisation(
             session, match_id=match_id, organisation_id=caller.actor.organisation_id
         )
-        if match is None:
-            raise NotFound("match not found")
-        rows = await match_repo.match_participant_rows(session, match.id)
+    if match is None:
+        raise NotFound("match not found")
     # The youth (by match reference) and every professional whose contact details are shown.
     subjects = [Subject.match(match.id)]
-    professionals = dict.fromkeys(row.professional_id for row in rows)
+    professionals = dict.fromkeys(p.professional_id for p in match.participants)
     subjects += [Subject.professional(pro_id) for pro_id in professionals]
     await record_read(ctx, access_context(request), Operation.MATCH_READ, subjects)
     # Serialised once here rather than validated again against ``response_model`` (which
@@ -107,22 +106,22 @@ async def get_match(
         closed_at=match.closed_at,
         participants=[
             ParticipantOut(
-                registration_id=row.registration_id,
+                registration_id=p.registration_id,
                 organisation=OrganisationRef(
-                    id=row.organisation_id,
-                    name=row.organisation_name,
-                    sector=row.organisation_sector,
+                    id=p.organisation_id,
+                    name=p.organisation_name,
+                    sector=p.organisation_sector,
                 ),
                 professional=ProfessionalContact(
-                    name=row.professional_name,
-                    email=row.professional_email,
-                    phone=row.professional_phone,
+                    name=p.professional_name,
+                    email=p.professional_email,
+                    phone=p.professional_phone,
                 ),
-                registered_at=row.registered_at,
-                joined_at=row.joined_at,
-                left_at=row.left_at,
+                registered_at=p.registered_at,
+                joined_at=p.joined_at,
+                left_at=p.left_at,
             )
-            for row in rows
+            for p in match.participants
         ],
     )
     return Response(content=out.model_dump_json(), media_type="application/json")

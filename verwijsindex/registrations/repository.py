@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from operator import attrgetter
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     Table,
@@ -137,12 +137,64 @@ async def repseudonymise(
 async def get_registration_of_organisation(
     session: AsyncSession, *, registration_id: str, organisation_id: str
 ) -> Registration | None:
+    """The mapped registration, for a write that changes it (withdrawal)."""
     result = await session.execute(
         select(Registration).where(
             Registration.id == registration_id, Registration.organisation_id == organisation_id
         )
     )
     return result.scalar_one_or_none()
+
+
+# The API's reads of registrations, as plain rows with the id of each one's open match (at
+# most one: a registration takes part in one match at a time) from a correlated subquery, so
+# a read is one statement. The single read is built once: building a statement and its cache
+# key, one more statement for the match id and loading a mapped object cost more than the
+# indexed lookup itself (docs/benchmarks.md, "Reads").
+_MATCHES = cast(Table, Match.__table__)
+_PARTICIPANTS = cast(Table, MatchParticipant.__table__)
+
+_OPEN_MATCH_ID = (
+    select(_PARTICIPANTS.c.match_id)
+    .join(_MATCHES, _MATCHES.c.id == _PARTICIPANTS.c.match_id)
+    .where(
+        _PARTICIPANTS.c.registration_id == _REGISTRATIONS.c.id,
+        _PARTICIPANTS.c.left_at.is_(None),
+        status_is(_MATCHES.c.status, MatchStatus.OPEN),
+    )
+    .limit(1)
+    .scalar_subquery()
+)
+
+_WITH_OPEN_MATCH = select(
+    *(_REGISTRATIONS.c[name] for name in REGISTRATION_COLUMNS), _OPEN_MATCH_ID
+)
+
+_OF_ORGANISATION = _WITH_OPEN_MATCH.where(
+    _REGISTRATIONS.c.id == bindparam("registration_id"),
+    _REGISTRATIONS.c.organisation_id == bindparam("organisation_id"),
+)
+
+
+RegistrationWithMatch = tuple[RegistrationRow, str | None]
+"""A registration as a plain row, and the id of its open match (None: none)."""
+
+
+def _with_match(row: Sequence[Any]) -> RegistrationWithMatch:
+    return RegistrationRow(*row[:-1]), row[-1]
+
+
+async def registration_of_organisation(
+    session: AsyncSession, *, registration_id: str, organisation_id: str
+) -> RegistrationWithMatch | None:
+    """The organisation's registration and its open match's id, or None (unknown, or of
+    another organisation): one statement, no mapped object."""
+    result = await session.execute(
+        _OF_ORGANISATION,
+        {"registration_id": registration_id, "organisation_id": organisation_id},
+    )
+    row = result.first()
+    return None if row is None else _with_match(row)
 
 
 async def list_registrations(
@@ -153,20 +205,22 @@ async def list_registrations(
     professional_id: str | None,
     after: tuple[datetime, str] | None,
     limit: int,
-) -> list[Registration]:
-    query = select(Registration).where(Registration.organisation_id == organisation_id)
+) -> list[RegistrationWithMatch]:
+    """The organisation's registrations, oldest first, each with its open match's id: one
+    statement, plain rows."""
+    table = _REGISTRATIONS
+    query = _WITH_OPEN_MATCH.where(table.c.organisation_id == organisation_id)
     if status is not None:
-        query = query.where(Registration.status == status)
+        query = query.where(table.c.status == status)
     if professional_id is not None:
-        query = query.where(Registration.professional_id == professional_id)
+        query = query.where(table.c.professional_id == professional_id)
     if after is not None:
         created, rid = after
         query = query.where(
-            (Registration.created_at > created)
-            | ((Registration.created_at == created) & (Registration.id > rid))
+            (table.c.created_at > created) | ((table.c.created_at == created) & (table.c.id > rid))
         )
-    query = query.order_by(Registration.created_at, Registration.id).limit(limit)
-    return list((await session.execute(query)).scalars())
+    query = query.order_by(table.c.created_at, table.c.id).limit(limit)
+    return [_with_match(row) for row in await session.execute(query)]
 
 
 async def due_registrations(

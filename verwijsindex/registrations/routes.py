@@ -36,7 +36,6 @@ from verwijsindex.http.schemas import (
     RegistrationWithdraw,
     problem_responses,
 )
-from verwijsindex.matches import repository as match_repo
 from verwijsindex.registrations import repository as repo
 from verwijsindex.registrations.index import RegistrationRequest
 from verwijsindex.registrations.models import Registration, RegistrationRow
@@ -261,7 +260,7 @@ async def list_registrations(
     professional_id: str | None = None,
     cursor: KeysetCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> RegistrationPage:
+) -> Response:
     """The registrations of the caller's organisation, oldest first."""
     after = decode_cursor(cursor)
     async with ctx.database.read() as session:
@@ -273,18 +272,19 @@ async def list_registrations(
             after=after,
             limit=limit + 1,
         )
-        page = rows[:limit]
-        matches = await match_repo.open_match_ids_of_registrations(session, [r.id for r in page])
+    page = rows[:limit]
     await record_read(
         ctx,
         access_context(request),
         Operation.REGISTRATION_LIST,
-        [Subject.registration(r.id) for r in page],
+        [Subject.registration(registration.id) for registration, _ in page],
     )
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
-    return RegistrationPage(
-        items=[to_out(r, matches.get(r.id)) for r in page], next_cursor=next_cursor
+    last = page[-1][0] if len(rows) > limit else None
+    out = RegistrationPage(
+        items=[to_out(registration, match_id) for registration, match_id in page],
+        next_cursor=None if last is None else encode_cursor(last.created_at, last.id),
     )
+    return Response(content=out.model_dump_json(), media_type="application/json")
 
 
 @router.get(
@@ -301,23 +301,27 @@ async def get_registration(
     ctx: Ctx,
     caller: ProfessionalDep,
     request: Request,
-) -> RegistrationOut:
+) -> Response:
     async with ctx.database.read() as session:
-        registration = await repo.get_registration_of_organisation(
+        found = await repo.registration_of_organisation(
             session,
             registration_id=registration_id,
             organisation_id=caller.actor.organisation_id,
         )
-        if registration is None:
-            raise NotFound("registration not found")
-        matches = await match_repo.open_match_ids_of_registrations(session, [registration.id])
+    if found is None:
+        raise NotFound("registration not found")
+    registration, match_id = found
     await record_read(
         ctx,
         access_context(request),
         Operation.REGISTRATION_READ,
         [Subject.registration(registration.id)],
     )
-    return to_out(registration, matches.get(registration.id))
+    # Serialised once here rather than validated again against ``response_model`` (which
+    # documents it), as the other hot routes do.
+    return Response(
+        content=to_out(registration, match_id).model_dump_json(), media_type="application/json"
+    )
 
 
 @router.post(

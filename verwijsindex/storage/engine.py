@@ -160,8 +160,12 @@ def create_database(settings: Settings) -> Database:
         kwargs["pool_size"] = settings.db_pool_size
         kwargs["max_overflow"] = settings.db_pool_size
     else:
-        kwargs["pool_size"] = settings.db_pool_size
-        kwargs["max_overflow"] = settings.db_pool_size
+        # The same at most 2 × db_pool_size connections as with an overflow, but kept open: a
+        # burst of concurrent API reads (each holds a connection for its round trips) opened
+        # and closed overflow connections, ~1.3 ms of CPU each, on ~40 % of reads at 32
+        # clients (docs/benchmarks.md, "Reads").
+        kwargs["pool_size"] = 2 * settings.db_pool_size
+        kwargs["max_overflow"] = 0
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
     sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
