@@ -11,6 +11,7 @@ from verwijsindex.abuse import AbuseGuard
 from verwijsindex.accesslog import AccessLogger
 from verwijsindex.clock import Clock
 from verwijsindex.keys import KeyRing
+from verwijsindex.matches.service import MatchService
 from verwijsindex.organisations.credentials import CredentialCache
 from verwijsindex.organisations.service import AdminService
 from verwijsindex.production import check_production
@@ -36,6 +37,7 @@ class AppContext:
     admin: AdminService
     index: MatchIndex
     registrations: RegistrationService
+    matches: MatchService
     writes: GroupCommitter
     access_log: AccessLogger
     abuse: AbuseGuard
@@ -86,6 +88,7 @@ def build_context(
         admin=AdminService(clock=clock, live_keys=settings.is_production),
         index=index,
         registrations=registrations,
+        matches=MatchService(database=db, writes=writes, access_log=access_log),
         writes=writes,
         access_log=access_log,
         abuse=abuse,

@@ -35,6 +35,7 @@ from verwijsindex.accesslog._logger import (
     VerificationReport,
 )
 from verwijsindex.accesslog._models import AccessLogHead, AccessLogRecord
+from verwijsindex.accesslog._reads import record_read
 from verwijsindex.accesslog._repository import query_records, records_about
 from verwijsindex.accesslog._trace import TraceContext, start_span
 
@@ -58,6 +59,7 @@ __all__ = [
     "canonical_record",
     "query_records",
     "record_hash",
+    "record_read",
     "records_about",
     "start_span",
 ]

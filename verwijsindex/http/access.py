@@ -16,20 +16,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.accesslog import (
     AccessContext,
-    AccessLogger,
-    Entry,
     Operation,
     Subject,
     TraceContext,
     start_span,
 )
+from verwijsindex.accesslog import (
+    record_read as log_read,
+)
 from verwijsindex.context import AppContext
 from verwijsindex.organisations.service import Principal
-from verwijsindex.storage.group_commit import GroupedWrite
 
 
 def trace_of(request: Request) -> TraceContext:
@@ -100,24 +99,6 @@ def printable(value: str) -> str:
 async def record_read(
     ctx: AppContext, access: AccessContext, operation: Operation, subjects: Sequence[Subject]
 ) -> None:
-    """Record a successful read (one record per subject) and return once it is durable.
-
-    The data was read in a read-only snapshot; the records go through the group committer,
-    so concurrent reads share one append and one commit instead of each taking the write lock
-    (SQLite) for a transaction of its own. The response is sent only after this returns.
-    No subjects: one record without a subject, as :meth:`AccessLogger.record_many` does."""
-    entries = [Entry(access, operation, subject) for subject in (subjects or [Subject()])]
-    await ctx.writes.run_batched(APPEND_ENTRIES, (ctx.access_log, entries))
-
-
-async def _append_entries(
-    session: AsyncSession, payloads: list[tuple[AccessLogger, list[Entry]]]
-) -> list[None]:
-    logger = payloads[0][0]
-    await logger.record_entries(session, [e for _, entries in payloads for e in entries])
-    return [None] * len(payloads)
-
-
-APPEND_ENTRIES = GroupedWrite(_append_entries, lock_order=100)
-"""The chain lock is the last lock a registration group takes: appends of reads come after
-every other write of a group, so groups of two processes lock in the same order."""
+    """Record a successful read and return once it is durable
+    (:func:`verwijsindex.accesslog.record_read`)."""
+    await log_read(ctx.writes, ctx.access_log, access, operation, subjects)

@@ -6,9 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from verwijsindex.accesslog import Operation, Subject
-from verwijsindex.errors import NotFound
-from verwijsindex.http.access import access_context, audited, record_read
+from verwijsindex.accesslog import Operation
+from verwijsindex.http.access import access_context, audited
 from verwijsindex.http.deps import Ctx, ProfessionalDep
 from verwijsindex.http.pagination import KeysetCursor, decode_cursor, encode_cursor
 from verwijsindex.http.schemas import (
@@ -21,7 +20,6 @@ from verwijsindex.http.schemas import (
     ProfessionalContact,
     problem_responses,
 )
-from verwijsindex.matches import repository as match_repo
 
 router = APIRouter(prefix="/v1/matches", tags=["matches"])
 
@@ -44,19 +42,14 @@ async def list_matches(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MatchPage:
     """Open matches by default; ``status=closed`` or ``all`` for history within retention."""
-    after = decode_cursor(cursor)
-    async with ctx.database.read() as session:
-        rows = await match_repo.list_matches(
-            session,
-            organisation_id=caller.actor.organisation_id,
-            status=None if status == "all" else status,
-            after=after,
-            limit=limit + 1,
-        )
-    page = rows[:limit]
-    subjects = [Subject.match(m.id) for m in page]
-    await record_read(ctx, access_context(request), Operation.MATCH_LIST, subjects)
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    page, more = await ctx.matches.page(
+        access_context(request),
+        organisation_id=caller.actor.organisation_id,
+        status=None if status == "all" else status,
+        after=decode_cursor(cursor),
+        limit=limit,
+    )
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
     return MatchPage(
         items=[
             MatchSummary(
@@ -86,17 +79,9 @@ async def get_match(
 ) -> Response:
     """Each participant's organisation and professional contact details — nothing about the
     youth. 404 when the caller's organisation does not take part."""
-    async with ctx.database.read() as session:
-        match = await match_repo.match_for_organisation(
-            session, match_id=match_id, organisation_id=caller.actor.organisation_id
-        )
-    if match is None:
-        raise NotFound("match not found")
-    # The youth (by match reference) and every professional whose contact details are shown.
-    subjects = [Subject.match(match.id)]
-    professionals = dict.fromkeys(p.professional_id for p in match.participants)
-    subjects += [Subject.professional(pro_id) for pro_id in professionals]
-    await record_read(ctx, access_context(request), Operation.MATCH_READ, subjects)
+    match = await ctx.matches.get(
+        access_context(request), organisation_id=caller.actor.organisation_id, match_id=match_id
+    )
     # Serialised once here rather than validated again against ``response_model`` (which
     # documents it): the busiest read.
     out = MatchOut(

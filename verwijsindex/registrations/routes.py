@@ -11,10 +11,10 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
-from verwijsindex.accesslog import Operation, Subject
+from verwijsindex.accesslog import Operation
 from verwijsindex.context import AppContext
-from verwijsindex.errors import NotFound, VerwijsindexError
-from verwijsindex.http.access import access_context, audited, begin_operation, record_read
+from verwijsindex.errors import VerwijsindexError
+from verwijsindex.http.access import access_context, audited, begin_operation
 from verwijsindex.http.deps import (
     Ctx,
     ProfessionalCaller,
@@ -36,7 +36,6 @@ from verwijsindex.http.schemas import (
     RegistrationWithdraw,
     problem_responses,
 )
-from verwijsindex.registrations import repository as repo
 from verwijsindex.registrations.index import RegistrationRequest
 from verwijsindex.registrations.models import Registration, RegistrationRow
 from verwijsindex.registrations.service import BatchItem
@@ -262,24 +261,15 @@ async def list_registrations(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response:
     """The registrations of the caller's organisation, oldest first."""
-    after = decode_cursor(cursor)
-    async with ctx.database.read() as session:
-        rows = await repo.list_registrations(
-            session,
-            organisation_id=caller.actor.organisation_id,
-            status=status,
-            professional_id=professional_id,
-            after=after,
-            limit=limit + 1,
-        )
-    page = rows[:limit]
-    await record_read(
-        ctx,
+    page, more = await ctx.registrations.page(
         access_context(request),
-        Operation.REGISTRATION_LIST,
-        [Subject.registration(registration.id) for registration, _ in page],
+        organisation_id=caller.actor.organisation_id,
+        status=status,
+        professional_id=professional_id,
+        after=decode_cursor(cursor),
+        limit=limit,
     )
-    last = page[-1][0] if len(rows) > limit else None
+    last = page[-1][0] if more else None
     out = RegistrationPage(
         items=[to_out(registration, match_id) for registration, match_id in page],
         next_cursor=None if last is None else encode_cursor(last.created_at, last.id),
@@ -302,20 +292,10 @@ async def get_registration(
     caller: ProfessionalDep,
     request: Request,
 ) -> Response:
-    async with ctx.database.read() as session:
-        found = await repo.registration_of_organisation(
-            session,
-            registration_id=registration_id,
-            organisation_id=caller.actor.organisation_id,
-        )
-    if found is None:
-        raise NotFound("registration not found")
-    registration, match_id = found
-    await record_read(
-        ctx,
+    registration, match_id = await ctx.registrations.get(
         access_context(request),
-        Operation.REGISTRATION_READ,
-        [Subject.registration(registration.id)],
+        organisation_id=caller.actor.organisation_id,
+        registration_id=registration_id,
     )
     # Serialised once here rather than validated again against ``response_model`` (which
     # documents it), as the other hot routes do.

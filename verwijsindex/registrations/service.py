@@ -11,16 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.abuse import AbuseGuard, BulkGrant
-from verwijsindex.accesslog import AccessContext, AccessLogger, Entry, Operation, Subject
+from verwijsindex.accesslog import (
+    AccessContext,
+    AccessLogger,
+    Entry,
+    Operation,
+    Subject,
+    record_read,
+)
 from verwijsindex.clock import Clock
-from verwijsindex.errors import ProfessionalNotInOrganisation, VerwijsindexError
+from verwijsindex.errors import NotFound, ProfessionalNotInOrganisation, VerwijsindexError
 from verwijsindex.keys import KeyRing
 from verwijsindex.organisations import repository as org_repo
+from verwijsindex.registrations import repository as repo
 from verwijsindex.registrations.index import (
     Actor,
     MatchIndex,
@@ -29,6 +37,7 @@ from verwijsindex.registrations.index import (
     SweepResult,
 )
 from verwijsindex.registrations.models import Registration
+from verwijsindex.registrations.repository import RegistrationWithMatch
 from verwijsindex.storage import Database
 from verwijsindex.storage.group_commit import GroupCommitter, GroupedWrite
 
@@ -188,6 +197,51 @@ class RegistrationService:
             position += len(payload)
             results.append([o for o in part if o is not None])
         return results
+
+    async def get(
+        self, access: AccessContext, *, organisation_id: str, registration_id: str
+    ) -> RegistrationWithMatch:
+        """One registration of the organisation with its open match's id; NotFound for
+        another organisation's. Logged before it is returned."""
+        async with self._database.read() as session:
+            found = await repo.registration_of_organisation(
+                session, registration_id=registration_id, organisation_id=organisation_id
+            )
+        if found is None:
+            raise NotFound("registration not found")
+        subjects = [Subject.registration(found[0].id)]
+        await record_read(
+            self._writes, self._access_log, access, Operation.REGISTRATION_READ, subjects
+        )
+        return found
+
+    async def page(
+        self,
+        access: AccessContext,
+        *,
+        organisation_id: str,
+        status: str | None,
+        professional_id: str | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> tuple[list[RegistrationWithMatch], bool]:
+        """Up to ``limit`` of the organisation's registrations after the cursor, oldest first,
+        and whether more follow. Logged: each registration listed."""
+        async with self._database.read() as session:
+            rows = await repo.list_registrations(
+                session,
+                organisation_id=organisation_id,
+                status=status,
+                professional_id=professional_id,
+                after=after,
+                limit=limit + 1,
+            )
+        page = rows[:limit]
+        subjects = [Subject.registration(registration.id) for registration, _ in page]
+        await record_read(
+            self._writes, self._access_log, access, Operation.REGISTRATION_LIST, subjects
+        )
+        return page, len(rows) > limit
 
     async def withdraw(
         self, access: AccessContext, *, actor: Actor, registration_id: str, reason: str

@@ -1,0 +1,64 @@
+"""Reading matches: what an organisation may see of the matches it takes part in, each read
+in the access log before it is answered."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from verwijsindex.accesslog import AccessContext, AccessLogger, Operation, Subject, record_read
+from verwijsindex.errors import NotFound
+from verwijsindex.matches import repository as repo
+from verwijsindex.matches.repository import MatchHead, MatchView
+from verwijsindex.storage import Database
+from verwijsindex.storage.group_commit import GroupCommitter
+
+
+class MatchService:
+    """The matches an organisation takes part in, read in a snapshot and logged."""
+
+    def __init__(
+        self, *, database: Database, writes: GroupCommitter, access_log: AccessLogger
+    ) -> None:
+        self._database = database
+        self._writes = writes
+        self._access_log = access_log
+
+    async def get(self, access: AccessContext, *, organisation_id: str, match_id: str) -> MatchView:
+        """The match with its participants' organisations and contact details; NotFound when
+        the organisation does not take part. Logged: the youth (by match reference) and every
+        professional whose contact details are shown."""
+        async with self._database.read() as session:
+            match = await repo.match_for_organisation(
+                session, match_id=match_id, organisation_id=organisation_id
+            )
+        if match is None:
+            raise NotFound("match not found")
+        subjects = [Subject.match(match.id)]
+        professionals = dict.fromkeys(p.professional_id for p in match.participants)
+        subjects += [Subject.professional(pro_id) for pro_id in professionals]
+        await record_read(self._writes, self._access_log, access, Operation.MATCH_READ, subjects)
+        return match
+
+    async def page(
+        self,
+        access: AccessContext,
+        *,
+        organisation_id: str,
+        status: str | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> tuple[list[MatchHead], bool]:
+        """Up to ``limit`` of the organisation's matches after the cursor, oldest first, and
+        whether more follow. Logged: each match listed."""
+        async with self._database.read() as session:
+            rows = await repo.list_matches(
+                session,
+                organisation_id=organisation_id,
+                status=status,
+                after=after,
+                limit=limit + 1,
+            )
+        page = rows[:limit]
+        subjects = [Subject.match(m.id) for m in page]
+        await record_read(self._writes, self._access_log, access, Operation.MATCH_LIST, subjects)
+        return page, len(rows) > limit
