@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from verwijsindex.accesslog import start_span
 from verwijsindex.http.input_checks import control_character_in_json, control_character_in_request
+from verwijsindex.http.problems import problem_body
 from verwijsindex.logging import get_logger
 
 log = get_logger("verwijsindex.access")
@@ -36,23 +37,7 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 def _problem(status: int, code: str, detail: str, *, instance: str | None = None) -> bytes:
-    from verwijsindex.http.problems import PROBLEM_BASE
-
-    titles = {
-        400: "Bad Request",
-        413: "Content Too Large",
-        415: "Unsupported Media Type",
-        500: "Internal Server Error",
-    }
-    body = {
-        "type": PROBLEM_BASE + code,
-        "title": titles[status],
-        "status": status,
-        "detail": detail,
-    }
-    if instance:
-        body["instance"] = instance
-    return json.dumps(body).encode()
+    return json.dumps(problem_body(status, code, detail, instance=instance)).encode()
 
 
 class StrictJSONError(ValueError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
@@ -91,15 +92,16 @@ class ApiProblem(Exception):
         self.extra = extra or {}
 
 
-def problem_response(
+def problem_body(
     status: int,
     code: str,
     detail: str,
     *,
     instance: str | None = None,
-    headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
-) -> JSONResponse:
+) -> dict[str, Any]:
+    """The RFC 9457 members of a problem: the one builder (responses here, and the
+    middleware's answers before routing)."""
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
         "title": _TITLES.get(status, "Error"),
@@ -110,6 +112,19 @@ def problem_response(
         body["instance"] = instance
     if extra:
         body.update(extra)
+    return body
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body = problem_body(status, code, detail, instance=instance, extra=extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -152,20 +167,6 @@ async def record_refusal(request: Request, status: int) -> None:
         log.error("access_log_write_failed", error_type=type(exc).__name__, status=status)
 
 
-def status_for(exc: VerwijsindexError) -> int:
-    if isinstance(exc, RateLimited):
-        return 429
-    if isinstance(exc, InvalidInput):
-        return 422
-    if isinstance(exc, Forbidden):
-        return 403
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, Conflict):
-        return 409
-    return 400
-
-
 def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str, list[dict[str, str]]]:
     """Summarise pydantic errors by location and kind only; never the offending input."""
     errors = exc.errors()
@@ -185,7 +186,29 @@ def _describe_validation(exc: RequestValidationError) -> tuple[int, str, str, li
     return 422, "validation-error", "the request does not match the schema", fields
 
 
-_CONSENT_PROBLEMS: tuple[tuple[type[ConsentError], int, str], ...] = (
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What an expected error becomes: status, stable code, a detail that never echoes input,
+    extra members and headers."""
+
+    status: int
+    code: str
+    detail: str
+    extra: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
+
+
+# The one table of expected errors → (status, code). The most specific class first; a code of
+# None is the error's own ``code`` (domain errors carry theirs). Details: a domain or consent
+# error's own message (written never to hold input); a notifier error's is fixed below
+# (``_NOTIFIER_DETAILS``), so no URL or secret is echoed.
+_TABLE: tuple[tuple[type[Exception], int, str | None], ...] = (
+    (RateLimited, 429, None),
+    (InvalidInput, 422, None),
+    (Forbidden, 403, None),
+    (NotFound, 404, None),
+    (Conflict, 409, None),
+    (VerwijsindexError, 400, None),
     (ConsentRequired, 403, "consent-required"),
     (InvalidBirthDate, 422, "invalid-birth-date"),
     (InvalidEncryptionKey, 422, "invalid-encryption-key"),
@@ -197,32 +220,51 @@ _CONSENT_PROBLEMS: tuple[tuple[type[ConsentError], int, str], ...] = (
     (StaleConsentReference, 409, "consent-changed"),
     (LedgerInconsistent, 500, "ledger-inconsistent"),
     (ConsentLedgerMismatch, 409, "consent-ledger-mismatch"),
+    (ConsentError, 400, "consent-error"),
+    (UnsafeWebhookURL, 422, "unsafe-webhook-url"),
+    (EndpointNotFound, 404, "webhook-endpoint-not-found"),
+    (MessageNotFound, 404, "webhook-message-not-found"),
+    (NotifierError, 500, "webhook-error"),
 )
+_NOTIFIER_DETAILS: dict[type[Exception], str] = {
+    EndpointNotFound: "webhook endpoint not found",
+    MessageNotFound: "webhook message not found",
+    NotifierError: "the webhook operation failed",
+}
+EXPECTED = (VerwijsindexError, ConsentError, NotifierError)
+"""The error classes :func:`problem_of` maps: what the service raises on purpose."""
 
 
-def consent_problem(exc: ConsentError) -> tuple[int, str, dict[str, Any]]:
-    """Status, problem code and extra members for an error of the consent package."""
-    for kind, status, code in _CONSENT_PROBLEMS:
-        if isinstance(exc, kind):
-            extra: dict[str, Any] = {}
-            if isinstance(exc, ConsentRequired):
-                extra = {"missing": list(exc.missing), "refused_by": list(exc.refused_by)}
-            elif isinstance(exc, ConsentLedgerMismatch):
-                extra = {"ledger_index": exc.ledger_index, "fields": list(exc.fields)}
-            return status, code, extra
-    return 400, "consent-error", {}
+def problem_of(exc: Exception) -> Problem:
+    """The problem an expected error (:data:`EXPECTED`) is answered with."""
+    found = next((row for row in _TABLE if isinstance(exc, row[0])), None)
+    if found is None:  # pragma: no cover - only EXPECTED errors are handed here
+        return Problem(500, "internal-error", "an unexpected error occurred")
+    kind, status, code = found
+    extra: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
+    if isinstance(exc, VerwijsindexError):
+        detail = exc.detail
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, NotifierError):
+        detail = str(exc) if isinstance(exc, UnsafeWebhookURL) else _NOTIFIER_DETAILS[kind]
+        if isinstance(exc, UnsafeWebhookURL):
+            extra = {"reason": exc.reason}
+    else:
+        detail = str(exc)
+        if isinstance(exc, ConsentRequired):
+            extra = {"missing": list(exc.missing), "refused_by": list(exc.refused_by)}
+        elif isinstance(exc, ConsentLedgerMismatch):
+            extra = {"ledger_index": exc.ledger_index, "fields": list(exc.fields)}
+    if code is None:
+        code = str(getattr(exc, "code", "error"))
+    return Problem(status, code, detail, extra, headers)
 
 
-def _notifier_problem(exc: NotifierError) -> tuple[int, str, str, dict[str, Any] | None]:
-    """Map an error of :mod:`notifier`; the detail names a rule, never the URL or a secret."""
-    if isinstance(exc, UnsafeWebhookURL):
-        return 422, "unsafe-webhook-url", str(exc), {"reason": exc.reason}
-    if isinstance(exc, EndpointNotFound):
-        return 404, "webhook-endpoint-not-found", "webhook endpoint not found", None
-    if isinstance(exc, MessageNotFound):
-        return 404, "webhook-message-not-found", "webhook message not found", None
-    log.error("notifier_error", error_type=type(exc).__name__)
-    return 500, "webhook-error", "the webhook operation failed", None
+def status_for(exc: VerwijsindexError) -> int:
+    """The HTTP status of a domain error (for per-item results of a batch)."""
+    return problem_of(exc).status
 
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
@@ -264,28 +306,23 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ConsentError)
-    async def _consent(request: Request, exc: ConsentError) -> JSONResponse:
-        status, code, extra = consent_problem(exc)
-        if status >= 500:
-            log.error("consent_error", error_type=type(exc).__name__, path=request.url.path)
-        return problem_response(status, code, str(exc), instance=request.url.path, extra=extra)
-
-    @app.exception_handler(NotifierError)
-    async def _notifier(request: Request, exc: NotifierError) -> JSONResponse:
-        status, code, detail, extra = _notifier_problem(exc)
-        return problem_response(status, code, detail, instance=request.url.path, extra=extra)
-
-    @app.exception_handler(VerwijsindexError)
-    async def _domain(request: Request, exc: VerwijsindexError) -> JSONResponse:
-        status = status_for(exc)
-        await record_refusal(request, status)
-        headers = None
-        if isinstance(exc, RateLimited):
-            headers = {"Retry-After": str(exc.retry_after)}
+    async def _expected(request: Request, exc: Exception) -> JSONResponse:
+        problem = problem_of(exc)
+        if problem.status >= 500:
+            log.error("expected_error", error_type=type(exc).__name__, path=request.url.path)
+        if isinstance(exc, VerwijsindexError | ConsentError):
+            await record_refusal(request, problem.status)
         return problem_response(
-            status, exc.code, exc.detail, instance=request.url.path, headers=headers
+            problem.status,
+            problem.code,
+            problem.detail,
+            instance=request.url.path,
+            headers=problem.headers,
+            extra=problem.extra,
         )
+
+    for kind in EXPECTED:
+        app.add_exception_handler(kind, _expected)
 
     @app.exception_handler(ApiProblem)
     async def _api(request: Request, exc: ApiProblem) -> JSONResponse:
