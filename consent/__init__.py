@@ -17,6 +17,7 @@ Example::
         checkpoint = await service.ledger.checkpoint(session, at=now)
 """
 
+from consent._audit import event_from_record, exchange_problems
 from consent._db import ConsentBase
 from consent._errors import (
     ConsentError,
@@ -49,6 +50,7 @@ from consent._rules import (
     current_age_band,
     fold,
     state,
+    validate_justification,
     validate_legal_ground,
 )
 from consent._service import (
@@ -113,6 +115,8 @@ __all__ = [
     "canonical_json",
     "commitment",
     "current_age_band",
+    "event_from_record",
+    "exchange_problems",
     "exchange_record",
     "fold",
     "legal_ground_reference",
@@ -121,5 +125,6 @@ __all__ = [
     "state",
     "to_consent_record",
     "to_fhir_consent",
+    "validate_justification",
     "validate_legal_ground",
 ]
