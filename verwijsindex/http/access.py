@@ -98,15 +98,24 @@ def printable(value: str) -> str:
 
 
 async def record_read(
-    ctx: AppContext, access: AccessContext, operation: Operation, subjects: Sequence[Subject]
+    ctx: AppContext,
+    access: AccessContext,
+    operation: Operation,
+    subjects: Sequence[Subject],
+    *,
+    reference: str | None = None,
 ) -> None:
     """Record a successful read (one record per subject) and return once it is durable.
 
     The data was read in a read-only snapshot; the records go through the group committer,
     so concurrent reads share one append and one commit instead of each taking the write lock
     (SQLite) for a transaction of its own. The response is sent only after this returns.
-    No subjects: one record without a subject, as :meth:`AccessLogger.record_many` does."""
-    entries = [Entry(access, operation, subject) for subject in (subjects or [Subject()])]
+    No subjects: one record without a subject, as :meth:`AccessLogger.record_many` does.
+    ``reference`` names what was read when the subject does not (e.g. a consent event)."""
+    entries = [
+        Entry(access, operation, subject, reference=reference)
+        for subject in (subjects or [Subject()])
+    ]
     await ctx.writes.run_batched(APPEND_ENTRIES, (ctx.access_log, entries))
 
 

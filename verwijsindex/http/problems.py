@@ -269,6 +269,7 @@ def install_error_handlers(app: FastAPI) -> None:
         status, code, extra = consent_problem(exc)
         if status >= 500:
             log.error("consent_error", error_type=type(exc).__name__, path=request.url.path)
+        await record_refusal(request, status)
         return problem_response(status, code, str(exc), instance=request.url.path, extra=extra)
 
     @app.exception_handler(NotifierError)
