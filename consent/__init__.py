@@ -17,7 +17,7 @@ Example::
         checkpoint = await service.ledger.checkpoint(session, at=now)
 """
 
-from consent._audit import event_from_record, exchange_problems
+from consent._audit import exchange_decision, exchange_problems
 from consent._db import ConsentBase
 from consent._errors import (
     ConsentError,
@@ -56,6 +56,7 @@ from consent._rules import (
 from consent._service import (
     ConsentService,
     SweepCounts,
+    event_from_record,
     exchange_record,
     legal_ground_reference,
     record_differences,
@@ -116,6 +117,7 @@ __all__ = [
     "commitment",
     "current_age_band",
     "event_from_record",
+    "exchange_decision",
     "exchange_problems",
     "exchange_record",
     "fold",

@@ -1,10 +1,10 @@
 """The consent rules as an auditor replays them over the ledger's records.
 
 A consent-event record parses back to the :class:`ConsentEvent` it was written from
-(:func:`event_from_record`, the inverse of :func:`consent._service.event_record`), and an
+(:func:`consent._service.event_from_record`, the inverse of ``event_record``), and an
 exchange record is checked against the events recorded before it with the same
-:func:`fold` and :func:`validate_justification` the exchange gate applied
-(:func:`exchange_problems`). ``verwijsindex audit verify`` calls these;
+:func:`fold` (:func:`exchange_decision`) and :func:`validate_justification` the exchange
+gate applied (:func:`exchange_problems`). ``verwijsindex audit verify`` calls these;
 ``scripts/verify_ledger.py`` writes the same rules out on its own (standard library only),
 and ``tests/scripts/test_verify_ledger_rules.py`` holds the two in step.
 
@@ -20,45 +20,25 @@ from datetime import datetime
 from typing import Any
 
 from consent._errors import InvalidConsent
-from consent._rules import ConsentEvent, fold, validate_justification
+from consent._rules import ConsentEvent, Decision, fold, validate_justification
 from consent._service import legal_ground_reference
-from consent._vocabulary import (
-    AgeBand,
-    DataCategory,
-    Direction,
-    EventKind,
-    GrantorRole,
-    LegalGround,
-    Method,
-    Purpose,
-)
+from consent._vocabulary import DataCategory, LegalGround, Purpose
 
-__all__ = ["event_from_record", "exchange_problems"]
+__all__ = ["exchange_decision", "exchange_problems"]
 
 _LEGAL_GROUNDS = frozenset(g.value for g in LegalGround)
 
 
-def _time(value: Any) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def event_from_record(record: Mapping[str, Any]) -> ConsentEvent:
-    """The consent event a ledger record of type ``consent-event`` stands for."""
-    recorded_at = datetime.fromisoformat(record["recorded_at"])
-    return ConsentEvent(
-        id=record["id"],
-        recorded_at=recorded_at,
-        organisation_id=record["organisation_id"],
-        counterpart_organisation_id=record["counterpart_organisation_id"],
-        kind=EventKind(record["event"]),
-        grantor=GrantorRole(record["grantor"]),
+def exchange_decision(record: Mapping[str, Any], events: Sequence[ConsentEvent]) -> Decision:
+    """The decision the exchange gate makes for a ledger record of type ``exchange`` on
+    consent: the events of its match folded at its time for its flow, purpose and category."""
+    return fold(
+        events,
+        sender=record["sender_organisation_id"],
+        recipient=record["recipient_organisation_id"],
         purpose=Purpose(record["purpose"]),
-        data_categories=frozenset(DataCategory(c) for c in record["data_categories"]),
-        direction=Direction(record["direction"]),
-        age_band=AgeBand(record["age_band"]),
-        method=Method(record["method"]),
-        valid_from=_time(record["valid_from"]),
-        valid_until=_time(record["valid_until"]),
+        category=DataCategory(record["data_category"]),
+        at=datetime.fromisoformat(record["created_at"]),
     )
 
 
@@ -92,14 +72,7 @@ def exchange_problems(
         return problems
     if record.get("basis") != "consent":
         return ["exchange without a basis"]
-    decision = fold(
-        events,
-        sender=record["sender_organisation_id"],
-        recipient=record["recipient_organisation_id"],
-        purpose=Purpose(record["purpose"]),
-        category=DataCategory(record["data_category"]),
-        at=datetime.fromisoformat(record["created_at"]),
-    )
+    decision = exchange_decision(record, events)
     if not decision.allowed:
         return ["exchange not covered by consent at its time"]
     if list(decision.consent_reference) != record.get("consent_reference"):

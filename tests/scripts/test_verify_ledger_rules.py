@@ -24,6 +24,7 @@ from consent import (
     canonical_json,
     commitment,
     event_from_record,
+    exchange_decision,
     fold,
     validate_justification,
 )
@@ -297,14 +298,7 @@ def exchange_records(draw: st.DrawFn, number: int, earlier: list[str]) -> dict[s
 def _current_reference(record: dict[str, Any], events: list[Any]) -> list[str]:
     """The consent reference the gate would have bound (empty where it would have refused)."""
     try:
-        decision = fold(
-            events,
-            sender=record["sender_organisation_id"],
-            recipient=record["recipient_organisation_id"],
-            purpose=Purpose(record["purpose"]),
-            category=DataCategory(record["data_category"]),
-            at=datetime.fromisoformat(record["created_at"]),
-        )
+        decision = exchange_decision(record, events)
     except MALFORMED:
         return []
     return list(decision.consent_reference)

@@ -233,24 +233,25 @@ async def _participants(session: AsyncSession, match_id: str, organisation_id: s
 
 
 def _consent_out(row: ConsentEventRow) -> ConsentOut:
+    event = to_event(row)
     return ConsentOut(
-        id=row.id,
+        id=event.id,
         match_id=row.match_id,
         ledger_index=row.ledger_index,
-        organisation_id=row.organisation_id,
-        counterpart_organisation_id=row.counterpart_organisation_id,
+        organisation_id=event.organisation_id,
+        counterpart_organisation_id=event.counterpart_organisation_id,
         recorded_by=row.recorded_by,
-        event=EventKind(row.kind),
-        grantor=GrantorRole(row.grantor),
-        purpose=Purpose(row.purpose),
-        data_categories=[DataCategory(c) for c in row.data_categories.split(",")],
-        direction=Direction(row.direction),
-        age_band=AgeBand(row.age_band),
-        method=Method(row.method),
-        valid_from=row.valid_from,
-        valid_until=row.valid_until,
-        evidence_hash=row.evidence_hash,
-        recorded_at=row.recorded_at,
+        event=event.kind,
+        grantor=event.grantor,
+        purpose=event.purpose,
+        data_categories=sorted(event.data_categories),
+        direction=event.direction,
+        age_band=event.age_band,
+        method=event.method,
+        valid_from=event.valid_from,
+        valid_until=event.valid_until,
+        evidence_hash=event.evidence_hash,
+        recorded_at=event.recorded_at,
     )
 
 
@@ -270,6 +271,28 @@ def _summary(e: Exchange) -> ExchangeSummary:
         acknowledged_at=e.acknowledged_at,
         deleted_at=e.deleted_at,
         deletion_reason=e.deletion_reason,
+    )
+
+
+async def _record_write(
+    ctx: Ctx,
+    session: AsyncSession,
+    request: Request,
+    operation: Operation,
+    match_id: str,
+    reference: str,
+    *,
+    reason: str | None = None,
+) -> None:
+    """Record a write about the match's youth in its own transaction: the record commits if
+    and only if the write does. ``reference`` is the consent event or exchange."""
+    await ctx.access_log.record(
+        session,
+        access_context(request),
+        operation=operation,
+        subject=Subject.match(match_id),
+        reason=reason,
+        reference=reference,
     )
 
 
@@ -316,13 +339,7 @@ async def record_consent(
             valid_until=body.valid_until,
             evidence_hash=body.evidence_hash,
         )
-        await ctx.access_log.record(
-            session,
-            access_context(request),
-            operation=Operation.CONSENT_RECORD,
-            subject=Subject.match(match_id),
-            reference=row.id,
-        )
+        await _record_write(ctx, session, request, Operation.CONSENT_RECORD, match_id, row.id)
         return _consent_out(row)
 
 
@@ -554,13 +571,14 @@ async def create_exchange(
             consent_reference=body.consent_reference,
             recipient_key_id=body.recipient_key_id,
         )
-        await ctx.access_log.record(
+        await _record_write(
+            ctx,
             session,
-            access_context(request),
-            operation=Operation.EXCHANGE_CREATE,
-            subject=Subject.match(match_id),
+            request,
+            Operation.EXCHANGE_CREATE,
+            match_id,
+            exchange.id,
             reason=exchange.legal_ground,
-            reference=exchange.id,
         )
         return ExchangeCreated(
             id=exchange.id,
@@ -606,19 +624,6 @@ def _audited_exchange(operation: Operation) -> Any:
     return audited(operation, ref_type="exchange", ref_param="exchange_id")
 
 
-async def _record_exchange(
-    ctx: Ctx, session: AsyncSession, request: Request, operation: Operation, exchange: Exchange
-) -> None:
-    """Record the recipient's access to one exchange, in the transaction that changes it."""
-    await ctx.access_log.record(
-        session,
-        access_context(request),
-        operation=operation,
-        subject=Subject.match(exchange.match_id),
-        reference=exchange.id,
-    )
-
-
 @router.get(
     "/v1/exchanges/{exchange_id}",
     response_model=ExchangeOut,
@@ -638,7 +643,7 @@ async def get_exchange(
             organisation_id=caller.actor.organisation_id,
             now=ctx.clock.now(),
         )
-        await _record_exchange(ctx, session, request, Operation.EXCHANGE_READ, e)
+        await _record_write(ctx, session, request, Operation.EXCHANGE_READ, e.match_id, e.id)
         summary = _summary(e)
         assert e.enc is not None and e.ciphertext is not None
         enc, ciphertext = bytes(e.enc), bytes(e.ciphertext)
@@ -683,5 +688,5 @@ async def acknowledge_exchange(
             organisation_id=caller.actor.organisation_id,
             now=ctx.clock.now(),
         )
-        await _record_exchange(ctx, session, request, Operation.EXCHANGE_ACKNOWLEDGE, e)
+        await _record_write(ctx, session, request, Operation.EXCHANGE_ACKNOWLEDGE, e.match_id, e.id)
         return _summary(e)

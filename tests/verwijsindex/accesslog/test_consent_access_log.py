@@ -65,14 +65,31 @@ def _match(match_id: str) -> tuple[str, str]:
     return ("match", match_id)
 
 
+async def _matched(
+    client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
+) -> tuple[str, Log]:
+    """A match of the first two callers, and the log from here on."""
+    match_id = await open_match(client, callers[:2], bsn=BSN, birth=FROM_16)
+    log = Log(ctx)
+    await log.new()
+    return match_id, log
+
+
+async def _logged_values(ctx: AppContext) -> list[str]:
+    """Every value of every access-log record, as text."""
+    return [
+        str(getattr(x, c.key))
+        for x in await records(ctx)
+        for c in AccessLogRecord.__table__.columns
+    ]
+
+
 class TestConsentRoutes:
     async def test_each_consent_route_records_its_operation_on_the_match(
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
         a, b, _ = callers
-        match_id = await open_match(client, [a, b], bsn=BSN, birth=FROM_16)
-        log = Log(ctx)
-        await log.new()
+        match_id, log = await _matched(client, callers, ctx)
         org = a.organisation_id
 
         r = await client.post(
@@ -151,8 +168,7 @@ class TestConsentRoutes:
             ("consent.record", "denied", None, *_match(match_id), None, None),
             ("consent.record", "failure", a.organisation_id, *_match(match_id), None, None),
         ]
-        assert not any("1990" in str(getattr(x, c.key)) for x in await records(ctx)
-                       for c in AccessLogRecord.__table__.columns)  # fmt: skip
+        assert not any("1990" in value for value in await _logged_values(ctx))
 
 
 class TestExchangeRoutes:
@@ -160,9 +176,7 @@ class TestExchangeRoutes:
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
         a, b, _ = callers
-        match_id = await open_match(client, [a, b], bsn=BSN, birth=FROM_16)
-        log = Log(ctx)
-        await log.new()
+        match_id, log = await _matched(client, callers, ctx)
         recipient = await with_key(client, b)
         _, public = hpke_generate_keypair()
         r = await client.put(
@@ -242,10 +256,6 @@ class TestExchangeRoutes:
         assert r.status_code == 201, r.text
         r = await client.get(f"/v1/exchanges/{r.json()['id']}", headers=b.headers)
         assert r.status_code == 200
-        values = [
-            str(getattr(x, c.key))
-            for x in await records(ctx)
-            for c in AccessLogRecord.__table__.columns
-        ]
+        values = await _logged_values(ctx)
         for secret in (BSN, FROM_16, body["ciphertext"], JUSTIFICATION[:40], "violence"):
             assert not any(secret in v for v in values), secret
