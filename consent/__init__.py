@@ -17,6 +17,7 @@ Example::
         checkpoint = await service.ledger.checkpoint(session, at=now)
 """
 
+from consent._audit import exchange_decision, exchange_problems
 from consent._db import ConsentBase
 from consent._errors import (
     ConsentError,
@@ -49,11 +50,13 @@ from consent._rules import (
     current_age_band,
     fold,
     state,
+    validate_justification,
     validate_legal_ground,
 )
 from consent._service import (
     ConsentService,
     SweepCounts,
+    event_from_record,
     exchange_record,
     legal_ground_reference,
     record_differences,
@@ -113,6 +116,9 @@ __all__ = [
     "canonical_json",
     "commitment",
     "current_age_band",
+    "event_from_record",
+    "exchange_decision",
+    "exchange_problems",
     "exchange_record",
     "fold",
     "legal_ground_reference",
@@ -121,5 +127,6 @@ __all__ = [
     "state",
     "to_consent_record",
     "to_fhir_consent",
+    "validate_justification",
     "validate_legal_ground",
 ]

@@ -433,18 +433,13 @@ def _sentences(text: str) -> list[str]:
     return [p for p in (part.strip() for part in parts) if len(p.split()) >= 3]
 
 
-def validate_legal_ground(code: str, justification: str) -> LegalGroundClaim:
-    """Check a legal ground for an exchange without consent.
+def validate_justification(justification: object) -> str:
+    """Check the written justification of a legal ground; return it without surrounding
+    white space, or raise :class:`InvalidConsent` naming the rule it breaks.
 
-    ``code`` must be one of :class:`LegalGround`. The justification must be at least
-    100 characters and three sentences (of three or more words each), at most 4000
-    characters, and may not contain a run of nine digits (a BSN has no place in it).
+    At least 100 characters and three sentences (of three or more words each), at most
+    4000 characters, and no run of nine digits (a BSN has no place in it).
     """
-    try:
-        ground = LegalGround(code)
-    except ValueError:
-        allowed = ", ".join(g.value for g in LegalGround)
-        raise InvalidConsent(f"unknown legal ground; expected one of: {allowed}") from None
     if not isinstance(justification, str):
         raise InvalidConsent("the justification must be text")
     text = justification.strip()
@@ -462,4 +457,18 @@ def validate_legal_ground(code: str, justification: str) -> LegalGroundClaim:
         )
     if _BSN_LIKE.search(text):
         raise InvalidConsent("the justification must not contain a BSN or other long number")
-    return LegalGroundClaim(ground=ground, justification=text)
+    return text
+
+
+def validate_legal_ground(code: str, justification: str) -> LegalGroundClaim:
+    """Check a legal ground for an exchange without consent.
+
+    ``code`` must be one of :class:`LegalGround`; the justification must pass
+    :func:`validate_justification`.
+    """
+    try:
+        ground = LegalGround(code)
+    except ValueError:
+        allowed = ", ".join(g.value for g in LegalGround)
+        raise InvalidConsent(f"unknown legal ground; expected one of: {allowed}") from None
+    return LegalGroundClaim(ground=ground, justification=validate_justification(justification))

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -55,6 +56,7 @@ __all__ = [
     "ConsentService",
     "ExchangeBasis",
     "SweepCounts",
+    "event_from_record",
     "exchange_record",
     "legal_ground_reference",
     "record_differences",
@@ -115,6 +117,31 @@ def event_record(event: ConsentEvent, *, match_id: str) -> dict[str, object]:
         "valid_from": _iso(event.valid_from),
         "valid_until": _iso(event.valid_until),
     }
+
+
+def _time(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def event_from_record(record: Mapping[str, Any]) -> ConsentEvent:
+    """The consent event a ledger record of type ``consent-event`` stands for (the inverse of
+    :func:`event_record`). A malformed record raises ``KeyError``, ``TypeError`` or
+    ``ValueError`` (:class:`InvalidConsent` is one)."""
+    return ConsentEvent(
+        id=record["id"],
+        recorded_at=datetime.fromisoformat(record["recorded_at"]),
+        organisation_id=record["organisation_id"],
+        counterpart_organisation_id=record["counterpart_organisation_id"],
+        kind=EventKind(record["event"]),
+        grantor=GrantorRole(record["grantor"]),
+        purpose=Purpose(record["purpose"]),
+        data_categories=frozenset(DataCategory(c) for c in record["data_categories"]),
+        direction=Direction(record["direction"]),
+        age_band=AgeBand(record["age_band"]),
+        method=Method(record["method"]),
+        valid_from=_time(record["valid_from"]),
+        valid_until=_time(record["valid_until"]),
+    )
 
 
 _TIMESTAMP_KEYS = frozenset({"recorded_at", "created_at", "valid_from", "valid_until"})

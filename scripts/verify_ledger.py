@@ -15,7 +15,9 @@ What it checks, in order:
 4. all leaf hashes replay to the checkpoint's root hash;
 5. business rules: every exchange is covered by the consent events recorded before it
    (age bands, precedence, expiry, as in docs/consent.md) with the same consent reference,
-   or by a legal ground from the fixed list that is flagged for review;
+   or by a legal ground from the fixed list that is flagged for review, with a written
+   justification that meets the service's rule (100 to 4000 characters, three sentences,
+   no run of nine digits); a record the service would not have written is named malformed;
 6. the ``consent_events`` and ``exchanges`` tables (``/v1/audit/table-records``) say what
    the ledger says: every row matches the entry it claims to be, every consent-event and
    exchange entry has its row, and no row claims an entry the log does not hold.
@@ -40,6 +42,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import sys
 import urllib.error
 import urllib.parse
@@ -55,8 +58,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 Fetch = Callable[[str], bytes]
 PAGE = 1000
-LEGAL_GROUNDS = {"meldrecht", "court-measure", "legal-duty"}
-MIN_JUSTIFICATION = 100
 
 
 class VerificationError(Exception):
@@ -195,14 +196,42 @@ def verify_checkpoint(note: str, key: PinnedKey) -> Checkpoint:
 
 
 # --- the consent rules (docs/consent.md) -------------------------------------------------
+#
+# The same rules as the service's package ``consent`` (fold, age bands, precedence, the
+# legal-ground rules), written out with plain strings; tests/scripts/test_verify_ledger_rules.py
+# feeds random records to both and demands the same verdicts.
+
+KINDS = ("given", "refused", "withdrawn")
+GRANTORS = ("youth", "parent", "guardian")
+PURPOSES = ("care-coordination", "safety-assessment", "education-support")
+CATEGORIES = ("care", "education", "safety", "health", "justice")
+DIRECTIONS = ("outgoing", "incoming", "both")
+BANDS = ("under-12", "12-15", "16-plus")
+METHODS = ("oral", "written", "digital")
+LEGAL_GROUNDS = ("meldrecht", "court-measure", "legal-duty")
+MIN_JUSTIFICATION_CHARS = 100
+MAX_JUSTIFICATION_CHARS = 4000
+MIN_JUSTIFICATION_SENTENCES = 3
+SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
+NINE_DIGITS = re.compile(r"\d{9}")
 
 
-def _t(value: str) -> datetime:
-    return datetime.fromisoformat(value)
+def _aware(value: Any, name: str) -> datetime:
+    """An ISO 8601 time with an offset (``TypeError``/``ValueError`` otherwise)."""
+    moment = datetime.fromisoformat(value)
+    if moment.utcoffset() is None:
+        raise ValueError(f"{name} has no offset")
+    return moment
 
 
-def _opt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+def _opt(value: Any, name: str) -> datetime | None:
+    return None if value is None else _aware(value, name)
+
+
+def _code(value: Any, codes: tuple[str, ...], name: str) -> str:
+    if value not in codes:
+        raise ValueError(f"unknown {name}")
+    return str(value)
 
 
 def _flows(e: dict[str, Any]) -> set[tuple[str, str]]:
@@ -212,16 +241,40 @@ def _flows(e: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def prepare(record: dict[str, Any]) -> dict[str, Any]:
-    """A consent-event record with its scope and times parsed once (private ``_`` keys)."""
-    recorded = _t(record["recorded_at"])
+    """A consent-event record with its scope and times parsed once (private ``_`` keys).
+
+    Raises ``KeyError``, ``TypeError`` or ``ValueError`` for a record the service would not
+    have written (a missing field, an unknown code, a time without offset, an empty id, a
+    counterpart that is the recorder, a refusal with a validity period, an empty or inverted
+    validity)."""
+    recorded = _aware(record["recorded_at"], "recorded_at")
+    for key in ("id", "organisation_id", "counterpart_organisation_id"):
+        if not isinstance(record[key], str) or not record[key]:
+            raise ValueError(f"{key} must be a non-empty string")
+    if record["organisation_id"] == record["counterpart_organisation_id"]:
+        raise ValueError("the counterpart must be another organisation")
+    kind = _code(record["event"], KINDS, "event")
+    _code(record["grantor"], GRANTORS, "grantor")
+    _code(record["purpose"], PURPOSES, "purpose")
+    categories = frozenset(_code(c, CATEGORIES, "category") for c in record["data_categories"])
+    _code(record["direction"], DIRECTIONS, "direction")
+    _code(record["age_band"], BANDS, "age band")
+    _code(record["method"], METHODS, "method")
+    if not categories:
+        raise ValueError("no data categories")
+    valid_from = _opt(record["valid_from"], "valid_from")
+    valid_until = _opt(record["valid_until"], "valid_until")
+    if kind != "given" and (valid_from is not None or valid_until is not None):
+        raise ValueError("only a grant has a validity period")
+    start = valid_from or recorded
+    if valid_until is not None and valid_until <= start:
+        raise ValueError("valid_until must be after the start of validity")
     return {
         **record,
-        "_scope": frozenset(
-            (s, r, c) for s, r in _flows(record) for c in record["data_categories"]
-        ),
+        "_scope": frozenset((s, r, c) for s, r in _flows(record) for c in categories),
         "_recorded": recorded,
-        "_from": _opt(record["valid_from"]) or recorded,
-        "_until": _opt(record["valid_until"]),
+        "_from": start,
+        "_until": valid_until,
     }
 
 
@@ -294,6 +347,65 @@ def fold(
     if "parent" in counted and all(verdicts[r][0] == "none" for r in ("parent", "guardian")):
         return False, []
     return True, sorted(i for r in counted for i in verdicts[r][1])
+
+
+def justification_problem(justification: Any) -> str | None:
+    """What is wrong with the written justification of a legal ground, or ``None``: at least
+    100 characters and three sentences of three or more words, at most 4000 characters, no
+    run of nine digits (surrounding white space not counted)."""
+    if not isinstance(justification, str):
+        return "the justification must be text"
+    text = justification.strip()
+    if len(text) < MIN_JUSTIFICATION_CHARS:
+        return f"the justification must be at least {MIN_JUSTIFICATION_CHARS} characters"
+    if len(text) > MAX_JUSTIFICATION_CHARS:
+        return f"the justification must be at most {MAX_JUSTIFICATION_CHARS} characters"
+    sentences = [
+        p for p in (part.strip() for part in SENTENCE_END.split(text)) if len(p.split()) >= 3
+    ]
+    if len(sentences) < MIN_JUSTIFICATION_SENTENCES:
+        return f"the justification must have at least {MIN_JUSTIFICATION_SENTENCES} sentences"
+    if NINE_DIGITS.search(text):
+        return "the justification must not contain a BSN or other long number"
+    return None
+
+
+def exchange_problems(
+    record: dict[str, Any], events: list[dict[str, Any]], personal: Any
+) -> list[str]:
+    """What is wrong with an exchange record, given the prepared consent events of its match
+    recorded before it and its opened personal fields (``None`` once erased). Raises
+    ``KeyError``, ``TypeError`` or ``ValueError`` for a malformed consent-based record."""
+    if record.get("basis") == "legal-ground":
+        ground = record.get("legal_ground")
+        problems = []
+        if ground not in LEGAL_GROUNDS:
+            problems.append("exchange on an unknown legal ground")
+        if record.get("flagged_for_review") is not True:
+            problems.append("legal-ground exchange not flagged for review")
+        if record.get("consent_reference") != [f"legal-ground:{ground}"]:
+            problems.append("legal-ground exchange with a wrong reference")
+        if personal is not None:
+            problem = justification_problem(
+                personal.get("justification") if isinstance(personal, dict) else None
+            )
+            if problem is not None:
+                problems.append(f"legal ground without a valid written justification ({problem})")
+        return problems
+    if record.get("basis") != "consent":
+        return ["exchange without a basis"]
+    sender, recipient = record["sender_organisation_id"], record["recipient_organisation_id"]
+    purpose = _code(record["purpose"], PURPOSES, "purpose")
+    category = _code(record["data_category"], CATEGORIES, "category")
+    at = _aware(record["created_at"], "created_at")
+    if sender == recipient:
+        raise ValueError("sender and recipient must be different organisations")
+    allowed, reference = fold(events, sender, recipient, purpose, category, at)
+    if not allowed:
+        return ["exchange not covered by consent at its time"]
+    if reference != record.get("consent_reference"):
+        return ["exchange cites consent events other than those covering it"]
+    return []
 
 
 # --- the verification --------------------------------------------------------------------
@@ -396,72 +508,38 @@ def check_entries(
             continue
         if canonical(record) != data:
             report.violations.append(f"{name}: record is not canonical JSON")
-        if records is not None and isinstance(index, int) and isinstance(record, dict):
+        if not isinstance(record, dict):
+            report.violations.append(f"{name}: record is not a JSON object")
+            continue
+        if records is not None and isinstance(index, int):
             records.setdefault(index, record)
         salt, personal = entry.get("salt"), entry.get("personal")
+        opened: Any = None
         if salt is None and personal is None:
             report.erased += 1
-            opened: dict[str, Any] | None = None
         elif salt is None or personal is None:
             report.violations.append(f"{name}: commitment is half erased")
-            opened = None
         else:
             digest = hashlib.sha256(base64.b64decode(salt) + personal.encode("utf-8")).hexdigest()
             if digest != record.get("commitment"):
                 report.violations.append(f"{name}: commitment does not open to its personal fields")
             opened = json.loads(personal)
         kind = record.get("type")
-        if kind == "consent-event":
-            report.consent_events += 1
-            events.setdefault(record["match_id"], []).append(prepare(record))
-        elif kind == "exchange":
-            report.exchanges += 1
-            _check_exchange(name, position, record, opened, events, report)
-        else:
-            report.violations.append(f"{name}: unknown record type")
+        try:
+            if kind == "consent-event":
+                report.consent_events += 1
+                events.setdefault(record["match_id"], []).append(prepare(record))
+            elif kind == "exchange":
+                report.exchanges += 1
+                problems = exchange_problems(record, events.get(record["match_id"], []), opened)
+                report.violations.extend(f"{name}: {problem}" for problem in problems)
+                if record.get("basis") == "legal-ground":
+                    report.flagged.append(position)
+            else:
+                report.violations.append(f"{name}: unknown record type")
+        except (KeyError, ValueError, TypeError):
+            report.violations.append(f"{name}: malformed {kind} record")
     return leaves
-
-
-def _check_exchange(
-    name: str,
-    position: int,
-    record: dict[str, Any],
-    opened: dict[str, Any] | None,
-    events: dict[str, list[dict[str, Any]]],
-    report: Report,
-) -> None:
-    if record.get("basis") == "legal-ground":
-        ground = record.get("legal_ground")
-        if ground not in LEGAL_GROUNDS:
-            report.violations.append(f"{name}: exchange on an unknown legal ground")
-        if record.get("flagged_for_review") is not True:
-            report.violations.append(f"{name}: legal-ground exchange not flagged for review")
-        if record.get("consent_reference") != [f"legal-ground:{ground}"]:
-            report.violations.append(f"{name}: legal-ground exchange with a wrong reference")
-        if opened is not None and len((opened.get("justification") or "").strip()) < (
-            MIN_JUSTIFICATION
-        ):
-            report.violations.append(f"{name}: legal ground without a written justification")
-        report.flagged.append(position)
-        return
-    if record.get("basis") != "consent":
-        report.violations.append(f"{name}: exchange without a basis")
-        return
-    at = _t(record["created_at"])
-    allowed, reference = fold(
-        events.get(record["match_id"], []),
-        record["sender_organisation_id"],
-        record["recipient_organisation_id"],
-        record["purpose"],
-        record["data_category"],
-        at,
-    )
-    if not allowed:
-        report.violations.append(f"{name}: exchange not covered by consent at its time")
-    elif reference != record.get("consent_reference"):
-        report.violations.append(
-            f"{name}: exchange cites consent events other than those covering it"
-        )
 
 
 # --- the tables against the ledger -------------------------------------------------------

@@ -24,6 +24,14 @@ class Operation(StrEnum):
     ADMIN_CREATE_ORGANISATION = "admin.create-organisation"
     ADMIN_CREATE_PROFESSIONAL = "admin.create-professional"
     ADMIN_CREATE_API_KEY = "admin.create-api-key"
+    CONSENT_RECORD = "consent.record"
+    CONSENT_LIST = "consent.list"
+    CONSENT_DECISION = "consent.decision"
+    CONSENT_EXPORT = "consent.export"
+    EXCHANGE_CREATE = "exchange.create"
+    EXCHANGE_LIST = "exchange.list"
+    EXCHANGE_READ = "exchange.read"
+    EXCHANGE_ACKNOWLEDGE = "exchange.acknowledge"
 
 
 class Status(StrEnum):
@@ -72,6 +80,17 @@ ACTIVITIES: dict[str, ProcessingActivity] = {
             "Administration of organisations, professionals and API keys",
             "AVG art. 6(1)(e); Jeugdwet art. 7.1.4.1",
         ),
+        ProcessingActivity(
+            "VI-07",
+            "Recording and reading a youth's consent to exchanges between participants of a match",
+            "AVG art. 6(1)(c) and 7(1) (demonstrating consent)",
+        ),
+        ProcessingActivity(
+            "VI-08",
+            "Exchanging content between participants of a match, on consent or a legal ground",
+            "AVG art. 6(1)(a); on a legal ground Wmo 2015 art. 5.2.6, Jeugdwet art. 7.3.11 or"
+            " AVG art. 6(1)(c)",
+        ),
     )
 }
 
@@ -92,6 +111,14 @@ _ACTIVITY_OF: dict[Operation, str] = {
     Operation.ADMIN_CREATE_ORGANISATION: "VI-06",
     Operation.ADMIN_CREATE_PROFESSIONAL: "VI-06",
     Operation.ADMIN_CREATE_API_KEY: "VI-06",
+    Operation.CONSENT_RECORD: "VI-07",
+    Operation.CONSENT_LIST: "VI-07",
+    Operation.CONSENT_DECISION: "VI-07",
+    Operation.CONSENT_EXPORT: "VI-07",
+    Operation.EXCHANGE_CREATE: "VI-08",
+    Operation.EXCHANGE_LIST: "VI-08",
+    Operation.EXCHANGE_READ: "VI-08",
+    Operation.EXCHANGE_ACKNOWLEDGE: "VI-08",
 }
 
 

@@ -22,10 +22,16 @@ async def record_read(
     access: AccessContext,
     operation: Operation,
     subjects: Sequence[Subject],
+    *,
+    reference: str | None = None,
 ) -> None:
     """Record a successful read (one record per subject) and return once it is durable.
-    No subjects: one record without a subject, as :meth:`AccessLogger.record_many` does."""
-    entries = [Entry(access, operation, subject) for subject in (subjects or [Subject()])]
+    No subjects: one record without a subject, as :meth:`AccessLogger.record_many` does.
+    ``reference`` names what was read when the subject does not (e.g. a consent event)."""
+    entries = [
+        Entry(access, operation, subject, reference=reference)
+        for subject in (subjects or [Subject()])
+    ]
     await writes.run_batched(APPEND_ENTRIES, (logger, entries))
 
 

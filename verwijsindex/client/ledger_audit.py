@@ -1,35 +1,29 @@
 """``verwijsindex audit verify``: check the consent ledger as an auditor, over the HTTP API.
 
 The same checks as the independent ``scripts/verify_ledger.py`` (and the same state-file
-format and messages), but built on the service's own :mod:`crypto` and :func:`consent.fold`,
-so the two implementations cross-check each other.
+format and messages), but built on the service's own :mod:`crypto` and the consent rules of
+:mod:`consent` (:func:`consent.event_from_record`, :func:`consent.exchange_problems`: the
+fold, the age bands and the legal-ground rules the exchange gate applies), so the two
+implementations cross-check each other.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from consent import (
-    AgeBand,
     ConsentEvent,
-    DataCategory,
-    Direction,
-    EventKind,
-    GrantorRole,
-    LegalGround,
-    Method,
-    Purpose,
     canonical_json,
-    fold,
+    commitment,
+    event_from_record,
+    exchange_problems,
     record_differences,
 )
 from crypto import (
@@ -42,11 +36,10 @@ from crypto import (
     verify_consistency,
 )
 
-__all__ = ["AuditReport", "verify_ledger"]
+__all__ = ["AuditReport", "check_entries", "verify_ledger"]
 
 Fetch = Callable[[str], bytes]
 _PAGE = 1000
-_MIN_JUSTIFICATION = 100
 
 
 @dataclass
@@ -74,71 +67,12 @@ class AuditReport:
         return "\n".join(lines)
 
 
-def _event(record: dict[str, Any]) -> ConsentEvent:
-    def ts(value: str | None) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(value)
-
-    recorded = datetime.fromisoformat(record["recorded_at"])
-    return ConsentEvent(
-        id=record["id"],
-        recorded_at=recorded,
-        organisation_id=record["organisation_id"],
-        counterpart_organisation_id=record["counterpart_organisation_id"],
-        kind=EventKind(record["event"]),
-        grantor=GrantorRole(record["grantor"]),
-        purpose=Purpose(record["purpose"]),
-        data_categories=frozenset(DataCategory(c) for c in record["data_categories"]),
-        direction=Direction(record["direction"]),
-        age_band=AgeBand(record["age_band"]),
-        method=Method(record["method"]),
-        valid_from=ts(record["valid_from"]),
-        valid_until=ts(record["valid_until"]),
-    )
-
-
-def _check_exchange(
-    name: str,
-    position: int,
-    record: dict[str, Any],
-    opened: dict[str, Any] | None,
-    events: list[ConsentEvent],
-    report: AuditReport,
-) -> None:
-    if record.get("basis") == "legal-ground":
-        ground = record.get("legal_ground")
-        if ground not in {g.value for g in LegalGround}:
-            report.violations.append(f"{name}: exchange on an unknown legal ground")
-        if record.get("flagged_for_review") is not True:
-            report.violations.append(f"{name}: legal-ground exchange not flagged for review")
-        if record.get("consent_reference") != [f"legal-ground:{ground}"]:
-            report.violations.append(f"{name}: legal-ground exchange with a wrong reference")
-        justification = "" if opened is None else (opened.get("justification") or "")
-        if opened is not None and len(justification.strip()) < _MIN_JUSTIFICATION:
-            report.violations.append(f"{name}: legal ground without a written justification")
-        report.flagged.append(position)
-        return
-    if record.get("basis") != "consent":
-        report.violations.append(f"{name}: exchange without a basis")
-        return
-    decision = fold(
-        events,
-        sender=record["sender_organisation_id"],
-        recipient=record["recipient_organisation_id"],
-        purpose=Purpose(record["purpose"]),
-        category=DataCategory(record["data_category"]),
-        at=datetime.fromisoformat(record["created_at"]),
-    )
-    if not decision.allowed:
-        report.violations.append(f"{name}: exchange not covered by consent at its time")
-    elif list(decision.consent_reference) != record.get("consent_reference"):
-        report.violations.append(
-            f"{name}: exchange cites consent events other than those covering it"
-        )
-
-
-def _check_entries(
+def check_entries(
     entries: Sequence[dict[str, Any]], report: AuditReport, records: dict[int, dict[str, Any]]
 ) -> list[bytes]:
+    """Check each served entry (leaf hash, canonical JSON, commitment) and replay the consent
+    rules over the records in ledger order; return the recomputed leaf hashes and collect the
+    records by their served index in ``records``."""
     leaves: list[bytes] = []
     events: dict[str, list[ConsentEvent]] = {}
     for position, entry in enumerate(entries):
@@ -160,31 +94,36 @@ def _check_entries(
             continue
         if canonical != data:
             report.violations.append(f"{name}: record is not canonical JSON")
+        if not isinstance(record, dict):
+            report.violations.append(f"{name}: record is not a JSON object")
+            continue
         index = entry.get("index")
-        if isinstance(index, int) and isinstance(record, dict):
+        if isinstance(index, int):
             records.setdefault(index, record)
         salt, personal = entry.get("salt"), entry.get("personal")
-        opened: dict[str, Any] | None = None
+        opened: object = None
         if salt is None and personal is None:
             report.erased += 1
         elif salt is None or personal is None:
             report.violations.append(f"{name}: commitment is half erased")
         else:
-            digest = hashlib.sha256(base64.b64decode(salt) + personal.encode("utf-8")).hexdigest()
-            if digest != record.get("commitment"):
+            opening = personal.encode("utf-8")
+            if commitment(base64.b64decode(salt), opening) != record.get("commitment"):
                 report.violations.append(f"{name}: commitment does not open to its personal fields")
-            opened = json.loads(personal)
+            opened = json.loads(opening)
+        kind = record.get("type")
         try:
-            if record.get("type") == "consent-event":
-                events.setdefault(record["match_id"], []).append(_event(record))
-            elif record.get("type") == "exchange":
-                _check_exchange(
-                    name, position, record, opened, events.get(record["match_id"], []), report
-                )
+            if kind == "consent-event":
+                events.setdefault(record["match_id"], []).append(event_from_record(record))
+            elif kind == "exchange":
+                problems = exchange_problems(record, events.get(record["match_id"], []), opened)
+                report.violations.extend(f"{name}: {problem}" for problem in problems)
+                if record.get("basis") == "legal-ground":
+                    report.flagged.append(position)
             else:
                 report.violations.append(f"{name}: unknown record type")
-        except (KeyError, ValueError, TypeError) as exc:
-            report.violations.append(f"{name}: malformed record ({type(exc).__name__})")
+        except (KeyError, ValueError, TypeError):
+            report.violations.append(f"{name}: malformed {kind} record")
     return leaves
 
 
@@ -354,7 +293,7 @@ def verify_ledger(fetch: Fetch, *, verifier_key: str, state: Path | None) -> Aud
         entries.extend(page)
     report.entries = len(entries)
     records: dict[int, dict[str, Any]] = {}
-    leaves = _check_entries(entries, report, records)
+    leaves = check_entries(entries, report, records)
     rows, served = _table_rows(fetch)
     problems = _compare_tables(records, rows, checkpoint.size, served)
     report.violations.extend(message for _, message in problems)

@@ -2,6 +2,11 @@
 
 The index decides who takes part in a match (current participation in an open match) and
 hands those organisation ids to :mod:`consent`; callers outside the match get 404.
+
+Every route about a youth's consent or an exchange is in the access log (docs/access-log.md):
+its subject is the match (the youth), ``reference`` the consent event or exchange; writes
+record inside their transaction, reads through :func:`record_read`, refusals through the
+error handlers. The encryption-key routes hold no personal data and are not logged.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +39,9 @@ from consent import (
 )
 from consent._service import to_event
 from crypto import exchange_info
+from verwijsindex.accesslog import Operation, Subject
 from verwijsindex.errors import NotFound
+from verwijsindex.http.access import access_context, audited, record_read
 from verwijsindex.http.deps import Ctx, ProfessionalDep, require_role
 from verwijsindex.http.problems import ApiProblem
 from verwijsindex.http.schemas import WRITE_PROBLEMS, problem_responses
@@ -226,24 +233,25 @@ async def _participants(session: AsyncSession, match_id: str, organisation_id: s
 
 
 def _consent_out(row: ConsentEventRow) -> ConsentOut:
+    event = to_event(row)
     return ConsentOut(
-        id=row.id,
+        id=event.id,
         match_id=row.match_id,
         ledger_index=row.ledger_index,
-        organisation_id=row.organisation_id,
-        counterpart_organisation_id=row.counterpart_organisation_id,
+        organisation_id=event.organisation_id,
+        counterpart_organisation_id=event.counterpart_organisation_id,
         recorded_by=row.recorded_by,
-        event=EventKind(row.kind),
-        grantor=GrantorRole(row.grantor),
-        purpose=Purpose(row.purpose),
-        data_categories=[DataCategory(c) for c in row.data_categories.split(",")],
-        direction=Direction(row.direction),
-        age_band=AgeBand(row.age_band),
-        method=Method(row.method),
-        valid_from=row.valid_from,
-        valid_until=row.valid_until,
-        evidence_hash=row.evidence_hash,
-        recorded_at=row.recorded_at,
+        event=event.kind,
+        grantor=event.grantor,
+        purpose=event.purpose,
+        data_categories=sorted(event.data_categories),
+        direction=event.direction,
+        age_band=event.age_band,
+        method=event.method,
+        valid_from=event.valid_from,
+        valid_until=event.valid_until,
+        evidence_hash=event.evidence_hash,
+        recorded_at=event.recorded_at,
     )
 
 
@@ -266,6 +274,28 @@ def _summary(e: Exchange) -> ExchangeSummary:
     )
 
 
+async def _record_write(
+    ctx: Ctx,
+    session: AsyncSession,
+    request: Request,
+    operation: Operation,
+    match_id: str,
+    reference: str,
+    *,
+    reason: str | None = None,
+) -> None:
+    """Record a write about the match's youth in its own transaction: the record commits if
+    and only if the write does. ``reference`` is the consent event or exchange."""
+    await ctx.access_log.record(
+        session,
+        access_context(request),
+        operation=operation,
+        subject=Subject.match(match_id),
+        reason=reason,
+        reference=reference,
+    )
+
+
 OrgAdminDep = Annotated[Principal, require_role(Role.ORG_ADMIN)]
 OrgSystemDep = Annotated[Principal, require_role(Role.PROFESSIONAL, Role.ORG_ADMIN)]
 
@@ -279,9 +309,10 @@ OrgSystemDep = Annotated[Principal, require_role(Role.PROFESSIONAL, Role.ORG_ADM
     response_model=ConsentOut,
     responses=_PROBLEMS,
     summary="Record a consent event (given, refused or withdrawn)",
+    dependencies=[audited(Operation.CONSENT_RECORD, ref_type="match", ref_param="match_id")],
 )
 async def record_consent(
-    match_id: _MatchId, body: ConsentCreate, ctx: Ctx, caller: ProfessionalDep
+    match_id: _MatchId, body: ConsentCreate, ctx: Ctx, caller: ProfessionalDep, request: Request
 ) -> ConsentOut:
     """The birth date gives the youth's age band and is not stored. The event is appended to
     the consent ledger in the same transaction; a refusal or withdrawal makes undelivered
@@ -308,6 +339,7 @@ async def record_consent(
             valid_until=body.valid_until,
             evidence_hash=body.evidence_hash,
         )
+        await _record_write(ctx, session, request, Operation.CONSENT_RECORD, match_id, row.id)
         return _consent_out(row)
 
 
@@ -333,13 +365,19 @@ def _decision_out(
     response_model=ConsentList,
     responses=_PROBLEMS,
     summary="Consent events of a match and the folded state per direction",
+    dependencies=[audited(Operation.CONSENT_LIST, ref_type="match", ref_param="match_id")],
 )
-async def list_consents(match_id: _MatchId, ctx: Ctx, caller: ProfessionalDep) -> ConsentList:
+async def list_consents(
+    match_id: _MatchId, ctx: Ctx, caller: ProfessionalDep, request: Request
+) -> ConsentList:
     now = ctx.clock.now()
-    async with ctx.database.transaction() as session:
+    async with ctx.database.read() as session:
         await _participants(session, match_id, caller.actor.organisation_id)
         rows = await ctx.consent.event_rows(session, match_id)
         states = await ctx.consent.folded_state(session, match_id=match_id, now=now)
+    await record_read(
+        ctx, access_context(request), Operation.CONSENT_LIST, [Subject.match(match_id)]
+    )
     return ConsentList(
         events=[_consent_out(r) for r in rows],
         state=[
@@ -353,18 +391,20 @@ async def list_consents(match_id: _MatchId, ctx: Ctx, caller: ProfessionalDep) -
     response_model=DecisionOut,
     responses=_PROBLEMS,
     summary="Whether the caller's organisation may send now, and the consent reference to seal to",
+    dependencies=[audited(Operation.CONSENT_DECISION, ref_type="match", ref_param="match_id")],
 )
 async def consent_decision(
     match_id: _MatchId,
     ctx: Ctx,
     caller: ProfessionalDep,
+    request: Request,
     recipient_organisation_id: Annotated[str, Query(max_length=64)],
     purpose: Purpose,
     data_category: DataCategory,
 ) -> DecisionOut:
     now = ctx.clock.now()
     sender = caller.actor.organisation_id
-    async with ctx.database.transaction() as session:
+    async with ctx.database.read() as session:
         participants = await _participants(session, match_id, sender)
         if recipient_organisation_id not in participants or recipient_organisation_id == sender:
             raise NotFound("the recipient does not take part in this match")
@@ -377,7 +417,30 @@ async def consent_decision(
             category=data_category,
             now=now,
         )
+    await record_read(
+        ctx, access_context(request), Operation.CONSENT_DECISION, [Subject.match(match_id)]
+    )
     return _decision_out(sender, recipient_organisation_id, purpose, data_category, decision)
+
+
+_EXPORT = audited(Operation.CONSENT_EXPORT, ref_type="consent", ref_param="consent_id")
+
+
+async def _exported_event(
+    ctx: Ctx, consent_id: str, organisation_id: str, request: Request
+) -> ConsentEventRow:
+    """The consent event to export, if the organisation takes part in its match; recorded."""
+    async with ctx.database.read() as session:
+        row = await ctx.consent.event_row(session, consent_id)
+        await _participants(session, row.match_id, organisation_id)
+    await record_read(
+        ctx,
+        access_context(request),
+        Operation.CONSENT_EXPORT,
+        [Subject.match(row.match_id)],
+        reference=row.id,
+    )
+    return row
 
 
 @router.get(
@@ -387,13 +450,14 @@ async def consent_decision(
         **_PROBLEMS,
     },
     summary="Export a consent event as an HL7 FHIR R5 Consent resource",
+    dependencies=[_EXPORT],
 )
-async def consent_fhir(consent_id: _Id, ctx: Ctx, caller: ProfessionalDep) -> JSONResponse:
+async def consent_fhir(
+    consent_id: _Id, ctx: Ctx, caller: ProfessionalDep, request: Request
+) -> JSONResponse:
     """The youth is referenced by the match (``match:<id>``), never by BSN or pseudonym."""
     now = ctx.clock.now()
-    async with ctx.database.transaction() as session:
-        row = await ctx.consent.event_row(session, consent_id)
-        await _participants(session, row.match_id, caller.actor.organisation_id)
+    row = await _exported_event(ctx, consent_id, caller.actor.organisation_id, request)
     resource = to_fhir_consent(to_event(row), subject_ref=f"match:{row.match_id}", at=now)
     return JSONResponse(resource, media_type="application/fhir+json")
 
@@ -403,11 +467,12 @@ async def consent_fhir(consent_id: _Id, ctx: Ctx, caller: ProfessionalDep) -> JS
     response_model=dict[str, Any],
     responses=_PROBLEMS,
     summary="A consent event as an ISO/IEC TS 27560-shaped consent record",
+    dependencies=[_EXPORT],
 )
-async def consent_record(consent_id: _Id, ctx: Ctx, caller: ProfessionalDep) -> dict[str, Any]:
-    async with ctx.database.transaction() as session:
-        row = await ctx.consent.event_row(session, consent_id)
-        await _participants(session, row.match_id, caller.actor.organisation_id)
+async def consent_record(
+    consent_id: _Id, ctx: Ctx, caller: ProfessionalDep, request: Request
+) -> dict[str, Any]:
+    row = await _exported_event(ctx, consent_id, caller.actor.organisation_id, request)
     return to_consent_record(to_event(row), subject_ref=f"match:{row.match_id}")
 
 
@@ -473,9 +538,10 @@ async def get_encryption_key(
     response_model=ExchangeCreated,
     responses=_PROBLEMS,
     summary="Send encrypted content to another participant (the exchange gate)",
+    dependencies=[audited(Operation.EXCHANGE_CREATE, ref_type="match", ref_param="match_id")],
 )
 async def create_exchange(
-    match_id: _MatchId, body: ExchangeCreate, ctx: Ctx, caller: ProfessionalDep
+    match_id: _MatchId, body: ExchangeCreate, ctx: Ctx, caller: ProfessionalDep, request: Request
 ) -> ExchangeCreated:
     """Allowed only when the folded consent covers sender → recipient, purpose and data
     category now, or with a legal ground and a written justification (flagged for audit).
@@ -505,6 +571,15 @@ async def create_exchange(
             consent_reference=body.consent_reference,
             recipient_key_id=body.recipient_key_id,
         )
+        await _record_write(
+            ctx,
+            session,
+            request,
+            Operation.EXCHANGE_CREATE,
+            match_id,
+            exchange.id,
+            reason=exchange.legal_ground,
+        )
         return ExchangeCreated(
             id=exchange.id,
             ledger_index=exchange.ledger_index,
@@ -520,23 +595,33 @@ async def create_exchange(
     response_model=ExchangeInbox,
     responses=_PROBLEMS,
     summary="The inbox of the caller's organisation",
+    dependencies=[audited(Operation.EXCHANGE_LIST)],
 )
 async def inbox(
     ctx: Ctx,
     caller: ProfessionalDep,
+    request: Request,
     include_done: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ExchangeInbox:
     """Exchanges whose ciphertext is still available; ``include_done`` adds acknowledged,
     withdrawn and expired ones (metadata only)."""
-    async with ctx.database.transaction() as session:
+    async with ctx.database.read() as session:
         rows = await ctx.consent.inbox(
             session,
             organisation_id=caller.actor.organisation_id,
             include_done=include_done,
             limit=limit,
         )
-        return ExchangeInbox(items=[_summary(e) for e in rows])
+    matches = dict.fromkeys(e.match_id for e in rows)  # one record per youth, in inbox order
+    await record_read(
+        ctx, access_context(request), Operation.EXCHANGE_LIST, [Subject.match(m) for m in matches]
+    )
+    return ExchangeInbox(items=[_summary(e) for e in rows])
+
+
+def _audited_exchange(operation: Operation) -> Any:
+    return audited(operation, ref_type="exchange", ref_param="exchange_id")
 
 
 @router.get(
@@ -544,8 +629,11 @@ async def inbox(
     response_model=ExchangeOut,
     responses=_PROBLEMS,
     summary="Fetch one exchange's ciphertext (recipient only)",
+    dependencies=[_audited_exchange(Operation.EXCHANGE_READ)],
 )
-async def get_exchange(exchange_id: _Id, ctx: Ctx, caller: ProfessionalDep) -> ExchangeOut:
+async def get_exchange(
+    exchange_id: _Id, ctx: Ctx, caller: ProfessionalDep, request: Request
+) -> ExchangeOut:
     """410 when the ciphertext is gone: acknowledged, past retention, or the consent it
     rested on was withdrawn or refused before delivery."""
     async with ctx.database.transaction() as session:
@@ -555,6 +643,7 @@ async def get_exchange(exchange_id: _Id, ctx: Ctx, caller: ProfessionalDep) -> E
             organisation_id=caller.actor.organisation_id,
             now=ctx.clock.now(),
         )
+        await _record_write(ctx, session, request, Operation.EXCHANGE_READ, e.match_id, e.id)
         summary = _summary(e)
         assert e.enc is not None and e.ciphertext is not None
         enc, ciphertext = bytes(e.enc), bytes(e.ciphertext)
@@ -587,9 +676,10 @@ async def get_exchange(exchange_id: _Id, ctx: Ctx, caller: ProfessionalDep) -> E
     response_model=ExchangeSummary,
     responses=_PROBLEMS,
     summary="Acknowledge receipt; the ciphertext is deleted",
+    dependencies=[_audited_exchange(Operation.EXCHANGE_ACKNOWLEDGE)],
 )
 async def acknowledge_exchange(
-    exchange_id: _Id, ctx: Ctx, caller: ProfessionalDep
+    exchange_id: _Id, ctx: Ctx, caller: ProfessionalDep, request: Request
 ) -> ExchangeSummary:
     async with ctx.database.transaction() as session:
         e = await ctx.consent.acknowledge(
@@ -598,4 +688,5 @@ async def acknowledge_exchange(
             organisation_id=caller.actor.organisation_id,
             now=ctx.clock.now(),
         )
+        await _record_write(ctx, session, request, Operation.EXCHANGE_ACKNOWLEDGE, e.match_id, e.id)
         return _summary(e)

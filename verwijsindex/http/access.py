@@ -97,8 +97,14 @@ def printable(value: str) -> str:
 
 
 async def record_read(
-    ctx: AppContext, access: AccessContext, operation: Operation, subjects: Sequence[Subject]
+    ctx: AppContext,
+    access: AccessContext,
+    operation: Operation,
+    subjects: Sequence[Subject],
+    *,
+    reference: str | None = None,
 ) -> None:
     """Record a successful read and return once it is durable
-    (:func:`verwijsindex.accesslog.record_read`)."""
-    await log_read(ctx.writes, ctx.access_log, access, operation, subjects)
+    (:func:`verwijsindex.accesslog.record_read`). ``reference`` names what was read when the
+    subject does not (e.g. a consent event)."""
+    await log_read(ctx.writes, ctx.access_log, access, operation, subjects, reference=reference)
