@@ -46,7 +46,7 @@ from verwijsindex.http.deps import Ctx, ProfessionalDep, require_role
 from verwijsindex.http.problems import ApiProblem
 from verwijsindex.http.schemas import WRITE_PROBLEMS, problem_responses
 from verwijsindex.http.timestamps import CalendarDate, UtcDatetime
-from verwijsindex.matches import repository as match_repo
+from verwijsindex.matches.service import MatchService
 from verwijsindex.organisations.models import Role
 from verwijsindex.organisations.service import Principal
 
@@ -226,10 +226,9 @@ def _unb64(value: str, field: str) -> bytes:
 
 
 async def _participants(session: AsyncSession, match_id: str, organisation_id: str) -> set[str]:
-    orgs = await match_repo.open_match_participant_organisations(session, match_id)
-    if orgs is None or organisation_id not in orgs:
-        raise NotFound("match not found")
-    return orgs
+    return await MatchService.open_participants(
+        session, match_id=match_id, organisation_id=organisation_id
+    )
 
 
 def _consent_out(row: ConsentEventRow) -> ConsentOut:
@@ -519,7 +518,7 @@ async def get_encryption_key(
     organisation_id: _Id, ctx: Ctx, principal: OrgSystemDep
 ) -> EncryptionKeyOut:
     async with ctx.database.transaction() as session:
-        if organisation_id != principal.organisation_id and not await match_repo.share_open_match(
+        if organisation_id != principal.organisation_id and not await MatchService.share_open_match(
             session, principal.organisation_id, organisation_id
         ):
             raise NotFound("no such organisation key")

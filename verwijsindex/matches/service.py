@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from verwijsindex.accesslog import AccessContext, AccessLogger, Operation, Subject, record_read
 from verwijsindex.errors import NotFound
 from verwijsindex.matches import repository as repo
@@ -22,6 +24,24 @@ class MatchService:
         self._database = database
         self._writes = writes
         self._access_log = access_log
+
+    @staticmethod
+    async def open_participants(
+        session: AsyncSession, *, match_id: str, organisation_id: str
+    ) -> set[str]:
+        """The organisations taking part in the open match, inside the caller's unit of work;
+        NotFound when the match is not open or ``organisation_id`` does not take part."""
+        organisations = await repo.open_match_participant_organisations(session, match_id)
+        if organisations is None or organisation_id not in organisations:
+            raise NotFound("match not found")
+        return organisations
+
+    @staticmethod
+    async def share_open_match(
+        session: AsyncSession, organisation_a: str, organisation_b: str
+    ) -> bool:
+        """Whether both organisations take part in one open match."""
+        return await repo.share_open_match(session, organisation_a, organisation_b)
 
     async def get(self, access: AccessContext, *, organisation_id: str, match_id: str) -> MatchView:
         """The match with its participants' organisations and contact details; NotFound when
