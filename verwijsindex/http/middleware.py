@@ -150,6 +150,7 @@ class RequestContextMiddleware:
             await send(message)
 
         direct: DirectRoute | None = None
+        answered_by: str | None = None
         parsed: Any = None
         try:
             where = control_character_in_request(scope)
@@ -188,7 +189,9 @@ class RequestContextMiddleware:
                         direct = self.direct_routes.get((scope["method"], path))
                 receive = _replay(body, receive)
             try:
-                if direct is None or not await direct(scope, parsed, receive, send_wrapper):
+                if direct is not None and await direct(scope, parsed, receive, send_wrapper):
+                    answered_by = path  # a direct route stands for the route of its path
+                else:
                     await self.app(scope, receive, send_wrapper)
             except Exception as exc:
                 # Answered here rather than by Starlette's outermost error middleware so the
@@ -202,11 +205,11 @@ class RequestContextMiddleware:
                     _problem(500, "internal-error", "an unexpected error occurred", instance=path),
                 )
         finally:
-            route = scope.get("route")
+            route = getattr(scope.get("route"), "path", None) or answered_by
             log.info(
                 "request",
                 method=scope.get("method"),
-                route=getattr(route, "path", None) or "unmatched",
+                route=route or "unmatched",
                 status=status_holder["status"],
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 organisation_id=state.get("organisation_id"),

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Annotated, Literal
 
 import pydantic_core
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
@@ -149,7 +147,6 @@ async def create_registration_direct(
         payload = RegistrationCreate.model_validate(body)
     except ValidationError:
         return False
-    scope["route"] = _create_route()
     request = Request(scope, receive, send)
     begin_operation(request, Operation.REGISTRATION_CREATE)
     bind_caller(request, caller.principal, caller.actor.professional_id)
@@ -162,15 +159,6 @@ async def create_registration_direct(
         response = await handler(request, exc)
     await response(scope, receive, send)
     return True
-
-
-@cache
-def _create_route() -> APIRoute:
-    """The route :func:`create_registration_direct` stands in for, as FastAPI records it in
-    the request's scope (the request's log line names its path)."""
-    return next(
-        r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is create_registration
-    )
 
 
 @router.post(
