@@ -13,7 +13,7 @@ from verwijsindex.clock import Clock
 from verwijsindex.keys import KeyRing
 from verwijsindex.matches.service import MatchService
 from verwijsindex.organisations.credentials import CredentialCache
-from verwijsindex.organisations.service import AdminService
+from verwijsindex.organisations.service import AdminService, ApiKeyService
 from verwijsindex.production import check_production
 from verwijsindex.registrations.index import MatchIndex
 from verwijsindex.registrations.service import RegistrationService
@@ -35,6 +35,7 @@ class AppContext:
     keys: KeyRing
     clock: Clock
     admin: AdminService
+    api_keys: ApiKeyService
     index: MatchIndex
     registrations: RegistrationService
     matches: MatchService
@@ -80,12 +81,15 @@ def build_context(
     subject_rights.add_erasure_hook(erase_consent_ledger)
     webhooks = Webhooks(settings=settings, database=db, keys=keys)
     db.on_commit(webhooks.after_commit)
+    admin = AdminService(clock=clock, live_keys=settings.is_production)
+    credentials = CredentialCache(ttl=settings.auth_cache_seconds)
     return AppContext(
         settings=settings,
         database=db,
         keys=keys,
         clock=clock,
-        admin=AdminService(clock=clock, live_keys=settings.is_production),
+        admin=admin,
+        api_keys=ApiKeyService(admin=admin, database=db, credentials=credentials),
         index=index,
         registrations=registrations,
         matches=MatchService(database=db, writes=writes, access_log=access_log),
@@ -95,5 +99,5 @@ def build_context(
         subject_rights=subject_rights,
         consent=consent,
         webhooks=webhooks,
-        credentials=CredentialCache(ttl=settings.auth_cache_seconds),
+        credentials=credentials,
     )

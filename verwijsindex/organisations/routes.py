@@ -40,9 +40,8 @@ def _out(api_key: ApiKey) -> ApiKeyOut:
 @router.get("", response_model=ApiKeyList, responses=_PROBLEMS, summary="List own API keys")
 async def list_api_keys(ctx: Ctx, principal: OrgAdminDep) -> ApiKeyList:
     """Every key of the caller's organisation, revoked and expired ones included."""
-    async with ctx.database.transaction() as session:
-        keys = await ctx.admin.list_api_keys(session, organisation_id=principal.organisation_id)
-        return ApiKeyList(items=[_out(k) for k in keys])
+    keys = await ctx.api_keys.of_organisation(principal.organisation_id)
+    return ApiKeyList(items=[_out(k) for k in keys])
 
 
 @router.post(
@@ -55,13 +54,11 @@ async def list_api_keys(ctx: Ctx, principal: OrgAdminDep) -> ApiKeyList:
 async def create_api_key(body: ApiKeyCreate, ctx: Ctx, principal: OrgAdminDep) -> ApiKeyIssued:
     """A new `professional` or `auditor` key for the caller's organisation. The response is
     the only time the key is shown; the index keeps a SHA-256 hash."""
-    async with ctx.database.transaction() as session:
-        issued = await ctx.admin.create_api_key(
-            session,
-            organisation_id=principal.organisation_id,
-            role=body.role,
-            expires_in_days=body.expires_in_days,
-        )
+    issued = await ctx.api_keys.issue(
+        organisation_id=principal.organisation_id,
+        role=body.role,
+        expires_in_days=body.expires_in_days,
+    )
     return ApiKeyIssued(
         id=issued.id,
         key=issued.key,
@@ -87,9 +84,5 @@ async def revoke_api_key(
     """The key stops working at once in this process (401), and in other API processes within
     ``VERWIJSINDEX_AUTH_CACHE_SECONDS``. Revoking a revoked key changes nothing. A key of
     another organisation is 404."""
-    async with ctx.database.transaction() as session:
-        api_key = await ctx.admin.revoke_api_key(
-            session, key_id=key_id, organisation_id=principal.organisation_id
-        )
-    ctx.credentials.forget_key(api_key.id)
+    api_key = await ctx.api_keys.revoke(organisation_id=principal.organisation_id, key_id=key_id)
     return _out(api_key)

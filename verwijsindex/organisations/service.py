@@ -8,6 +8,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +16,10 @@ from verwijsindex.clock import Clock
 from verwijsindex.errors import InvalidInput, NotFound
 from verwijsindex.organisations import repository as org_repo
 from verwijsindex.organisations.models import ApiKey, Organisation, Professional, Role, Sector
+from verwijsindex.storage import Database
+
+if TYPE_CHECKING:
+    from verwijsindex.organisations.credentials import CredentialCache
 
 API_KEY_PREFIX_LIVE = "vi_live_"
 API_KEY_PREFIX_TEST = "vi_test_"
@@ -214,3 +219,38 @@ class AdminService:
         self, session: AsyncSession, *, professional_id: str
     ) -> Professional | None:
         return await org_repo.get_professional(session, professional_id)
+
+
+class ApiKeyService:
+    """An organisation's own API keys through the API (an org-admin's): each call one unit of
+    work. Revoking also drops the key from this process's credential cache."""
+
+    def __init__(
+        self, *, admin: AdminService, database: Database, credentials: CredentialCache
+    ) -> None:
+        self._admin = admin
+        self._database = database
+        self._credentials = credentials
+
+    async def of_organisation(self, organisation_id: str) -> list[ApiKey]:
+        async with self._database.read() as session:
+            return await self._admin.list_api_keys(session, organisation_id=organisation_id)
+
+    async def issue(
+        self, *, organisation_id: str, role: str, expires_in_days: int | None
+    ) -> IssuedKey:
+        async with self._database.transaction() as session:
+            return await self._admin.create_api_key(
+                session,
+                organisation_id=organisation_id,
+                role=role,
+                expires_in_days=expires_in_days,
+            )
+
+    async def revoke(self, *, organisation_id: str, key_id: str) -> ApiKey:
+        async with self._database.transaction() as session:
+            api_key = await self._admin.revoke_api_key(
+                session, key_id=key_id, organisation_id=organisation_id
+            )
+        self._credentials.forget_key(api_key.id)
+        return api_key

@@ -214,15 +214,13 @@ async def create_endpoint(
 ) -> EndpointCreated:
     """Returns the signing secret once. 422 ``unsafe-webhook-url`` (with a ``reason``) when
     the URL breaks the SSRF rules."""
-    async with ctx.database.transaction() as session:
-        created = await ctx.webhooks.endpoints.create(
-            session,
-            organisation_id=admin.organisation_id,
-            url=body.url,
-            description=body.description,
-            ed25519=body.ed25519,
-        )
-        out = _endpoint_out(created.endpoint)
+    created = await ctx.webhooks.create_endpoint(
+        organisation_id=admin.organisation_id,
+        url=body.url,
+        description=body.description,
+        ed25519=body.ed25519,
+    )
+    out = _endpoint_out(created.endpoint)
     response.headers["Location"] = f"/v1/webhook-endpoints/{out.id}"
     return EndpointCreated(**out.model_dump(), secret=created.secret)
 
@@ -234,11 +232,8 @@ async def create_endpoint(
     summary="List the organisation's webhook endpoints",
 )
 async def list_endpoints(ctx: Ctx, admin: OrgAdmin) -> EndpointList:
-    async with ctx.database.transaction() as session:
-        endpoints = await ctx.webhooks.endpoints.list_endpoints(
-            session, organisation_id=admin.organisation_id
-        )
-        return EndpointList(items=[_endpoint_out(e) for e in endpoints])
+    endpoints = await ctx.webhooks.list_endpoints(organisation_id=admin.organisation_id)
+    return EndpointList(items=[_endpoint_out(e) for e in endpoints])
 
 
 @router.get(
@@ -248,11 +243,10 @@ async def list_endpoints(ctx: Ctx, admin: OrgAdmin) -> EndpointList:
     summary="Read a webhook endpoint (never its secret)",
 )
 async def get_endpoint(endpoint_id: _ID, ctx: Ctx, admin: OrgAdmin) -> EndpointOut:
-    async with ctx.database.transaction() as session:
-        endpoint = await ctx.webhooks.endpoints.get(
-            session, organisation_id=admin.organisation_id, endpoint_id=endpoint_id
-        )
-        return _endpoint_out(endpoint)
+    endpoint = await ctx.webhooks.endpoint(
+        organisation_id=admin.organisation_id, endpoint_id=endpoint_id
+    )
+    return _endpoint_out(endpoint)
 
 
 @router.patch(
@@ -264,17 +258,14 @@ async def get_endpoint(endpoint_id: _ID, ctx: Ctx, admin: OrgAdmin) -> EndpointO
 async def update_endpoint(
     endpoint_id: _ID, body: EndpointPatch, ctx: Ctx, admin: OrgAdmin
 ) -> EndpointOut:
-    async with ctx.database.transaction() as session:
-        endpoint = await ctx.webhooks.endpoints.update(
-            session,
-            organisation_id=admin.organisation_id,
-            endpoint_id=endpoint_id,
-            url=body.url,
-            description=body.description,
-            enabled=body.enabled,
-        )
-        out = _endpoint_out(endpoint)
-    return out
+    endpoint = await ctx.webhooks.update_endpoint(
+        organisation_id=admin.organisation_id,
+        endpoint_id=endpoint_id,
+        url=body.url,
+        description=body.description,
+        enabled=body.enabled,
+    )
+    return _endpoint_out(endpoint)
 
 
 @router.delete(
@@ -284,10 +275,9 @@ async def update_endpoint(
     summary="Delete a webhook endpoint, its messages and its delivery log",
 )
 async def delete_endpoint(endpoint_id: _ID, ctx: Ctx, admin: OrgAdmin) -> Response:
-    async with ctx.database.transaction() as session:
-        await ctx.webhooks.endpoints.delete(
-            session, organisation_id=admin.organisation_id, endpoint_id=endpoint_id
-        )
+    await ctx.webhooks.delete_endpoint(
+        organisation_id=admin.organisation_id, endpoint_id=endpoint_id
+    )
     return Response(status_code=204)
 
 
@@ -302,18 +292,16 @@ async def rotate_secret(
 ) -> SecretRotated:
     """During the overlap every delivery carries two ``v1`` signatures (space-separated):
     one with the new secret and one with the previous."""
-    async with ctx.database.transaction() as session:
-        endpoint, secret = await ctx.webhooks.endpoints.rotate_secret(
-            session,
-            organisation_id=admin.organisation_id,
-            endpoint_id=endpoint_id,
-            overlap_seconds=body.overlap_seconds,
-        )
-        return SecretRotated(
-            id=endpoint.id,
-            secret=secret,
-            previous_secret_expires_at=endpoint.previous_secret_expires_at,
-        )
+    endpoint, secret = await ctx.webhooks.rotate_secret(
+        organisation_id=admin.organisation_id,
+        endpoint_id=endpoint_id,
+        overlap_seconds=body.overlap_seconds,
+    )
+    return SecretRotated(
+        id=endpoint.id,
+        secret=secret,
+        previous_secret_expires_at=endpoint.previous_secret_expires_at,
+    )
 
 
 @router.get(
@@ -330,16 +318,14 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AttemptPage:
     before = _int_cursor(cursor)
-    async with ctx.database.transaction() as session:
-        rows = await ctx.webhooks.endpoints.attempts(
-            session,
-            organisation_id=admin.organisation_id,
-            endpoint_id=endpoint_id,
-            before_id=before,
-            limit=limit + 1,
-        )
-        page = rows[:limit]
-        items = [_attempt_out(a, m) for a, m in page]
+    rows = await ctx.webhooks.deliveries(
+        organisation_id=admin.organisation_id,
+        endpoint_id=endpoint_id,
+        before_id=before,
+        limit=limit + 1,
+    )
+    page = rows[:limit]
+    items = [_attempt_out(a, m) for a, m in page]
     next_cursor = str(page[-1][0].id) if len(rows) > limit else None
     return AttemptPage(items=items, next_cursor=next_cursor)
 
@@ -362,17 +348,15 @@ async def list_messages(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MessagePage:
     before = _int_cursor(cursor)
-    async with ctx.database.transaction() as session:
-        rows = await ctx.webhooks.endpoints.messages(
-            session,
-            organisation_id=admin.organisation_id,
-            status=MessageStatus(status) if status is not None else None,
-            endpoint_id=endpoint_id,
-            before_seq=before,
-            limit=limit + 1,
-        )
-        page = rows[:limit]
-        items = [_message_out(m) for m in page]
+    rows = await ctx.webhooks.messages(
+        organisation_id=admin.organisation_id,
+        status=MessageStatus(status) if status is not None else None,
+        endpoint_id=endpoint_id,
+        before_seq=before,
+        limit=limit + 1,
+    )
+    page = rows[:limit]
+    items = [_message_out(m) for m in page]
     next_cursor = str(page[-1].seq) if len(rows) > limit else None
     return MessagePage(items=items, next_cursor=next_cursor)
 
@@ -385,9 +369,7 @@ async def list_messages(
     summary="Send a message again (same webhook-id) on a fresh retry schedule",
 )
 async def redeliver(message_id: _ID, ctx: Ctx, admin: OrgAdmin) -> MessageOut:
-    async with ctx.database.transaction() as session:
-        message = await ctx.webhooks.endpoints.redeliver(
-            session, organisation_id=admin.organisation_id, message_id=message_id
-        )
-        out = _message_out(message)
-    return out
+    message = await ctx.webhooks.redeliver(
+        organisation_id=admin.organisation_id, message_id=message_id
+    )
+    return _message_out(message)

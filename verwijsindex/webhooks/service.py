@@ -2,8 +2,9 @@
 
 Webhook secrets are sealed under ``keys.subkey("webhook-secrets")`` (one key per master-key
 version), which lives outside the database. ``serve`` runs one worker in-process; the API and
-the sweeper call :meth:`Webhooks.wake` after committing a change so that the worker claims
-the new messages at once instead of at its next poll.
+the unit of work wakes it after a commit that made messages due (:meth:`Webhooks.after_commit`),
+so the worker claims new messages at once instead of at its next poll. The management methods
+(endpoints, messages, deliveries) are each a unit of work of their own.
 """
 
 from __future__ import annotations
@@ -15,10 +16,15 @@ from typing import Any
 from notifier import (
     DELIVERABLE,
     STANDARD_WEBHOOKS_SCHEDULE,
+    CreatedEndpoint,
+    DeliveryAttempt,
     DeliveryWorker,
     EndpointService,
+    MessageStatus,
     RetryPolicy,
     SecretBox,
+    WebhookEndpoint,
+    WebhookMessage,
     WorkerConfig,
 )
 from verwijsindex.keys import KeyRing
@@ -92,3 +98,100 @@ class Webhooks:
         async with asyncio.TaskGroup() as group:
             for worker in workers:
                 group.create_task(worker.run())
+
+    # --- endpoints and messages of one organisation, each call one unit of work ---------------
+
+    async def create_endpoint(
+        self, *, organisation_id: str, url: str, description: str, ed25519: bool
+    ) -> CreatedEndpoint:
+        async with self._database.transaction() as session:
+            return await self.endpoints.create(
+                session,
+                organisation_id=organisation_id,
+                url=url,
+                description=description,
+                ed25519=ed25519,
+            )
+
+    async def list_endpoints(self, *, organisation_id: str) -> list[WebhookEndpoint]:
+        async with self._database.read() as session:
+            return await self.endpoints.list_endpoints(session, organisation_id=organisation_id)
+
+    async def endpoint(self, *, organisation_id: str, endpoint_id: str) -> WebhookEndpoint:
+        async with self._database.read() as session:
+            return await self.endpoints.get(
+                session, organisation_id=organisation_id, endpoint_id=endpoint_id
+            )
+
+    async def update_endpoint(
+        self,
+        *,
+        organisation_id: str,
+        endpoint_id: str,
+        url: str | None,
+        description: str | None,
+        enabled: bool | None,
+    ) -> WebhookEndpoint:
+        async with self._database.transaction() as session:
+            return await self.endpoints.update(
+                session,
+                organisation_id=organisation_id,
+                endpoint_id=endpoint_id,
+                url=url,
+                description=description,
+                enabled=enabled,
+            )
+
+    async def delete_endpoint(self, *, organisation_id: str, endpoint_id: str) -> None:
+        async with self._database.transaction() as session:
+            await self.endpoints.delete(
+                session, organisation_id=organisation_id, endpoint_id=endpoint_id
+            )
+
+    async def rotate_secret(
+        self, *, organisation_id: str, endpoint_id: str, overlap_seconds: int
+    ) -> tuple[WebhookEndpoint, str]:
+        async with self._database.transaction() as session:
+            return await self.endpoints.rotate_secret(
+                session,
+                organisation_id=organisation_id,
+                endpoint_id=endpoint_id,
+                overlap_seconds=overlap_seconds,
+            )
+
+    async def deliveries(
+        self, *, organisation_id: str, endpoint_id: str, before_id: int | None, limit: int
+    ) -> list[tuple[DeliveryAttempt, WebhookMessage]]:
+        async with self._database.read() as session:
+            return await self.endpoints.attempts(
+                session,
+                organisation_id=organisation_id,
+                endpoint_id=endpoint_id,
+                before_id=before_id,
+                limit=limit,
+            )
+
+    async def messages(
+        self,
+        *,
+        organisation_id: str,
+        status: MessageStatus | None,
+        endpoint_id: str | None,
+        before_seq: int | None,
+        limit: int,
+    ) -> list[WebhookMessage]:
+        async with self._database.read() as session:
+            return await self.endpoints.messages(
+                session,
+                organisation_id=organisation_id,
+                status=status,
+                endpoint_id=endpoint_id,
+                before_seq=before_seq,
+                limit=limit,
+            )
+
+    async def redeliver(self, *, organisation_id: str, message_id: str) -> WebhookMessage:
+        async with self._database.transaction() as session:
+            return await self.endpoints.redeliver(
+                session, organisation_id=organisation_id, message_id=message_id
+            )
