@@ -72,7 +72,9 @@ def build_context(
     consent = ConsentService(
         ledger=Ledger(origin=settings.resolved_ledger_origin, signing_key=keys.ledger_signing_key())
     )
-    subject_rights = SubjectRightsService(keys=keys, clock=clock, index=index)
+    subject_rights = SubjectRightsService(
+        keys=keys, clock=clock, index=index, database=db, access_log=access_log
+    )
 
     async def erase_consent_ledger(session: AsyncSession, scope: ErasureScope) -> ErasureHookResult:
         erased = await consent.erase_for_matches(session, match_ids=scope.match_ids, at=clock.now())

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request
 
-from verwijsindex.accesslog import Operation, Subject
+from verwijsindex.accesslog import Operation
 from verwijsindex.accesslog.routes import entry_out
 from verwijsindex.accesslog.schemas import (
     ErasureExtensionOut,
@@ -24,7 +24,6 @@ from verwijsindex.http.deps import Ctx, require_role
 from verwijsindex.http.schemas import WRITE_PROBLEMS, OrganisationRef, problem_responses
 from verwijsindex.organisations.models import Organisation, Role
 from verwijsindex.organisations.service import Principal
-from verwijsindex.storage.checkpoint import truncate_log
 
 router = APIRouter(prefix="/v1", tags=["subject rights"])
 
@@ -50,16 +49,9 @@ async def subject_access(
     access-log pseudonym under every key version, and by registration and match reference).
     The request itself is recorded in the access log."""
     bsn = ctx.subject_rights.parse(body.bsn, body.birth_date)
-    async with ctx.database.transaction() as session:
-        report = await ctx.subject_rights.access(
-            session, bsn=bsn, actor_organisation_id=principal.organisation_id
-        )
-        await ctx.access_log.record(
-            session,
-            access_context(request),
-            operation=Operation.SUBJECT_ACCESS,
-            subject=Subject.person(report.access_log_pseudonym),
-        )
+    report = await ctx.subject_rights.request_access(
+        access_context(request), bsn=bsn, actor_organisation_id=principal.organisation_id
+    )
     return SubjectAccessOut(
         registrations=[
             SubjectRegistrationOut(
@@ -110,23 +102,13 @@ async def subject_erasure(
     calls the registered erasure hooks. The access log keeps its records (they hold only the
     keyed access-log pseudonym and references) and records this erasure."""
     bsn = ctx.subject_rights.parse(body.bsn)
-    async with ctx.database.transaction() as session:
-        report = await ctx.subject_rights.erase(
-            session,
-            bsn=bsn,
-            request_reference=body.request_reference,
-            actor_organisation_id=principal.organisation_id,
-        )
-        await ctx.access_log.record(
-            session,
-            access_context(request),
-            operation=Operation.SUBJECT_ERASURE,
-            subject=Subject.person(report.access_log_pseudonym),
-            reason=body.reason,
-            reference=body.request_reference,
-        )
-    # SQLite: leave no page image of the erased rows in the write-ahead log.
-    await truncate_log(ctx.database)
+    report = await ctx.subject_rights.request_erasure(
+        access_context(request),
+        bsn=bsn,
+        reason=body.reason,
+        request_reference=body.request_reference,
+        actor_organisation_id=principal.organisation_id,
+    )
     assert report.completed_at is not None
     return SubjectErasureOut(
         request_reference=body.request_reference,

@@ -19,7 +19,14 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import crypto
-from verwijsindex.accesslog import AccessLogRecord, records_about
+from verwijsindex.accesslog import (
+    AccessContext,
+    AccessLogger,
+    AccessLogRecord,
+    Operation,
+    Subject,
+    records_about,
+)
 from verwijsindex.clock import Clock
 from verwijsindex.errors import InvalidBSN
 from verwijsindex.keys import KeyRing
@@ -30,7 +37,8 @@ from verwijsindex.registrations import repository as repo
 from verwijsindex.registrations.index import MatchIndex
 from verwijsindex.registrations.lifecycle import parse_birth_date
 from verwijsindex.registrations.models import EndReason, Registration, RegistrationStatus
-from verwijsindex.storage import queries
+from verwijsindex.storage import Database, queries
+from verwijsindex.storage.checkpoint import truncate_log
 
 ACCESS_LOG_LIMIT = 10_000
 
@@ -88,11 +96,67 @@ class ErasureReport:
 
 
 class SubjectRightsService:
-    def __init__(self, *, keys: KeyRing, clock: Clock, index: MatchIndex) -> None:
+    def __init__(
+        self,
+        *,
+        keys: KeyRing,
+        clock: Clock,
+        index: MatchIndex,
+        database: Database,
+        access_log: AccessLogger,
+    ) -> None:
         self._keys = keys
         self._clock = clock
         self._index = index
+        self._database = database
+        self._access_log = access_log
         self._hooks: list[ErasureHook] = []
+
+    async def request_access(
+        self, access: AccessContext, *, bsn: crypto.BSN, actor_organisation_id: str | None
+    ) -> SubjectAccessReport:
+        """A subject-access request, as one unit of work, recorded in the access log."""
+        async with self._database.transaction() as session:
+            report = await self.access(
+                session, bsn=bsn, actor_organisation_id=actor_organisation_id
+            )
+            await self._access_log.record(
+                session,
+                access,
+                operation=Operation.SUBJECT_ACCESS,
+                subject=Subject.person(report.access_log_pseudonym),
+            )
+        return report
+
+    async def request_erasure(
+        self,
+        access: AccessContext,
+        *,
+        bsn: crypto.BSN,
+        reason: str,
+        request_reference: str,
+        actor_organisation_id: str | None,
+    ) -> ErasureReport:
+        """An erasure, as one unit of work recorded in the access log; then the SQLite
+        write-ahead log is truncated so that no page image of the erased rows stays on disk
+        (:func:`verwijsindex.storage.checkpoint.truncate_log`)."""
+        async with self._database.transaction() as session:
+            report = await self.erase(
+                session,
+                bsn=bsn,
+                request_reference=request_reference,
+                actor_organisation_id=actor_organisation_id,
+            )
+            await self._access_log.record(
+                session,
+                access,
+                operation=Operation.SUBJECT_ERASURE,
+                subject=Subject.person(report.access_log_pseudonym),
+                reason=reason,
+                reference=request_reference,
+            )
+        await truncate_log(self._database)
+        return report
 
     def add_erasure_hook(self, hook: ErasureHook) -> None:
         """Register an extension point called on every erasure (e.g. the consent ledger)."""

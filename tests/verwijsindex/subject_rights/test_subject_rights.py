@@ -262,6 +262,8 @@ class TestKeyRotation:
             keys=rotated,
             clock=ctx.clock,
             index=MatchIndex(keys=rotated, clock=ctx.clock),
+            database=ctx.database,
+            access_log=ctx.access_log,
         )
         bsn = crypto.parse_bsn(X)
         org = callers[0].organisation_id
