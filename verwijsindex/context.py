@@ -11,6 +11,7 @@ from verwijsindex.abuse import AbuseGuard
 from verwijsindex.accesslog import AccessLogger
 from verwijsindex.clock import Clock
 from verwijsindex.keys import KeyRing
+from verwijsindex.ledger.service import LedgerAudit
 from verwijsindex.matches.service import MatchService
 from verwijsindex.organisations.credentials import CredentialCache
 from verwijsindex.organisations.service import AdminService, ApiKeyService
@@ -44,6 +45,7 @@ class AppContext:
     abuse: AbuseGuard
     subject_rights: SubjectRightsService
     consent: ConsentService
+    ledger: LedgerAudit
     webhooks: Webhooks
     credentials: CredentialCache
 
@@ -100,6 +102,7 @@ def build_context(
         abuse=abuse,
         subject_rights=subject_rights,
         consent=consent,
+        ledger=LedgerAudit(database=db, consent=consent, access_log=access_log, clock=clock),
         webhooks=webhooks,
         credentials=credentials,
     )

@@ -22,8 +22,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
-from consent import LedgerInconsistent
-from verwijsindex.accesslog import Operation
 from verwijsindex.http.access import access_context
 from verwijsindex.http.deps import Ctx, PrincipalDep
 from verwijsindex.http.problems import ApiProblem
@@ -35,7 +33,6 @@ from verwijsindex.organisations.service import Principal
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 log = get_logger(__name__)
 
-MAX_ENTRIES = 1000
 _PROBLEMS = problem_responses(*READ_PROBLEMS)
 
 
@@ -146,23 +143,11 @@ async def checkpoint(ctx: Ctx, _: AuditorDep) -> PlainTextResponse:
     """Signs a new checkpoint when the log grew. If the stored log no longer extends the
     last signed checkpoint, nothing is signed: the last signed checkpoint is served with
     ``Ledger-Status: inconsistent`` (or 500 ``ledger-inconsistent`` when there is none)."""
-    ledger = ctx.consent.ledger
-    try:
-        async with ctx.database.transaction() as session:
-            signed = await ledger.checkpoint(session, at=ctx.clock.now())
-    except LedgerInconsistent:
-        log.error("ledger_inconsistent")
-        async with ctx.database.transaction() as session:
-            previous = await ledger.latest_checkpoint(session)
-        if previous is None:
-            raise
-        return PlainTextResponse(
-            previous.note,
-            media_type="text/plain; charset=utf-8",
-            headers={"Ledger-Status": "inconsistent"},
-        )
+    note, consistent = await ctx.ledger.checkpoint()
     return PlainTextResponse(
-        signed.note, media_type="text/plain; charset=utf-8", headers={"Ledger-Status": "ok"}
+        note,
+        media_type="text/plain; charset=utf-8",
+        headers={"Ledger-Status": "ok" if consistent else "inconsistent"},
     )
 
 
@@ -190,24 +175,13 @@ async def entries(
     metadata; the personal parts (salt and personal fields) only the privacy officer, and
     that read is recorded in the access log."""
     include_personal = principal.role is Role.PRIVACY_OFFICER
-    async with ctx.database.transaction() as session:
-        ledger = ctx.consent.ledger
-        size = await ledger.size(session)
-        stop = min(size, start + MAX_ENTRIES if end is None else end)
-        if end is not None and end - start > MAX_ENTRIES:
-            raise ApiProblem(422, "invalid-range", f"ask for at most {MAX_ENTRIES} entries")
-        rows = await ledger.entries(session, start=start, end=max(start, stop))
-        if include_personal:
-            await ctx.access_log.record(
-                session,
-                access_context(request),
-                operation=Operation.AUDIT_LEDGER_PERSONAL_READ,
-                reference=f"ledger entries {start}..{max(start, stop)}",
-            )
+    size, stop, rows = await ctx.ledger.entries(
+        access_context(request), start=start, end=end, include_personal=include_personal
+    )
     every_entry = sees_every_entry(principal)
     return EntriesOut(
         start=start,
-        end=max(start, stop),
+        end=stop,
         tree_size=size,
         entries=[
             EntryOut(
@@ -236,10 +210,7 @@ async def inclusion_proof(
     tree_size: Annotated[int, Query(ge=1, le=_MAX_INDEX)],
 ) -> InclusionProofOut:
     """RFC 6962 audit path of leaf ``index`` in the tree of ``tree_size`` leaves."""
-    async with ctx.database.transaction() as session:
-        leaf, proof = await ctx.consent.ledger.inclusion_proof(
-            session, index=index, tree_size=tree_size
-        )
+    leaf, proof = await ctx.ledger.inclusion_proof(index=index, tree_size=tree_size)
     return InclusionProofOut(
         index=index, tree_size=tree_size, leaf_hash=_b64(leaf), proof=[_b64(p) for p in proof]
     )
@@ -253,6 +224,5 @@ async def consistency_proof(
     second: Annotated[int, Query(ge=0, le=_MAX_INDEX)],
 ) -> ConsistencyProofOut:
     """RFC 6962 consistency proof from tree size ``first`` to ``second``."""
-    async with ctx.database.transaction() as session:
-        proof = await ctx.consent.ledger.consistency_proof(session, first=first, second=second)
+    proof = await ctx.ledger.consistency_proof(first=first, second=second)
     return ConsistencyProofOut(first=first, second=second, proof=[_b64(p) for p in proof])

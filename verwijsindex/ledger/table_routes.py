@@ -53,9 +53,7 @@ async def table_records(
 ) -> TableRecordsOut:
     """Rows whose ledger index is at least ``start``, ordered by it (at most ``limit``). A
     reviewer gets only the rows its organisation is a party to, as in ``/v1/audit/entries``."""
-    async with ctx.database.transaction() as session:
-        size = await ctx.consent.ledger.size(session)
-        rows = await ctx.consent.table_records(session, start=start, limit=limit)
+    size, rows = await ctx.ledger.table_records(start=start, limit=limit)
     every_entry = sees_every_entry(principal)
     return TableRecordsOut(
         start=start,
