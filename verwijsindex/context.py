@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from consent import ConsentService, Ledger
 from verwijsindex.abuse import AbuseGuard
 from verwijsindex.accesslog import AccessLogger
+from verwijsindex.accesslog.service import AccessLogAudit
 from verwijsindex.clock import Clock
 from verwijsindex.keys import KeyRing
 from verwijsindex.ledger.service import LedgerAudit
@@ -42,6 +43,7 @@ class AppContext:
     matches: MatchService
     writes: GroupCommitter
     access_log: AccessLogger
+    access_log_audit: AccessLogAudit
     abuse: AbuseGuard
     subject_rights: SubjectRightsService
     consent: ConsentService
@@ -99,6 +101,7 @@ def build_context(
         matches=MatchService(database=db, writes=writes, access_log=access_log),
         writes=writes,
         access_log=access_log,
+        access_log_audit=AccessLogAudit(database=db, access_log=access_log),
         abuse=abuse,
         subject_rights=subject_rights,
         consent=consent,

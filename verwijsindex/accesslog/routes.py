@@ -15,14 +15,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from verwijsindex.abuse import list_flags
-from verwijsindex.accesslog import AccessLogRecord, Operation, query_records
+from verwijsindex.accesslog import AccessLogRecord, Operation
 from verwijsindex.accesslog.schemas import (
     AccessLogEntryOut,
     AccessLogPage,
     AnomalyOut,
     AnomalyPage,
 )
+from verwijsindex.accesslog.service import RecordFilter
 from verwijsindex.errors import InvalidInput
 from verwijsindex.http.access import access_context, audited
 from verwijsindex.http.deps import Ctx, require_role
@@ -37,7 +37,6 @@ from verwijsindex.organisations.service import Principal
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 _PROBLEMS = problem_responses(*READ_PROBLEMS)
-_EXPORT_BATCH = 1000
 
 log = get_logger(__name__)
 
@@ -127,20 +126,10 @@ async def read_access_log(
     """Records in chain order, filtered; ``next_cursor`` continues after the last one."""
     scope = _scope(principal, organisation_id)
     after = _seq_cursor(cursor)
-    async with ctx.database.transaction() as session:
-        rows = await query_records(
-            session,
-            organisation_id=scope,
-            professional_id=professional_id,
-            operation=operation,
-            start=from_,
-            end=to,
-            after_seq=after,
-            limit=limit + 1,
-        )
-        await ctx.access_log.record(
-            session, access_context(request), operation=Operation.AUDIT_ACCESS_LOG_READ
-        )
+    which = RecordFilter(scope, professional_id, operation, from_, to)
+    rows = await ctx.access_log_audit.query(
+        access_context(request), which, after_seq=after, limit=limit + 1
+    )
     page = rows[:limit]
     next_cursor = str(page[-1].seq) if len(rows) > limit else None
     return AccessLogPage(
@@ -173,30 +162,12 @@ async def export_access_log(
 ) -> StreamingResponse:
     """Streams every matching record (same filters as the query), read in batches."""
     scope = _scope(principal, organisation_id)
-    async with ctx.database.transaction() as session:
-        await ctx.access_log.record(
-            session, access_context(request), operation=Operation.AUDIT_ACCESS_LOG_EXPORT
-        )
+    await ctx.access_log_audit.begin_export(access_context(request))
+    which = RecordFilter(scope, professional_id, operation, from_, to)
 
     async def records() -> AsyncIterator[bytes]:
-        after = 0
-        while True:
-            async with ctx.database.sessions() as session:
-                rows = await query_records(
-                    session,
-                    organisation_id=scope,
-                    professional_id=professional_id,
-                    operation=operation,
-                    start=from_,
-                    end=to,
-                    after_seq=after,
-                    limit=_EXPORT_BATCH,
-                )
-            for record in rows:
-                yield (scoped_entry_out(record, principal).model_dump_json() + "\n").encode()
-            if len(rows) < _EXPORT_BATCH:
-                return
-            after = rows[-1].seq
+        async for record in ctx.access_log_audit.export(which):
+            yield (scoped_entry_out(record, principal).model_dump_json() + "\n").encode()
 
     async def lines() -> AsyncIterator[bytes]:
         # Once the 200 has been sent a failure can no longer be a problem response: the
@@ -231,13 +202,9 @@ async def read_anomalies(
     """Oldest first. Rules are described in docs/access-log.md."""
     scope = _scope(principal, organisation_id)
     after = decode_cursor(cursor)
-    async with ctx.database.transaction() as session:
-        rows = await list_flags(
-            session, organisation_id=scope, rule=rule, after=after, limit=limit + 1
-        )
-        await ctx.access_log.record(
-            session, access_context(request), operation=Operation.AUDIT_ANOMALIES_READ
-        )
+    rows = await ctx.access_log_audit.anomalies(
+        access_context(request), organisation_id=scope, rule=rule, after=after, limit=limit + 1
+    )
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1].raised_at, page[-1].id) if len(rows) > limit else None
     return AnomalyPage(

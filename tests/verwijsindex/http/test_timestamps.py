@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from tests.conftest import Caller, registration_body
 from tests.verwijsindex.helpers import privacy_officer_headers
 from verwijsindex.accesslog import routes as audit_log
+from verwijsindex.accesslog import service as access_log_service
 from verwijsindex.context import AppContext
 
 EXTREMES = ["0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59", "0001-01-01T00:30:00+00:59"]
@@ -185,7 +186,7 @@ class TestExportFailingMidStream:
                 "/v1/registrations", json=registration_body(), headers=callers[0].headers
             )
         headers = await privacy_officer_headers(ctx)
-        real: Callable[..., Awaitable[Any]] = audit_log.query_records
+        real: Callable[..., Awaitable[Any]] = access_log_service.query_records
         calls = 0
 
         async def failing_second_batch(*args: Any, **kwargs: Any) -> Any:
@@ -195,8 +196,8 @@ class TestExportFailingMidStream:
                 raise OverflowError("date value out of range")
             return await real(*args, **kwargs)
 
-        monkeypatch.setattr(audit_log, "_EXPORT_BATCH", 2)
-        monkeypatch.setattr(audit_log, "query_records", failing_second_batch)
+        monkeypatch.setattr(access_log_service, "EXPORT_BATCH", 2)
+        monkeypatch.setattr(access_log_service, "query_records", failing_second_batch)
         sent, raised = await self._export(app, headers)
 
         assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
