@@ -11,6 +11,7 @@ from verwijsindex.abuse import AbuseGuard
 from verwijsindex.accesslog import AccessLogger
 from verwijsindex.accesslog.service import AccessLogAudit
 from verwijsindex.clock import Clock
+from verwijsindex.consents.service import MatchConsents
 from verwijsindex.keys import KeyRing
 from verwijsindex.ledger.service import LedgerAudit
 from verwijsindex.matches.service import MatchService
@@ -47,6 +48,7 @@ class AppContext:
     abuse: AbuseGuard
     subject_rights: SubjectRightsService
     consent: ConsentService
+    match_consents: MatchConsents
     ledger: LedgerAudit
     webhooks: Webhooks
     credentials: CredentialCache
@@ -105,6 +107,9 @@ def build_context(
         abuse=abuse,
         subject_rights=subject_rights,
         consent=consent,
+        match_consents=MatchConsents(
+            database=db, writes=writes, consent=consent, access_log=access_log, clock=clock
+        ),
         ledger=LedgerAudit(database=db, consent=consent, access_log=access_log, clock=clock),
         webhooks=webhooks,
         credentials=credentials,

@@ -20,7 +20,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from consent import (
     AgeBand,
@@ -39,14 +38,13 @@ from consent import (
 )
 from consent._service import to_event
 from crypto import exchange_info
-from verwijsindex.accesslog import Operation, Subject
-from verwijsindex.errors import NotFound
-from verwijsindex.http.access import access_context, audited, record_read
+from verwijsindex.accesslog import Operation
+from verwijsindex.consents.service import ConsentEventRequest, ExchangeRequest
+from verwijsindex.http.access import access_context, audited
 from verwijsindex.http.deps import Ctx, ProfessionalDep, require_role
 from verwijsindex.http.problems import ApiProblem
 from verwijsindex.http.schemas import WRITE_PROBLEMS, problem_responses
 from verwijsindex.http.timestamps import CalendarDate, UtcDatetime
-from verwijsindex.matches.service import MatchService
 from verwijsindex.organisations.models import Role
 from verwijsindex.organisations.service import Principal
 
@@ -225,12 +223,6 @@ def _unb64(value: str, field: str) -> bytes:
         ) from None
 
 
-async def _participants(session: AsyncSession, match_id: str, organisation_id: str) -> set[str]:
-    return await MatchService.open_participants(
-        session, match_id=match_id, organisation_id=organisation_id
-    )
-
-
 def _consent_out(row: ConsentEventRow) -> ConsentOut:
     event = to_event(row)
     return ConsentOut(
@@ -273,28 +265,6 @@ def _summary(e: Exchange) -> ExchangeSummary:
     )
 
 
-async def _record_write(
-    ctx: Ctx,
-    session: AsyncSession,
-    request: Request,
-    operation: Operation,
-    match_id: str,
-    reference: str,
-    *,
-    reason: str | None = None,
-) -> None:
-    """Record a write about the match's youth in its own transaction: the record commits if
-    and only if the write does. ``reference`` is the consent event or exchange."""
-    await ctx.access_log.record(
-        session,
-        access_context(request),
-        operation=operation,
-        subject=Subject.match(match_id),
-        reason=reason,
-        reference=reference,
-    )
-
-
 OrgAdminDep = Annotated[Principal, require_role(Role.ORG_ADMIN)]
 OrgSystemDep = Annotated[Principal, require_role(Role.PROFESSIONAL, Role.ORG_ADMIN)]
 
@@ -316,15 +286,11 @@ async def record_consent(
     """The birth date gives the youth's age band and is not stored. The event is appended to
     the consent ledger in the same transaction; a refusal or withdrawal makes undelivered
     ciphertext it no longer covers unavailable at once."""
-    now = ctx.clock.now()
-    async with ctx.database.transaction() as session:
-        participants = await _participants(session, match_id, caller.actor.organisation_id)
-        row = await ctx.consent.record_event(
-            session,
-            match_id=match_id,
-            participants=participants,
-            organisation_id=caller.actor.organisation_id,
-            professional_id=caller.actor.professional_id,
+    row = await ctx.match_consents.record(
+        access_context(request),
+        caller.actor,
+        match_id,
+        ConsentEventRequest(
             counterpart_organisation_id=body.counterpart_organisation_id,
             kind=body.event,
             grantor=body.grantor,
@@ -333,13 +299,12 @@ async def record_consent(
             direction=body.direction,
             subject_birth_date=body.subject_birth_date,
             method=body.method,
-            now=now,
             valid_from=body.valid_from,
             valid_until=body.valid_until,
             evidence_hash=body.evidence_hash,
-        )
-        await _record_write(ctx, session, request, Operation.CONSENT_RECORD, match_id, row.id)
-        return _consent_out(row)
+        ),
+    )
+    return _consent_out(row)
 
 
 def _decision_out(
@@ -369,13 +334,8 @@ def _decision_out(
 async def list_consents(
     match_id: _MatchId, ctx: Ctx, caller: ProfessionalDep, request: Request
 ) -> ConsentList:
-    now = ctx.clock.now()
-    async with ctx.database.read() as session:
-        await _participants(session, match_id, caller.actor.organisation_id)
-        rows = await ctx.consent.event_rows(session, match_id)
-        states = await ctx.consent.folded_state(session, match_id=match_id, now=now)
-    await record_read(
-        ctx, access_context(request), Operation.CONSENT_LIST, [Subject.match(match_id)]
+    rows, states = await ctx.match_consents.events(
+        access_context(request), organisation_id=caller.actor.organisation_id, match_id=match_id
     )
     return ConsentList(
         events=[_consent_out(r) for r in rows],
@@ -401,23 +361,14 @@ async def consent_decision(
     purpose: Purpose,
     data_category: DataCategory,
 ) -> DecisionOut:
-    now = ctx.clock.now()
     sender = caller.actor.organisation_id
-    async with ctx.database.read() as session:
-        participants = await _participants(session, match_id, sender)
-        if recipient_organisation_id not in participants or recipient_organisation_id == sender:
-            raise NotFound("the recipient does not take part in this match")
-        decision = await ctx.consent.decide(
-            session,
-            match_id=match_id,
-            sender=sender,
-            recipient=recipient_organisation_id,
-            purpose=purpose,
-            category=data_category,
-            now=now,
-        )
-    await record_read(
-        ctx, access_context(request), Operation.CONSENT_DECISION, [Subject.match(match_id)]
+    decision = await ctx.match_consents.decision(
+        access_context(request),
+        sender=sender,
+        match_id=match_id,
+        recipient=recipient_organisation_id,
+        purpose=purpose,
+        category=data_category,
     )
     return _decision_out(sender, recipient_organisation_id, purpose, data_category, decision)
 
@@ -429,17 +380,9 @@ async def _exported_event(
     ctx: Ctx, consent_id: str, organisation_id: str, request: Request
 ) -> ConsentEventRow:
     """The consent event to export, if the organisation takes part in its match; recorded."""
-    async with ctx.database.read() as session:
-        row = await ctx.consent.event_row(session, consent_id)
-        await _participants(session, row.match_id, organisation_id)
-    await record_read(
-        ctx,
-        access_context(request),
-        Operation.CONSENT_EXPORT,
-        [Subject.match(row.match_id)],
-        reference=row.id,
+    return await ctx.match_consents.exported_event(
+        access_context(request), organisation_id=organisation_id, consent_id=consent_id
     )
-    return row
 
 
 @router.get(
@@ -499,11 +442,10 @@ async def put_encryption_key(
     """201 for a new key (the previous one is retired and kept); 200 when it is already
     the current key."""
     raw = _unb64(body.public_key, "public_key")
-    async with ctx.database.transaction() as session:
-        key, created = await ctx.consent.register_key(
-            session, organisation_id=principal.organisation_id, public_key=raw, now=ctx.clock.now()
-        )
-        out = _key_out(key)
+    key, created = await ctx.match_consents.register_key(
+        organisation_id=principal.organisation_id, public_key=raw
+    )
+    out = _key_out(key)
     response.status_code = 201 if created else 200
     return out
 
@@ -517,15 +459,10 @@ async def put_encryption_key(
 async def get_encryption_key(
     organisation_id: _Id, ctx: Ctx, principal: OrgSystemDep
 ) -> EncryptionKeyOut:
-    async with ctx.database.transaction() as session:
-        if organisation_id != principal.organisation_id and not await MatchService.share_open_match(
-            session, principal.organisation_id, organisation_id
-        ):
-            raise NotFound("no such organisation key")
-        key = await ctx.consent.current_key(session, organisation_id)
-        if key is None:
-            raise NotFound("the organisation has no encryption key")
-        return _key_out(key)
+    key = await ctx.match_consents.key_of(
+        caller_organisation_id=principal.organisation_id, organisation_id=organisation_id
+    )
+    return _key_out(key)
 
 
 # --- exchanges ----------------------------------------------------------------------------
@@ -547,46 +484,31 @@ async def create_exchange(
     Otherwise 403 ``…/consent-required`` with ``missing`` and ``refused_by``."""
     enc = _unb64(body.enc, "enc")
     ciphertext = _unb64(body.ciphertext, "ciphertext")
-    now = ctx.clock.now()
-    async with ctx.database.transaction() as session:
-        participants = await _participants(session, match_id, caller.actor.organisation_id)
-        if body.recipient_organisation_id not in participants:
-            raise NotFound("the recipient does not take part in this match")
-        exchange = await ctx.consent.send(
-            session,
-            match_id=match_id,
-            participants=participants,
-            sender_organisation_id=caller.actor.organisation_id,
-            sender_professional_id=caller.actor.professional_id,
+    exchange = await ctx.match_consents.send(
+        access_context(request),
+        caller.actor,
+        match_id,
+        ExchangeRequest(
             recipient_organisation_id=body.recipient_organisation_id,
             purpose=body.purpose,
             category=body.data_category,
             enc=enc,
             ciphertext=ciphertext,
-            now=now,
             legal_ground=None
             if body.legal_ground is None
             else (body.legal_ground.code.value, body.legal_ground.justification),
             consent_reference=body.consent_reference,
             recipient_key_id=body.recipient_key_id,
-        )
-        await _record_write(
-            ctx,
-            session,
-            request,
-            Operation.EXCHANGE_CREATE,
-            match_id,
-            exchange.id,
-            reason=exchange.legal_ground,
-        )
-        return ExchangeCreated(
-            id=exchange.id,
-            ledger_index=exchange.ledger_index,
-            consent_reference=json.loads(exchange.consent_reference),
-            flagged_for_review=exchange.flagged_for_review,
-            recipient_key_id=exchange.recipient_key_id,
-            created_at=exchange.created_at,
-        )
+        ),
+    )
+    return ExchangeCreated(
+        id=exchange.id,
+        ledger_index=exchange.ledger_index,
+        consent_reference=json.loads(exchange.consent_reference),
+        flagged_for_review=exchange.flagged_for_review,
+        recipient_key_id=exchange.recipient_key_id,
+        created_at=exchange.created_at,
+    )
 
 
 @router.get(
@@ -605,16 +527,11 @@ async def inbox(
 ) -> ExchangeInbox:
     """Exchanges whose ciphertext is still available; ``include_done`` adds acknowledged,
     withdrawn and expired ones (metadata only)."""
-    async with ctx.database.read() as session:
-        rows = await ctx.consent.inbox(
-            session,
-            organisation_id=caller.actor.organisation_id,
-            include_done=include_done,
-            limit=limit,
-        )
-    matches = dict.fromkeys(e.match_id for e in rows)  # one record per youth, in inbox order
-    await record_read(
-        ctx, access_context(request), Operation.EXCHANGE_LIST, [Subject.match(m) for m in matches]
+    rows = await ctx.match_consents.inbox(
+        access_context(request),
+        organisation_id=caller.actor.organisation_id,
+        include_done=include_done,
+        limit=limit,
     )
     return ExchangeInbox(items=[_summary(e) for e in rows])
 
@@ -635,25 +552,22 @@ async def get_exchange(
 ) -> ExchangeOut:
     """410 when the ciphertext is gone: acknowledged, past retention, or the consent it
     rested on was withdrawn or refused before delivery."""
-    async with ctx.database.transaction() as session:
-        e = await ctx.consent.fetch(
-            session,
-            exchange_id=exchange_id,
-            organisation_id=caller.actor.organisation_id,
-            now=ctx.clock.now(),
-        )
-        await _record_write(ctx, session, request, Operation.EXCHANGE_READ, e.match_id, e.id)
-        summary = _summary(e)
-        assert e.enc is not None and e.ciphertext is not None
-        enc, ciphertext = bytes(e.enc), bytes(e.ciphertext)
-        reference: list[str] = json.loads(e.consent_reference)
-        info = ExchangeInfo(
-            match_id=e.match_id,
-            consent_reference=reference,
-            sender_org=e.sender_organisation_id,
-            recipient_org=e.recipient_organisation_id,
-        )
-        key_id = e.recipient_key_id
+    e = await ctx.match_consents.fetch(
+        access_context(request),
+        organisation_id=caller.actor.organisation_id,
+        exchange_id=exchange_id,
+    )
+    summary = _summary(e)
+    assert e.enc is not None and e.ciphertext is not None
+    enc, ciphertext = bytes(e.enc), bytes(e.ciphertext)
+    reference: list[str] = json.loads(e.consent_reference)
+    info = ExchangeInfo(
+        match_id=e.match_id,
+        consent_reference=reference,
+        sender_org=e.sender_organisation_id,
+        recipient_org=e.recipient_organisation_id,
+    )
+    key_id = e.recipient_key_id
     info_bytes = exchange_info(
         match_id=info.match_id,
         consent_reference=info.consent_reference,
@@ -680,12 +594,9 @@ async def get_exchange(
 async def acknowledge_exchange(
     exchange_id: _Id, ctx: Ctx, caller: ProfessionalDep, request: Request
 ) -> ExchangeSummary:
-    async with ctx.database.transaction() as session:
-        e = await ctx.consent.acknowledge(
-            session,
-            exchange_id=exchange_id,
-            organisation_id=caller.actor.organisation_id,
-            now=ctx.clock.now(),
-        )
-        await _record_write(ctx, session, request, Operation.EXCHANGE_ACKNOWLEDGE, e.match_id, e.id)
-        return _summary(e)
+    e = await ctx.match_consents.acknowledge(
+        access_context(request),
+        organisation_id=caller.actor.organisation_id,
+        exchange_id=exchange_id,
+    )
+    return _summary(e)
