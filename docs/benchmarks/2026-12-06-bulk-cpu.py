@@ -1,5 +1,5 @@
 """Server CPU per bulk item: the suite's bulk point, repeated on one service, with the
-service's CPU time read around each run (and optionally a py-spy profile of one run).
+service's CPU time read around each run (and optionally a py-spy profile of the measured runs).
 
 Run from a checkout's root with that checkout's interpreter, so that the suite's own seeding
 (organisations, professionals, keys and, where the suite seeds one, a bulk-import grant),
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -89,28 +90,28 @@ def main() -> None:
         server = start_service(db.url, db.data_dir, workdir / "logs", "service-bulk")
         who = db.people["a"][0]
         send_all(server.base_url, who, start=50_000_000)  # warm-up
+        spy = None
+        if args.profile:
+            spy = subprocess.Popen(  # noqa: S603 (py-spy, arguments of this script)
+                [args.py_spy, "record", "--pid", str(server.process.pid), "--rate", "250",
+                 "--format", "raw", "--output", str(args.profile), "--nonblocking",
+                 "--duration", "600"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )  # fmt: skip
+            time.sleep(1)
         for i in range(args.runs):
-            spy = None
-            if args.profile and i == args.runs - 1:
-                spy = subprocess.Popen(  # noqa: S603 (py-spy, arguments of this script)
-                    [args.py_spy, "record", "--pid", str(server.process.pid), "--rate", "200",
-                     "--format", "raw", "--output", str(args.profile), "--nonblocking",
-                     "--duration", "600"],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                )  # fmt: skip
-                time.sleep(1)
             cpu = server.cpu_seconds()
             run = send_all(server.base_url, who, start=60_000_000 + i * 1_000_000)
             cpu = server.cpu_seconds() - cpu
             run["rows_per_s"] = round(run["created"] / run["seconds"])
             run["server_cpu_us_per_item"] = round(cpu * 1e6 / run["created"], 1)
             run["profiled"] = spy is not None
-            if spy is not None:
-                spy.send_signal(2)
-                spy.wait(timeout=60)
             result["runs"].append(run)
             print(json.dumps(run), flush=True)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=60)
     finally:
         if server is not None:
             server.stop()

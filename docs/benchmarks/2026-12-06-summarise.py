@@ -1,8 +1,11 @@
 """Medians and ratios of the alternating runs written by ``2026-12-06-alternate.sh``.
 
-    python docs/benchmarks/2026-12-06-summarise.py OUT_DIR  > summary.md
+    python docs/benchmarks/2026-12-06-summarise.py OUT_DIR  [summary.json] > summary.md
+    python docs/benchmarks/2026-12-06-summarise.py docs/benchmarks/2026-12-06-alternating.json
 
-Reads OUT_DIR/r<round>-<variant>/results.json (variants a, b, c) and prints, per point, each
+Reads OUT_DIR/r<round>-<variant>/results.json (variants a, b, c) and
+OUT_DIR/bulk-cpu/r<round>-<variant>-<backend>.json, or the same gathered in one file
+({"suite": {"r1-a": ...}, "bulk_cpu": {"r1-a-sqlite": ...}}), and prints, per point, each
 variant's median and each round's figure, the ratios of the medians (B/A, C/B, C/A), and the
 spread of the same ratios taken within each round (the variants of one round ran minutes
 apart, under the same load from the machine's other users).
@@ -65,11 +68,24 @@ FIGURES = {
 }
 
 
+def _suite_files(out: Path) -> dict[str, dict[str, Any]]:
+    """run name (r<round>-<variant>) → results.json, from OUT_DIR or from a bundle file."""
+    if out.is_file():
+        return dict(json.loads(out.read_text())["suite"])
+    return {p.parent.name: json.loads(p.read_text()) for p in out.glob("r*-*/results.json")}
+
+
+def _bulk_files(out: Path) -> dict[str, dict[str, Any]]:
+    """run name (r<round>-<variant>-<backend>) → the bulk-CPU script's output."""
+    if out.is_file():
+        return dict(json.loads(out.read_text()).get("bulk_cpu", {}))
+    return {p.stem: json.loads(p.read_text()) for p in out.glob("bulk-cpu/r*-*-*.json")}
+
+
 def load(out: Path) -> dict[int, dict[str, dict[str, Any]]]:
     rounds: dict[int, dict[str, dict[str, Any]]] = {}
-    for path in sorted(out.glob("r*-*/results.json")):
-        m = re.fullmatch(r"r(\d+)-([abc])", path.parent.name)
-        res = json.loads(path.read_text())
+    for name, res in sorted(_suite_files(out).items()):
+        m = re.fullmatch(r"r(\d+)-([abc])", name)
         if m and "elapsed_s" in res:  # written when the run has finished
             rounds.setdefault(int(m[1]), {})[m[2]] = res
     return {n: vs for n, vs in sorted(rounds.items()) if set(vs) == set(VARIANTS)}
@@ -122,9 +138,53 @@ def summarise(out: Path) -> tuple[str, dict[str, Any]]:
     return "\n".join(lines) + "\n", data
 
 
+def summarise_bulk_cpu(out: Path) -> tuple[str, dict[str, Any]]:
+    """OUT_DIR/bulk-cpu/r<round>-<variant>-<backend>.json of ``2026-12-06-bulk-cpu.py``: per
+    backend and variant the median over every run, and the ratios of each round's medians."""
+    runs: dict[tuple[str, str], dict[int, list[dict[str, Any]]]] = {}
+    for name, result in sorted(_bulk_files(out).items()):
+        m = re.fullmatch(r"r(\d+)-([abc])-(\w+)", name)
+        if m:
+            runs.setdefault((m[3], m[2]), {})[int(m[1])] = result["runs"]
+    lines = [
+        "| backend | figure | A | B | C | B/A per round (median, min–max) | C/B per round "
+        "| C/A per round |",
+        "|---|---|---:|---:|---:|---|---|---|",
+    ]
+    data: dict[str, Any] = {}
+    for backend in sorted({b for b, _v in runs}):
+        by_v = {v: runs.get((backend, v), {}) for v in VARIANTS}
+        common = sorted(set.intersection(*(set(r) for r in by_v.values())))
+        for key, label in (
+            ("server_cpu_us_per_item", "server CPU µs per item"),
+            ("rows_per_s", "registrations/s"),
+        ):
+            every = {
+                v: statistics.median(x[key] for n in common for x in by_v[v][n]) for v in VARIANTS
+            }
+            per_round = {
+                v: [statistics.median(x[key] for x in by_v[v][n]) for n in common] for v in VARIANTS
+            }
+            row = [backend, label, *(_fmt(every[v]) for v in VARIANTS)]
+            for x, y in PAIRS:
+                within = [a / b for a, b in zip(per_round[x], per_round[y], strict=True)]
+                row.append(f"{statistics.median(within):.3f} ({min(within):.3f}–{max(within):.3f})")
+            lines.append("| " + " | ".join(row) + " |")
+            data[f"{backend} {label}"] = {
+                "rounds": common,
+                "median_of_all_runs": every,
+                "per_round_median": per_round,
+            }
+    return "\n".join(lines) + "\n", data
+
+
 if __name__ == "__main__":
     out_dir = Path(sys.argv[1])
     text, data = summarise(out_dir)
+    bulk_text, bulk_data = summarise_bulk_cpu(out_dir)
+    if bulk_data:
+        text += "\nServer CPU per bulk item (2026-12-06-bulk-cpu.py):\n\n" + bulk_text
+        data["bulk_cpu"] = bulk_data
     if len(sys.argv) > 2:
         Path(sys.argv[2]).write_text(json.dumps(data, indent=2) + "\n")
     sys.stdout.write(text)
