@@ -3,7 +3,9 @@
 # checkouts in turn (A, B, C, A, B, C, ...), each with its own virtual environment.
 #   usage: alternate.sh OUT_DIR ROUNDS [FIRST]   (rounds FIRST..ROUNDS, FIRST defaults to 1;
 #          touch OUT_DIR/stop to end after the current round)
-# A, B and C are worktrees at the commits compared; the suite is each checkout's own.
+# A, B and C are checkouts of the commits compared, each with its own .venv (make install),
+# given as environment variables: A=/path/to/a B=/path/to/b C=/path/to/c alternate.sh OUT 7
+# The suite that runs is each checkout's own.
 set -eu
 out=$1
 rounds=$2
@@ -11,7 +13,7 @@ first=${3:-1}
 mkdir -p "$out"
 for round in $(seq "$first" "$rounds"); do
     for v in a b c; do
-        tree=/work/wt/bench-$v
+        case $v in a) tree=$A ;; b) tree=$B ;; c) tree=$C ;; esac
         dir=$out/r$round-$v
         {
             printf 'round %s variant %s commit %s\n' "$round" "$v" "$(git -C "$tree" rev-parse HEAD)"
