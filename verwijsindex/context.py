@@ -12,6 +12,7 @@ from verwijsindex.accesslog import AccessLogger
 from verwijsindex.accesslog.service import AccessLogAudit
 from verwijsindex.clock import Clock
 from verwijsindex.consents.service import MatchConsents
+from verwijsindex.covenants.service import CovenantService
 from verwijsindex.keys import KeyRing
 from verwijsindex.ledger.service import LedgerAudit
 from verwijsindex.matches.service import MatchService
@@ -52,6 +53,7 @@ class AppContext:
     ledger: LedgerAudit
     webhooks: Webhooks
     credentials: CredentialCache
+    covenants: CovenantService
 
 
 def build_context(
@@ -113,4 +115,11 @@ def build_context(
         ledger=LedgerAudit(database=db, consent=consent, access_log=access_log, clock=clock),
         webhooks=webhooks,
         credentials=credentials,
+        covenants=CovenantService(
+            database=db,
+            writes=writes,
+            access_log=access_log,
+            clock=clock,
+            production=settings.is_production,
+        ),
     )

@@ -32,6 +32,9 @@ class Operation(StrEnum):
     EXCHANGE_LIST = "exchange.list"
     EXCHANGE_READ = "exchange.read"
     EXCHANGE_ACKNOWLEDGE = "exchange.acknowledge"
+    COVENANT_READ = "covenant.read"
+    COVENANT_VERSIONS = "covenant.versions"
+    COVENANT_UPDATE = "covenant.update"
 
 
 class Status(StrEnum):
@@ -119,6 +122,9 @@ _ACTIVITY_OF: dict[Operation, str] = {
     Operation.EXCHANGE_LIST: "VI-08",
     Operation.EXCHANGE_READ: "VI-08",
     Operation.EXCHANGE_ACKNOWLEDGE: "VI-08",
+    Operation.COVENANT_READ: "VI-06",
+    Operation.COVENANT_VERSIONS: "VI-06",
+    Operation.COVENANT_UPDATE: "VI-06",
 }
 
 

@@ -120,6 +120,16 @@ async def get_org_admin(principal: PrincipalDep) -> Principal:
 OrgAdminDep = Annotated[Principal, Depends(get_org_admin)]
 
 
+async def get_municipality_admin(principal: PrincipalDep) -> Principal:
+    """A ``municipality-admin`` key; which municipality it may manage the service checks."""
+    if principal.role is not Role.MUNICIPALITY_ADMIN:
+        raise ApiProblem(403, "forbidden-role", "this API key's role may not do this")
+    return principal
+
+
+MunicipalityAdminDep = Annotated[Principal, Depends(get_municipality_admin)]
+
+
 @dataclass(frozen=True)
 class ProfessionalCaller:
     principal: Principal
