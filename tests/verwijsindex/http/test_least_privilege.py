@@ -408,7 +408,33 @@ async def redelivery(world: World) -> Prepared:
     return Prepared(f"/v1/webhook-messages/{r.json()['items'][0]['id']}/redeliver")
 
 
+def coordination_path(suffix: str, body: dict[str, Any] | None = None) -> Prepare:
+    async def prepare(world: World) -> Prepared:
+        return Prepared(f"/v1/matches/{await _match_id(world)}/coordination{suffix}", body)
+
+    return prepare
+
+
+def coordination_reader(prepare: Prepare) -> Endpoint:
+    """A match's coordination: its participants and the municipality-admin of its
+    municipality."""
+    endpoint = professional_only(prepare, ok=200, other_org=404)
+    return Endpoint(PRO, prepare, {**endpoint.expect, MUNICIPALITY_ADMIN: 200})
+
+
 MATRIX: dict[tuple[str, str], Endpoint] = {
+    # A (youth-care) is proposed; any participant may escalate; the municipality may not
+    # while a participant is proposed (403), another organisation's match is 404.
+    ("POST", "/v1/matches/{match_id}/coordination/{action}"): professional_only(
+        coordination_path("/escalate", {"reason": "no-progress"}), ok=200, other_org=404
+    ),
+    ("GET", "/v1/matches/{match_id}/coordination"): coordination_reader(coordination_path("")),
+    ("GET", "/v1/matches/{match_id}/coordination/history"): coordination_reader(
+        coordination_path("/history")
+    ),
+    ("GET", "/v1/municipalities/{code}/coordinations"): municipality_admin_only(
+        fixed("/v1/municipalities/0363/coordinations"), ok=200, other_org=403
+    ),
     ("POST", "/v1/webhook-endpoints"): org_admin_only(
         fixed("/v1/webhook-endpoints", HOOK), ok=201, other_org=201
     ),
