@@ -3,7 +3,9 @@ the municipality's actions, what happens when participants leave, and the deadli
 
 Each public method that a route or the sweeper calls is a unit of work with its access-log
 record; :meth:`CoordinationService.matches_opened` and :meth:`participant_left` work inside
-the registration's or withdrawal's own transaction (the hooks of ``MatchIndex``). Every change
+the registration's or withdrawal's own transaction (the hooks of ``MatchIndex``), whose own
+access-log record (``registration.create``, ``registration.withdraw``, ``registration.expire``)
+covers them. Every change
 is a row of the history, a new version of the coordination row (a writer that read an older
 version changes nothing) and webhooks to the participants through the outbox.
 """
@@ -204,14 +206,8 @@ class CoordinationService:
         await repo.add(session, rows, history)
         if any(r.status is CoordinationStatus.ESCALATED for r in rows):
             events += await self._municipality_events(session, rows, history)
+        # In the access log as the registration that opened the match (registration.create).
         await enqueue_many(session, events)
-        await self._access_log.record_many(
-            session,
-            AccessContext.system(role=_SYSTEM, started_at=self._clock.now()),
-            operation=Operation.COORDINATION_SYSTEM,
-            subjects=[Subject.match(r.match_id) for r in rows],
-            reason="start",
-        )
 
     async def _municipality_events(
         self,
@@ -267,14 +263,8 @@ class CoordinationService:
             if left.closed
             else [(p.organisation_id, p.registration_id) for p in participants]
         )
+        # In the access log as the withdrawal or expiry that ended the registration.
         await self._apply(session, row, action, _SYSTEM_ACTOR, outcome, None, told, now)
-        await self._access_log.record(
-            session,
-            AccessContext.system(role=_SYSTEM, started_at=now),
-            operation=Operation.COORDINATION_SYSTEM,
-            subject=Subject.match(row.match_id),
-            reason=action.value,
-        )
 
     # ---- units of work ---------------------------------------------------------------------
 
