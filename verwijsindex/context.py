@@ -12,6 +12,7 @@ from verwijsindex.accesslog import AccessLogger
 from verwijsindex.accesslog.service import AccessLogAudit
 from verwijsindex.clock import Clock
 from verwijsindex.consents.service import MatchConsents
+from verwijsindex.families.service import FamilyMatchService
 from verwijsindex.keys import KeyRing
 from verwijsindex.ledger.service import LedgerAudit
 from verwijsindex.matches.service import MatchService
@@ -42,6 +43,7 @@ class AppContext:
     index: MatchIndex
     registrations: RegistrationService
     matches: MatchService
+    family_matches: FamilyMatchService
     writes: GroupCommitter
     access_log: AccessLogger
     access_log_audit: AccessLogAudit
@@ -101,6 +103,7 @@ def build_context(
         index=index,
         registrations=registrations,
         matches=MatchService(database=db, writes=writes, access_log=access_log),
+        family_matches=FamilyMatchService(database=db, writes=writes, access_log=access_log),
         writes=writes,
         access_log=access_log,
         access_log_audit=AccessLogAudit(database=db, access_log=access_log),

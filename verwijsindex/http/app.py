@@ -15,6 +15,7 @@ from verwijsindex.accesslog import routes as audit_log
 from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.consents import routes as consents
 from verwijsindex.context import build_context
+from verwijsindex.families import routes as family_matches
 from verwijsindex.http import health
 from verwijsindex.http.middleware import RequestContextMiddleware
 from verwijsindex.http.problems import install_error_handlers
@@ -120,6 +121,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(registrations.router)
     app.include_router(matches.router)
+    app.include_router(family_matches.router)
     app.include_router(audit_log.router)
     app.include_router(subject_rights.router)
     app.include_router(api_keys.router)
