@@ -34,7 +34,7 @@ def import_registrations(
     csv_file: Path, url: str, api_key: str, professional_id: str, batch_size: int
 ) -> None:
     """Register every row of CSV_FILE (columns bsn, birth_date[, municipality,
-    professional_id]) through the batch endpoint, with a progress bar. Failed rows are listed
+    professional_id, term, parent1_bsn … parent4_bsn]) through the batch endpoint, with a progress bar. Failed rows are listed
     by line number and problem type, never by value."""
     import httpx
 
