@@ -2,8 +2,9 @@
 
 Columns (header row required): ``bsn``, ``birth_date`` and optionally ``municipality``,
 ``professional_id``, ``term`` (an ISO 8601 duration such as ``P1Y``) and the parents' or
-guardians' numbers ``parent1_bsn`` … ``parent4_bsn`` (empty cells are left out). Rows are sent in batches of up to 1,000; a row that fails is reported by
-its line number and problem type, never by its values.
+guardians' numbers ``parent1_bsn`` … ``parent4_bsn`` (empty cells are left out). Rows are
+sent in batches of up to 1,000; a row that fails is reported by its line number and problem
+type, never by its values.
 """
 
 from __future__ import annotations
