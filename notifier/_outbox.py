@@ -37,6 +37,14 @@ class EventType(StrEnum):
     FAMILY_MATCH_PARTICIPANT_JOINED = "family_match.participant_joined"
     FAMILY_MATCH_PARTICIPANT_LEFT = "family_match.participant_left"
     FAMILY_MATCH_CLOSED = "family_match.closed"
+    COORDINATION_PROPOSED = "coordination.proposed"
+    COORDINATION_ACCEPTED = "coordination.accepted"
+    COORDINATION_DECLINED = "coordination.declined"
+    COORDINATION_HANDED_OVER = "coordination.handed_over"
+    COORDINATION_ESCALATED = "coordination.escalated"
+    COORDINATION_DE_ESCALATED = "coordination.de_escalated"
+    COORDINATION_CLOSED = "coordination.closed"
+    COORDINATION_REMINDER = "coordination.reminder"
 
 
 class OutboxEvent(NotifierBase):

@@ -12,6 +12,8 @@ from verwijsindex.accesslog import AccessLogger
 from verwijsindex.accesslog.service import AccessLogAudit
 from verwijsindex.clock import Clock
 from verwijsindex.consents.service import MatchConsents
+from verwijsindex.coordination.service import CoordinationService
+from verwijsindex.covenants.service import CovenantService
 from verwijsindex.families.service import FamilyMatchService
 from verwijsindex.keys import KeyRing
 from verwijsindex.ledger.service import LedgerAudit
@@ -54,6 +56,8 @@ class AppContext:
     ledger: LedgerAudit
     webhooks: Webhooks
     credentials: CredentialCache
+    covenants: CovenantService
+    coordination: CoordinationService
 
 
 def build_context(
@@ -64,9 +68,12 @@ def build_context(
     check_production(settings)
     keys = KeyRing.load(settings)
     db = database or create_database(settings)
-    index = MatchIndex(keys=keys, clock=clock)
     writes = GroupCommitter(database=db, max_batch=settings.group_commit_max_batch)
     access_log = AccessLogger(keys=keys, clock=clock)
+    coordination = CoordinationService(
+        database=db, writes=writes, access_log=access_log, clock=clock
+    )
+    index = MatchIndex(keys=keys, clock=clock, hooks=coordination)
     abuse = AbuseGuard(settings=settings, clock=clock)
     registrations = RegistrationService(
         index=index,
@@ -116,4 +123,12 @@ def build_context(
         ledger=LedgerAudit(database=db, consent=consent, access_log=access_log, clock=clock),
         webhooks=webhooks,
         credentials=credentials,
+        coordination=coordination,
+        covenants=CovenantService(
+            database=db,
+            writes=writes,
+            access_log=access_log,
+            clock=clock,
+            production=settings.is_production,
+        ),
     )

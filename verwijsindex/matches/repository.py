@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import Pseudonym
+from verwijsindex.coordination.state import CoordinationSummary
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.organisations.models import Organisation, Professional
 from verwijsindex.registrations.models import Registration
@@ -168,6 +169,7 @@ class MatchView:
     created_at: datetime
     closed_at: datetime | None
     participants: list[ParticipantView]
+    coordination: CoordinationSummary | None = None
 
 
 def with_participants(head: Table, participants: Table, foreign_key: str) -> Select[Any]:
