@@ -33,6 +33,7 @@ class EventType(StrEnum):
     REGISTRATION_ENDED = "registration.ended"
     REGISTRATION_INFORM_DUE = "registration.inform_due"
     REGISTRATION_EXPIRING = "registration.expiring"
+    REGISTRATION_EARLIER_INVOLVEMENT = "registration.earlier_involvement"
     FAMILY_MATCH_CREATED = "family_match.created"
     FAMILY_MATCH_PARTICIPANT_JOINED = "family_match.participant_joined"
     FAMILY_MATCH_PARTICIPANT_LEFT = "family_match.participant_left"

@@ -28,6 +28,7 @@ from verwijsindex.keys import KeyRing
 from verwijsindex.matches import repository as match_repo
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.organisations import repository as org_repo
+from verwijsindex.registrations import duties
 from verwijsindex.registrations import repository as repo
 from verwijsindex.registrations.lifecycle import parse_birth_date, parse_term, registration_end
 from verwijsindex.registrations.models import (
@@ -339,6 +340,11 @@ class MatchIndex:
             )
         await pending.flush(session)
         await families.flush(session)
+        await duties.tell_earlier_involvement(
+            session,
+            [(r.id, r.pseudonym, r.organisation_id, r.municipality) for r in pending.registrations],
+            now,
+        )
         if pending.matches and self.hooks is not None:
             await self.hooks.matches_opened(session, pending.opened())
         return outcomes
@@ -534,6 +540,7 @@ class MatchIndex:
         registration.status = status
         registration.ended_at = now
         registration.end_reason = reason
+        await duties.keep_if_agreed(session, registration, reason, now)
         await enqueue(
             session,
             event_type=EventType.REGISTRATION_ENDED,
