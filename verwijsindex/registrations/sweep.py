@@ -19,6 +19,8 @@ log = get_logger(__name__)
 async def sweep_once(ctx: AppContext) -> SweepResult:
     """End every due registration (in batches, one transaction each), then purge."""
     ended = await ctx.registrations.end_due()
+    inform_due, expiring = await ctx.registrations.send_reminders()
+    log.info("reminders", inform_due=inform_due, expiring=expiring)
     coordination = await ctx.coordination.sweep()
     purged = await ctx.registrations.purge(retention=timedelta(days=ctx.settings.retention_days))
     regs, matches = purged.purged_registrations, purged.purged_matches
