@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,7 @@ from verwijsindex.production import check_production
 from verwijsindex.registrations.index import MatchIndex
 from verwijsindex.registrations.service import RegistrationService
 from verwijsindex.settings import Settings
+from verwijsindex.statistics.service import StatisticsService
 from verwijsindex.storage import Database
 from verwijsindex.storage.group_commit import GroupCommitter
 from verwijsindex.subject_rights.service import (
@@ -52,6 +54,7 @@ class AppContext:
     ledger: LedgerAudit
     webhooks: Webhooks
     credentials: CredentialCache
+    statistics: StatisticsService
 
 
 def build_context(
@@ -89,6 +92,13 @@ def build_context(
     subject_rights.add_erasure_hook(erase_consent_ledger)
     webhooks = Webhooks(settings=settings, database=db, keys=keys)
     db.on_commit(webhooks.after_commit)
+    statistics = StatisticsService(
+        database=db,
+        clock=clock,
+        threshold=settings.statistics_threshold,
+        lag=timedelta(seconds=settings.statistics_rollup_lag_seconds),
+    )
+    registrations.add_purge_hook(statistics.count_before_purge)
     admin = AdminService(clock=clock, live_keys=settings.is_production)
     credentials = CredentialCache(ttl=settings.auth_cache_seconds)
     return AppContext(
@@ -113,4 +123,5 @@ def build_context(
         ledger=LedgerAudit(database=db, consent=consent, access_log=access_log, clock=clock),
         webhooks=webhooks,
         credentials=credentials,
+        statistics=statistics,
     )

@@ -26,6 +26,7 @@ from verwijsindex.organisations import routes as api_keys
 from verwijsindex.registrations import routes as registrations
 from verwijsindex.registrations.sweep import run_sweeper
 from verwijsindex.settings import Settings
+from verwijsindex.statistics import routes as statistics
 from verwijsindex.storage import Database
 from verwijsindex.storage.checkpoint import CheckpointStats, run_checkpointer
 from verwijsindex.storage.migrate import upgrade
@@ -127,6 +128,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(audit_tables.router)
     app.include_router(webhooks.router)
+    app.include_router(statistics.router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -460,9 +460,12 @@ class MatchIndex:
             await self._end(session, registration, RegistrationStatus.ENDED, EndReason.EXPIRED, now)
         return due
 
-    async def purge(self, session: AsyncSession, *, retention: timedelta) -> tuple[int, int]:
-        """Delete ended registrations and closed matches older than the retention period."""
-        cutoff = self._clock.now() - retention
+    async def purge(
+        self, session: AsyncSession, *, retention: timedelta, at: datetime | None = None
+    ) -> tuple[int, int]:
+        """Delete ended registrations and closed matches older than the retention period
+        (counted back from ``at``, by default now)."""
+        cutoff = (at or self._clock.now()) - retention
         purged_regs = await repo.purge_ended_registrations(session, ended_before=cutoff)
         purged_matches = await match_repo.purge_closed_matches(session, closed_before=cutoff)
         return purged_regs, purged_matches

@@ -9,7 +9,7 @@ the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,6 +46,11 @@ _SWEEP_BATCH = 500
 Outcome = RegisterResult | VerwijsindexError
 """What one registration request came to: the registration (new or the professional's
 existing one) or the reason it was refused."""
+
+
+PurgeHook = Callable[[AsyncSession, datetime], Awaitable[None]]
+"""Called in the purge's transaction with its cutoff: registrations that ended and matches
+that closed at or before it are deleted next."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,12 @@ class RegistrationService:
         self._keys = keys
         self._clock = clock
         self._register = GroupedWrite(self._register_group)
+        self._purge_hooks: list[PurgeHook] = []
+
+    def add_purge_hook(self, hook: PurgeHook) -> None:
+        """Register a call made in the purge's transaction before anything is deleted, with
+        the purge's cutoff (the statistics count what is about to go)."""
+        self._purge_hooks.append(hook)
 
     async def register(self, access: AccessContext, request: RegistrationRequest) -> RegisterResult:
         """Register that ``request.actor`` is involved with the youth: the new registration
@@ -283,5 +294,8 @@ class RegistrationService:
     async def purge(self, *, retention: timedelta) -> SweepResult:
         """Delete what ended longer than ``retention`` ago (registrations, closed matches)."""
         async with self._database.transaction() as session:
-            registrations, matches = await self.index.purge(session, retention=retention)
+            now = self._clock.now()
+            for hook in self._purge_hooks:
+                await hook(session, now - retention)
+            registrations, matches = await self.index.purge(session, retention=retention, at=now)
         return SweepResult(ended=0, purged_registrations=registrations, purged_matches=matches)

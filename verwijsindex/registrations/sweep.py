@@ -18,6 +18,8 @@ log = get_logger(__name__)
 async def sweep_once(ctx: AppContext) -> SweepResult:
     """End every due registration (in batches, one transaction each), then purge."""
     ended = await ctx.registrations.end_due()
+    # The statistics first; the purge counts what the rollup has not reached (its hook).
+    await ctx.statistics.roll_up()
     purged = await ctx.registrations.purge(retention=timedelta(days=ctx.settings.retention_days))
     regs, matches = purged.purged_registrations, purged.purged_matches
     async with ctx.database.transaction() as session:

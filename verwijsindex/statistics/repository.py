@@ -1,0 +1,221 @@
+"""Queries of the statistics rollup: one small counting query per source over a window of
+time ``(start, end]``, and the rollup's own table. Repositories never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Executable, bindparam, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from consent import ConsentEventRow, Exchange
+from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
+from verwijsindex.organisations.models import Organisation
+from verwijsindex.registrations.models import Registration, RegistrationStatus
+from verwijsindex.statistics.models import StatisticsCell, StatisticsRollup
+from verwijsindex.storage.queries import status_is
+
+Count = tuple[str, str, str, int]
+"""(municipality, sector, measure key, count); the measure key is the source's own (an end
+reason, a consent event kind, an exchange purpose) or empty."""
+
+_START = bindparam("start", type_=Registration.created_at.type)
+_END = bindparam("end", type_=Registration.created_at.type)
+
+
+def _window(column: Any) -> Any:
+    return (column >= _START) & (column < _END)
+
+
+REGISTRATIONS_MADE: Executable = (
+    select(Registration.municipality, Organisation.sector, text("''"), func.count())
+    .select_from(Organisation)
+    .join(Registration, Registration.organisation_id == Organisation.id)
+    .where(_window(Registration.created_at))
+    .group_by(Registration.municipality, Organisation.sector)
+)
+
+REGISTRATIONS_ENDED: Executable = (
+    select(Registration.municipality, Organisation.sector, Registration.end_reason, func.count())
+    .select_from(Registration)
+    .join(Organisation, Organisation.id == Registration.organisation_id)
+    .where(
+        status_is(Registration.status, RegistrationStatus.ACTIVE, negate=True),
+        _window(Registration.ended_at),
+    )
+    .group_by(Registration.municipality, Organisation.sector, Registration.end_reason)
+)
+
+MATCHES_MADE: Executable = (
+    select(
+        Registration.municipality, Organisation.sector, text("''"), func.count(Match.id.distinct())
+    )
+    .select_from(Match)
+    .join(MatchParticipant, MatchParticipant.match_id == Match.id)
+    .join(Registration, Registration.id == MatchParticipant.registration_id)
+    .join(Organisation, Organisation.id == Registration.organisation_id)
+    .where(_window(Match.created_at))
+    .group_by(Registration.municipality, Organisation.sector)
+)
+
+CONSENT_EVENTS: Executable = (
+    select(Organisation.municipality, Organisation.sector, ConsentEventRow.kind, func.count())
+    .select_from(ConsentEventRow)
+    .join(Organisation, Organisation.id == ConsentEventRow.organisation_id)
+    .where(_window(ConsentEventRow.recorded_at))
+    .group_by(Organisation.municipality, Organisation.sector, ConsentEventRow.kind)
+)
+
+EXCHANGES: Executable = (
+    select(Organisation.municipality, Organisation.sector, Exchange.purpose, func.count())
+    .select_from(Exchange)
+    .join(Organisation, Organisation.id == Exchange.sender_organisation_id)
+    .where(_window(Exchange.created_at))
+    .group_by(Organisation.municipality, Organisation.sector, Exchange.purpose)
+)
+
+_SINCE = bindparam("since", type_=Registration.created_at.type)
+_CUTOFF = bindparam("cutoff", type_=Registration.created_at.type)
+
+PURGED_REGISTRATIONS: Executable = (
+    select(
+        Registration.municipality,
+        Organisation.sector,
+        Registration.created_at,
+        Registration.ended_at,
+        Registration.end_reason,
+    )
+    .select_from(Registration)
+    .join(Organisation, Organisation.id == Registration.organisation_id)
+    .where(
+        status_is(Registration.status, RegistrationStatus.ACTIVE, negate=True),
+        Registration.ended_at >= _SINCE,
+        Registration.ended_at <= _CUTOFF,
+    )
+)
+"""Registrations the purge deletes that ended at or after the watermark (so not yet counted;
+a registration is made before it ends, so these hold every uncounted one)."""
+
+PURGED_MATCHES: Executable = (
+    select(Registration.municipality, Organisation.sector, Match.id, Match.created_at)
+    .select_from(Match)
+    .join(MatchParticipant, MatchParticipant.match_id == Match.id)
+    .join(Registration, Registration.id == MatchParticipant.registration_id)
+    .join(Organisation, Organisation.id == Registration.organisation_id)
+    .where(
+        status_is(Match.status, MatchStatus.CLOSED),
+        Match.closed_at >= _SINCE,
+        Match.closed_at <= _CUTOFF,
+        Match.created_at >= _SINCE,
+    )
+)
+"""Matches the purge deletes that were made at or after the watermark, with their
+participants' municipality and sector."""
+
+
+async def purged_registrations(
+    session: AsyncSession, *, since: datetime, cutoff: datetime
+) -> list[tuple[str, str, datetime, datetime, str]]:
+    result = await session.execute(PURGED_REGISTRATIONS, {"since": since, "cutoff": cutoff})
+    return [(str(m), str(s), c, e, str(r)) for m, s, c, e, r in result]
+
+
+async def purged_matches(
+    session: AsyncSession, *, since: datetime, cutoff: datetime
+) -> list[tuple[str, str, str, datetime]]:
+    result = await session.execute(PURGED_MATCHES, {"since": since, "cutoff": cutoff})
+    return [(str(m), str(s), str(i), c) for m, s, i, c in result]
+
+
+OLDEST = (
+    select(func.min(Registration.created_at)),
+    select(func.min(Match.created_at)),
+    select(func.min(ConsentEventRow.recorded_at)),
+    select(func.min(Exchange.created_at)),
+)
+"""The oldest stamp of each source: where the first rollup starts."""
+
+
+async def count(
+    session: AsyncSession, query: Executable, *, start: datetime, end: datetime
+) -> list[Count]:
+    result = await session.execute(query, {"start": start, "end": end})
+    return [(str(m), str(s), str(k or ""), int(n)) for m, s, k, n in result]
+
+
+async def oldest_stamp(session: AsyncSession) -> datetime | None:
+    found = [await session.scalar(query) for query in OLDEST]
+    stamps = [stamp for stamp in found if stamp is not None]
+    return min(stamps) if stamps else None
+
+
+async def watermark(session: AsyncSession) -> tuple[str | None, datetime | None]:
+    """The grid's epoch and the watermark (both None before the first rollup)."""
+    found = (
+        await session.execute(
+            select(StatisticsRollup.epoch, StatisticsRollup.counted_through).where(
+                StatisticsRollup.id == 1
+            )
+        )
+    ).first()
+    return (found[0], found[1]) if found is not None else (None, None)
+
+
+async def lock_rollup(session: AsyncSession) -> StatisticsRollup:
+    """The watermark row (created on first use), locked against a concurrent rollup."""
+    query = select(StatisticsRollup).where(StatisticsRollup.id == 1).with_for_update()
+    state = await session.scalar(query)
+    if state is None:
+        state = StatisticsRollup(id=1, epoch=None, counted_through=None)
+        session.add(state)
+        await session.flush()
+    return state
+
+
+async def advance(session: AsyncSession, *, epoch: str, counted_through: datetime) -> None:
+    await session.execute(
+        update(StatisticsRollup)
+        .where(StatisticsRollup.id == 1)
+        .values(epoch=epoch, counted_through=counted_through)
+    )
+
+
+_ADD = text(
+    "INSERT INTO statistics_cells (municipality, month, sector, measure, value)"
+    " VALUES (:municipality, :month, :sector, :measure, :value)"
+    " ON CONFLICT (municipality, month, sector, measure)"
+    " DO UPDATE SET value = statistics_cells.value + excluded.value"
+)
+
+
+async def add_counts(session: AsyncSession, rows: Iterable[tuple[str, str, str, str, int]]) -> None:
+    """Add counts (municipality, month, sector, measure, count) to the cells."""
+    params = [
+        {"municipality": m, "month": mo, "sector": s, "measure": me, "value": v}
+        for m, mo, s, me, v in rows
+    ]
+    if params:
+        await session.execute(_ADD, params)
+
+
+async def cells(
+    session: AsyncSession, *, municipality: str, months: Sequence[str]
+) -> dict[tuple[str, str, str], int]:
+    """A municipality's cells of the given months, by (month, sector, measure)."""
+    if not months:
+        return {}
+    result = await session.execute(
+        select(
+            StatisticsCell.month,
+            StatisticsCell.sector,
+            StatisticsCell.measure,
+            StatisticsCell.value,
+        ).where(
+            StatisticsCell.municipality == municipality,
+            StatisticsCell.month >= months[0],
+            StatisticsCell.month <= months[-1],
+        )
+    )
+    return {(mo, s, me): int(v) for mo, s, me, v in result}
