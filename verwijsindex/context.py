@@ -16,6 +16,8 @@ from verwijsindex.consents.service import MatchConsents
 from verwijsindex.keys import KeyRing
 from verwijsindex.ledger.service import LedgerAudit
 from verwijsindex.matches.service import MatchService
+from verwijsindex.metrics import Metrics, process_metrics
+from verwijsindex.operations.service import OperationsGauges
 from verwijsindex.organisations.credentials import CredentialCache
 from verwijsindex.organisations.service import AdminService, ApiKeyService
 from verwijsindex.production import check_production
@@ -55,6 +57,9 @@ class AppContext:
     webhooks: Webhooks
     credentials: CredentialCache
     statistics: StatisticsService
+    operations: OperationsGauges
+    metrics: Metrics | None
+    """The process's instruments, when ``/metrics`` is on (a metrics token is set)."""
 
 
 def build_context(
@@ -66,7 +71,12 @@ def build_context(
     keys = KeyRing.load(settings)
     db = database or create_database(settings)
     index = MatchIndex(keys=keys, clock=clock)
-    writes = GroupCommitter(database=db, max_batch=settings.group_commit_max_batch)
+    metrics = process_metrics() if settings.metrics_token is not None else None
+    writes = GroupCommitter(
+        database=db,
+        max_batch=settings.group_commit_max_batch,
+        on_group=metrics.observe_group if metrics is not None else None,
+    )
     access_log = AccessLogger(keys=keys, clock=clock)
     abuse = AbuseGuard(settings=settings, clock=clock)
     registrations = RegistrationService(
@@ -90,7 +100,12 @@ def build_context(
         return ErasureHookResult(name="consent-ledger", erased=erased)
 
     subject_rights.add_erasure_hook(erase_consent_ledger)
-    webhooks = Webhooks(settings=settings, database=db, keys=keys)
+    webhooks = Webhooks(
+        settings=settings,
+        database=db,
+        keys=keys,
+        on_attempt=metrics.observe_delivery if metrics is not None else None,
+    )
     db.on_commit(webhooks.after_commit)
     statistics = StatisticsService(
         database=db,
@@ -124,4 +139,6 @@ def build_context(
         webhooks=webhooks,
         credentials=credentials,
         statistics=statistics,
+        operations=OperationsGauges(database=db, clock=clock, statistics=statistics),
+        metrics=metrics,
     )

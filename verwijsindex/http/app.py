@@ -16,6 +16,7 @@ from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.consents import routes as consents
 from verwijsindex.context import build_context
 from verwijsindex.http import health
+from verwijsindex.http import metrics as operator_metrics
 from verwijsindex.http.middleware import RequestContextMiddleware
 from verwijsindex.http.problems import install_error_handlers
 from verwijsindex.ledger import routes as audit
@@ -129,6 +130,7 @@ def create_app(
     app.include_router(audit_tables.router)
     app.include_router(webhooks.router)
     app.include_router(statistics.router)
+    app.include_router(operator_metrics.router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -138,6 +140,7 @@ def create_app(
             if direct_routes
             else None
         ),
+        metrics=ctx.metrics,
     )
     return app
 

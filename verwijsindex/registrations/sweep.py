@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -47,10 +48,15 @@ async def sweep_once(ctx: AppContext) -> SweepResult:
 async def run_sweeper(ctx: AppContext) -> None:
     """Sweep now and then every ``sweep_interval_seconds``; errors are logged, not fatal."""
     while True:
+        started = time.perf_counter()
+        outcome = "failed"
         try:
             await sweep_once(ctx)
+            outcome = "ok"
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.error("sweep_failed", error_type=type(exc).__name__, exc_info=exc)
+        if ctx.metrics is not None:
+            ctx.metrics.observe_sweep(outcome, started)
         await asyncio.sleep(ctx.settings.sweep_interval_seconds)
