@@ -31,6 +31,14 @@ class EventType(StrEnum):
     MATCH_PARTICIPANT_LEFT = "match.participant_left"
     MATCH_CLOSED = "match.closed"
     REGISTRATION_ENDED = "registration.ended"
+    COORDINATION_PROPOSED = "coordination.proposed"
+    COORDINATION_ACCEPTED = "coordination.accepted"
+    COORDINATION_DECLINED = "coordination.declined"
+    COORDINATION_HANDED_OVER = "coordination.handed_over"
+    COORDINATION_ESCALATED = "coordination.escalated"
+    COORDINATION_DE_ESCALATED = "coordination.de_escalated"
+    COORDINATION_CLOSED = "coordination.closed"
+    COORDINATION_REMINDER = "coordination.reminder"
 
 
 class OutboxEvent(NotifierBase):

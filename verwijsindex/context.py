@@ -13,6 +13,8 @@ from verwijsindex.accesslog import AccessLogger
 from verwijsindex.accesslog.service import AccessLogAudit
 from verwijsindex.clock import Clock
 from verwijsindex.consents.service import MatchConsents
+from verwijsindex.coordination.service import CoordinationService
+from verwijsindex.covenants.service import CovenantService
 from verwijsindex.keys import KeyRing
 from verwijsindex.ledger.service import LedgerAudit
 from verwijsindex.matches.service import MatchService
@@ -60,6 +62,8 @@ class AppContext:
     operations: OperationsGauges
     metrics: Metrics | None
     """The process's instruments, when ``/metrics`` is on (a metrics token is set)."""
+    covenants: CovenantService
+    coordination: CoordinationService
 
 
 def build_context(
@@ -70,7 +74,6 @@ def build_context(
     check_production(settings)
     keys = KeyRing.load(settings)
     db = database or create_database(settings)
-    index = MatchIndex(keys=keys, clock=clock)
     metrics = process_metrics() if settings.metrics_token is not None else None
     writes = GroupCommitter(
         database=db,
@@ -78,6 +81,10 @@ def build_context(
         on_group=metrics.observe_group if metrics is not None else None,
     )
     access_log = AccessLogger(keys=keys, clock=clock)
+    coordination = CoordinationService(
+        database=db, writes=writes, access_log=access_log, clock=clock
+    )
+    index = MatchIndex(keys=keys, clock=clock, hooks=coordination)
     abuse = AbuseGuard(settings=settings, clock=clock)
     registrations = RegistrationService(
         index=index,
@@ -141,4 +148,12 @@ def build_context(
         statistics=statistics,
         operations=OperationsGauges(database=db, clock=clock, statistics=statistics),
         metrics=metrics,
+        coordination=coordination,
+        covenants=CovenantService(
+            database=db,
+            writes=writes,
+            access_log=access_log,
+            clock=clock,
+            production=settings.is_production,
+        ),
     )

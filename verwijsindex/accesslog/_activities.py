@@ -32,6 +32,14 @@ class Operation(StrEnum):
     EXCHANGE_LIST = "exchange.list"
     EXCHANGE_READ = "exchange.read"
     EXCHANGE_ACKNOWLEDGE = "exchange.acknowledge"
+    COVENANT_READ = "covenant.read"
+    COVENANT_VERSIONS = "covenant.versions"
+    COVENANT_UPDATE = "covenant.update"
+    COORDINATION_ACT = "coordination.act"
+    COORDINATION_SYSTEM = "coordination.system"
+    COORDINATION_READ = "coordination.read"
+    COORDINATION_HISTORY = "coordination.history"
+    COORDINATION_LIST = "coordination.list"
 
 
 class Status(StrEnum):
@@ -91,6 +99,11 @@ ACTIVITIES: dict[str, ProcessingActivity] = {
             "AVG art. 6(1)(a); on a legal ground Wmo 2015 art. 5.2.6, Jeugdwet art. 7.3.11 or"
             " AVG art. 6(1)(c)",
         ),
+        ProcessingActivity(
+            "VI-09",
+            "Coordinating care after a match (regie): who coordinates, deadlines, escalation",
+            "Jeugdwet art. 7.1.2.1 (vroegtijdige en onderlinge afstemming) and 7.1.4.1",
+        ),
     )
 }
 
@@ -119,6 +132,14 @@ _ACTIVITY_OF: dict[Operation, str] = {
     Operation.EXCHANGE_LIST: "VI-08",
     Operation.EXCHANGE_READ: "VI-08",
     Operation.EXCHANGE_ACKNOWLEDGE: "VI-08",
+    Operation.COVENANT_READ: "VI-06",
+    Operation.COVENANT_VERSIONS: "VI-06",
+    Operation.COVENANT_UPDATE: "VI-06",
+    Operation.COORDINATION_ACT: "VI-09",
+    Operation.COORDINATION_SYSTEM: "VI-09",
+    Operation.COORDINATION_READ: "VI-09",
+    Operation.COORDINATION_HISTORY: "VI-09",
+    Operation.COORDINATION_LIST: "VI-09",
 }
 
 

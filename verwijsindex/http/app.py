@@ -15,6 +15,8 @@ from verwijsindex.accesslog import routes as audit_log
 from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.consents import routes as consents
 from verwijsindex.context import build_context
+from verwijsindex.coordination import routes as coordination
+from verwijsindex.covenants import routes as covenants
 from verwijsindex.http import health
 from verwijsindex.http import metrics as operator_metrics
 from verwijsindex.http.middleware import RequestContextMiddleware
@@ -131,6 +133,8 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(statistics.router)
     app.include_router(operator_metrics.router)
+    app.include_router(covenants.router)
+    app.include_router(coordination.router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from verwijsindex.coordination.schemas import CoordinationOut
 from verwijsindex.matches.models import MatchStatus
 from verwijsindex.organisations.models import Role
 from verwijsindex.registrations.models import RegistrationStatus
@@ -134,6 +135,9 @@ class MatchOut(BaseModel):
     created_at: datetime
     closed_at: datetime | None
     participants: list[ParticipantOut]
+    coordination: CoordinationOut | None = Field(
+        description="Who coordinates the match (regie); docs/coordination.md"
+    )
 
 
 class MatchSummary(BaseModel):

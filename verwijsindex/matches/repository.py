@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import Pseudonym
+from verwijsindex.coordination.state import CoordinationSummary
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.organisations.models import Organisation, Professional
 from verwijsindex.registrations.models import Registration
@@ -167,6 +168,7 @@ class MatchView:
     created_at: datetime
     closed_at: datetime | None
     participants: list[ParticipantView]
+    coordination: CoordinationSummary | None = None
 
 
 _ORGANISATION_PARTICIPATES = _PARTICIPANTS.alias("of_organisation")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -98,6 +99,38 @@ class _Youth:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class OpenedMatch:
+    """A match a registration opened: its open registrations, oldest first."""
+
+    match_id: str
+    created_at: datetime
+    registrations: tuple[RegistrationRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LeftMatch:
+    """A registration left a match (and the match closed, when fewer than two remained)."""
+
+    match_id: str
+    registration_id: str
+    closed: bool
+    remaining: tuple[tuple[str, str], ...]
+    """(organisation id, registration id) of the registrations that remained (and, when the
+    match closed, left with it)."""
+
+
+class MatchHooks(Protocol):
+    """What else happens, in the same transaction, when matches open or lose a participant
+    (the coordination of ``verwijsindex.coordination``)."""
+
+    async def matches_opened(self, session: AsyncSession, opened: Sequence[OpenedMatch]) -> None:
+        """New matches (called once per write, with every match it opened)."""
+
+    async def participant_left(self, session: AsyncSession, left: LeftMatch) -> None:
+        """A registration left its match."""
+
+
 @dataclass
 class _Pending:
     """New rows of one batch, flushed parent tables first (no ORM relationships order them)."""
@@ -106,6 +139,23 @@ class _Pending:
     matches: list[Match] = field(default_factory=list)
     participants: list[MatchParticipant] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    rows: dict[str, RegistrationRow] = field(default_factory=dict)
+    """The registrations taking part in the matches this batch opens or joins, by id."""
+
+    def opened(self) -> list[OpenedMatch]:
+        taking_part: dict[str, list[RegistrationRow]] = {m.id: [] for m in self.matches}
+        for participant in self.participants:
+            found = taking_part.get(participant.match_id)
+            if found is not None:
+                found.append(self.rows[participant.registration_id])
+        return [
+            OpenedMatch(
+                match_id=m.id,
+                created_at=m.created_at,
+                registrations=tuple(sorted(taking_part[m.id], key=lambda r: (r.created_at, r.id))),
+            )
+            for m in self.matches
+        ]
 
     async def flush(self, session: AsyncSession) -> None:
         await repo.insert_registrations(session, self.registrations)
@@ -129,9 +179,10 @@ class MatchIndex:
     """The match index: register, withdraw, end and purge, with exactly one open match per
     youth. Writers for one youth are serialised by :func:`repo.lock_subject`."""
 
-    def __init__(self, *, keys: KeyRing, clock: Clock) -> None:
+    def __init__(self, *, keys: KeyRing, clock: Clock, hooks: MatchHooks | None = None) -> None:
         self._keys = keys
         self._clock = clock
+        self.hooks = hooks
 
     async def register(
         self,
@@ -246,6 +297,8 @@ class MatchIndex:
                 )
             )
         await pending.flush(session)
+        if pending.matches and self.hooks is not None:
+            await self.hooks.matches_opened(session, pending.opened())
         return outcomes
 
     def _prepare(self, request: RegistrationRequest, now: datetime) -> _Prepared:
@@ -300,6 +353,7 @@ class MatchIndex:
         youth.match_id = match.id
         youth.participants = []
         for reg in registrations:
+            pending.rows[reg.id] = reg
             participant = MatchParticipant(
                 id=new_id(),
                 match_id=match.id,
@@ -339,6 +393,7 @@ class MatchIndex:
             left_at=None,
         )
         pending.participants.append(newcomer)
+        pending.rows[registration.id] = registration
         pending.events.extend(
             Event(
                 event_type=EventType.MATCH_PARTICIPANT_JOINED,
@@ -432,7 +487,8 @@ class MatchIndex:
                 occurred_at=now,
                 match_id=match_id,
             )
-        if len(remaining) < 2:
+        closed = len(remaining) < 2
+        if closed:
             match = await session.get(Match, match_id)
             assert match is not None
             match.status = MatchStatus.CLOSED
@@ -448,6 +504,16 @@ class MatchIndex:
                     match_id=match_id,
                 )
         await session.flush()
+        if self.hooks is not None:
+            await self.hooks.participant_left(
+                session,
+                LeftMatch(
+                    match_id=match_id,
+                    registration_id=registration.id,
+                    closed=closed,
+                    remaining=tuple((p.organisation_id, p.registration_id) for p in remaining),
+                ),
+            )
 
     async def end_due_registrations(
         self, session: AsyncSession, *, limit: int = 500

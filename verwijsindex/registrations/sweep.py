@@ -1,4 +1,5 @@
-"""The lifecycle sweep: end due registrations and purge what retention allows."""
+"""The lifecycle sweep: end due registrations, act on coordination deadlines that have passed,
+and purge what retention allows."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ log = get_logger(__name__)
 async def sweep_once(ctx: AppContext) -> SweepResult:
     """End every due registration (in batches, one transaction each), then purge."""
     ended = await ctx.registrations.end_due()
+    coordination = await ctx.coordination.sweep()
     # The statistics first; the purge counts what the rollup has not reached (its hook).
     await ctx.statistics.roll_up()
     purged = await ctx.registrations.purge(retention=timedelta(days=ctx.settings.retention_days))
@@ -41,7 +43,13 @@ async def sweep_once(ctx: AppContext) -> SweepResult:
     )
     result = SweepResult(ended=ended, purged_registrations=regs, purged_matches=matches)
     log.info("access_log_head_signed", count=head.count)
-    log.info("sweep", ended=ended, purged_registrations=regs, purged_matches=matches)
+    log.info(
+        "sweep",
+        ended=ended,
+        coordination_deadlines=coordination,
+        purged_registrations=regs,
+        purged_matches=matches,
+    )
     return result
 
 

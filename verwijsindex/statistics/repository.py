@@ -7,15 +7,23 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, func, select, text, update
+from sqlalchemy import Executable, and_, bindparam, case, func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consent import ConsentEventRow, Exchange
+from verwijsindex.coordination.machine import Action
+from verwijsindex.coordination.models import Coordination, CoordinationEvent
+from verwijsindex.coordination.state import CoordinationStatus
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
-from verwijsindex.organisations.models import Organisation
+from verwijsindex.organisations.models import Organisation, Sector
 from verwijsindex.registrations.models import Registration, RegistrationStatus
 from verwijsindex.statistics.models import StatisticsCell, StatisticsRollup
 from verwijsindex.storage.queries import status_is
+
+ACCEPTING_ACTIONS = (Action.ACCEPT.value, Action.ASSIGN.value)
+"""The actions after which a coordinator has accepted (a participant's acceptance, or the
+municipality's assignment)."""
+DE_ESCALATE = Action.DE_ESCALATE.value
 
 Count = tuple[str, str, str, int]
 """(municipality, sector, measure key, count); the measure key is the source's own (an end
@@ -23,6 +31,8 @@ reason, a consent event kind, an exchange purpose) or empty."""
 
 _START = bindparam("start", type_=Registration.created_at.type)
 _END = bindparam("end", type_=Registration.created_at.type)
+_SINCE = bindparam("since", type_=Registration.created_at.type)
+_CUTOFF = bindparam("cutoff", type_=Registration.created_at.type)
 
 
 def _window(column: Any) -> Any:
@@ -76,9 +86,6 @@ EXCHANGES: Executable = (
     .group_by(Organisation.municipality, Organisation.sector, Exchange.purpose)
 )
 
-_SINCE = bindparam("since", type_=Registration.created_at.type)
-_CUTOFF = bindparam("cutoff", type_=Registration.created_at.type)
-
 PURGED_REGISTRATIONS: Executable = (
     select(
         Registration.municipality,
@@ -129,19 +136,105 @@ async def purged_matches(
     return [(str(m), str(s), str(i), c) for m, s, i, c in result]
 
 
+_EVENT_ORGANISATION = Organisation.id == func.coalesce(
+    CoordinationEvent.coordinator_organisation_id, CoordinationEvent.actor_organisation_id
+)
+_EVENT_SECTOR = func.coalesce(Organisation.sector, literal(Sector.MUNICIPALITY.value))
+"""A coordination event's sector: its coordinator's, else its actor's, else the
+municipality's (an escalation by a deadline, at level 2)."""
+_COORDINATION_KIND = case(
+    (
+        and_(
+            CoordinationEvent.status == CoordinationStatus.ACCEPTED.value,
+            CoordinationEvent.action.in_(ACCEPTING_ACTIONS),
+        ),
+        literal("accepted"),
+    ),
+    (
+        and_(
+            CoordinationEvent.status == CoordinationStatus.ESCALATED.value,
+            CoordinationEvent.action != DE_ESCALATE,
+        ),
+        literal("escalated"),
+    ),
+    (CoordinationEvent.status == CoordinationStatus.PROPOSED.value, literal("proposed")),
+    else_=literal(""),
+)
+
+
+def _coordination_events(*where: Any) -> Executable:
+    return (
+        select(Coordination.municipality, _EVENT_SECTOR, _COORDINATION_KIND, func.count())
+        .select_from(CoordinationEvent)
+        .join(Coordination, Coordination.match_id == CoordinationEvent.match_id)
+        .outerjoin(Organisation, _EVENT_ORGANISATION)
+        .where(*where)
+        .group_by(Coordination.municipality, _EVENT_SECTOR, _COORDINATION_KIND)
+    )
+
+
+def _first_acceptances(*where: Any) -> Executable:
+    return (
+        select(
+            Coordination.municipality,
+            _EVENT_SECTOR,
+            CoordinationEvent.at,
+            Coordination.match_created_at,
+        )
+        .select_from(CoordinationEvent)
+        .join(Coordination, Coordination.match_id == CoordinationEvent.match_id)
+        .outerjoin(Organisation, _EVENT_ORGANISATION)
+        .where(
+            CoordinationEvent.action.in_(ACCEPTING_ACTIONS),
+            CoordinationEvent.status == CoordinationStatus.ACCEPTED.value,
+            CoordinationEvent.at == Coordination.first_accepted_at,
+            *where,
+        )
+    )
+
+
+COORDINATION_EVENTS = _coordination_events(_window(CoordinationEvent.at))
+FIRST_ACCEPTANCES = _first_acceptances(_window(CoordinationEvent.at))
+
+_UNTIL = bindparam("until", type_=Registration.created_at.type)
+_OF_PURGED_MATCH = (
+    CoordinationEvent.at >= _SINCE,
+    CoordinationEvent.at < _UNTIL,
+    CoordinationEvent.match_id.in_(
+        select(Match.id).where(
+            status_is(Match.status, MatchStatus.CLOSED),
+            Match.closed_at <= _CUTOFF,
+        )
+    ),
+)
+PURGED_COORDINATION_EVENTS = _coordination_events(*_OF_PURGED_MATCH)
+PURGED_FIRST_ACCEPTANCES = _first_acceptances(*_OF_PURGED_MATCH)
+"""Coordination events, not counted yet, of the matches the purge deletes (their
+coordination goes with them)."""
+
+
+async def first_acceptances(
+    session: AsyncSession, query: Executable, params: dict[str, datetime]
+) -> list[tuple[str, str, datetime, datetime]]:
+    """(municipality, sector, accepted at, match made at) of first acceptances."""
+    result = await session.execute(query, params)
+    return [(str(m), str(s), at, made) for m, s, at, made in result]
+
+
 OLDEST = (
     select(func.min(Registration.created_at)),
     select(func.min(Match.created_at)),
     select(func.min(ConsentEventRow.recorded_at)),
     select(func.min(Exchange.created_at)),
+    select(func.min(CoordinationEvent.at)),
 )
 """The oldest stamp of each source: where the first rollup starts."""
 
 
 async def count(
-    session: AsyncSession, query: Executable, *, start: datetime, end: datetime
+    session: AsyncSession, query: Executable, params: dict[str, datetime]
 ) -> list[Count]:
-    result = await session.execute(query, {"start": start, "end": end})
+    result = await session.execute(query, params)
     return [(str(m), str(s), str(k or ""), int(n)) for m, s, k, n in result]
 
 

@@ -15,6 +15,7 @@ from verwijsindex.http.schemas import READ_PROBLEMS, problem_responses
 from verwijsindex.organisations.models import Role
 from verwijsindex.organisations.service import Principal
 from verwijsindex.statistics.schemas import StatisticsDocument, csv_text, document
+from verwijsindex.statistics.service import Reader
 
 router = APIRouter(prefix="/v1/statistics", tags=["statistics"])
 
@@ -22,14 +23,17 @@ _PROBLEMS = problem_responses(*READ_PROBLEMS)
 _MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
-async def _may_read(ctx: Ctx, principal: Principal, municipality: str) -> None:
-    if principal.role is Role.AUDITOR:
-        return
-    raise ApiProblem(
-        403,
-        "forbidden-role",
-        "only an auditor or the municipality-admin of the municipality may read its statistics",
-    )
+_READERS = (Role.AUDITOR, Role.MUNICIPALITY_ADMIN)
+
+
+def _reader(principal: Principal) -> Reader:
+    if principal.role not in _READERS:
+        raise ApiProblem(
+            403,
+            "forbidden-role",
+            "only an auditor or the municipality-admin of the municipality may read its statistics",
+        )
+    return Reader(role=principal.role, organisation_id=principal.organisation_id)
 
 
 def _wants_csv(request: Request, format_: str | None) -> bool:
@@ -67,8 +71,9 @@ async def statistics(
     """Counts per month and sector of closed months (docs/statistics.md, "Measures"). A
     suppressed count is `null` with `"suppressed": true`; which cells are suppressed depends
     only on the municipality's own fixed grid of cells, never on the period asked for."""
-    await _may_read(ctx, principal, municipality)
-    figures = await ctx.statistics.figures(municipality=municipality, first=from_, last=to)
+    figures = await ctx.statistics.figures(
+        municipality=municipality, first=from_, last=to, reader=_reader(principal)
+    )
     if _wants_csv(request, format_):
         return Response(
             csv_text(figures),

@@ -10,19 +10,23 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.clock import Clock
-from verwijsindex.errors import InvalidInput
+from verwijsindex.errors import Forbidden, InvalidInput
 from verwijsindex.logging import get_logger
-from verwijsindex.organisations.models import Sector
+from verwijsindex.organisations import repository as org_repo
+from verwijsindex.organisations.models import Role, Sector
 from verwijsindex.statistics import repository as repo
 from verwijsindex.statistics.disclosure import suppress
 from verwijsindex.statistics.measures import (
+    COUNTS,
     IDENTITIES,
+    LEAD_DAYS_STATISTICS,
     MATCHES_MADE,
     MEASURES,
     REGISTRATIONS_MADE,
     SOURCES,
     derive,
     ended,
+    lead_days_statistics,
 )
 from verwijsindex.storage import Database
 
@@ -66,6 +70,14 @@ def parse_month(text: str, name: str) -> str:
     if not _MONTH.fullmatch(text):
         raise InvalidInput(f"{name} must be a month as YYYY-MM")
     return text
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who asks for figures: the API key's role and organisation."""
+
+    role: Role
+    organisation_id: str
 
 
 @dataclass(frozen=True)
@@ -119,10 +131,9 @@ class StatisticsService:
                 month = month_of(start)
                 rows: dict[tuple[str, str, str, str], int] = {}
                 for source in SOURCES:
-                    for municipality, sector, key, n in await repo.count(
-                        session, source.query, start=start, end=stop
-                    ):
-                        cell = (municipality, month, sector, source.measure(key))
+                    window = {"start": start, "end": stop}
+                    for municipality, sector, measure, n in await source.window(session, window):
+                        cell = (municipality, month, sector, measure)
                         rows[cell] = rows.get(cell, 0) + n
                 await repo.add_counts(session, [(*cell, n) for cell, n in rows.items()])
                 windows += 1
@@ -158,18 +169,54 @@ class StatisticsService:
                 matches.add((municipality, sector, match_id))
                 add((municipality, month_of(created), sector, MATCHES_MADE))
         await repo.add_counts(session, [(*cell, n) for cell, n in rows.items()])
+        rows.clear()
+        # what goes with a closed match (its coordination), month by month since the watermark
+        start = state.counted_through
+        now = self._clock.now()
+        while start is not None and start <= now:
+            until = month_start(next_month(month_of(start)))
+            purged = {"since": start, "until": until, "cutoff": cutoff}
+            for source in SOURCES:
+                if source.purged is not None:
+                    for municipality, sector, measure, n in await source.purged(session, purged):
+                        cell = (municipality, month_of(start), sector, measure)
+                        rows[cell] = rows.get(cell, 0) + n
+            start = until
+        await repo.add_counts(session, [(*cell, n) for cell, n in rows.items()])
 
     async def counted_through(self) -> datetime | None:
         async with self._database.read() as session:
             return (await repo.watermark(session))[1]
 
-    async def figures(self, *, municipality: str, first: str, last: str) -> Figures:
-        """The published cells of ``municipality`` from month ``first`` to ``last``.
+    async def may_read(self, reader: Reader, municipality: str) -> None:
+        """An auditor reads every municipality's figures; a municipality-admin (a key of an
+        organisation of sector municipality) only its own municipality's; nobody else."""
+        if reader.role is Role.AUDITOR:
+            return
+        if reader.role is Role.MUNICIPALITY_ADMIN:
+            async with self._database.read() as session:
+                organisation = await org_repo.get_organisation(session, reader.organisation_id)
+            if (
+                organisation is not None
+                and organisation.sector == Sector.MUNICIPALITY
+                and organisation.municipality == municipality
+            ):
+                return
+            raise Forbidden("a municipality-admin reads only its own municipality's statistics")
+        raise Forbidden("only an auditor or the municipality's municipality-admin reads statistics")
+
+    async def figures(
+        self, *, municipality: str, first: str, last: str, reader: Reader | None = None
+    ) -> Figures:
+        """The published cells of ``municipality`` from month ``first`` to ``last``, for
+        ``reader`` (:meth:`may_read`; None: an operator on the command line).
 
         Only closed months that the rollup has counted in full are published; a month that
         closed since the last rollup is counted first (once per month, not per request)."""
         if not _MUNICIPALITY.fullmatch(municipality):
             raise InvalidInput("municipality must be a four-digit CBS municipality code")
+        if reader is not None:
+            await self.may_read(reader, municipality)
         first, last = parse_month(first, "from"), parse_month(last, "to")
         if first > last:
             raise InvalidInput("from must not be after to")
@@ -193,10 +240,18 @@ class StatisticsService:
             values,
             months=grid,
             sectors=SECTORS,
-            measures=MEASURES,
+            measures=COUNTS,
             threshold=self._threshold,
             identities=IDENTITIES,
         )
+        for month in grid:
+            for sector in SECTORS:
+                n, found = lead_days_statistics(values, month, sector)
+                for name, _ in LEAD_DAYS_STATISTICS:
+                    if n < self._threshold or name not in found:
+                        hidden.add((month, sector, name))
+                    else:
+                        values[(month, sector, name)] = found[name]
         shown = [month for month in grid if first <= month <= last]
         cells = {
             month: {

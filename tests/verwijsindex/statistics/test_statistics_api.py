@@ -192,3 +192,69 @@ def test_the_threshold_is_never_below_five(tmp_path: Any) -> None:
     with pytest.raises(ValueError, match="statistics_threshold"):
         Settings(data_dir=tmp_path, statistics_threshold=4)
     assert Settings(data_dir=tmp_path, statistics_threshold=5).statistics_threshold == 5
+
+
+async def test_a_municipality_admin_reads_only_its_own_municipality(
+    client: httpx.AsyncClient, callers: list[Caller], clock: FrozenClock, ctx: AppContext
+) -> None:
+    await _march(client, callers, clock)
+    async with ctx.database.transaction() as session:
+        org = await ctx.admin.create_organisation(
+            session, name="Gemeente Amsterdam", sector="municipality", municipality="0363"
+        )
+        key = await ctx.admin.create_api_key(
+            session, organisation_id=org.id, role="municipality-admin"
+        )
+    headers = {"Authorization": f"Bearer {key.key}"}
+    own = await client.get(
+        "/v1/statistics",
+        params={"municipality": "0363", "from": MARCH, "to": MARCH},
+        headers=headers,
+    )
+    assert own.status_code == 200
+    assert _cell(own.json(), MARCH, "youth-care", "registrations_made")["value"] == 15
+    other = await client.get(
+        "/v1/statistics",
+        params={"municipality": "0518", "from": MARCH, "to": MARCH},
+        headers=headers,
+    )
+    assert other.status_code == 403
+    assert other.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_coordination_counts_and_days_to_an_accepted_coordinator(
+    client: httpx.AsyncClient, clock: FrozenClock, ctx: AppContext
+) -> None:
+    from tests.verwijsindex.coordination.helpers import make_world
+
+    world = await make_world(ctx, client, {"care": "youth-care", "protect": "youth-protection"})
+    matches = []
+    for _ in range(12):
+        match_id, _ = await world.register(world.bsn(), "care", "protect")
+        assert match_id is not None
+        matches.append(match_id)
+    for n, match_id in enumerate(matches[:11]):
+        clock.set(datetime(2026, 3, 2 + (3 if n < 8 else 9), 12, tzinfo=UTC))
+        r = await world.act("protect", match_id, "accept")
+        assert r.status_code == 200, r.text
+    clock.set(datetime(2026, 4, 2, 8, 0, tzinfo=UTC))
+    response = await client.get(
+        "/v1/statistics",
+        params={"municipality": "0363", "from": MARCH, "to": MARCH},
+        headers=world.orgs["care"].caller.auditor_headers,
+    )
+    assert response.status_code == 200
+    document = response.json()
+
+    def value(measure: str) -> Any:
+        return _cell(document, MARCH, "youth-protection", measure)["value"]
+
+    assert value("coordination_proposed") == 12
+    assert value("coordination_accepted") == 11
+    assert value("coordination_days_to_accepted_median") == 3  # 8 after 3 days, 3 after 9
+    assert value("coordination_days_to_accepted_p90") == 9
+    assert _cell(document, MARCH, "youth-care", "coordination_accepted")["suppressed"] is True
+    assert _cell(document, MARCH, "youth-care", "coordination_days_to_accepted_median") == {
+        "value": None,
+        "suppressed": True,
+    }

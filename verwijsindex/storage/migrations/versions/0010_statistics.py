@@ -1,7 +1,7 @@
 """statistics: the rollup's cells and watermark, and the time indexes its counting queries use
 
 Revision ID: 0010_statistics
-Revises: 0007_appointed_auditors
+Revises: 0008_coordination
 Create Date: 2026-12-06 15:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_statistics"
-down_revision: str | None = "0007_appointed_auditors"
+down_revision: str | None = "0008_coordination"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -41,9 +41,13 @@ def upgrade() -> None:
         batch_op.create_index("ix_consent_events_recorded_at", ["recorded_at"])
     with op.batch_alter_table("exchanges", schema=None) as batch_op:
         batch_op.create_index("ix_exchanges_created_at", ["created_at"])
+    with op.batch_alter_table("coordination_events", schema=None) as batch_op:
+        batch_op.create_index("ix_coordination_events_at", ["at"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("coordination_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_coordination_events_at")
     with op.batch_alter_table("exchanges", schema=None) as batch_op:
         batch_op.drop_index("ix_exchanges_created_at")
     with op.batch_alter_table("consent_events", schema=None) as batch_op:
