@@ -39,6 +39,12 @@ class EventType(StrEnum):
     COORDINATION_DE_ESCALATED = "coordination.de_escalated"
     COORDINATION_CLOSED = "coordination.closed"
     COORDINATION_REMINDER = "coordination.reminder"
+    REGISTRATION_INFORM_DUE = "registration.inform_due"
+    REGISTRATION_EXPIRING = "registration.expiring"
+    FAMILY_MATCH_CREATED = "family_match.created"
+    FAMILY_MATCH_PARTICIPANT_JOINED = "family_match.participant_joined"
+    FAMILY_MATCH_PARTICIPANT_LEFT = "family_match.participant_left"
+    FAMILY_MATCH_CLOSED = "family_match.closed"
 
 
 class OutboxEvent(NotifierBase):
@@ -55,7 +61,7 @@ class OutboxEvent(NotifierBase):
 
 
 _ALLOWED_DATA_KEYS = frozenset(
-    {"match_id", "registration_id", "participant_registration_id", "reason"}
+    {"match_id", "registration_id", "participant_registration_id", "reason", "family_match_id"}
 )
 
 

@@ -15,6 +15,7 @@ from verwijsindex.clock import Clock
 from verwijsindex.consents.service import MatchConsents
 from verwijsindex.coordination.service import CoordinationService
 from verwijsindex.covenants.service import CovenantService
+from verwijsindex.families.service import FamilyMatchService
 from verwijsindex.keys import KeyRing
 from verwijsindex.ledger.service import LedgerAudit
 from verwijsindex.matches.service import MatchService
@@ -48,6 +49,7 @@ class AppContext:
     index: MatchIndex
     registrations: RegistrationService
     matches: MatchService
+    family_matches: FamilyMatchService
     writes: GroupCommitter
     access_log: AccessLogger
     access_log_audit: AccessLogAudit
@@ -133,6 +135,7 @@ def build_context(
         index=index,
         registrations=registrations,
         matches=MatchService(database=db, writes=writes, access_log=access_log),
+        family_matches=FamilyMatchService(database=db, writes=writes, access_log=access_log),
         writes=writes,
         access_log=access_log,
         access_log_audit=AccessLogAudit(database=db, access_log=access_log),

@@ -121,3 +121,67 @@ class TestImport:
         )
         assert proc.returncode != 0
         assert "birth_date" in proc.stderr
+
+
+class TestImportWithParents:
+    def test_parents_columns_make_a_family_match(self, server: Server, tmp_path: Path) -> None:
+        def cli(*args: str) -> dict[str, str]:
+            result: dict[str, str] = json.loads(server.cli(*args).stdout)
+            return result
+
+        org = cli(
+            "admin", "create-organisation", "--name", "Wijkteam", "--sector", "municipal-team",
+            "--municipality", "0014",
+        )  # fmt: skip
+        pros = [
+            cli(
+                "admin",
+                "create-professional",
+                "--organisation",
+                org["id"],
+                "--name",
+                f"P{n}",
+                "--email",
+                f"p{n}@x.example",
+                "--phone",
+                "+31 50 555 0001",
+            )
+            for n in range(2)
+        ]
+        key = cli("admin", "create-api-key", "--organisation", org["id"], "--role", "professional")
+        parent, other = make_bsn(8100), make_bsn(8101)
+        csv_file = tmp_path / "families.csv"
+        csv_file.write_text(
+            "bsn,birth_date,professional_id,parent1_bsn,parent2_bsn,term\n"
+            f"{make_bsn(8000)},2012-01-01,{pros[0]['id']},{parent},,P1Y\n"
+            f"{make_bsn(8001)},2013-01-01,{pros[1]['id']},{other},{parent},\n"
+            f"{make_bsn(8002)},2013-01-01,{pros[1]['id']},123456789,,\n"
+        )
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "verwijsindex.cli",
+                "import-registrations",
+                str(csv_file),
+                "--url",
+                server.base_url,
+                "--professional-id",
+                pros[0]["id"],
+            ],
+            env={**server.env, "VERWIJSINDEX_API_KEY": key["key"]},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        report = json.loads(proc.stdout)
+        assert (report["created"], report["failed"]) == (2, 1)
+        assert report["failures"] == [{"line": 4, "problem": "invalid-bsn"}]
+        for secret in (parent, other, "123456789"):
+            assert secret not in proc.stdout + proc.stderr
+        headers = {"Authorization": f"Bearer {key['key']}", "X-Professional-Id": pros[0]["id"]}
+        families = httpx.get(f"{server.base_url}/v1/family-matches", headers=headers).json()
+        assert len(families["items"]) == 1
+        items = httpx.get(f"{server.base_url}/v1/registrations", headers=headers).json()["items"]
+        assert {i["family_match_id"] for i in items} == {families["items"][0]["id"]}
+        assert parent not in server.logs()

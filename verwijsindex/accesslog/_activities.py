@@ -15,6 +15,12 @@ class Operation(StrEnum):
     REGISTRATION_EXPIRE = "registration.expire"
     MATCH_READ = "match.read"
     MATCH_LIST = "match.list"
+    FAMILY_MATCH_READ = "family-match.read"
+    FAMILY_MATCH_LIST = "family-match.list"
+    INFORMING_RECORD = "registration.informing.record"
+    INFORMING_READ = "registration.informing.read"
+    REGISTRATION_RENEW = "registration.renew"
+    EARLIER_INVOLVEMENT_READ = "registration.earlier-involvement.read"
     SUBJECT_ACCESS = "subject-access"
     SUBJECT_ERASURE = "subject-erasure"
     AUDIT_ACCESS_LOG_READ = "audit.access-log.read"
@@ -115,6 +121,12 @@ _ACTIVITY_OF: dict[Operation, str] = {
     Operation.REGISTRATION_EXPIRE: "VI-03",
     Operation.MATCH_READ: "VI-02",
     Operation.MATCH_LIST: "VI-02",
+    Operation.FAMILY_MATCH_READ: "VI-02",
+    Operation.FAMILY_MATCH_LIST: "VI-02",
+    Operation.INFORMING_RECORD: "VI-01",
+    Operation.INFORMING_READ: "VI-01",
+    Operation.REGISTRATION_RENEW: "VI-01",
+    Operation.EARLIER_INVOLVEMENT_READ: "VI-02",
     Operation.SUBJECT_ACCESS: "VI-04",
     Operation.SUBJECT_ERASURE: "VI-04",
     Operation.AUDIT_ACCESS_LOG_READ: "VI-05",

@@ -17,6 +17,7 @@ from verwijsindex.consents import routes as consents
 from verwijsindex.context import build_context
 from verwijsindex.coordination import routes as coordination
 from verwijsindex.covenants import routes as covenants
+from verwijsindex.families import routes as family_matches
 from verwijsindex.http import health
 from verwijsindex.http import metrics as operator_metrics
 from verwijsindex.http.middleware import RequestContextMiddleware
@@ -124,6 +125,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(registrations.router)
     app.include_router(matches.router)
+    app.include_router(family_matches.router)
     app.include_router(audit_log.router)
     app.include_router(subject_rights.router)
     app.include_router(api_keys.router)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from verwijsindex.coordination.schemas import CoordinationOut
+from verwijsindex.families.models import FamilyMatchStatus
 from verwijsindex.matches.models import MatchStatus
 from verwijsindex.organisations.models import Role
 from verwijsindex.registrations.models import RegistrationStatus
@@ -31,6 +32,32 @@ BIRTH_DATE_SCHEMA: dict[str, Any] = {
 MUNICIPALITY_SCHEMA: dict[str, Any] = {"pattern": "^[0-9]{4}$"}
 
 
+TERM_SCHEMA: dict[str, Any] = {
+    "pattern": "^P(?:[0-9]{1,2}Y)?(?:[0-9]{1,3}M)?(?:[0-9]{1,4}D)?$",
+    "examples": ["P1Y", "P6M", "P90D"],
+}
+
+
+class ParentIn(_Strict):
+    bsn: str = Field(
+        description="A parent's or guardian's BSN (nine digits passing the 11-test). Used for a"
+        " keyed pseudonym of its own purpose, never stored.",
+        json_schema_extra=BSN_SCHEMA,
+    )
+
+    model_config = ConfigDict(extra="forbid")
+
+
+PARENTS_DESCRIPTION = (
+    "The youth's parents or guardians (at most 4, duplicates counted once). Registrations of"
+    " different youths by different professionals that share a parent form a family match."
+)
+TERM_DESCRIPTION = (
+    "The registration's term, an ISO 8601 duration of years, months and days (P1Y, P6M,"
+    " P90D); at most two years and never past the 23rd birthday. Default the longest."
+)
+
+
 class RegistrationCreate(_Strict):
     bsn: str = Field(
         description="Nine digits passing the 11-test. Used, never stored.",
@@ -44,6 +71,12 @@ class RegistrationCreate(_Strict):
         default=None,
         description="CBS municipality code (four digits); default the organisation's",
         json_schema_extra=MUNICIPALITY_SCHEMA,
+    )
+    parents: list[ParentIn] = Field(
+        default_factory=list, description=PARENTS_DESCRIPTION, json_schema_extra={"maxItems": 4}
+    )
+    term: str | None = Field(
+        default=None, description=TERM_DESCRIPTION, json_schema_extra=TERM_SCHEMA
     )
 
     model_config = ConfigDict(
@@ -59,6 +92,12 @@ class BatchItem(_Strict):
     professional_id: str | None = Field(
         default=None,
         description="A professional of the caller's organisation; default X-Professional-Id",
+    )
+    parents: list[ParentIn] = Field(
+        default_factory=list, description=PARENTS_DESCRIPTION, json_schema_extra={"maxItems": 4}
+    )
+    term: str | None = Field(
+        default=None, description=TERM_DESCRIPTION, json_schema_extra=TERM_SCHEMA
     )
 
 
@@ -98,6 +137,7 @@ class RegistrationOut(BaseModel):
     ended_at: datetime | None
     end_reason: str | None
     match_id: str | None
+    family_match_id: str | None
     organisation_id: str
     professional_id: str
     municipality: str
@@ -149,6 +189,40 @@ class MatchSummary(BaseModel):
 
 class MatchPage(BaseModel):
     items: list[MatchSummary]
+    next_cursor: str | None
+
+
+class FamilyParticipantOut(BaseModel):
+    """A participant of a family match, in a match participant's shape. Another
+    organisation's participation shows the organisation and professional only
+    (``registration_id`` and ``registered_at`` are null, and one professional's several
+    registrations are one entry): never which child, never which parent."""
+
+    registration_id: str | None
+    organisation: OrganisationRef
+    professional: ProfessionalContact
+    registered_at: datetime | None
+    joined_at: datetime
+    left_at: datetime | None
+
+
+class FamilyMatchOut(BaseModel):
+    id: str
+    status: FamilyMatchStatus
+    created_at: datetime
+    closed_at: datetime | None
+    participants: list[FamilyParticipantOut]
+
+
+class FamilyMatchSummary(BaseModel):
+    id: str
+    status: FamilyMatchStatus
+    created_at: datetime
+    closed_at: datetime | None
+
+
+class FamilyMatchPage(BaseModel):
+    items: list[FamilyMatchSummary]
     next_cursor: str | None
 
 

@@ -22,12 +22,14 @@ from verwijsindex.errors import (
     RegistrationNotActive,
     VerwijsindexError,
 )
+from verwijsindex.families import repository as family_repo
+from verwijsindex.families.index import FamilyBatch, FamilyIndex, Node
 from verwijsindex.keys import KeyRing
 from verwijsindex.matches import repository as match_repo
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.organisations import repository as org_repo
 from verwijsindex.registrations import repository as repo
-from verwijsindex.registrations.lifecycle import parse_birth_date, registration_end
+from verwijsindex.registrations.lifecycle import parse_birth_date, parse_term, registration_end
 from verwijsindex.registrations.models import (
     WITHDRAW_REASONS,
     EndReason,
@@ -54,6 +56,7 @@ class RegisterResult:
     bsn: crypto.BSN = field(repr=False)
     """The youth's BSN as parsed and checked once (for the caller's access-log subject); held
     in memory only, never stored, and left out of ``repr``."""
+    family_match_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,14 @@ class RegistrationRequest:
     bsn: str
     birth_date: str | date
     municipality: str | None = None
+    parents: tuple[str, ...] = ()
+    """The BSNs of the youth's parents or guardians (at most :data:`MAX_PARENTS`), used for
+    their pseudonyms and dropped."""
+    term: str | None = None
+    """The registration's term as an ISO 8601 duration (None: the longest allowed)."""
+
+
+MAX_PARENTS = 4
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,8 @@ class _Prepared:
     older: tuple[str, ...]
     ends_at: datetime
     municipality: str | None
+    parents: tuple[tuple[Pseudonym, tuple[Pseudonym, ...]], ...] = ()
+    """Each parent's current pseudonym and its pseudonyms under older key versions."""
 
 
 @dataclass
@@ -183,6 +196,7 @@ class MatchIndex:
         self._keys = keys
         self._clock = clock
         self.hooks = hooks
+        self._families = FamilyIndex()
 
     async def register(
         self,
@@ -226,15 +240,24 @@ class MatchIndex:
             return [p for p in prepared if isinstance(p, VerwijsindexError)]
 
         subjects = sorted({p.pseudonym for p in valid})
-        await repo.lock_subjects(session, subjects)
+        parents = sorted({parent for p in valid for parent, _ in p.parents})
+        await repo.lock_subjects(session, sorted({*subjects, *parents}) if parents else subjects)
         moved: set[str] = set()
+        version = self._keys.current_version
         for p in valid:
             if p.older and p.pseudonym not in moved:
                 moved.add(p.pseudonym)
                 await repo.repseudonymise(
-                    session, old=p.older, new=p.pseudonym, key_version=self._keys.current_version
+                    session, old=p.older, new=p.pseudonym, key_version=version
                 )
+            for parent, older in p.parents:
+                if older and parent not in moved:
+                    moved.add(parent)
+                    await family_repo.repseudonymise_parents(
+                        session, old=older, new=parent, key_version=version
+                    )
         youths = await self._load_youths(session, subjects)
+        families = await self._families.load(session, parents) if parents else FamilyBatch()
         municipalities = await org_repo.organisation_municipalities(
             session, {p.actor.organisation_id for p in valid if p.municipality is None}
         )
@@ -248,12 +271,16 @@ class MatchIndex:
             youth = youths[item.pseudonym]
             existing = youth.active_of(item.actor.professional_id)
             if existing is not None:
+                family_id = families.family_of.get(existing.id)
+                if family_id is None:
+                    family_id = await family_repo.open_family_of_registration(session, existing.id)
                 outcomes.append(
                     RegisterResult(
                         registration=existing,
                         created=False,
                         match_id=youth.match_of(existing.id),
                         bsn=item.bsn,
+                        family_match_id=family_id,
                     )
                 )
                 continue
@@ -275,12 +302,25 @@ class MatchIndex:
                 end_reason=None,
             )
             pending.registrations.append(registration)
+            family_id = None
+            if item.parents:
+                node = Node(
+                    registration.id,
+                    registration.pseudonym,
+                    registration.professional_id,
+                    registration.organisation_id,
+                )
+                family_id = families.add(node, [p for p, _ in item.parents], version, now)
             others = list(youth.active)  # one active registration per professional
             youth.active.append(registration)
             if not others:
                 outcomes.append(
                     RegisterResult(
-                        registration=registration, created=True, match_id=None, bsn=item.bsn
+                        registration=registration,
+                        created=True,
+                        match_id=None,
+                        bsn=item.bsn,
+                        family_match_id=family_id,
                     )
                 )
                 continue
@@ -294,11 +334,13 @@ class MatchIndex:
                     created=True,
                     match_id=youth.match_id,
                     bsn=item.bsn,
+                    family_match_id=family_id,
                 )
             )
         await pending.flush(session)
         if pending.matches and self.hooks is not None:
             await self.hooks.matches_opened(session, pending.opened())
+        await families.flush(session)
         return outcomes
 
     def _prepare(self, request: RegistrationRequest, now: datetime) -> _Prepared:
@@ -306,7 +348,11 @@ class MatchIndex:
             valid_bsn = crypto.parse_bsn(request.bsn)
         except crypto.InvalidBSN as exc:
             raise InvalidBSN(str(exc)) from None
-        ends_at = registration_end(birth_date=parse_birth_date(request.birth_date), created_at=now)
+        ends_at = registration_end(
+            birth_date=parse_birth_date(request.birth_date),
+            created_at=now,
+            term=parse_term(request.term),
+        )
         if request.municipality is not None and not _valid_municipality(request.municipality):
             raise InvalidInput("municipality must be a four-digit CBS municipality code")
         pseudonyms = self._keys.all_pseudonyms(valid_bsn)
@@ -317,7 +363,30 @@ class MatchIndex:
             older=tuple(pseudonyms[1:]),
             ends_at=ends_at,
             municipality=request.municipality,
+            parents=self._parents(request.parents, valid_bsn) if request.parents else (),
         )
+
+    def _parents(
+        self, values: Sequence[str], youth: crypto.BSN
+    ) -> tuple[tuple[Pseudonym, tuple[Pseudonym, ...]], ...]:
+        """Each distinct parent's pseudonyms (current first), or raise: more than
+        :data:`MAX_PARENTS`, a number failing the 11-test, or the youth's own number."""
+        if len(values) > MAX_PARENTS:
+            raise InvalidInput(f"at most {MAX_PARENTS} parents")
+        seen: dict[crypto.BSN, None] = {}
+        for position, value in enumerate(values):
+            try:
+                parent = crypto.parse_bsn(value)
+            except crypto.InvalidBSN:
+                raise InvalidBSN(f"parents[{position}].bsn is not a valid BSN") from None
+            if parent == youth:
+                raise InvalidInput(f"parents[{position}].bsn is the youth's own")
+            seen[parent] = None
+        out = []
+        for known in seen:
+            pseudonyms = self._keys.all_parent_pseudonyms(known)
+            out.append((pseudonyms[0], tuple(pseudonyms[1:])))
+        return tuple(out)
 
     async def _load_youths(
         self, session: AsyncSession, subjects: Sequence[Pseudonym]
@@ -426,7 +495,7 @@ class MatchIndex:
         )
         if registration is None:
             raise NotFound("registration not found")
-        await repo.lock_subject(session, registration.pseudonym)
+        await self.lock_for_end(session, [registration])
         await session.refresh(registration)
         if registration.status != RegistrationStatus.ACTIVE:
             raise RegistrationNotActive("the registration has already ended")
@@ -436,11 +505,22 @@ class MatchIndex:
         )
         return registration
 
+    async def lock_for_end(
+        self, session: AsyncSession, registrations: Sequence[Registration]
+    ) -> None:
+        """Take the subject locks that ending ``registrations`` needs: their youths' and their
+        parents' (one statement, sorted, as the registration path takes them). A
+        registration's parents never change while it is active, so reading them before the
+        lock is safe."""
+        parents = await family_repo.parents_of_registrations(session, [r.id for r in registrations])
+        await repo.lock_subjects(session, sorted({*(r.pseudonym for r in registrations), *parents}))
+
     async def end_registration(
         self, session: AsyncSession, registration: Registration, *, reason: EndReason
     ) -> None:
         """End an active registration now (status ``ended``), with the usual outbox events and
-        match bookkeeping. The caller holds the subject lock."""
+        match and family-match bookkeeping. The caller holds the locks of
+        :meth:`lock_for_end`."""
         await self._end(session, registration, RegistrationStatus.ENDED, reason, self._clock.now())
 
     async def _end(
@@ -461,6 +541,7 @@ class MatchIndex:
             data={"registration_id": registration.id, "reason": str(reason)},
             occurred_at=now,
         )
+        await self._families.end(session, [registration.id], now)
         participation = await match_repo.open_participation_of_registration(
             session, registration.id
         )
@@ -521,10 +602,15 @@ class MatchIndex:
         """End up to ``limit`` registrations whose end date has passed; return them."""
         now = self._clock.now()
         due = await repo.due_registrations(session, now=now, limit=limit)
+        await self.lock_for_end(session, due)
+        ended = []
         for registration in due:
-            await repo.lock_subject(session, registration.pseudonym)
+            await session.refresh(registration)
+            if registration.status != RegistrationStatus.ACTIVE:
+                continue  # withdrawn meanwhile
             await self._end(session, registration, RegistrationStatus.ENDED, EndReason.EXPIRED, now)
-        return due
+            ended.append(registration)
+        return ended
 
     async def purge(
         self, session: AsyncSession, *, retention: timedelta, at: datetime | None = None
@@ -532,6 +618,7 @@ class MatchIndex:
         """Delete ended registrations and closed matches older than the retention period
         (counted back from ``at``, by default now)."""
         cutoff = (at or self._clock.now()) - retention
+        await family_repo.purge_closed_family_matches(session, closed_before=cutoff)
         purged_regs = await repo.purge_ended_registrations(session, ended_before=cutoff)
         purged_matches = await match_repo.purge_closed_matches(session, closed_before=cutoff)
         return purged_regs, purged_matches

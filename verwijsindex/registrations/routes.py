@@ -52,12 +52,20 @@ _RATE_LIMITED[429]["headers"] = {
 _CREATE_PROBLEMS = {**_WRITE_PROBLEMS, **_RATE_LIMITED}
 
 
-def to_out(registration: Registration | RegistrationRow, match_id: str | None) -> RegistrationOut:
-    return RegistrationOut.model_validate(registration_fields(registration, match_id))
+def to_out(
+    registration: Registration | RegistrationRow,
+    match_id: str | None,
+    family_match_id: str | None = None,
+) -> RegistrationOut:
+    return RegistrationOut.model_validate(
+        registration_fields(registration, match_id, family_match_id)
+    )
 
 
 def registration_fields(
-    registration: Registration | RegistrationRow, match_id: str | None
+    registration: Registration | RegistrationRow,
+    match_id: str | None,
+    family_match_id: str | None = None,
 ) -> dict[str, object]:
     """The fields of :class:`RegistrationOut`, in its order, as plain values: serialised with
     ``pydantic_core.to_json`` they give the same JSON as the model, without building and
@@ -72,6 +80,7 @@ def registration_fields(
         "ended_at": registration.ended_at,
         "end_reason": None if registration.end_reason is None else str(registration.end_reason),
         "match_id": match_id,
+        "family_match_id": family_match_id,
         "organisation_id": registration.organisation_id,
         "professional_id": registration.professional_id,
         "municipality": registration.municipality,
@@ -110,10 +119,14 @@ async def _register_one(
             bsn=body.bsn,
             birth_date=body.birth_date,
             municipality=body.municipality,
+            parents=tuple(parent.bsn for parent in body.parents),
+            term=body.term,
         ),
     )
     return Response(
-        content=to_out(outcome.registration, outcome.match_id).model_dump_json(),
+        content=to_out(
+            outcome.registration, outcome.match_id, outcome.family_match_id
+        ).model_dump_json(),
         status_code=201 if outcome.created else 200,
         media_type="application/json",
         headers={"Location": f"/v1/registrations/{outcome.registration.id}"},
@@ -187,6 +200,8 @@ async def create_registrations_batch(
                 birth_date=item.birth_date,
                 municipality=item.municipality,
                 professional_id=item.professional_id,
+                parents=tuple(parent.bsn for parent in item.parents),
+                term=item.term,
             )
             for item in body.items
         ],
@@ -205,7 +220,9 @@ async def create_registrations_batch(
             {
                 "index": index,
                 "status": 201 if outcome.created else 200,
-                "registration": registration_fields(outcome.registration, outcome.match_id),
+                "registration": registration_fields(
+                    outcome.registration, outcome.match_id, outcome.family_match_id
+                ),
                 "problem": None,
             }
         )
@@ -259,7 +276,7 @@ async def list_registrations(
     )
     last = page[-1][0] if more else None
     out = RegistrationPage(
-        items=[to_out(registration, match_id) for registration, match_id in page],
+        items=[to_out(registration, match, family) for registration, match, family in page],
         next_cursor=None if last is None else encode_cursor(last.created_at, last.id),
     )
     return Response(content=out.model_dump_json(), media_type="application/json")
@@ -280,7 +297,7 @@ async def get_registration(
     caller: ProfessionalDep,
     request: Request,
 ) -> Response:
-    registration, match_id = await ctx.registrations.get(
+    registration, match_id, family_match_id = await ctx.registrations.get(
         access_context(request),
         organisation_id=caller.actor.organisation_id,
         registration_id=registration_id,
@@ -288,7 +305,8 @@ async def get_registration(
     # Serialised once here rather than validated again against ``response_model`` (which
     # documents it), as the other hot routes do.
     return Response(
-        content=to_out(registration, match_id).model_dump_json(), media_type="application/json"
+        content=to_out(registration, match_id, family_match_id).model_dump_json(),
+        media_type="application/json",
     )
 
 

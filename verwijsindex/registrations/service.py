@@ -62,6 +62,8 @@ class BatchItem:
     birth_date: str
     municipality: str | None = None
     professional_id: str | None = None
+    parents: tuple[str, ...] = ()
+    term: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,8 @@ class RegistrationService:
                 bsn=item.bsn,
                 birth_date=item.birth_date,
                 municipality=item.municipality,
+                parents=item.parents,
+                term=item.term,
             )
             attempts.append(_Attempt(access, request, grant))
         if attempts:
@@ -248,7 +252,7 @@ class RegistrationService:
                 limit=limit + 1,
             )
         page = rows[:limit]
-        subjects = [Subject.registration(registration.id) for registration, _ in page]
+        subjects = [Subject.registration(registration.id) for registration, _, _ in page]
         await record_read(
             self._writes, self._access_log, access, Operation.REGISTRATION_LIST, subjects
         )

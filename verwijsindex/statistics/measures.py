@@ -18,13 +18,14 @@ from sqlalchemy import Executable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from consent import EventKind, Purpose
-from verwijsindex.registrations.models import EndReason
+from verwijsindex.registrations.models import EndReason, InformingStatus
 from verwijsindex.statistics import repository as repo
 from verwijsindex.statistics.disclosure import StockAndFlows
 
 REGISTRATIONS_MADE = "registrations_made"
 REGISTRATIONS_ACTIVE = "registrations_active"
 MATCHES_MADE = "matches_made"
+FAMILY_MATCHES_MADE = "family_matches_made"
 COORDINATION_PROPOSED = "coordination_proposed"
 COORDINATION_ACCEPTED = "coordination_accepted"
 COORDINATION_ESCALATED = "coordination_escalated"
@@ -93,6 +94,11 @@ class Source:
     purged: Counter | None = None
 
 
+def informing(status: InformingStatus | str) -> str:
+    """``informing_informed`` or ``informing_postponed``: records of the duty to inform."""
+    return f"informing_{InformingStatus(status).value}"
+
+
 def _coordination(kind: str) -> str | None:
     return f"coordination_{kind}" if kind else None
 
@@ -107,6 +113,16 @@ SOURCES: tuple[Source, ...] = (
         "coordination",
         counted(repo.COORDINATION_EVENTS, _coordination),
         counted(repo.PURGED_COORDINATION_EVENTS, _coordination),
+    ),
+    Source(
+        "family matches made",
+        counted(repo.FAMILY_MATCHES_MADE, lambda _: FAMILY_MATCHES_MADE),
+        counted(repo.PURGED_FAMILY_MATCHES, lambda _: FAMILY_MATCHES_MADE),
+    ),
+    Source(
+        "informing",
+        counted(repo.INFORMING, informing),
+        counted(repo.PURGED_INFORMING, informing),
     ),
     Source(
         "days to a coordinator",
@@ -129,11 +145,13 @@ COUNTS: tuple[str, ...] = (
     *ENDED,
     REGISTRATIONS_ACTIVE,
     MATCHES_MADE,
+    FAMILY_MATCHES_MADE,
     COORDINATION_PROPOSED,
     COORDINATION_ACCEPTED,
     COORDINATION_ESCALATED,
     *(consent_events(kind) for kind in EventKind),
     *(exchanges(purpose) for purpose in Purpose),
+    *(informing(status) for status in InformingStatus),
 )
 """The published counts: each below the threshold is suppressed (primary suppression)."""
 

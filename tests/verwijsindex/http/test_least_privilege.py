@@ -121,6 +121,19 @@ async def match(world: World) -> Prepared:
     return Prepared(f"/v1/matches/{second.json()['match_id']}")
 
 
+async def family_match(world: World) -> Prepared:
+    parent = world.bsn()
+    bodies = [{**registration_body(world.bsn()), "parents": [{"bsn": parent}]} for _ in range(2)]
+    first = await world.client.post(
+        "/v1/registrations", json=bodies[0], headers=world.headers[("A", PRO)]
+    )
+    second = await world.client.post(
+        "/v1/registrations", json=bodies[1], headers=world.headers[("C", PRO)]
+    )
+    assert (first.status_code, second.status_code) == (201, 201)
+    return Prepared(f"/v1/family-matches/{second.json()['family_match_id']}")
+
+
 async def api_key_revocation(world: World) -> Prepared:
     async with world.ctx.database.transaction() as session:
         issued = await world.ctx.admin.create_api_key(
@@ -575,6 +588,12 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     ),
     ("GET", "/v1/matches"): professional_only(fixed("/v1/matches"), ok=200, other_org=200),
     ("GET", "/v1/matches/{match_id}"): professional_only(match, ok=200, other_org=404),
+    ("GET", "/v1/family-matches"): professional_only(
+        fixed("/v1/family-matches"), ok=200, other_org=200
+    ),
+    ("GET", "/v1/family-matches/{family_match_id}"): professional_only(
+        family_match, ok=200, other_org=404
+    ),
     ("GET", "/v1/api-keys"): org_admin_only(fixed("/v1/api-keys"), ok=200, other_org=200),
     ("POST", "/v1/api-keys"): org_admin_only(
         fixed("/v1/api-keys", {"role": "reviewer"}), ok=201, other_org=201

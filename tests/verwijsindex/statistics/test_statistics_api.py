@@ -258,3 +258,49 @@ async def test_coordination_counts_and_days_to_an_accepted_coordinator(
         "value": None,
         "suppressed": True,
     }
+
+
+async def test_family_matches_and_informing(
+    client: httpx.AsyncClient, callers: list[Caller], clock: FrozenClock, ctx: AppContext
+) -> None:
+    from verwijsindex.registrations.models import InformingStatus, RegistrationInforming
+
+    ctx.settings.rate_limit_professional_per_minute = 0
+    informed = []
+    for n in range(11):
+        parents = [{"bsn": make_bsn(300 + n)}]
+        for caller, youth in ((callers[0], 100 + n), (callers[1], 200 + n)):
+            body = {**registration_body(make_bsn(youth)), "parents": parents}
+            r = await client.post("/v1/registrations", json=body, headers=caller.headers)
+            assert r.status_code == 201, r.text
+        assert r.json()["family_match_id"] is not None
+        informed.append(r.json()["id"])
+    async with ctx.database.transaction() as session:
+        for n in range(22):  # two records each: a postponement's history stays
+            session.add(
+                RegistrationInforming(
+                    registration_id=informed[n % 11],
+                    status=InformingStatus.POSTPONED if n < 2 else InformingStatus.INFORMED,
+                    youth_informed=n >= 2,
+                    parents_informed=n >= 2,
+                    informed_on=None,
+                    reason="unreachable" if n < 2 else None,
+                    revisit_on=None,
+                    professional_id=callers[1].professional_id,
+                    recorded_at=clock.now(),
+                )
+            )
+    clock.set(datetime(2026, 4, 2, 8, 0, tzinfo=UTC))
+    response = await client.get(
+        "/v1/statistics",
+        params={"municipality": "0363", "from": MARCH, "to": MARCH},
+        headers=callers[2].auditor_headers,
+    )
+    document = response.json()
+    assert _cell(document, MARCH, "youth-care", "family_matches_made")["value"] == 11
+    assert _cell(document, MARCH, "education", "family_matches_made")["value"] == 11
+    assert _cell(document, MARCH, "education", "informing_informed")["value"] == 20
+    assert _cell(document, MARCH, "education", "informing_postponed") == {
+        "value": None,
+        "suppressed": True,
+    }  # 2: below the threshold
