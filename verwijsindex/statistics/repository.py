@@ -283,9 +283,23 @@ async def first_acceptances(
     return [(str(m), str(s), at, made) for m, s, at, made in result]
 
 
-OLDEST = select(func.min(Organisation.created_at))
-"""Where the first rollup starts: every counted row belongs to an organisation made before it
-(the organisations table is small; no large table is scanned for its oldest row)."""
+_OLDEST_OF_ORGANISATION = (
+    select(func.min(Registration.created_at))
+    .where(Registration.organisation_id == Organisation.id)
+    .scalar_subquery()
+)
+OLDEST = (
+    # each organisation's oldest registration: one step into its (organisation_id,
+    # created_at) index, never a scan of the registrations table
+    select(func.min(_OLDEST_OF_ORGANISATION)).select_from(Organisation),
+    select(func.min(Match.created_at)),
+    select(func.min(FamilyMatch.created_at)),
+    select(func.min(ConsentEventRow.recorded_at)),
+    select(func.min(Exchange.created_at)),
+    select(func.min(CoordinationEvent.at)),
+    select(func.min(RegistrationInforming.recorded_at)),
+)
+"""The oldest stamp of each source (by its index by time): where the first rollup starts."""
 
 
 async def count(
@@ -296,7 +310,9 @@ async def count(
 
 
 async def oldest_stamp(session: AsyncSession) -> datetime | None:
-    return await session.scalar(OLDEST)
+    found = [await session.scalar(query) for query in OLDEST]
+    stamps = [stamp for stamp in found if stamp is not None]
+    return min(stamps) if stamps else None
 
 
 async def watermark(session: AsyncSession) -> tuple[str | None, datetime | None]:
