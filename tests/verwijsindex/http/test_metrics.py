@@ -134,3 +134,28 @@ def test_several_worker_processes_are_added_up(tmp_path: Path) -> None:
         if s.name.endswith("_sum")
     ]
     assert groups == 6
+
+
+async def test_the_dashboard_draws_only_metrics_the_service_exposes(
+    metrics_client: tuple[httpx.AsyncClient, FastAPI],
+) -> None:
+    import json
+    import re
+
+    client, app = metrics_client
+    caller = await make_caller(app.state.ctx, 1)
+    await client.post("/v1/registrations", json=registration_body(), headers=caller.headers)
+    text = (await client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).text
+    exposed = {f.name for f in text_string_to_metric_families(text)}
+    dashboard = Path(__file__).parents[3] / "docs" / "grafana" / "verwijsindex.json"
+    expressions = [
+        target["expr"]
+        for panel in json.loads(dashboard.read_text())["panels"]
+        for target in panel["targets"]
+    ]
+    drawn = {
+        re.sub(r"_(bucket|sum|count|total)$", "", name)
+        for expr in expressions
+        for name in re.findall(r"verwijsindex_[a-z_]+", expr)
+    }
+    assert drawn and drawn <= exposed, drawn - exposed
