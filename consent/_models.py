@@ -40,7 +40,11 @@ class ConsentEventRow(ConsentBase):
     recorded_at: Mapped[datetime]
     ledger_index: Mapped[int] = mapped_column(BigInteger, unique=True)
 
-    __table_args__ = (Index("ix_consent_events_match_recorded", "match_id", "recorded_at"),)
+    __table_args__ = (
+        Index("ix_consent_events_match_recorded", "match_id", "recorded_at"),
+        # The statistics rollup counts the events recorded in a window of time.
+        Index("ix_consent_events_recorded_at", "recorded_at"),
+    )
 
 
 class OrganisationKey(ConsentBase):
@@ -91,6 +95,8 @@ class Exchange(ConsentBase):
         Index("ix_exchanges_recipient_created", "recipient_organisation_id", "created_at"),
         Index("ix_exchanges_match", "match_id"),
         Index("ix_exchanges_pending", "deleted_at", "created_at"),
+        # The statistics rollup counts the exchanges made in a window of time.
+        Index("ix_exchanges_created_at", "created_at"),
     )
 
 

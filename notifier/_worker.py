@@ -124,7 +124,10 @@ class DeliveryWorker:
         client: httpx.AsyncClient | None = None,
         name: str | None = None,
         now: Now = _utcnow,
+        on_attempt: Callable[[str, float], None] | None = None,
     ) -> None:
+        self._on_attempt = on_attempt
+        """Told each recorded attempt's result and latency in seconds (operators' metrics)."""
         self._transaction = transaction
         self._box = box
         self._config = config
@@ -475,6 +478,8 @@ class DeliveryWorker:
                     next_attempt_at=next_attempt,
                 )
             )
+        if self._on_attempt is not None:
+            self._on_attempt(result, latency_ms / 1000)
         self._log.info(
             "webhook_attempt",
             message_id=job.public_id,

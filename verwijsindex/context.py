@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,12 +19,15 @@ from verwijsindex.families.service import FamilyMatchService
 from verwijsindex.keys import KeyRing
 from verwijsindex.ledger.service import LedgerAudit
 from verwijsindex.matches.service import MatchService
+from verwijsindex.metrics import Metrics, process_metrics
+from verwijsindex.operations.service import OperationsGauges
 from verwijsindex.organisations.credentials import CredentialCache
 from verwijsindex.organisations.service import AdminService, ApiKeyService
 from verwijsindex.production import check_production
 from verwijsindex.registrations.index import MatchIndex
 from verwijsindex.registrations.service import RegistrationService
 from verwijsindex.settings import Settings
+from verwijsindex.statistics.service import StatisticsService
 from verwijsindex.storage import Database
 from verwijsindex.storage.group_commit import GroupCommitter
 from verwijsindex.subject_rights.service import (
@@ -56,6 +60,10 @@ class AppContext:
     ledger: LedgerAudit
     webhooks: Webhooks
     credentials: CredentialCache
+    statistics: StatisticsService
+    operations: OperationsGauges
+    metrics: Metrics | None
+    """The process's instruments, when ``/metrics`` is on (a metrics token is set)."""
     covenants: CovenantService
     coordination: CoordinationService
 
@@ -68,7 +76,12 @@ def build_context(
     check_production(settings)
     keys = KeyRing.load(settings)
     db = database or create_database(settings)
-    writes = GroupCommitter(database=db, max_batch=settings.group_commit_max_batch)
+    metrics = process_metrics() if settings.metrics_token is not None else None
+    writes = GroupCommitter(
+        database=db,
+        max_batch=settings.group_commit_max_batch,
+        on_group=metrics.observe_group if metrics is not None else None,
+    )
     access_log = AccessLogger(keys=keys, clock=clock)
     coordination = CoordinationService(
         database=db, writes=writes, access_log=access_log, clock=clock
@@ -96,8 +109,20 @@ def build_context(
         return ErasureHookResult(name="consent-ledger", erased=erased)
 
     subject_rights.add_erasure_hook(erase_consent_ledger)
-    webhooks = Webhooks(settings=settings, database=db, keys=keys)
+    webhooks = Webhooks(
+        settings=settings,
+        database=db,
+        keys=keys,
+        on_attempt=metrics.observe_delivery if metrics is not None else None,
+    )
     db.on_commit(webhooks.after_commit)
+    statistics = StatisticsService(
+        database=db,
+        clock=clock,
+        threshold=settings.statistics_threshold,
+        lag=timedelta(seconds=settings.statistics_rollup_lag_seconds),
+    )
+    registrations.add_purge_hook(statistics.count_before_purge)
     admin = AdminService(clock=clock, live_keys=settings.is_production)
     credentials = CredentialCache(ttl=settings.auth_cache_seconds)
     return AppContext(
@@ -123,6 +148,9 @@ def build_context(
         ledger=LedgerAudit(database=db, consent=consent, access_log=access_log, clock=clock),
         webhooks=webhooks,
         credentials=credentials,
+        statistics=statistics,
+        operations=OperationsGauges(database=db, clock=clock, statistics=statistics),
+        metrics=metrics,
         coordination=coordination,
         covenants=CovenantService(
             database=db,

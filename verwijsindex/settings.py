@@ -134,6 +134,25 @@ class Settings(BaseSettings):
         description="Days before the personal parts of ledger entries are erased (0: never)",
     )
 
+    statistics_threshold: int = Field(
+        default=10,
+        ge=5,
+        le=1000,
+        description="Counts below this are suppressed in the statistics (never below 5;"
+        " docs/statistics.md); set it once: changing it changes which cells are published",
+    )
+    statistics_rollup_lag_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="The statistics rollup counts rows stamped at least this long ago (longer"
+        " than any transaction runs)",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of GET /metrics; without it /metrics answers 404",
+    )
+
     allow_http_webhooks: bool | None = None
     allow_loopback_webhook_addresses: bool | None = Field(
         default=None,

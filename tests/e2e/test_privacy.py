@@ -151,8 +151,12 @@ class TestNoPersonalDataAtRest:
     ) -> None:
         # A bulk load: the per-professional rate limit (60/min) is not what this test is about.
         server = start_server(
-            database_url, tmp_path, VERWIJSINDEX_RATE_LIMIT_PROFESSIONAL_PER_MINUTE="0"
+            database_url,
+            tmp_path,
+            VERWIJSINDEX_RATE_LIMIT_PROFESSIONAL_PER_MINUTE="0",
+            VERWIJSINDEX_METRICS_TOKEN="metrics-token-0123456789abcdef",
         )
+        scraped = b""
         youths = [(make_bsn(i), date(2005, 1, 1) + timedelta(days=37 * i)) for i in range(120)]
         # Two consecutive youths are siblings: they share a parent; each has a second one.
         parents = [(make_bsn(5000 + i // 2), make_bsn(6000 + i)) for i in range(120)]
@@ -200,6 +204,17 @@ class TestNoPersonalDataAtRest:
                     body = {"bsn": bsn, "reason": "other", "request_reference": "REQ-1"}
                     r = http.post("/v1/subject-erasure", json=body, headers=officer)
                     assert r.status_code == 200 and r.json()["erased_registrations"] >= 1
+                # the operators' metrics and the statistics (their rollup runs in the sweep)
+                server.cli("sweep")
+                scraped += server.cli(
+                    "statistics", "--municipality", "0363", "--from", "2020-01", "--to", "2029-12"
+                ).stdout.encode()
+                metrics = http.get(
+                    "/metrics",
+                    headers={"Authorization": "Bearer metrics-token-0123456789abcdef"},
+                )
+                assert metrics.status_code == 200
+                scraped += metrics.content
         finally:
             server.stop()
         logs = server.logs().encode()
@@ -211,6 +226,7 @@ class TestNoPersonalDataAtRest:
             for needle in _needles(bsn, birth):
                 assert needle not in data, "personal data found in the database"
                 assert needle not in logs, "personal data found in the log"
+                assert needle not in scraped, "personal data found in metrics or statistics"
         for pair in parents:
             for parent in pair:
                 for needle in (parent.encode(), parent.encode("utf-16-le")):

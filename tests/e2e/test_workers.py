@@ -134,3 +134,54 @@ class TestServeWorkers:
         assert {e["pid"] for e in migrations} == {parent}
         assert {e["pid"] for e in events if e.get("event") == "sweep"} == {parent}
         assert not [e for e in events if e.get("event") == "webhook_worker_started"]
+
+
+def test_metrics_add_up_every_worker_process(database_url: str, tmp_path: Path) -> None:
+    """``/metrics`` of ``serve --workers 2``: whichever process answers, the requests of both
+    are counted (Prometheus' multiprocess mode), and the directory is removed at the end."""
+    token = "metrics-token-0123456789abcdef"
+    server = start_server(
+        database_url, tmp_path, "--workers", "2", VERWIJSINDEX_METRICS_TOKEN=token
+    )
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    async def at_once(path: str, n: int, headers: dict[str, str]) -> list[httpx.Response]:
+        # all at once, each on a new connection, so that they spread over the processes
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30, limits=limits) as h:
+            return list(await asyncio.gather(*(h.get(path, headers=headers) for _ in range(n))))
+
+    try:
+        _wait_for_log(server, "started", count=2)
+        _wait_for_log(server, "sweep")  # by the supervising process
+        healthz = 0
+        for _ in range(10):
+            answered = asyncio.run(at_once("/healthz", 20, {}))
+            assert {r.status_code for r in answered} == {200}
+            healthz += len(answered)
+            pids = {e["pid"] for e in _log_events(server) if e.get("route") == "/healthz"}
+            if len(pids) == 2:
+                break
+        assert len(pids) == 2, "both workers answered"
+        assert httpx.get(server.base_url + "/metrics").status_code == 401
+        scrapes = [r.text for r in asyncio.run(at_once("/metrics", 8, bearer))]
+        counts = set()
+        for text in scrapes:
+            [line] = [
+                line
+                for line in text.splitlines()
+                if line.startswith("verwijsindex_http_request_duration_seconds_count")
+                and 'route="/healthz"' in line
+            ]
+            counts.add(float(line.rsplit(" ", 1)[1]))
+        assert counts == {float(healthz)}
+        # the supervisor's sweeper is counted too (it set the directory up before importing)
+        deadline = time.monotonic() + 30
+        while 'verwijsindex_sweep_runs_total{outcome="ok"}' not in scrapes[-1]:
+            assert time.monotonic() < deadline, "the sweep is not in the metrics"
+            time.sleep(0.2)
+            scrapes.append(httpx.get(server.base_url + "/metrics", headers=bearer).text)
+        scrapers = {e["pid"] for e in _log_events(server) if e.get("route") == "/metrics"}
+        assert scrapers, "the scrapes were answered"
+    finally:
+        server.stop()

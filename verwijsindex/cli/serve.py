@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -150,6 +152,7 @@ def _serve_workers(settings: Settings, *, host: str, port: int) -> None:
 
     configure_logging(level=settings.log_level, json=settings.log_json, process_id=True)
     log = get_logger("verwijsindex.serve")
+    metrics_dir = _multiprocess_metrics(settings)
 
     async def prepare() -> str:
         ctx = build_context(settings, clock=SystemClock())
@@ -199,6 +202,22 @@ def _serve_workers(settings: Settings, *, host: str, port: int) -> None:
     finally:
         if sweeper is not None:
             sweeper.stop()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _multiprocess_metrics(settings: Settings) -> str | None:
+    """With a metrics token, a fresh directory for Prometheus' multiprocess mode, set in the
+    environment before this process (its sweeper) or any worker imports ``prometheus_client``
+    (docs/operations.md, "Metrics"). An operator's own ``PROMETHEUS_MULTIPROC_DIR`` is kept
+    (and is theirs to empty between runs)."""
+    from verwijsindex.metrics import MULTIPROCESS_DIR
+
+    if settings.metrics_token is None or os.environ.get(MULTIPROCESS_DIR):
+        return None
+    directory = tempfile.mkdtemp(prefix="verwijsindex-metrics-")
+    os.environ[MULTIPROCESS_DIR] = directory
+    return directory
 
 
 @click.command()

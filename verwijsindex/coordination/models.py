@@ -69,4 +69,8 @@ class CoordinationEvent(Base):
     level: Mapped[int]
     coordinator_organisation_id: Mapped[str | None] = mapped_column(ID)
 
-    __table_args__ = (Index("ix_coordination_events_match_at", "match_id", "at", "id"),)
+    __table_args__ = (
+        Index("ix_coordination_events_match_at", "match_id", "at", "id"),
+        # The statistics rollup counts the events of a window of time.
+        Index("ix_coordination_events_at", "at"),
+    )

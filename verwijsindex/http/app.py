@@ -19,6 +19,7 @@ from verwijsindex.coordination import routes as coordination
 from verwijsindex.covenants import routes as covenants
 from verwijsindex.families import routes as family_matches
 from verwijsindex.http import health
+from verwijsindex.http import metrics as operator_metrics
 from verwijsindex.http.middleware import RequestContextMiddleware
 from verwijsindex.http.problems import install_error_handlers
 from verwijsindex.ledger import routes as audit
@@ -29,6 +30,7 @@ from verwijsindex.organisations import routes as api_keys
 from verwijsindex.registrations import routes as registrations
 from verwijsindex.registrations.sweep import run_sweeper
 from verwijsindex.settings import Settings
+from verwijsindex.statistics import routes as statistics
 from verwijsindex.storage import Database
 from verwijsindex.storage.checkpoint import CheckpointStats, run_checkpointer
 from verwijsindex.storage.migrate import upgrade
@@ -131,6 +133,8 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(audit_tables.router)
     app.include_router(webhooks.router)
+    app.include_router(statistics.router)
+    app.include_router(operator_metrics.router)
     app.include_router(covenants.router)
     app.include_router(coordination.router)
     app.add_middleware(
@@ -142,6 +146,7 @@ def create_app(
             if direct_routes
             else None
         ),
+        metrics=ctx.metrics,
     )
     return app
 

@@ -17,6 +17,7 @@ from verwijsindex.accesslog import start_span
 from verwijsindex.http.input_checks import control_character_in_json, control_character_in_request
 from verwijsindex.http.problems import problem_body
 from verwijsindex.logging import get_logger
+from verwijsindex.metrics import Metrics
 
 log = get_logger("verwijsindex.access")
 
@@ -105,8 +106,10 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         max_batch_body_bytes: int,
         direct_routes: Mapping[tuple[str, str], DirectRoute] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.app = app
+        self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.max_batch_body_bytes = max_batch_body_bytes
         self.direct_routes = dict(direct_routes or {})
@@ -205,13 +208,20 @@ class RequestContextMiddleware:
                     _problem(500, "internal-error", "an unexpected error occurred", instance=path),
                 )
         finally:
-            route = getattr(scope.get("route"), "path", None) or answered_by
+            # the route's template (or the direct route's path, a template without
+            # parameters), never the raw path: the path holds ids
+            route = getattr(scope.get("route"), "path", None) or answered_by or "unmatched"
+            seconds = time.perf_counter() - started
+            if self.metrics is not None:
+                self.metrics.observe_request(
+                    route, scope.get("method", ""), status_holder["status"], seconds
+                )
             log.info(
                 "request",
                 method=scope.get("method"),
-                route=route or "unmatched",
+                route=route,
                 status=status_holder["status"],
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(seconds * 1000, 2),
                 organisation_id=state.get("organisation_id"),
             )
             structlog.contextvars.unbind_contextvars("request_id", "trace_id")

@@ -47,6 +47,9 @@ class Match(Base):
             "closed_at",
             where="status = 'closed'",
         ),
+        # The statistics rollup counts the matches made in a window of time (off the hot
+        # path; an append-only index, ADR 0017).
+        Index("ix_matches_created_at", "created_at"),
     )
 
 

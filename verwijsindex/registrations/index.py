@@ -619,9 +619,12 @@ class MatchIndex:
             ended.append(registration)
         return ended
 
-    async def purge(self, session: AsyncSession, *, retention: timedelta) -> tuple[int, int]:
-        """Delete ended registrations and closed matches older than the retention period."""
-        cutoff = self._clock.now() - retention
+    async def purge(
+        self, session: AsyncSession, *, retention: timedelta, at: datetime | None = None
+    ) -> tuple[int, int]:
+        """Delete ended registrations and closed matches older than the retention period
+        (counted back from ``at``, by default now)."""
+        cutoff = (at or self._clock.now()) - retention
         await family_repo.purge_closed_family_matches(session, closed_before=cutoff)
         purged_regs = await repo.purge_ended_registrations(session, ended_before=cutoff)
         purged_matches = await match_repo.purge_closed_matches(session, closed_before=cutoff)

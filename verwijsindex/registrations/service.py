@@ -9,7 +9,7 @@ the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,6 +60,11 @@ Outcome = RegisterResult | VerwijsindexError
 existing one) or the reason it was refused."""
 
 
+PurgeHook = Callable[[AsyncSession, datetime], Awaitable[None]]
+"""Called in the purge's transaction with its cutoff: registrations that ended and matches
+that closed at or before it are deleted next."""
+
+
 @dataclass(frozen=True, slots=True)
 class BatchItem:
     """One item of a batch: the youth, and the professional it is registered for when that is
@@ -107,6 +112,12 @@ class RegistrationService:
         self._keys = keys
         self._clock = clock
         self._register = GroupedWrite(self._register_group)
+        self._purge_hooks: list[PurgeHook] = []
+
+    def add_purge_hook(self, hook: PurgeHook) -> None:
+        """Register a call made in the purge's transaction before anything is deleted, with
+        the purge's cutoff (the statistics count what is about to go)."""
+        self._purge_hooks.append(hook)
 
     async def register(self, access: AccessContext, request: RegistrationRequest) -> RegisterResult:
         """Register that ``request.actor`` is involved with the youth: the new registration
@@ -300,8 +311,11 @@ class RegistrationService:
         """Delete what ended longer than ``retention`` ago (registrations, closed matches and
         family matches) and earlier involvement past its covenant's retention."""
         async with self._database.transaction() as session:
-            registrations, matches = await self.index.purge(session, retention=retention)
-            await duties.purge_earlier_involvement(session, now=self._clock.now())
+            now = self._clock.now()
+            for hook in self._purge_hooks:
+                await hook(session, now - retention)
+            registrations, matches = await self.index.purge(session, retention=retention, at=now)
+            await duties.purge_earlier_involvement(session, now=now)
         return SweepResult(ended=0, purged_registrations=registrations, purged_matches=matches)
 
     async def send_reminders(self) -> tuple[int, int]:

@@ -4,6 +4,7 @@ and purge what retention allows."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,8 @@ async def sweep_once(ctx: AppContext) -> SweepResult:
     inform_due, expiring = await ctx.registrations.send_reminders()
     log.info("reminders", inform_due=inform_due, expiring=expiring)
     coordination = await ctx.coordination.sweep()
+    # The statistics first; the purge counts what the rollup has not reached (its hook).
+    await ctx.statistics.roll_up()
     purged = await ctx.registrations.purge(retention=timedelta(days=ctx.settings.retention_days))
     regs, matches = purged.purged_registrations, purged.purged_matches
     async with ctx.database.transaction() as session:
@@ -55,10 +58,15 @@ async def sweep_once(ctx: AppContext) -> SweepResult:
 async def run_sweeper(ctx: AppContext) -> None:
     """Sweep now and then every ``sweep_interval_seconds``; errors are logged, not fatal."""
     while True:
+        started = time.perf_counter()
+        outcome = "failed"
         try:
             await sweep_once(ctx)
+            outcome = "ok"
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.error("sweep_failed", error_type=type(exc).__name__, exc_info=exc)
+        if ctx.metrics is not None:
+            ctx.metrics.observe_sweep(outcome, started)
         await asyncio.sleep(ctx.settings.sweep_interval_seconds)

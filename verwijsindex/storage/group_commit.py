@@ -105,9 +105,17 @@ class GroupCommitter:
     """Runs units of work in shared transactions. Start with :meth:`start`, stop with
     :meth:`stop`; :meth:`run` is what callers use."""
 
-    def __init__(self, *, database: Database, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        max_batch: int = 256,
+        on_group: Callable[[int], None] | None = None,
+    ) -> None:
         self._database = database
         self._max_batch = max_batch
+        self._on_group = on_group
+        """Told each committed group's size (the operators' metrics)."""
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.groups = 0
@@ -252,6 +260,8 @@ class GroupCommitter:
                 return
         self.groups += 1
         self.units += len(group)
+        if self._on_group is not None:
+            self._on_group(len(group))
         self._settle(group, outcomes)
 
     @staticmethod

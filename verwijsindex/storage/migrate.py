@@ -28,6 +28,7 @@ def schema_metadata() -> list[MetaData]:
     from verwijsindex.matches import models as _match_models  # noqa: F401
     from verwijsindex.organisations import models as _organisation_models  # noqa: F401
     from verwijsindex.registrations import models as _registration_models  # noqa: F401
+    from verwijsindex.statistics import models as _statistics_models  # noqa: F401
     from verwijsindex.storage.base import Base
 
     return [Base.metadata, NotifierBase.metadata, ConsentBase.metadata]

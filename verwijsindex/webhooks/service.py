@@ -10,7 +10,7 @@ so the worker claims new messages at once instead of at its next poll. The manag
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from notifier import (
@@ -37,9 +37,17 @@ WEBHOOK_SECRETS_PURPOSE = "webhook-secrets"
 class Webhooks:
     """Everything the index needs to manage endpoints and deliver messages."""
 
-    def __init__(self, *, settings: Settings, database: Database, keys: KeyRing) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        database: Database,
+        keys: KeyRing,
+        on_attempt: Callable[[str, float], None] | None = None,
+    ) -> None:
         self._settings = settings
         self._database = database
+        self._on_attempt = on_attempt
         self.box = SecretBox(
             keys={v: keys.subkey(WEBHOOK_SECRETS_PURPOSE, version=v) for v in keys.versions},
             current_version=keys.current_version,
@@ -78,6 +86,7 @@ class Webhooks:
             box=self.box,
             config=self.worker_config(),
             name=name,
+            on_attempt=self._on_attempt,
         )
         self._workers.append(worker)
         return worker

@@ -558,6 +558,28 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     # Subject rights: the municipality's privacy officer only (another municipality's too).
     ("POST", "/v1/subject-access"): reader_role(PRIVACY_OFFICER, subject_access),
     ("POST", "/v1/subject-erasure"): reader_role(PRIVACY_OFFICER, subject_erasure),
+    # Figures of a municipality: appointed auditors (of any organisation: B's too) and the
+    # municipality's own municipality-admin. Not personal data, but not an organisation's
+    # business either.
+    ("GET", "/v1/statistics"): Endpoint(
+        AUDITOR,
+        fixed("/v1/statistics?municipality=0363&from=2026-01&to=2026-03"),
+        {
+            PRO: 403,
+            PRO_NO_ID: 403,
+            ORG_ADMIN: 403,
+            AUDITOR: 200,
+            REVIEWER: 403,
+            PRIVACY_OFFICER: 403,
+            MUNICIPALITY_ADMIN: 200,
+            NO_KEY: 401,
+            REVOKED: 401,
+            EXPIRED: 401,
+            OTHER_ORG: 200,
+        },
+    ),
+    # Operators' metrics: no API key opens them; without a metrics token they do not exist.
+    ("GET", "/metrics"): public(fixed("/metrics"), 404),
     # Covenants: the municipality-admin of that municipality (another municipality's: 403).
     ("GET", "/v1/municipalities/{code}/covenant"): municipality_admin_only(
         fixed("/v1/municipalities/0363/covenant"), ok=200, other_org=403

@@ -1,0 +1,1 @@
+"""What operators watch: the database's gauges read at scrape time for ``/metrics``."""
