@@ -16,6 +16,7 @@ from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.consents import routes as consents
 from verwijsindex.context import build_context
 from verwijsindex.http import health
+from verwijsindex.http.docs_page import docs_router
 from verwijsindex.http.middleware import RequestContextMiddleware
 from verwijsindex.http.problems import install_error_handlers
 from verwijsindex.ledger import routes as audit
@@ -106,7 +107,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        # /docs is served by docs_page with assets of its own (no CDN); no ReDoc.
+        docs_url=None,
         redoc_url=None,
         # FastAPI's own OpenTelemetry instrumentation stays off: the service records its
         # trace context in the access log and exports nothing to a collector unless an
@@ -118,6 +120,7 @@ def create_app(
     app.state.checkpoints = CheckpointStats()
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(docs_router(app.title))
     app.include_router(registrations.router)
     app.include_router(matches.router)
     app.include_router(audit_log.router)

@@ -469,7 +469,7 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     ("GET", "/readyz"): public(fixed("/readyz")),
     ("GET", "/openapi.json"): public(fixed("/openapi.json")),
     ("GET", "/docs"): public(fixed("/docs")),
-    ("GET", "/docs/oauth2-redirect"): public(fixed("/docs/oauth2-redirect")),
+    ("GET", "/docs/assets/{name}"): public(fixed("/docs/assets/swagger-ui.css")),
     # Collections list the caller's own organisation's items: B sees its own (200).
     ("GET", "/v1/registrations"): professional_only(
         fixed("/v1/registrations"), ok=200, other_org=200
