@@ -10,6 +10,7 @@ from consent import ConsentService, Ledger
 from verwijsindex.abuse import AbuseGuard
 from verwijsindex.accesslog import AccessLogger
 from verwijsindex.accesslog.service import AccessLogAudit
+from verwijsindex.alerts.service import Alerts
 from verwijsindex.clock import Clock
 from verwijsindex.consents.service import MatchConsents
 from verwijsindex.keys import KeyRing
@@ -51,6 +52,7 @@ class AppContext:
     match_consents: MatchConsents
     ledger: LedgerAudit
     webhooks: Webhooks
+    alerts: Alerts
     credentials: CredentialCache
 
 
@@ -89,6 +91,8 @@ def build_context(
     subject_rights.add_erasure_hook(erase_consent_ledger)
     webhooks = Webhooks(settings=settings, database=db, keys=keys)
     db.on_commit(webhooks.after_commit)
+    alerts = Alerts(settings=settings, database=db, clock=clock)
+    db.on_commit(alerts.after_commit)
     admin = AdminService(clock=clock, live_keys=settings.is_production)
     credentials = CredentialCache(ttl=settings.auth_cache_seconds)
     return AppContext(
@@ -112,5 +116,6 @@ def build_context(
         ),
         ledger=LedgerAudit(database=db, consent=consent, access_log=access_log, clock=clock),
         webhooks=webhooks,
+        alerts=alerts,
         credentials=credentials,
     )

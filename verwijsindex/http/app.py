@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from verwijsindex import __version__
 from verwijsindex.accesslog import routes as audit_log
+from verwijsindex.alerts import routes as alerts
 from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.consents import routes as consents
 from verwijsindex.context import build_context
@@ -84,6 +85,9 @@ def create_app(
         if settings.run_webhook_worker:
             worker = ctx.webhooks.new_worker()
             tasks.append(asyncio.create_task(worker.run(), name="webhook-worker"))
+        if settings.alerts_enabled and settings.run_alert_worker:
+            alert_worker = ctx.alerts.new_worker()
+            tasks.append(asyncio.create_task(alert_worker.run(), name="alert-worker"))
         if freeze_gc:
             gc.collect()
             gc.freeze()
@@ -130,6 +134,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(audit_tables.router)
     app.include_router(webhooks.router)
+    app.include_router(alerts.router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
