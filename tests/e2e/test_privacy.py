@@ -1,5 +1,6 @@
-"""No BSN or birth date at rest or in logs: register many known youths through a real server,
-then scan the raw database (SQLite file and WAL, or a PostgreSQL dump) and the server's log."""
+"""No BSN or birth date at rest, in logs or in e-mail alerts: register many known youths
+through a real server, then scan the raw database (SQLite file and WAL, or a PostgreSQL dump),
+the server's log and every alert the mail relay received."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import make_bsn
 from tests.e2e.conftest import Server, start_server
+from tests.e2e.test_webhooks_e2e import wait_until
+from tests.notifier.smtp_server import PASSWORD, USER, SmtpRelay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -118,9 +121,20 @@ class TestNoPersonalDataAtRest:
     def test_known_bsns_and_birth_dates_appear_nowhere(
         self, database_url: str, tmp_path: Path
     ) -> None:
+        # E-mail alerts go to a real relay on loopback; their text is scanned too.
+        relay_dir = tmp_path / "relay"
+        relay_dir.mkdir()
+        relay = SmtpRelay(relay_dir).start()
         # A bulk load: the per-professional rate limit (60/min) is not what this test is about.
         server = start_server(
-            database_url, tmp_path, VERWIJSINDEX_RATE_LIMIT_PROFESSIONAL_PER_MINUTE="0"
+            database_url,
+            tmp_path,
+            VERWIJSINDEX_RATE_LIMIT_PROFESSIONAL_PER_MINUTE="0",
+            VERWIJSINDEX_SMTP_HOST="127.0.0.1",
+            VERWIJSINDEX_SMTP_PORT=str(relay.port),
+            VERWIJSINDEX_SMTP_USERNAME=USER,
+            VERWIJSINDEX_SMTP_PASSWORD=PASSWORD,
+            VERWIJSINDEX_SMTP_CA_FILE=str(relay.ca_file),
         )
         youths = [(make_bsn(i), date(2005, 1, 1) + timedelta(days=37 * i)) for i in range(120)]
         try:
@@ -151,8 +165,11 @@ class TestNoPersonalDataAtRest:
                     body = {"bsn": bsn, "reason": "other", "request_reference": "REQ-1"}
                     r = http.post("/v1/subject-erasure", json=body, headers=officer)
                     assert r.status_code == 200 and r.json()["erased_registrations"] >= 1
+            wait_until(lambda: len(relay.messages()) == 2 * 40)  # both sides of 40 matches
         finally:
             server.stop()
+            relay.stop()
+        mails = b"".join(r.raw for r in relay.messages())
         logs = server.logs().encode()
         assert b'"event": "request"' in logs  # the log was captured
         data = _database_bytes(database_url, tmp_path)
@@ -160,3 +177,6 @@ class TestNoPersonalDataAtRest:
             for needle in _needles(bsn, birth):
                 assert needle not in data, "personal data found in the database"
                 assert needle not in logs, "personal data found in the log"
+                assert needle not in mails, "personal data found in an e-mail alert"
+        for address in (b"p1@x.example", b"p2@x.example"):
+            assert address not in logs, "a professional's address found in the log"

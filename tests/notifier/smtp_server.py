@@ -3,8 +3,8 @@ made here (a CA and a server certificate for 127.0.0.1, with ``cryptography``), 
 after TLS, and every accepted message kept for the test to read.
 
 Runs in its own thread (aiosmtpd's controller). ``start()`` again after ``stop()`` listens on
-the same port: a relay that was down comes back. ``hang`` holds the DATA reply until
-``release`` is set; ``refuse`` answers RCPT with ``550``.
+the same port: a relay that was down comes back. ``hang`` keeps a message but holds the reply
+to its DATA until ``release`` is set; ``refuse`` answers RCPT with ``550``.
 """
 
 from __future__ import annotations
@@ -135,10 +135,7 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.relay.hang:
-            self.relay.hanging += 1
-            await asyncio.to_thread(self.relay.release.wait, 60)
-            return "451 4.3.0 try again"  # the client is gone by now anyway
+        hang = self.relay.hang
         with self.relay.lock:
             self.relay.received.append(
                 Received(
@@ -149,6 +146,9 @@ class _Handler:
                     authenticated=bool(session.authenticated),
                 )
             )
+        if hang:  # kept, but the reply is held: the sender cannot know it arrived
+            self.relay.hanging += 1
+            await asyncio.to_thread(self.relay.release.wait, 60)
         return "250 2.0.0 OK"
 
 
