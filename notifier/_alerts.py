@@ -16,7 +16,7 @@ Event types added later alert with the generic text unless listed in
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -47,6 +47,9 @@ class AlertStatus(StrEnum):
     SUPPRESSED = "suppressed"
     """Not sent: the professional switched alerts off, is inactive, has no address, or the
     registration is gone. ``last_error`` says which."""
+
+
+_PENDING = AlertStatus.PENDING.value
 
 
 class AlertTopic(StrEnum):
@@ -93,14 +96,14 @@ def alert_row(
     if topic is None:
         return None
     return {
-        "public_id": f"alr_{uuid.uuid4().hex}",
+        "public_id": "alr_" + os.urandom(16).hex(),
         "organisation_id": organisation_id,
         "registration_id": str(data["registration_id"]),
         "professional_id": None,
         "event_id": event_id,
         "event_type": event_type,
-        "topic": str(topic),
-        "status": str(AlertStatus.PENDING),
+        "topic": topic.value,
+        "status": _PENDING,
         "attempts": 0,
         "round_attempts": 0,
         "next_attempt_at": due,
