@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format install install-test clean bench
+.PHONY: run test lint format install install-test clean bench browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ run: $(STAMP)
 	$(BIN)/verwijsindex demo
 	$(BIN)/verwijsindex serve
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
+
+# The browser tests drive Debian's Chromium (Playwright with its executable path, no browser
+# download); installed here when missing (needs root, as on CI).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

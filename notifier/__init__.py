@@ -1,4 +1,5 @@
-"""Match notifications: webhook endpoints, transactional outbox, delivery worker.
+"""Match notifications: webhook endpoints, transactional outbox, delivery worker, and the
+professionals' e-mail alerts through the same outbox (:class:`AlertWorker`, SMTP).
 
 Standard Webhooks 1.0 signing and delivery. Imports ``crypto`` and SQLAlchemy, never
 ``verwijsindex`` or FastAPI.
@@ -16,9 +17,29 @@ Example::
     await worker.run()                                                 # until cancelled
 """
 
+from notifier._alerts import (
+    ALERTS,
+    QUIET_EVENT_TYPES,
+    AlertAttempt,
+    AlertLog,
+    AlertMessage,
+    AlertStatus,
+    AlertTopic,
+    alert_topic,
+)
 from notifier._db import NotifierBase
 from notifier._endpoints import CreatedEndpoint, EndpointService
-from notifier._errors import EndpointNotFound, MessageNotFound, NotifierError
+from notifier._errors import AlertNotFound, EndpointNotFound, MessageNotFound, NotifierError
+from notifier._mail import (
+    AddressBook,
+    AlertWorker,
+    MailConfig,
+    MailSecurity,
+    Recipient,
+    alert_texts,
+    classify_smtp_error,
+    render_alert,
+)
 from notifier._models import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMessage
 from notifier._outbox import (
     DELIVERABLE,
@@ -58,9 +79,19 @@ from notifier._transport import (
 from notifier._worker import DeliveryWorker, WorkerConfig
 
 __all__ = [
+    "ALERTS",
     "DEFAULT_TIMEOUT_SECONDS",
     "DELIVERABLE",
+    "QUIET_EVENT_TYPES",
     "STANDARD_WEBHOOKS_SCHEDULE",
+    "AddressBook",
+    "AlertAttempt",
+    "AlertLog",
+    "AlertMessage",
+    "AlertNotFound",
+    "AlertStatus",
+    "AlertTopic",
+    "AlertWorker",
     "CreatedEndpoint",
     "DeliveryAttempt",
     "DeliveryWorker",
@@ -70,6 +101,8 @@ __all__ = [
     "Event",
     "EventType",
     "IPAddress",
+    "MailConfig",
+    "MailSecurity",
     "MessageNotFound",
     "MessageStatus",
     "NotifierBase",
@@ -77,6 +110,7 @@ __all__ = [
     "OutboxEvent",
     "Outcome",
     "ParsedURL",
+    "Recipient",
     "Resolver",
     "RetryPolicy",
     "SealedSecretError",
@@ -86,14 +120,18 @@ __all__ = [
     "WebhookMessage",
     "WebhookTransport",
     "WorkerConfig",
+    "alert_texts",
+    "alert_topic",
     "build_webhook_client",
     "check_address",
     "classify_exception",
     "classify_response",
+    "classify_smtp_error",
     "enqueue",
     "enqueue_many",
     "mark_deliverable",
     "parse_retry_after",
+    "render_alert",
     "resolve_and_check",
     "system_resolver",
     "unsafe_address_reason",

@@ -11,3 +11,7 @@ class EndpointNotFound(NotifierError):
 
 class MessageNotFound(NotifierError):
     """No such webhook message for this organisation."""
+
+
+class AlertNotFound(NotifierError):
+    """No such e-mail alert for this organisation."""

@@ -2,9 +2,11 @@
 
 ``enqueue`` never commits: the event lands if and only if the change that caused it does.
 It also fans the event out, in the same transaction, to one :class:`WebhookMessage` per
-enabled endpoint of the organisation. Fan-out at enqueue time makes every message exist
-exactly once (no second pass that could run twice or not at all) and fixes the order of an
-endpoint's messages by their ``seq``; an endpoint registered later receives only later events.
+enabled endpoint of the organisation, and, when the session has alerts on, to one e-mail
+:class:`~notifier._alerts.AlertMessage` for the registration the event names. Fan-out at
+enqueue time makes every message exist exactly once (no second pass that could run twice or
+not at all) and fixes the order of an endpoint's messages by their ``seq``; an endpoint
+registered later receives only later events.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import Index, String, Table, Text, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from notifier._alerts import ALERTS, DELIVERABLE_KEY, AlertMessage, alert_row
 from notifier._db import NotifierBase
 from notifier._models import MessageStatus, WebhookEndpoint, WebhookMessage
 
@@ -97,6 +100,7 @@ async def enqueue(
 
 
 _INSERT_EVENTS = insert(cast(Table, OutboxEvent.__table__))
+_INSERT_ALERTS = insert(cast(Table, AlertMessage.__table__))
 
 # Built once: every registration that makes a match fans its events out through this query.
 _ENABLED_ENDPOINTS = (
@@ -129,9 +133,22 @@ async def enqueue_many(session: AsyncSession, events: Sequence[Event]) -> list[s
     ids: list[str] = []
     event_rows: list[dict[str, Any]] = []
     messages: list[WebhookMessage] = []
+    alerts_on = bool(session.info.get(ALERTS))
+    alert_rows: list[dict[str, Any]] = []
     for event in events:
         event_id = f"msg_{uuid.uuid4().hex}"
         ids.append(event_id)
+        if alerts_on:
+            alert = alert_row(
+                event_id=event_id,
+                event_type=str(event.event_type),
+                organisation_id=event.organisation_id,
+                data=event.data,
+                created_at=event.occurred_at,
+                due=due,
+            )
+            if alert is not None:
+                alert_rows.append(alert)
         body = {
             "type": str(event.event_type),
             "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
@@ -167,6 +184,10 @@ async def enqueue_many(session: AsyncSession, events: Sequence[Event]) -> list[s
         )
     # The events with one Core insert: the ORM's unit of work costs more than the insert.
     await session.execute(_INSERT_EVENTS, event_rows)
+    if alert_rows:
+        # One alert per event that names a registration: one row per match participant.
+        await session.execute(_INSERT_ALERTS, alert_rows)
+        mark_deliverable(session)
     if messages:
         # One flush in the order of the events, so each endpoint's ``seq`` follows that order.
         session.add_all(messages)
@@ -175,7 +196,7 @@ async def enqueue_many(session: AsyncSession, events: Sequence[Event]) -> list[s
     return ids
 
 
-DELIVERABLE = "notifier.deliverable"
+DELIVERABLE = DELIVERABLE_KEY
 """Key in ``session.info``: this unit of work made messages due for delivery. The unit of work
 that owns the session reads it after commit and wakes the delivery workers."""
 

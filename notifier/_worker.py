@@ -58,6 +58,7 @@ from notifier._db import UTCDateTime
 from notifier._models import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMessage
 from notifier._retry import ErrorKind, Outcome, RetryPolicy, classify_response, parse_retry_after
 from notifier._sealing import SealedSecretError, SecretBox
+from notifier._settle import release, settle
 from notifier._ssrf import UnsafeWebhookURL
 from notifier._transport import DEFAULT_TIMEOUT_SECONDS, build_webhook_client, classify_exception
 
@@ -428,38 +429,29 @@ class DeliveryWorker:
             message.last_status_code = status
             message.last_error = error.value if error is not None else None
             message.last_attempt_at = attempted_at
-            next_attempt: datetime | None = None
-            if message.status != MessageStatus.PENDING:
-                result = "superseded"  # delivered or dead-lettered by another attempt
-            elif outcome is Outcome.DELIVERED:
-                message.status = MessageStatus.DELIVERED
-                message.delivered_at = now
-                result = "delivered"
-            elif message.claimed_by not in (self.name, None):
-                result = "superseded"  # our lease expired and another worker took over
-            elif outcome is Outcome.DISABLE_ENDPOINT:
+            if (
+                outcome is Outcome.DISABLE_ENDPOINT
+                and message.status == MessageStatus.PENDING
+                and message.claimed_by in (self.name, None)
+            ):
                 await session.execute(
                     update(WebhookEndpoint)
                     .where(WebhookEndpoint.id == job.endpoint_id)
                     .values(enabled=False, disabled_reason=DISABLED_GONE, updated_at=now)
                 )
                 message.next_attempt_at = now
-                result = "endpoint-disabled"
+                result, next_attempt = "endpoint-disabled", None
             else:
-                message.round_attempts += 1
-                delay = self._config.policy.next_delay(
-                    message.round_attempts, retry_after=retry_after
+                result, next_attempt = settle(
+                    message,
+                    worker=self.name,
+                    delivered=outcome is Outcome.DELIVERED,
+                    give_up=False,
+                    policy=self._config.policy,
+                    now=now,
+                    retry_after=retry_after,
                 )
-                if delay is None:
-                    message.status = MessageStatus.DEAD
-                    result = "dead"
-                else:
-                    next_attempt = now + timedelta(seconds=delay)
-                    message.next_attempt_at = next_attempt
-                    result = "retry"
-            if message.claimed_by in (self.name, None):  # None: redelivered by hand meanwhile
-                message.claimed_until = None
-                message.claimed_by = None
+            if release(message, worker=self.name):
                 await session.execute(
                     update(WebhookEndpoint)
                     .where(WebhookEndpoint.id == job.endpoint_id)

@@ -11,6 +11,7 @@ from consent import ConsentService, Ledger
 from verwijsindex.abuse import AbuseGuard
 from verwijsindex.accesslog import AccessLogger
 from verwijsindex.accesslog.service import AccessLogAudit
+from verwijsindex.alerts.service import Alerts
 from verwijsindex.clock import Clock
 from verwijsindex.consents.service import MatchConsents
 from verwijsindex.coordination.service import CoordinationService
@@ -59,6 +60,7 @@ class AppContext:
     match_consents: MatchConsents
     ledger: LedgerAudit
     webhooks: Webhooks
+    alerts: Alerts
     credentials: CredentialCache
     statistics: StatisticsService
     operations: OperationsGauges
@@ -123,6 +125,8 @@ def build_context(
         lag=timedelta(seconds=settings.statistics_rollup_lag_seconds),
     )
     registrations.add_purge_hook(statistics.count_before_purge)
+    alerts = Alerts(settings=settings, database=db, clock=clock)
+    db.on_commit(alerts.after_commit)
     admin = AdminService(clock=clock, live_keys=settings.is_production)
     credentials = CredentialCache(ttl=settings.auth_cache_seconds)
     return AppContext(
@@ -147,6 +151,7 @@ def build_context(
         ),
         ledger=LedgerAudit(database=db, consent=consent, access_log=access_log, clock=clock),
         webhooks=webhooks,
+        alerts=alerts,
         credentials=credentials,
         statistics=statistics,
         operations=OperationsGauges(database=db, clock=clock, statistics=statistics),

@@ -7,6 +7,7 @@ Every refusal names the setting to change.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import stat
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from verwijsindex.errors import ConfigurationError
-from verwijsindex.settings import Settings
+from verwijsindex.settings import Settings, SmtpSecurity
 
 _OTHERS = stat.S_IRWXG | stat.S_IRWXO
 
@@ -51,6 +52,7 @@ def check_production(settings: Settings) -> None:
             "production mode refuses VERWIJSINDEX_ALLOW_LOOPBACK_WEBHOOK_ADDRESSES=true;"
             " webhooks may only reach public addresses"
         )
+    _check_mail(settings)
     path = sqlite_path(settings)
     if path is None:
         return
@@ -65,3 +67,31 @@ def check_production(settings: Settings) -> None:
                 f" accessible by other users (mode {oct(candidate.stat().st_mode & 0o777)});"
                 " chmod 600 it"
             )
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address literal (127.0.0.0/8, ::1)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_mail(settings: Settings) -> None:
+    """E-mail alerts in production: TLS to the relay unless it is on this machine, and an
+    https portal link."""
+    if not settings.alerts_enabled:
+        return
+    assert settings.smtp_host is not None
+    if settings.smtp_security is SmtpSecurity.NONE and not is_loopback_host(settings.smtp_host):
+        raise ConfigurationError(
+            "production mode refuses VERWIJSINDEX_SMTP_SECURITY=none to a relay that is not on"
+            " this machine (VERWIJSINDEX_SMTP_HOST); use starttls or tls"
+        )
+    if not settings.resolved_portal_url.startswith("https://"):
+        raise ConfigurationError(
+            "production mode needs VERWIJSINDEX_PORTAL_URL, an https URL, for the link in"
+            " e-mail alerts"
+        )

@@ -18,6 +18,12 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class SmtpSecurity(StrEnum):
+    STARTTLS = "starttls"
+    TLS = "tls"
+    NONE = "none"
+
+
 class Settings(BaseSettings):
     """All settings, read from ``VERWIJSINDEX_*`` environment variables."""
 
@@ -186,6 +192,39 @@ class Settings(BaseSettings):
     )
     webhook_retry_jitter: float = Field(default=0.1, ge=0, lt=1)
 
+    smtp_host: str | None = Field(
+        default=None,
+        max_length=253,
+        description="Mail relay for professionals' e-mail alerts; unset: no alerts are written",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: SmtpSecurity = Field(
+        default=SmtpSecurity.STARTTLS,
+        description="starttls (required, the certificate verified), tls (implicit TLS, port"
+        " 465) or none (plain SMTP; production allows it only to a loopback relay)",
+    )
+    smtp_username: str | None = Field(default=None, max_length=256)
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(
+        default="verwijsindex@localhost", max_length=254, description="The alerts' From address"
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA(s) that sign the relay's certificate; default the"
+        " system's trust store",
+    )
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    portal_url: str | None = Field(
+        default=None,
+        max_length=500,
+        description="The portal's address, the one link in an alert; default"
+        " http://<host>:<port>/portal/ (production requires an https URL)",
+    )
+    run_alert_worker: bool = Field(
+        default=True,
+        description="Send e-mail alerts from inside 'serve' when VERWIJSINDEX_SMTP_HOST is set",
+    )
+
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
         if not self.database_url:
@@ -210,7 +249,21 @@ class Settings(BaseSettings):
             not self.webhook_retry_schedule or any(d < 0 for d in self.webhook_retry_schedule)
         ):
             raise ValueError("webhook_retry_schedule needs one or more non-negative delays")
+        if self.portal_url is None:
+            self.portal_url = f"http://{self.host}:{self.port}/portal/"
+        if self.smtp_password is not None and self.smtp_username is None:
+            raise ValueError("smtp_password needs smtp_username")
         return self
+
+    @property
+    def alerts_enabled(self) -> bool:
+        """E-mail alerts are written and sent: a mail relay is configured."""
+        return bool(self.smtp_host)
+
+    @property
+    def resolved_portal_url(self) -> str:
+        assert self.portal_url is not None
+        return self.portal_url
 
     @property
     def is_production(self) -> bool:

@@ -1,6 +1,7 @@
-"""No BSN or birth date at rest or in logs: register many known youths (with their parents'
-BSNs, so that family matches form) through a real server, then scan the raw database (SQLite
-file and WAL, or a PostgreSQL dump) and the server's log for every youth's and parent's BSN."""
+"""No BSN or birth date at rest, in logs or in e-mail alerts: register many known youths (with
+their parents' BSNs, so that family matches form) through a real server, then scan the raw
+database (SQLite file and WAL, or a PostgreSQL dump), the server's log and every alert the mail
+relay received for every youth's and parent's BSN."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import make_bsn
 from tests.e2e.conftest import Server, start_server
+from tests.e2e.test_webhooks_e2e import wait_until
+from tests.notifier.smtp_server import PASSWORD, USER, SmtpRelay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -149,12 +152,21 @@ class TestNoPersonalDataAtRest:
     def test_known_bsns_and_birth_dates_appear_nowhere(
         self, database_url: str, tmp_path: Path
     ) -> None:
+        # E-mail alerts go to a real relay on loopback; their text is scanned too.
+        relay_dir = tmp_path / "relay"
+        relay_dir.mkdir()
+        relay = SmtpRelay(relay_dir).start()
         # A bulk load: the per-professional rate limit (60/min) is not what this test is about.
         server = start_server(
             database_url,
             tmp_path,
             VERWIJSINDEX_RATE_LIMIT_PROFESSIONAL_PER_MINUTE="0",
             VERWIJSINDEX_METRICS_TOKEN="metrics-token-0123456789abcdef",
+            VERWIJSINDEX_SMTP_HOST="127.0.0.1",
+            VERWIJSINDEX_SMTP_PORT=str(relay.port),
+            VERWIJSINDEX_SMTP_USERNAME=USER,
+            VERWIJSINDEX_SMTP_PASSWORD=PASSWORD,
+            VERWIJSINDEX_SMTP_CA_FILE=str(relay.ca_file),
         )
         scraped = b""
         youths = [(make_bsn(i), date(2005, 1, 1) + timedelta(days=37 * i)) for i in range(120)]
@@ -215,8 +227,11 @@ class TestNoPersonalDataAtRest:
                 )
                 assert metrics.status_code == 200
                 scraped += metrics.content
+            wait_until(lambda: len(relay.messages()) == 2 * 40)  # both sides of 40 matches
         finally:
             server.stop()
+            relay.stop()
+        mails = b"".join(r.raw for r in relay.messages())
         logs = server.logs().encode()
         assert b'"event": "request"' in logs  # the log was captured
         assert b"/coordination/" in logs  # coordination requests are in it too
@@ -232,3 +247,6 @@ class TestNoPersonalDataAtRest:
                 for needle in (parent.encode(), parent.encode("utf-16-le")):
                     assert needle not in data, "a parent's BSN found in the database"
                     assert needle not in logs, "a parent's BSN found in the log"
+                assert needle not in mails, "personal data found in an e-mail alert"
+        for address in (b"p1@x.example", b"p2@x.example"):
+            assert address not in logs, "a professional's address found in the log"

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from verwijsindex.alerts.service import Alerts
 from verwijsindex.errors import ConfigurationError
 from verwijsindex.http.app import create_app
 from verwijsindex.keys import (
@@ -188,6 +189,66 @@ class TestCreateAppRefuses:
                 allow_private_webhook_addresses=True,
             )
         )
+
+
+class TestMailRelay:
+    """E-mail alerts in production: TLS to any relay off this machine, an https portal link."""
+
+    HTTPS_PORTAL = "https://verwijsindex.gemeente.test/portal/"
+
+    def test_plain_smtp_to_a_relay_off_this_machine_is_refused(self, data_dir: Path) -> None:
+        for host in ("relay.gemeente.test", "192.0.2.25", "[2001:db8::25]"):
+            with pytest.raises(ConfigurationError, match="VERWIJSINDEX_SMTP_SECURITY=none"):
+                create_app(
+                    _production(
+                        data_dir,
+                        smtp_host=host,
+                        smtp_security="none",
+                        portal_url=self.HTTPS_PORTAL,
+                    )
+                )
+
+    def test_plain_smtp_to_a_loopback_relay_and_starttls_anywhere_are_allowed(
+        self, data_dir: Path
+    ) -> None:
+        for host in ("127.0.0.1", "localhost", "::1", "127.0.0.25"):
+            create_app(
+                _production(
+                    data_dir, smtp_host=host, smtp_security="none", portal_url=self.HTTPS_PORTAL
+                )
+            )
+        for security in ("starttls", "tls"):
+            create_app(
+                _production(
+                    data_dir,
+                    smtp_host="relay.gemeente.test",
+                    smtp_security=security,
+                    smtp_username="verwijsindex",
+                    smtp_password="s3cret",
+                    portal_url=self.HTTPS_PORTAL,
+                )
+            )
+
+    def test_the_portal_link_must_be_https(self, data_dir: Path) -> None:
+        with pytest.raises(ConfigurationError, match="VERWIJSINDEX_PORTAL_URL"):
+            create_app(_production(data_dir, smtp_host="relay.gemeente.test"))
+        with pytest.raises(ConfigurationError, match="VERWIJSINDEX_PORTAL_URL"):
+            create_app(
+                _production(
+                    data_dir,
+                    smtp_host="relay.gemeente.test",
+                    portal_url="http://verwijsindex.gemeente.test/portal/",
+                )
+            )
+        # Without a relay there are no alerts, and no link to check.
+        create_app(_production(data_dir))
+
+    def test_the_password_is_a_secret_in_the_settings(self) -> None:
+        settings = Settings(smtp_host="127.0.0.1", smtp_username="u", smtp_password="s3cret")
+        assert "s3cret" not in repr(settings)
+        assert "s3cret" not in repr(
+            Alerts(settings=settings, database=None, clock=None).mail_config()
+        )  # type: ignore[arg-type]
 
 
 def _random_keys(count: int, size: int) -> list[bytes]:

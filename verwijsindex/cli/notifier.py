@@ -35,7 +35,8 @@ def notifier() -> None:
     help="Workers in this process (PostgreSQL; SQLite always runs one)",
 )
 def notifier_run(workers: int) -> None:
-    """Deliver webhooks until stopped (SIGINT/SIGTERM). Run as many processes as needed on
+    """Deliver webhooks (and e-mail alerts, when VERWIJSINDEX_SMTP_HOST is set) until stopped
+    (SIGINT/SIGTERM). Run as many processes as needed on
     PostgreSQL; claims never overlap. Undelivered work survives any stop."""
     settings = _settings()
     configure_logging(level=settings.log_level, json=settings.log_json)
@@ -47,7 +48,10 @@ def notifier_run(workers: int) -> None:
                 await upgrade(ctx.database)
             if ctx.database.dialect == "sqlite" and workers > 1:
                 click.echo("SQLite has one writer: running one worker", err=True)
-            await ctx.webhooks.run_workers(workers)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(ctx.webhooks.run_workers(workers))
+                if settings.alerts_enabled:
+                    group.create_task(ctx.alerts.run_workers(workers))
         finally:
             await ctx.database.dispose()
 

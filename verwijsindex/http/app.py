@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from verwijsindex import __version__
 from verwijsindex.accesslog import routes as audit_log
+from verwijsindex.alerts import routes as alerts
 from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.consents import routes as consents
 from verwijsindex.context import build_context
@@ -20,6 +21,7 @@ from verwijsindex.covenants import routes as covenants
 from verwijsindex.families import routes as family_matches
 from verwijsindex.http import health
 from verwijsindex.http import metrics as operator_metrics
+from verwijsindex.http.docs_page import docs_router
 from verwijsindex.http.middleware import RequestContextMiddleware
 from verwijsindex.http.problems import install_error_handlers
 from verwijsindex.ledger import routes as audit
@@ -88,6 +90,9 @@ def create_app(
         if settings.run_webhook_worker:
             worker = ctx.webhooks.new_worker()
             tasks.append(asyncio.create_task(worker.run(), name="webhook-worker"))
+        if settings.alerts_enabled and settings.run_alert_worker:
+            alert_worker = ctx.alerts.new_worker()
+            tasks.append(asyncio.create_task(alert_worker.run(), name="alert-worker"))
         if freeze_gc:
             gc.collect()
             gc.freeze()
@@ -111,7 +116,8 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        # /docs is served by docs_page with assets of its own (no CDN); no ReDoc.
+        docs_url=None,
         redoc_url=None,
         # FastAPI's own OpenTelemetry instrumentation stays off: the service records its
         # trace context in the access log and exports nothing to a collector unless an
@@ -123,6 +129,7 @@ def create_app(
     app.state.checkpoints = CheckpointStats()
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(docs_router(app.title))
     app.include_router(registrations.router)
     app.include_router(matches.router)
     app.include_router(family_matches.router)
@@ -137,6 +144,7 @@ def create_app(
     app.include_router(operator_metrics.router)
     app.include_router(covenants.router)
     app.include_router(coordination.router)
+    app.include_router(alerts.router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

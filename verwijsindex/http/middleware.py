@@ -14,6 +14,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from verwijsindex.accesslog import start_span
+from verwijsindex.http.docs_page import DOCS_CSP, DOCS_PATH
 from verwijsindex.http.input_checks import control_character_in_json, control_character_in_request
 from verwijsindex.http.problems import problem_body
 from verwijsindex.logging import get_logger
@@ -29,11 +30,6 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
-_DOCS_CSP = (
-    b"default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.com; "
-    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    b"script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; frame-ancestors 'none'"
-)
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -136,7 +132,7 @@ class RequestContextMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["trace"] = trace
-        docs = path in ("/docs", "/redoc")
+        docs = path == DOCS_PATH
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -147,7 +143,7 @@ class RequestContextMiddleware:
                 headers.append((b"traceparent", trace.traceparent.encode()))
                 for name, value in SECURITY_HEADERS:
                     if docs and name == b"content-security-policy":
-                        value = _DOCS_CSP
+                        value = DOCS_CSP
                     headers.append((name, value))
                 message = {**message, "headers": headers}
             await send(message)

@@ -35,6 +35,15 @@ SeqCursor = Annotated[
 """The cursor parameter of a list in sequence order."""
 
 
+def decode_seq_cursor(cursor: str | None) -> int | None:
+    """The sequence number of a :data:`SeqCursor` (None for the first page)."""
+    if cursor is None:
+        return None
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidInput("cursor is not valid")
+    return int(cursor)
+
+
 def encode_cursor(created_at: datetime, item_id: str) -> str:
     raw = f"{created_at.isoformat()}|{item_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

@@ -33,6 +33,7 @@ from consent import (
     StaleConsentReference,
 )
 from notifier import (
+    AlertNotFound,
     EndpointNotFound,
     MessageNotFound,
     NotifierError,
@@ -224,11 +225,13 @@ _TABLE: tuple[tuple[type[Exception], int, str | None], ...] = (
     (UnsafeWebhookURL, 422, "unsafe-webhook-url"),
     (EndpointNotFound, 404, "webhook-endpoint-not-found"),
     (MessageNotFound, 404, "webhook-message-not-found"),
+    (AlertNotFound, 404, "alert-not-found"),
     (NotifierError, 500, "webhook-error"),
 )
 _NOTIFIER_DETAILS: dict[type[Exception], str] = {
     EndpointNotFound: "webhook endpoint not found",
     MessageNotFound: "webhook message not found",
+    AlertNotFound: "alert not found",
     NotifierError: "the webhook operation failed",
 }
 EXPECTED = (VerwijsindexError, ConsentError, NotifierError)

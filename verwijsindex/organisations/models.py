@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from verwijsindex.storage.base import ID, Base, StrEnumText, new_id
@@ -64,6 +64,8 @@ class Professional(Base):
     email: Mapped[str] = mapped_column(String(254))
     phone: Mapped[str] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(default=True)
+    alerts_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    """E-mail alerts on a new match and the like (docs/alerts.md); the professional's switch."""
     created_at: Mapped[datetime]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from notifier import ALERTS
 from verwijsindex.settings import Settings
 from verwijsindex.storage.inline_sqlite import InlineConnection
 
@@ -168,7 +169,10 @@ def create_database(settings: Settings) -> Database:
         kwargs["max_overflow"] = 0
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
-    sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    # With a mail relay configured, every write session's events also write their e-mail
+    # alerts (notifier.enqueue_many reads the flag; docs/alerts.md).
+    info = {ALERTS: True} if settings.alerts_enabled else None
+    sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
     if url.get_backend_name() != "sqlite":
         return Database(engine=engine, sessions=sessions, dialect=url.get_backend_name())
     _sqlite_setup(engine, settings, begin="BEGIN IMMEDIATE")
@@ -210,6 +214,8 @@ def create_database(settings: Settings) -> Database:
         read_engine=read_engine,
         read_sessions=async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False),
         group_engine=group_engine,
-        group_sessions=async_sessionmaker(group_engine, expire_on_commit=False, autoflush=False),
+        group_sessions=async_sessionmaker(
+            group_engine, expire_on_commit=False, autoflush=False, info=info
+        ),
         path=None if database == ":memory:" else database,
     )

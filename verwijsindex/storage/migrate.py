@@ -19,6 +19,7 @@ def schema_metadata() -> list[MetaData]:
     from consent import ConsentBase
     from consent import _models as _consent_models  # noqa: F401  (registers the tables)
     from notifier import NotifierBase
+    from notifier import _alerts as _alert_models  # noqa: F401
     from notifier import _models as _notifier_models  # noqa: F401
     from verwijsindex.abuse import _models as _abuse_models  # noqa: F401
     from verwijsindex.accesslog import _models as _access_log_models  # noqa: F401

@@ -13,9 +13,8 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from notifier import DeliveryAttempt, MessageStatus, WebhookEndpoint, WebhookMessage
-from verwijsindex.errors import InvalidInput
 from verwijsindex.http.deps import Ctx, require_role
-from verwijsindex.http.pagination import SeqCursor
+from verwijsindex.http.pagination import SeqCursor, decode_seq_cursor
 from verwijsindex.http.schemas import WRITE_PROBLEMS, problem_responses
 from verwijsindex.organisations.models import Role
 from verwijsindex.organisations.service import Principal
@@ -191,14 +190,6 @@ def _attempt_out(attempt: DeliveryAttempt, message: WebhookMessage) -> AttemptOu
     )
 
 
-def _int_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
-        raise InvalidInput("cursor is not valid")
-    return int(cursor)
-
-
 # --- endpoints ----------------------------------------------------------------------------
 
 
@@ -317,7 +308,7 @@ async def list_deliveries(
     cursor: SeqCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AttemptPage:
-    before = _int_cursor(cursor)
+    before = decode_seq_cursor(cursor)
     rows = await ctx.webhooks.deliveries(
         organisation_id=admin.organisation_id,
         endpoint_id=endpoint_id,
@@ -347,7 +338,7 @@ async def list_messages(
     cursor: SeqCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MessagePage:
-    before = _int_cursor(cursor)
+    before = decode_seq_cursor(cursor)
     rows = await ctx.webhooks.messages(
         organisation_id=admin.organisation_id,
         status=MessageStatus(status) if status is not None else None,

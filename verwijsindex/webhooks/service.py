@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from notifier import (
     DELIVERABLE,
@@ -32,6 +32,54 @@ from verwijsindex.settings import Settings
 from verwijsindex.storage import Database
 
 WEBHOOK_SECRETS_PURPOSE = "webhook-secrets"
+
+
+class OutboxWorker(Protocol):
+    def wake(self) -> None: ...
+
+    async def run(self) -> None: ...
+
+
+W = TypeVar("W", bound=OutboxWorker)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """The retry schedule of webhooks and e-mail alerts alike."""
+    schedule = (
+        tuple(settings.webhook_retry_schedule)
+        if settings.webhook_retry_schedule is not None
+        else STANDARD_WEBHOOKS_SCHEDULE
+    )
+    return RetryPolicy(schedule=schedule, jitter=settings.webhook_retry_jitter)
+
+
+class OutboxWorkers(Generic[W]):
+    """This process's workers of one kind (webhook deliveries, e-mail alerts) on a database."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._workers: list[W] = []
+
+    def add(self, worker: W) -> W:
+        self._workers.append(worker)
+        return worker
+
+    def wake(self, info: Mapping[str, Any]) -> None:
+        """After a transaction that made work due (:data:`notifier.DELIVERABLE`) has
+        committed, the workers look now instead of at their next poll. Nothing else wakes
+        them."""
+        if info.get(DELIVERABLE):
+            for worker in self._workers:
+                worker.wake()
+
+    async def run(self, new: Callable[[], W], count: int) -> None:
+        """Run ``count`` new workers until cancelled (one on SQLite: a single writer anyway)."""
+        if self._database.dialect == "sqlite":
+            count = 1
+        workers = [new() for _ in range(count)]
+        async with asyncio.TaskGroup() as group:
+            for worker in workers:
+                group.create_task(worker.run())
 
 
 class Webhooks:
@@ -58,15 +106,10 @@ class Webhooks:
             allow_private=bool(settings.allow_private_webhook_addresses),
             allow_loopback=bool(settings.allow_loopback_webhook_addresses),
         )
-        self._workers: list[DeliveryWorker] = []
+        self._workers: OutboxWorkers[DeliveryWorker] = OutboxWorkers(database)
 
     def worker_config(self) -> WorkerConfig:
         s = self._settings
-        schedule = (
-            tuple(s.webhook_retry_schedule)
-            if s.webhook_retry_schedule is not None
-            else STANDARD_WEBHOOKS_SCHEDULE
-        )
         assert s.webhook_lease_seconds is not None
         return WorkerConfig(
             allow_http=bool(s.allow_http_webhooks),
@@ -76,37 +119,27 @@ class Webhooks:
             poll_interval_seconds=s.webhook_poll_interval_seconds,
             lease_seconds=s.webhook_lease_seconds,
             max_concurrency=s.webhook_max_concurrency,
-            policy=RetryPolicy(schedule=schedule, jitter=s.webhook_retry_jitter),
+            policy=retry_policy(s),
         )
 
     def new_worker(self, *, name: str | None = None) -> DeliveryWorker:
-        """A worker on this database; :meth:`wake` reaches it."""
-        worker = DeliveryWorker(
-            transaction=self._database.transaction,
-            box=self.box,
-            config=self.worker_config(),
-            name=name,
-            on_attempt=self._on_attempt,
+        """A worker on this database; :meth:`after_commit` wakes it."""
+        return self._workers.add(
+            DeliveryWorker(
+                transaction=self._database.transaction,
+                box=self.box,
+                config=self.worker_config(),
+                name=name,
+                on_attempt=self._on_attempt,
+            )
         )
-        self._workers.append(worker)
-        return worker
 
     def after_commit(self, info: Mapping[str, Any]) -> None:
-        """The unit of work's hook (``Database.on_commit``): a transaction that made messages
-        due (:data:`notifier.DELIVERABLE`) has committed, so this process's workers look now
-        instead of at their next poll. Nothing else wakes them."""
-        if info.get(DELIVERABLE):
-            for worker in self._workers:
-                worker.wake()
+        """The unit of work's hook (``Database.on_commit``), see :meth:`OutboxWorkers.wake`."""
+        self._workers.wake(info)
 
     async def run_workers(self, count: int = 1) -> None:
-        """Run ``count`` workers until cancelled (one on SQLite: a single writer anyway)."""
-        if self._database.dialect == "sqlite":
-            count = 1
-        workers = [self.new_worker() for _ in range(count)]
-        async with asyncio.TaskGroup() as group:
-            for worker in workers:
-                group.create_task(worker.run())
+        await self._workers.run(self.new_worker, count)
 
     # --- endpoints and messages of one organisation, each call one unit of work ---------------
 

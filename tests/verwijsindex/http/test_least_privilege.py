@@ -20,6 +20,7 @@ import httpx
 from fastapi import FastAPI
 
 from crypto import hpke_generate_keypair
+from notifier import AlertMessage
 from tests.conftest import make_bsn, make_caller, registration_body
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
@@ -444,6 +445,39 @@ async def redelivery(world: World) -> Prepared:
 def coordination_path(suffix: str, body: dict[str, Any] | None = None) -> Prepare:
     async def prepare(world: World) -> Prepared:
         return Prepared(f"/v1/matches/{await _match_id(world)}/coordination{suffix}", body)
+def professional_or_org_admin(prepare: Prepare) -> Endpoint:
+    """A professional's own settings: that professional (their organisation's professional
+    key and X-Professional-Id) or the organisation's admin; B's keys on A's professional: 404."""
+    expect = professional_only(prepare, ok=200, other_org=404).expect
+    return Endpoint(PRO, prepare, {**expect, ORG_ADMIN: 200})
+
+
+async def _alert_of_a(world: World) -> str:
+    """An e-mail alert of organisation A (written directly: the matrix runs without a relay)."""
+    public_id = f"alr_{next(world.counter):032d}"
+    now = world.ctx.clock.now()
+    async with world.ctx.database.transaction() as session:
+        session.add(
+            AlertMessage(
+                public_id=public_id,
+                organisation_id=world.org_a,
+                registration_id="00000000-0000-0000-0000-000000000000",
+                event_id="msg_matrix",
+                event_type="match.created",
+                topic="new-match",
+                status="dead",
+                attempts=1,
+                round_attempts=1,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return public_id
+
+
+def alert_path(suffix: str) -> Prepare:
+    async def prepare(world: World) -> Prepared:
+        return Prepared(f"/v1/alert-messages/{await _alert_of_a(world)}{suffix}")
 
     return prepare
 
@@ -455,7 +489,27 @@ def coordination_reader(prepare: Prepare) -> Endpoint:
     return Endpoint(PRO, prepare, {**endpoint.expect, MUNICIPALITY_ADMIN: 200})
 
 
+def own_alerts(body: dict[str, Any] | None = None) -> Prepare:
+    async def prepare(world: World) -> Prepared:
+        professional = world.headers[("A", PRO)]["X-Professional-Id"]
+        return Prepared(f"/v1/professionals/{professional}/alerts", body)
+
+    return prepare
+
+
 MATRIX: dict[tuple[str, str], Endpoint] = {
+    ("GET", "/v1/professionals/{professional_id}/alerts"): professional_or_org_admin(own_alerts()),
+    ("PUT", "/v1/professionals/{professional_id}/alerts"): professional_or_org_admin(
+        own_alerts({"enabled": True})
+    ),
+    ("GET", "/v1/alert-messages"): org_admin_only(
+        fixed("/v1/alert-messages"), ok=200, other_org=200
+    ),
+    ("GET", "/v1/alert-messages/{alert_id}/deliveries"): org_admin_only(
+        alert_path("/deliveries"), ok=200, other_org=404
+    ),
+    ("POST", "/v1/alert-messages/{alert_id}/redeliver"): org_admin_only(
+        alert_path("/redeliver"), ok=202, other_org=404
     # A (youth-care) is proposed; any participant may escalate; the municipality may not
     # while a participant is proposed (403), another organisation's match is 404.
     ("POST", "/v1/matches/{match_id}/coordination/{action}"): professional_only(
@@ -594,7 +648,7 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     ("GET", "/readyz"): public(fixed("/readyz")),
     ("GET", "/openapi.json"): public(fixed("/openapi.json")),
     ("GET", "/docs"): public(fixed("/docs")),
-    ("GET", "/docs/oauth2-redirect"): public(fixed("/docs/oauth2-redirect")),
+    ("GET", "/docs/assets/{name}"): public(fixed("/docs/assets/swagger-ui.css")),
     # Collections list the caller's own organisation's items: B sees its own (200).
     ("GET", "/v1/registrations"): professional_only(
         fixed("/v1/registrations"), ok=200, other_org=200

@@ -1,0 +1,70 @@
+"""E-mail alerts by a real server process: killed with SIGKILL while the relay holds the reply
+to a message it has kept, then restarted, it sends every alert (the held one again, with the
+same Message-ID: at least once), and the organisations' alert logs show them delivered."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import start_server
+from tests.e2e.test_webhooks_e2e import FAST_RETRIES, make_matches, organisation, wait_until
+from tests.notifier.smtp_server import PASSWORD, USER, SmtpRelay
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_sigkill_while_sending_then_restart_sends_every_alert(
+    database_url: str, tmp_path: Path
+) -> None:
+    relay_dir = tmp_path / "relay"
+    relay_dir.mkdir()
+    relay = SmtpRelay(relay_dir).start()
+    mail = {
+        "VERWIJSINDEX_SMTP_HOST": "127.0.0.1",
+        "VERWIJSINDEX_SMTP_PORT": str(relay.port),
+        "VERWIJSINDEX_SMTP_USERNAME": USER,
+        "VERWIJSINDEX_SMTP_PASSWORD": PASSWORD,
+        "VERWIJSINDEX_SMTP_CA_FILE": str(relay.ca_file),
+        "VERWIJSINDEX_SMTP_FROM": "verwijsindex@gemeente.test",
+        "VERWIJSINDEX_SMTP_TIMEOUT_SECONDS": "2",  # the lease: four times that
+        "VERWIJSINDEX_PORTAL_URL": "https://verwijsindex.gemeente.test/portal/",
+        "VERWIJSINDEX_RUN_WEBHOOK_WORKER": "false",
+    }
+    server = start_server(database_url, tmp_path, **FAST_RETRIES, **mail)
+    try:
+        a, a_admin = organisation(server, 1)
+        b, b_admin = organisation(server, 2)
+        relay.hang = True
+        make_matches(server, a, b, range(1, 2))
+        wait_until(lambda: relay.hanging == 1)
+
+        server.process.send_signal(signal.SIGKILL)  # mid-send, no clean-up
+        server.process.wait(timeout=10)
+        relay.hang = False
+        relay.release.set()  # the held reply goes to a dead connection
+
+        server = start_server(database_url, tmp_path, **FAST_RETRIES, **mail)
+        addresses = ("p1@example.org", "p2@example.org")
+        wait_until(
+            lambda: all(relay.to(address) for address in addresses) and len(relay.messages()) == 3
+        )
+        for address in addresses:
+            ids = {r.message["Message-ID"] for r in relay.to(address)}
+            assert len(ids) == 1  # a repeat carries the same Message-ID
+        for admin in (a_admin, b_admin):
+
+            def delivered(headers: dict[str, str] = admin) -> bool:
+                items = httpx.get(
+                    server.base_url + "/v1/alert-messages", headers=headers, timeout=10
+                ).json()["items"]
+                return len(items) == 1 and items[0]["status"] == "delivered"
+
+            wait_until(delivered)
+        assert "p1@example.org" not in server.logs() and "p2@example.org" not in server.logs()
+    finally:
+        server.stop()
+        relay.stop()

@@ -1,0 +1,1 @@
+"""Personal e-mail alerts: the index's side (recipients, switches, the delivery log)."""
