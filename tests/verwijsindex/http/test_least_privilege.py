@@ -445,6 +445,10 @@ async def redelivery(world: World) -> Prepared:
 def coordination_path(suffix: str, body: dict[str, Any] | None = None) -> Prepare:
     async def prepare(world: World) -> Prepared:
         return Prepared(f"/v1/matches/{await _match_id(world)}/coordination{suffix}", body)
+
+    return prepare
+
+
 def professional_or_org_admin(prepare: Prepare) -> Endpoint:
     """A professional's own settings: that professional (their organisation's professional
     key and X-Professional-Id) or the organisation's admin; B's keys on A's professional: 404."""
@@ -510,6 +514,7 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     ),
     ("POST", "/v1/alert-messages/{alert_id}/redeliver"): org_admin_only(
         alert_path("/redeliver"), ok=202, other_org=404
+    ),
     # A (youth-care) is proposed; any participant may escalate; the municipality may not
     # while a participant is proposed (403), another organisation's match is 404.
     ("POST", "/v1/matches/{match_id}/coordination/{action}"): professional_only(
