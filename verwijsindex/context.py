@@ -68,8 +68,19 @@ def build_context(
     db = database or create_database(settings)
     writes = GroupCommitter(database=db, max_batch=settings.group_commit_max_batch)
     access_log = AccessLogger(keys=keys, clock=clock)
+    covenants = CovenantService(
+        database=db,
+        writes=writes,
+        access_log=access_log,
+        clock=clock,
+        production=settings.is_production,
+    )
     coordination = CoordinationService(
-        database=db, writes=writes, access_log=access_log, clock=clock
+        database=db,
+        writes=writes,
+        access_log=access_log,
+        clock=clock,
+        covenants=covenants.current_covenants,
     )
     index = MatchIndex(keys=keys, clock=clock, hooks=coordination)
     abuse = AbuseGuard(settings=settings, clock=clock)
@@ -121,11 +132,5 @@ def build_context(
         webhooks=webhooks,
         credentials=credentials,
         coordination=coordination,
-        covenants=CovenantService(
-            database=db,
-            writes=writes,
-            access_log=access_log,
-            clock=clock,
-            production=settings.is_production,
-        ),
+        covenants=covenants,
     )
