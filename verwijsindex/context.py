@@ -83,8 +83,19 @@ def build_context(
         on_group=metrics.observe_group if metrics is not None else None,
     )
     access_log = AccessLogger(keys=keys, clock=clock)
+    covenants = CovenantService(
+        database=db,
+        writes=writes,
+        access_log=access_log,
+        clock=clock,
+        production=settings.is_production,
+    )
     coordination = CoordinationService(
-        database=db, writes=writes, access_log=access_log, clock=clock
+        database=db,
+        writes=writes,
+        access_log=access_log,
+        clock=clock,
+        covenants=covenants.current_covenants,
     )
     index = MatchIndex(keys=keys, clock=clock, hooks=coordination)
     abuse = AbuseGuard(settings=settings, clock=clock)
@@ -152,11 +163,5 @@ def build_context(
         operations=OperationsGauges(database=db, clock=clock, statistics=statistics),
         metrics=metrics,
         coordination=coordination,
-        covenants=CovenantService(
-            database=db,
-            writes=writes,
-            access_log=access_log,
-            clock=clock,
-            production=settings.is_production,
-        ),
+        covenants=covenants,
     )

@@ -112,7 +112,37 @@ def _database_bytes(database_url: str, tmp_path: Path) -> bytes:
         timeout=120,
     ).stdout
     assert b"COPY public.registrations" in out
+    assert b"COPY public.coordination_events" in out
     return out
+
+
+def _coordinate(
+    http: httpx.Client,
+    match_id: str,
+    a: dict[str, str],
+    b: dict[str, str],
+    bsn: str,
+    birth: date,
+    i: int,
+) -> None:
+    """Coordinate the match, with attempts to put the youth's BSN, birth date and a name into
+    the reasons (refused: codes only) before the real codes."""
+    path = f"/v1/matches/{match_id}/coordination/"
+    for reason in (bsn, birth.isoformat(), f"Jan Jansen {birth.strftime('%d-%m-%Y')}"):
+        r = http.post(
+            path + ("decline" if i % 2 else "escalate"), json={"reason": reason}, headers=a
+        )
+        assert r.status_code == 422
+        assert bsn not in r.text and birth.isoformat() not in r.text
+    r = http.post(path + "handover", json={"organisation_id": bsn}, headers=a)
+    assert r.status_code in (409, 422) and bsn not in r.text
+    if i % 2:
+        assert http.post(path + "decline", json={"reason": "no-capacity"}, headers=a).is_success
+        assert http.post(path + "accept", headers=b).is_success
+        checks = ["risks-covered", "aftercare-arranged", "registering-professionals-told"]
+        assert http.post(path + "close", json={"reason": checks}, headers=b).is_success
+    else:
+        assert http.post(path + "escalate", json={"reason": "no-progress"}, headers=a).is_success
 
 
 class TestNoPersonalDataAtRest:
@@ -147,6 +177,7 @@ class TestNoPersonalDataAtRest:
                         r = http.post("/v1/registrations", json=body, headers=b)
                         assert r.json()["match_id"]
                         families.add(r.json()["family_match_id"])
+                        _coordinate(http, r.json()["match_id"], a, b, bsn, birth, i)
                     if i % 10 == 5:  # a parent failing the 11-test is refused, not echoed
                         valid = parents[i][1]
                         wrong = valid[:8] + str((int(valid[8]) + 1) % 10)  # one check digit
@@ -189,6 +220,7 @@ class TestNoPersonalDataAtRest:
         logs = server.logs().encode()
         assert b'"event": "request"' in logs  # the log was captured
         assert len(families - {None}) >= 10  # family matches formed
+        assert b"/coordination/" in logs  # coordination requests are in it too
         data = _database_bytes(database_url, tmp_path)
         for bsn, birth in youths:
             for needle in _needles(bsn, birth):

@@ -41,6 +41,15 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture(autouse=True)
+def one_message_per_match_and_organisation(ctx: AppContext) -> None:
+    """These tests are about delivery (retries, order, dead letters), counted in messages of
+    one match to one organisation: the coordination hook, whose ``coordination.*`` webhooks
+    would add messages to every match, is left out here. Coordination's webhooks, delivered
+    to a real receiver, are tested in tests/verwijsindex/coordination/test_webhooks.py."""
+    ctx.index.hooks = None
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver().start()

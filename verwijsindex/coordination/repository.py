@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.coordination.machine import Participant
@@ -15,20 +15,27 @@ from verwijsindex.coordination.state import CoordinationStatus, CoordinationSumm
 from verwijsindex.matches.models import MatchParticipant
 from verwijsindex.organisations.models import Organisation, Sector
 from verwijsindex.registrations.models import Registration
-from verwijsindex.storage.base import insert_objects
 
 _LIVE = (CoordinationStatus.PROPOSED, CoordinationStatus.ACCEPTED)
 
 
+_INSERT_COORDINATIONS = insert(cast(Table, Coordination.__table__))
+_INSERT_EVENTS = insert(cast(Table, CoordinationEvent.__table__))
+
+
 async def add(
-    session: AsyncSession, rows: Sequence[Coordination], events: Sequence[CoordinationEvent]
+    session: AsyncSession, rows: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]]
 ) -> None:
-    await insert_objects(session, rows)
-    await insert_objects(session, events)
+    """New coordinations and their first history rows, given as column values (the match
+    path: one executemany each, no mapped objects)."""
+    if rows:
+        await session.execute(_INSERT_COORDINATIONS, list(rows))
+    if events:
+        await session.execute(_INSERT_EVENTS, list(events))
 
 
-async def add_event(session: AsyncSession, event: CoordinationEvent) -> None:
-    await insert_objects(session, [event])
+async def add_event(session: AsyncSession, event: dict[str, Any]) -> None:
+    await session.execute(_INSERT_EVENTS, [event])
 
 
 async def lock(

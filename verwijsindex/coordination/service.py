@@ -3,7 +3,9 @@ the municipality's actions, what happens when participants leave, and the deadli
 
 Each public method that a route or the sweeper calls is a unit of work with its access-log
 record; :meth:`CoordinationService.matches_opened` and :meth:`participant_left` work inside
-the registration's or withdrawal's own transaction (the hooks of ``MatchIndex``). Every change
+the registration's or withdrawal's own transaction (the hooks of ``MatchIndex``), whose own
+access-log record (``registration.create``, ``registration.withdraw``, ``registration.expire``)
+covers them. Every change
 is a row of the history, a new version of the coordination row (a writer that read an older
 version changes nothing) and webhooks to the participants through the outbox.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,9 +39,9 @@ from verwijsindex.coordination.machine import (
     State,
     Terms,
 )
-from verwijsindex.coordination.models import Coordination, CoordinationEvent
+from verwijsindex.coordination.models import Coordination
 from verwijsindex.coordination.state import CoordinationStatus, CoordinationSummary
-from verwijsindex.covenants.service import Covenant, CovenantService
+from verwijsindex.covenants.service import Covenant, CovenantService, CurrentCovenants
 from verwijsindex.errors import InvalidInput, NotFound
 from verwijsindex.organisations import repository as org_repo
 from verwijsindex.organisations.models import Role, Sector
@@ -149,51 +152,60 @@ class CoordinationService:
         writes: GroupCommitter,
         access_log: AccessLogger,
         clock: Clock,
+        covenants: CurrentCovenants | None = None,
     ) -> None:
+        self._covenants = covenants or CurrentCovenants()
         self._database = database
         self._writes = writes
         self._access_log = access_log
         self._clock = clock
+        self._sectors: dict[str, str] = {}
 
     # ---- inside the registration's transaction (MatchIndex hooks) ------------------------
 
-    async def matches_opened(self, session: AsyncSession, opened: Sequence[OpenedMatch]) -> None:
+    async def matches_opened(
+        self, session: AsyncSession, opened: Sequence[OpenedMatch]
+    ) -> list[Event]:
         """Each new match's coordination: the first proposal by the covenant's order among
         its participants (ties: the earliest registration), or level 2 when none is eligible.
         A handful of statements whatever the number of matches."""
         if not opened:
-            return
-        sectors = await repo.sectors_of(
+            return []
+        sectors = await self._sectors_of(
             session, {r.organisation_id for m in opened for r in m.registrations}
         )
-        covenants = await CovenantService.current_of(
+        covenants = await self._covenants.of(
             session, {m.registrations[0].municipality for m in opened}
         )
-        rows: list[Coordination] = []
-        history: list[CoordinationEvent] = []
+        rows: list[dict[str, Any]] = []
+        history: list[dict[str, Any]] = []
         events: list[Event] = []
+        escalated: list[tuple[str, str, datetime]] = []
+        terms = {m: terms_of(c) for m, c in covenants.items()}
         for match in opened:
-            covenant = covenants[match.registrations[0].municipality]
+            municipality = match.registrations[0].municipality
+            covenant = covenants[municipality]
             participants = [
                 Participant(
                     r.organisation_id, r.id, sectors.get(r.organisation_id, ""), r.created_at
                 )
                 for r in match.registrations
             ]
-            outcome = machine.start(participants, terms_of(covenant), match.created_at)
-            row = Coordination(
-                match_id=match.match_id,
-                municipality=covenant.municipality,
-                covenant_id=covenant.id,
-                version=1,
-                match_created_at=match.created_at,
-                first_accepted_at=None,
-                accepted_at=None,
-                closed_at=None,
-                updated_at=match.created_at,
-                **_columns(outcome.state),
+            outcome = machine.start(participants, terms[municipality], match.created_at)
+            rows.append(
+                {
+                    "match_id": match.match_id,
+                    "municipality": covenant.municipality,
+                    "covenant_id": covenant.id,
+                    "version": 1,
+                    "match_created_at": match.created_at,
+                    "first_accepted_at": None,
+                    "accepted_at": None,
+                    "closed_at": None,
+                    "updated_at": match.created_at,
+                    **_columns(outcome.state),
+                }
             )
-            rows.append(row)
             history.append(
                 self._history(
                     match.match_id, match.created_at, "start", _SYSTEM_ACTOR, outcome, None
@@ -201,39 +213,31 @@ class CoordinationService:
             )
             receivers = _receivers([(p.organisation_id, p.registration_id) for p in participants])
             events += self._events(match.match_id, match.created_at, outcome, receivers, [])
+            if outcome.state.status is CoordinationStatus.ESCALATED:
+                escalated.append((match.match_id, covenant.municipality, match.created_at))
         await repo.add(session, rows, history)
-        if any(r.status is CoordinationStatus.ESCALATED for r in rows):
-            events += await self._municipality_events(session, rows, history)
-        await enqueue_many(session, events)
-        await self._access_log.record_many(
-            session,
-            AccessContext.system(role=_SYSTEM, started_at=self._clock.now()),
-            operation=Operation.COORDINATION_SYSTEM,
-            subjects=[Subject.match(r.match_id) for r in rows],
-            reason="start",
-        )
-
-    async def _municipality_events(
-        self,
-        session: AsyncSession,
-        rows: Sequence[Coordination],
-        history: Sequence[CoordinationEvent],
-    ) -> list[Event]:
-        events: list[Event] = []
-        for row, item in zip(rows, history, strict=True):
-            if row.status is not CoordinationStatus.ESCALATED:
-                continue
-            for organisation_id in await repo.municipality_organisations(session, row.municipality):
+        for match_id, municipality, at in escalated:
+            for organisation_id in await repo.municipality_organisations(session, municipality):
                 events.append(
                     Event(
                         EventType.COORDINATION_ESCALATED,
                         organisation_id,
-                        {"match_id": row.match_id},
-                        item.at,
-                        match_id=row.match_id,
+                        {"match_id": match_id},
+                        at,
+                        match_id=match_id,
                     )
                 )
+        # In the access log as the registration that opened the match (registration.create);
+        # the events go into the outbox with the registration's own.
         return events
+
+    async def _sectors_of(self, session: AsyncSession, organisations: set[str]) -> dict[str, str]:
+        """Organisations' sectors, remembered: a sector never changes once the organisation
+        exists, so the match path reads each organisation's once per process."""
+        missing = organisations - self._sectors.keys()
+        if missing:
+            self._sectors.update(await repo.sectors_of(session, missing))
+        return {o: self._sectors[o] for o in organisations if o in self._sectors}
 
     async def participant_left(self, session: AsyncSession, left: LeftMatch) -> None:
         """A registration left the match: a closed match closes its coordination; a
@@ -267,14 +271,8 @@ class CoordinationService:
             if left.closed
             else [(p.organisation_id, p.registration_id) for p in participants]
         )
+        # In the access log as the withdrawal or expiry that ended the registration.
         await self._apply(session, row, action, _SYSTEM_ACTOR, outcome, None, told, now)
-        await self._access_log.record(
-            session,
-            AccessContext.system(role=_SYSTEM, started_at=now),
-            operation=Operation.COORDINATION_SYSTEM,
-            subject=Subject.match(row.match_id),
-            reason=action.value,
-        )
 
     # ---- units of work ---------------------------------------------------------------------
 
@@ -408,21 +406,22 @@ class CoordinationService:
         actor: _Actor,
         outcome: Outcome,
         target: str | None,
-    ) -> CoordinationEvent:
+    ) -> dict[str, Any]:
+        """A history row's column values."""
         state = outcome.state
-        return CoordinationEvent(
-            id=new_id(),
-            match_id=match_id,
-            at=at,
-            action=action,
-            actor_role=actor.role,
-            actor_organisation_id=actor.organisation_id,
-            reason=outcome.reason,
-            target_organisation_id=target,
-            status=state.status,
-            level=state.level,
-            coordinator_organisation_id=state.coordinator[0] if state.coordinator else None,
-        )
+        return {
+            "id": new_id(),
+            "match_id": match_id,
+            "at": at,
+            "action": action,
+            "actor_role": actor.role,
+            "actor_organisation_id": actor.organisation_id,
+            "reason": outcome.reason,
+            "target_organisation_id": target,
+            "status": state.status,
+            "level": state.level,
+            "coordinator_organisation_id": state.coordinator[0] if state.coordinator else None,
+        }
 
     @staticmethod
     def _events(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.covenants.models import CovenantVersion
@@ -22,26 +22,26 @@ async def current(session: AsyncSession, municipality: str) -> CovenantVersion |
     return found.scalar_one_or_none()
 
 
+_NEWEST_FIRST = (
+    select(CovenantVersion)
+    .where(CovenantVersion.municipality.in_(bindparam("municipalities", expanding=True)))
+    .order_by(CovenantVersion.municipality, CovenantVersion.version.desc())
+)
+
+
 async def current_of(
     session: AsyncSession, municipalities: Collection[str]
 ) -> dict[str, CovenantVersion]:
-    """The newest version of each municipality that has one (one query)."""
+    """The newest version of each municipality that has one: one prebuilt statement (this is
+    on the registration path, when a write opens matches). A municipality's older versions
+    come along and are skipped; covenants change rarely."""
     if not municipalities:
         return {}
-    newest = (
-        select(CovenantVersion.municipality, func.max(CovenantVersion.version).label("version"))
-        .where(CovenantVersion.municipality.in_(sorted(set(municipalities))))
-        .group_by(CovenantVersion.municipality)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(CovenantVersion).join(
-            newest,
-            (CovenantVersion.municipality == newest.c.municipality)
-            & (CovenantVersion.version == newest.c.version),
-        )
-    )
-    return {row.municipality: row for row in rows.scalars()}
+    rows = await session.execute(_NEWEST_FIRST, {"municipalities": sorted(set(municipalities))})
+    newest: dict[str, CovenantVersion] = {}
+    for row in rows.scalars():
+        newest.setdefault(row.municipality, row)
+    return newest
 
 
 async def by_id(session: AsyncSession, covenant_id: str) -> CovenantVersion | None:

@@ -6,6 +6,7 @@ A municipality that never set a covenant has :data:`DEFAULT_TERMS` (docs/coordin
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -204,6 +205,42 @@ class MunicipalityAdmin:
     role: Role
 
 
+CURRENT_TTL_SECONDS = 1.0
+"""How long a process reuses the current covenant it read for new matches. A change made in
+this process applies at once; one made through another process within this time."""
+
+
+class CurrentCovenants:
+    """The current covenant of each municipality as the match path needs it, read at most once
+    per :data:`CURRENT_TTL_SECONDS` (a write that opens matches would otherwise read the
+    covenants every time, for a table that changes a few times a year)."""
+
+    def __init__(self, ttl: float = CURRENT_TTL_SECONDS) -> None:
+        self._ttl = ttl
+        self._known: dict[str, tuple[float, Covenant]] = {}
+
+    async def of(
+        self, session: AsyncSession, municipalities: Collection[str]
+    ) -> dict[str, Covenant]:
+        now = time.monotonic()
+        found = {
+            m: known[1]
+            for m in municipalities
+            if (known := self._known.get(m)) is not None and now - known[0] < self._ttl
+        }
+        missing = set(municipalities) - found.keys()
+        if missing:
+            for municipality, covenant in (
+                await CovenantService.current_of(session, missing)
+            ).items():
+                self._known[municipality] = (now, covenant)
+                found[municipality] = covenant
+        return found
+
+    def forget(self, municipality: str) -> None:
+        self._known.pop(municipality, None)
+
+
 class CovenantService:
     """Covenants per municipality. ``current``, ``current_of`` and ``covenant_version`` work
     inside a session the caller gives (coordination, informing reminders, statistics); the
@@ -223,6 +260,8 @@ class CovenantService:
         self._access_log = access_log
         self._clock = clock
         self._production = production
+        self.current_covenants = CurrentCovenants()
+        """What the match path reads covenants through; a replace here forgets its entry."""
 
     @staticmethod
     async def current(session: AsyncSession, municipality: str) -> Covenant:
@@ -331,6 +370,7 @@ class CovenantService:
                     subject=Subject.reference("covenant", municipality),
                     reference=f"covenant-version:{row.id}",
                 )
+            self.current_covenants.forget(municipality)
         except IntegrityError:
             raise Conflict(
                 "the covenant was changed at the same moment; read it and retry"

@@ -137,8 +137,11 @@ class MatchHooks(Protocol):
     """What else happens, in the same transaction, when matches open or lose a participant
     (the coordination of ``verwijsindex.coordination``)."""
 
-    async def matches_opened(self, session: AsyncSession, opened: Sequence[OpenedMatch]) -> None:
-        """New matches (called once per write, with every match it opened)."""
+    async def matches_opened(
+        self, session: AsyncSession, opened: Sequence[OpenedMatch]
+    ) -> list[Event]:
+        """New matches (called once per write, with every match it opened, after their rows
+        are written): the events to put in the outbox with the write's own."""
 
     async def participant_left(self, session: AsyncSession, left: LeftMatch) -> None:
         """A registration left its match."""
@@ -170,10 +173,12 @@ class _Pending:
             for m in self.matches
         ]
 
-    async def flush(self, session: AsyncSession) -> None:
+    async def flush(self, session: AsyncSession, hooks: MatchHooks | None) -> None:
         await repo.insert_registrations(session, self.registrations)
         for rows in (self.matches, self.participants):
             await insert_objects(session, rows)
+        if self.matches and hooks is not None:
+            self.events += await hooks.matches_opened(session, self.opened())
         await enqueue_many(session, self.events)
 
 
@@ -337,9 +342,7 @@ class MatchIndex:
                     family_match_id=family_id,
                 )
             )
-        await pending.flush(session)
-        if pending.matches and self.hooks is not None:
-            await self.hooks.matches_opened(session, pending.opened())
+        await pending.flush(session, self.hooks)
         await families.flush(session)
         return outcomes
 

@@ -4,14 +4,18 @@ without one."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from verwijsindex.accesslog._models import AccessLogRecord
+from verwijsindex.cli import main
 from verwijsindex.context import AppContext
 from verwijsindex.covenants.durations import format_duration, parse_duration
 from verwijsindex.covenants.service import DEFAULT_TERMS, CovenantService, validate_terms
@@ -220,3 +224,30 @@ class TestRole:
             headers={"Authorization": f"Bearer {admin.key}"},
         )
         assert r.status_code == 422
+
+
+class TestCli:
+    def test_municipality_admin_only_for_a_municipality(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        runner = CliRunner(
+            env={"VERWIJSINDEX_DATABASE_URL": database_url, "VERWIJSINDEX_DATA_DIR": str(tmp_path)}
+        )
+
+        def organisation(sector: str) -> str:
+            result = runner.invoke(
+                main,
+                ["admin", "create-organisation", "--name", "N", "--sector", sector,
+                 "--municipality", "0363"],
+                catch_exceptions=False,
+            )  # fmt: skip
+            assert result.exit_code == 0, result.output
+            return str(json.loads(result.stdout)["id"])
+
+        args = ["admin", "create-api-key", "--role", "municipality-admin", "--organisation"]
+        good = runner.invoke(main, [*args, organisation("municipality")], catch_exceptions=False)
+        assert good.exit_code == 0, good.output
+        assert json.loads(good.stdout)["role"] == "municipality-admin"
+        bad = runner.invoke(main, [*args, organisation("youth-care")])
+        assert bad.exit_code == 1
+        assert "sector 'municipality'" in bad.output

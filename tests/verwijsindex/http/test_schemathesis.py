@@ -38,12 +38,22 @@ CHECKS = [
 ]
 
 
-def _seed(app_settings: Settings) -> Caller:
-    async def main() -> Caller:
+def _seed(app_settings: Settings) -> tuple[Caller, dict[str, str]]:
+    """A professional's organisation and a municipality-admin's key (of municipality 0363)."""
+
+    async def main() -> tuple[Caller, dict[str, str]]:
         ctx = build_context(app_settings, clock=SystemClock())
         try:
             await upgrade(ctx.database)
-            return await make_caller(ctx, 0)
+            caller = await make_caller(ctx, 0)
+            async with ctx.database.transaction() as session:
+                municipality = await ctx.admin.create_organisation(
+                    session, name="Gemeente", sector="municipality", municipality="0363"
+                )
+                key = await ctx.admin.create_api_key(
+                    session, organisation_id=municipality.id, role="municipality-admin"
+                )
+            return caller, {"Authorization": f"Bearer {key.key}"}
         finally:
             await ctx.database.dispose()
 
@@ -58,7 +68,7 @@ def test_no_server_errors_and_no_schema_violations(tmp_path: Path) -> None:
         run_sweeper=False,
         auto_migrate=False,
     )
-    caller = _seed(app_settings)
+    caller, municipality_admin = _seed(app_settings)
     app = create_app(app_settings)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -88,6 +98,8 @@ def test_no_server_errors_and_no_schema_violations(tmp_path: Path) -> None:
                 role_headers = caller.auditor_headers
             elif path == "/v1/organisations/me/encryption-key":
                 role_headers = admin
+            elif path.startswith("/v1/municipalities/"):
+                role_headers = municipality_admin
             else:
                 role_headers = headers
             case.headers = {**(case.headers or {}), **role_headers}

@@ -95,6 +95,31 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("coordination_events", schema=None) as batch_op:
         batch_op.create_index("ix_coordination_events_match_at", ["match_id", "at", "id"])
+    # Matches open at the upgrade had nobody asked to coordinate: they start at the
+    # municipality (escalated, level 2, no deadline), which assigns a coordinator; the
+    # municipality is that of the match's first registration, the covenant the default.
+    op.execute(
+        sa.text(
+            """
+            INSERT INTO coordinations (
+                match_id, municipality, covenant_id, status, level,
+                coordinator_organisation_id, coordinator_registration_id,
+                handover_from_organisation_id, handover_from_registration_id, declined,
+                due_at, coordinate_due_at, reminded, version, match_created_at,
+                first_accepted_at, accepted_at, closed_at, updated_at
+            )
+            SELECT m.id,
+                   (SELECT r.municipality FROM match_participants p
+                      JOIN registrations r ON r.id = p.registration_id
+                     WHERE p.match_id = m.id
+                     ORDER BY r.created_at, r.id LIMIT 1),
+                   NULL, 'escalated', 2, NULL, NULL, NULL, NULL, '', NULL, NULL, :no, 1,
+                   m.created_at, NULL, NULL, NULL, m.created_at
+              FROM matches m
+             WHERE m.status = 'open'
+            """
+        ).bindparams(no=False)
+    )
 
 
 def downgrade() -> None:
