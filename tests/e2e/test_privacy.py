@@ -188,8 +188,8 @@ class TestNoPersonalDataAtRest:
                     if i % 3 == 0:  # a third of them match
                         r = http.post("/v1/registrations", json=body, headers=b)
                         assert r.json()["match_id"]
-                        _coordinate(http, r.json()["match_id"], a, b, bsn, birth, i)
                         families.add(r.json()["family_match_id"])
+                        _coordinate(http, r.json()["match_id"], a, b, bsn, birth, i)
                     if i % 10 == 5:  # a parent failing the 11-test is refused, not echoed
                         valid = parents[i][1]
                         wrong = valid[:8] + str((int(valid[8]) + 1) % 10)  # one check digit
