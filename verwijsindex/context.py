@@ -91,7 +91,7 @@ def build_context(
     subject_rights.add_erasure_hook(erase_consent_ledger)
     webhooks = Webhooks(settings=settings, database=db, keys=keys)
     db.on_commit(webhooks.after_commit)
-    alerts = Alerts(settings=settings, database=db, clock=clock)
+    alerts = Alerts(settings=settings, database=db)
     db.on_commit(alerts.after_commit)
     admin = AdminService(clock=clock, live_keys=settings.is_production)
     credentials = CredentialCache(ttl=settings.auth_cache_seconds)
