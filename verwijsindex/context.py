@@ -136,7 +136,7 @@ def build_context(
         lag=timedelta(seconds=settings.statistics_rollup_lag_seconds),
     )
     registrations.add_purge_hook(statistics.count_before_purge)
-    alerts = Alerts(settings=settings, database=db, clock=clock)
+    alerts = Alerts(settings=settings, database=db)
     db.on_commit(alerts.after_commit)
     admin = AdminService(clock=clock, live_keys=settings.is_production)
     credentials = CredentialCache(ttl=settings.auth_cache_seconds)

@@ -1,10 +1,14 @@
-"""E-mail alerts by a real server process: killed with SIGKILL while the relay holds the reply
-to a message it has kept, then restarted, it sends every alert (the held one again, with the
-same Message-ID: at least once), and the organisations' alert logs show them delivered."""
+"""E-mail alerts by real processes: a server killed with SIGKILL while the relay holds the reply
+to a message it has kept, then restarted, sends every alert (the held one again, with the same
+Message-ID: at least once), and the organisations' alert logs show them delivered; a standalone
+``verwijsindex notifier run`` sends alerts too."""
 
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -17,9 +21,7 @@ from tests.notifier.smtp_server import PASSWORD, USER, SmtpRelay
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def test_sigkill_while_sending_then_restart_sends_every_alert(
-    database_url: str, tmp_path: Path
-) -> None:
+def _relay_and_settings(tmp_path: Path) -> tuple[SmtpRelay, dict[str, str]]:
     relay_dir = tmp_path / "relay"
     relay_dir.mkdir()
     relay = SmtpRelay(relay_dir).start()
@@ -34,6 +36,13 @@ def test_sigkill_while_sending_then_restart_sends_every_alert(
         "VERWIJSINDEX_PORTAL_URL": "https://verwijsindex.gemeente.test/portal/",
         "VERWIJSINDEX_RUN_WEBHOOK_WORKER": "false",
     }
+    return relay, mail
+
+
+def test_sigkill_while_sending_then_restart_sends_every_alert(
+    database_url: str, tmp_path: Path
+) -> None:
+    relay, mail = _relay_and_settings(tmp_path)
     server = start_server(database_url, tmp_path, **FAST_RETRIES, **mail)
     try:
         a, a_admin = organisation(server, 1)
@@ -66,5 +75,36 @@ def test_sigkill_while_sending_then_restart_sends_every_alert(
             wait_until(delivered)
         assert "p1@example.org" not in server.logs() and "p2@example.org" not in server.logs()
     finally:
+        server.stop()
+        relay.stop()
+
+
+def test_notifier_run_sends_alerts_when_serve_does_not(database_url: str, tmp_path: Path) -> None:
+    relay, mail = _relay_and_settings(tmp_path)
+    server = start_server(
+        database_url, tmp_path, **FAST_RETRIES, **mail, VERWIJSINDEX_RUN_ALERT_WORKER="false"
+    )
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        a, _ = organisation(server, 1)
+        b, _ = organisation(server, 2)
+        make_matches(server, a, b, range(1, 3))
+        time.sleep(0.5)
+        assert relay.messages() == []  # serve sends none here
+        log = (tmp_path / "notifier.log").open("wb")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "verwijsindex.cli", "notifier", "run"],
+            env=server.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(lambda: len(relay.messages()) == 4)
+        time.sleep(0.3)
+        assert len(relay.messages()) == 4  # once each
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=15) == 0
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.kill()
         server.stop()
         relay.stop()

@@ -29,7 +29,6 @@ from notifier import (
     Recipient,
 )
 from verwijsindex.alerts import repository as repo
-from verwijsindex.clock import Clock
 from verwijsindex.errors import Forbidden, NotFound
 from verwijsindex.settings import Settings
 from verwijsindex.storage import Database
@@ -69,10 +68,9 @@ async def address_book(
 class Alerts:
     """E-mail alerts of the index: configuration, worker, switches, delivery log."""
 
-    def __init__(self, *, settings: Settings, database: Database, clock: Clock) -> None:
+    def __init__(self, *, settings: Settings, database: Database) -> None:
         self._settings = settings
         self._database = database
-        self._clock = clock
         self._log = AlertLog()
         self._workers: OutboxWorkers[AlertWorker] = OutboxWorkers(database)
 
