@@ -10,6 +10,7 @@ from consent import ConsentService, Ledger
 from verwijsindex.abuse import AbuseGuard
 from verwijsindex.accesslog import AccessLogger
 from verwijsindex.accesslog.service import AccessLogAudit
+from verwijsindex.blind.service import BlindPath
 from verwijsindex.clock import Clock
 from verwijsindex.consents.service import MatchConsents
 from verwijsindex.keys import KeyRing
@@ -52,6 +53,7 @@ class AppContext:
     ledger: LedgerAudit
     webhooks: Webhooks
     credentials: CredentialCache
+    blind: BlindPath
 
 
 def build_context(
@@ -66,6 +68,7 @@ def build_context(
     writes = GroupCommitter(database=db, max_batch=settings.group_commit_max_batch)
     access_log = AccessLogger(keys=keys, clock=clock)
     abuse = AbuseGuard(settings=settings, clock=clock)
+    blind = BlindPath.from_settings(settings, database=db)
     registrations = RegistrationService(
         index=index,
         database=db,
@@ -74,12 +77,13 @@ def build_context(
         access_log=access_log,
         keys=keys,
         clock=clock,
+        blind=blind,
     )
     consent = ConsentService(
         ledger=Ledger(origin=settings.resolved_ledger_origin, signing_key=keys.ledger_signing_key())
     )
     subject_rights = SubjectRightsService(
-        keys=keys, clock=clock, index=index, database=db, access_log=access_log
+        keys=keys, clock=clock, index=index, database=db, access_log=access_log, blind=blind
     )
 
     async def erase_consent_ledger(session: AsyncSession, scope: ErasureScope) -> ErasureHookResult:
@@ -113,4 +117,5 @@ def build_context(
         ledger=LedgerAudit(database=db, consent=consent, access_log=access_log, clock=clock),
         webhooks=webhooks,
         credentials=credentials,
+        blind=blind,
     )

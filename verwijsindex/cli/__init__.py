@@ -1,11 +1,21 @@
 """The ``verwijsindex`` command line: one module per audience (``serve``, ``admin``, ``keys``,
-``access_log``, ``notifier``, ``audit``, and the organisation-side tools in ``organisation``)."""
+``access_log``, ``notifier``, ``audit``, ``keyservice``, and the organisation-side tools in
+``organisation``)."""
 
 from __future__ import annotations
 
 import click
 
-from verwijsindex.cli import access_log, admin, audit, keys, notifier, organisation, serve
+from verwijsindex.cli import (
+    access_log,
+    admin,
+    audit,
+    keys,
+    keyservice,
+    notifier,
+    organisation,
+    serve,
+)
 
 
 @click.group()
@@ -22,6 +32,8 @@ for _command in (
     admin.admin,
     keys.keys,
     organisation.import_registrations,
+    organisation.register,
+    keyservice.keyservice,
     access_log.access_log,
     notifier.notifier,
     audit.audit,

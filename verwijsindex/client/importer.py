@@ -3,6 +3,11 @@
 Columns (header row required): ``bsn``, ``birth_date`` and optionally ``municipality`` and
 ``professional_id``. Rows are sent in batches of up to 1,000; a row that fails is reported by
 its line number and problem type, never by its values.
+
+With a key service (``keyservice=``) the import takes the blind path: each BSN's 11-test is
+checked here (a failing row is reported as ``invalid-bsn`` and never sent), the BSNs are
+blinded and evaluated by the key service, and the index receives subject tokens only
+(docs/blind-pseudonyms.md).
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
+
+from verwijsindex.client.blind import InvalidYouth, Youth, blind_bodies, check
+from verwijsindex.keyservice.client import KeyServiceClient
 
 REQUIRED = ("bsn", "birth_date")
 OPTIONAL = ("municipality", "professional_id")
@@ -47,6 +55,41 @@ def _rows(handle: TextIO) -> Iterator[tuple[int, dict[str, str]]]:
         yield reader.line_num, {k: v for k, v in item.items() if v or k in REQUIRED}
 
 
+def _youth(item: dict[str, str]) -> Youth:
+    return Youth(
+        bsn=item["bsn"],
+        birth_date=item["birth_date"],
+        municipality=item.get("municipality"),
+        professional_id=item.get("professional_id"),
+    )
+
+
+def _checked(
+    batch: list[tuple[int, dict[str, str]]], report: ImportReport
+) -> list[tuple[int, dict[str, str]]]:
+    """The rows whose BSN passes the 11-test; the others are failures, never sent."""
+    kept = []
+    for line, item in batch:
+        try:
+            check(_youth(item))
+        except InvalidYouth:
+            report.rows += 1
+            report.failed += 1
+            report.failures.append((line, InvalidYouth.code))
+            continue
+        kept.append((line, item))
+    return kept
+
+
+def _outdated(response: httpx.Response) -> bool:
+    if response.status_code != 409:
+        return False
+    try:
+        return str(response.json().get("type", "")).endswith("/subject-token-outdated")
+    except ValueError:
+        return False
+
+
 def import_csv(
     path: Path,
     *,
@@ -55,19 +98,30 @@ def import_csv(
     professional_id: str,
     batch_size: int = MAX_BATCH,
     progress: Callable[[int], Any] | None = None,
+    keyservice: KeyServiceClient | None = None,
 ) -> ImportReport:
-    """Send every row of ``path``; return counts and the failed lines."""
+    """Send every row of ``path``; return counts and the failed lines. With ``keyservice``
+    the rows take the blind path."""
     if not 1 <= batch_size <= MAX_BATCH:
         raise ImportFailed(f"batch size must be 1 to {MAX_BATCH}")
     headers = {"Authorization": f"Bearer {api_key}", "X-Professional-Id": professional_id}
     report = ImportReport()
 
+    def post(batch: list[tuple[int, dict[str, str]]]) -> httpx.Response:
+        items: list[dict[str, Any]] = [item for _, item in batch]
+        if keyservice is not None:
+            items = blind_bodies(keyservice, [_youth(item) for item in items])
+        return client.post("/v1/registrations:batch", json={"items": items}, headers=headers)
+
     def send(batch: list[tuple[int, dict[str, str]]]) -> None:
-        response = client.post(
-            "/v1/registrations:batch",
-            json={"items": [item for _, item in batch]},
-            headers=headers,
-        )
+        if keyservice is not None:
+            batch = _checked(batch, report)
+            if not batch:
+                return
+        response = post(batch)
+        if keyservice is not None and _outdated(response):
+            keyservice.public_keys()  # the key service rotated: fetch its keys, try again
+            response = post(batch)
         if response.status_code != 200:
             try:
                 problem = response.json().get("type", "")

@@ -45,6 +45,7 @@ from verwijsindex.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    ServiceUnavailable,
     VerwijsindexError,
 )
 from verwijsindex.http.access import access_context
@@ -208,6 +209,7 @@ _TABLE: tuple[tuple[type[Exception], int, str | None], ...] = (
     (Forbidden, 403, None),
     (NotFound, 404, None),
     (Conflict, 409, None),
+    (ServiceUnavailable, 503, None),
     (VerwijsindexError, 400, None),
     (ConsentRequired, 403, "consent-required"),
     (InvalidBirthDate, 422, "invalid-birth-date"),

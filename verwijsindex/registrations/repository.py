@@ -79,6 +79,20 @@ async def registration_counts_by_key_version(
     return [(int(v), str(s), int(n)) for v, s, n in result.all()]
 
 
+async def active_direct_pseudonym_count(session: AsyncSession) -> int:
+    """Active registrations still under a pseudonym of the BSN itself (``p<v>.``), which the
+    blind path cannot find: the blind path opens when there are none (docs/blind-pseudonyms.md)."""
+    result = await session.execute(
+        select(func.count())
+        .select_from(Registration)
+        .where(
+            status_is(Registration.status, RegistrationStatus.ACTIVE),
+            Registration.pseudonym.like("p%"),
+        )
+    )
+    return int(result.scalar_one())
+
+
 # The write group's reads, built once: building a statement and its cache key on every call
 # costs more than running it for a group of one.
 _REGISTRATIONS = cast(Table, Registration.__table__)

@@ -9,12 +9,14 @@ the transaction.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import crypto
 from verwijsindex.abuse import AbuseGuard, BulkGrant
 from verwijsindex.accesslog import (
     AccessContext,
@@ -24,8 +26,14 @@ from verwijsindex.accesslog import (
     Subject,
     record_read,
 )
+from verwijsindex.blind.service import BlindPath
 from verwijsindex.clock import Clock
-from verwijsindex.errors import NotFound, ProfessionalNotInOrganisation, VerwijsindexError
+from verwijsindex.errors import (
+    BlindPathClosed,
+    NotFound,
+    ProfessionalNotInOrganisation,
+    VerwijsindexError,
+)
 from verwijsindex.keys import KeyRing
 from verwijsindex.organisations import repository as org_repo
 from verwijsindex.registrations import repository as repo
@@ -50,13 +58,16 @@ existing one) or the reason it was refused."""
 
 @dataclass(frozen=True, slots=True)
 class BatchItem:
-    """One item of a batch: the youth, and the professional it is registered for when that is
-    not the caller (``None``: the caller)."""
+    """One item of a batch: the youth (by BSN, or by subject token on the blind path), and
+    the professional it is registered for when that is not the caller (``None``: the
+    caller)."""
 
-    bsn: str
+    bsn: str | None
     birth_date: str
     municipality: str | None = None
     professional_id: str | None = None
+    subject_token: str | None = None
+    earlier_subject_tokens: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +95,10 @@ class RegistrationService:
         access_log: AccessLogger,
         keys: KeyRing,
         clock: Clock,
+        blind: BlindPath | None = None,
     ) -> None:
         self.index = index
+        self._blind = blind
         self._database = database
         self._writes = writes
         self._abuse = abuse
@@ -99,6 +112,7 @@ class RegistrationService:
         (and the match it opened or joined), or the professional's active one for that youth.
         Raises the reason when it is refused (invalid input, a rate limit). Durable when it
         returns; concurrent registrations share one write group (ADR 0005)."""
+        (request,) = await self._with_tokens([request])
         outcomes: list[Outcome] = await self._writes.run_batched(
             self._register, [_Attempt(access, request, grant=None)]
         )
@@ -143,13 +157,59 @@ class RegistrationService:
                 bsn=item.bsn,
                 birth_date=item.birth_date,
                 municipality=item.municipality,
+                subject_token=item.subject_token,
+                earlier_subject_tokens=item.earlier_subject_tokens,
             )
             attempts.append(_Attempt(access, request, grant))
+        requests = await self._with_tokens([a.request for a in attempts])
+        attempts = [
+            dataclasses.replace(a, request=r) for a, r in zip(attempts, requests, strict=True)
+        ]
         if attempts:
             results = await self._writes.run_batched(self._register, attempts)
             for index, outcome in zip(positions, results, strict=True):
                 outcomes[index] = outcome
         return [o for o in outcomes if o is not None]
+
+    async def _with_tokens(
+        self, requests: Sequence[RegistrationRequest]
+    ) -> list[RegistrationRequest]:
+        """Before the write: admit the blind path's requests (raises when it is closed or a
+        client's key list is outdated), and on the direct path with a key service add each
+        valid BSN's subject tokens, obtained in one round trip, so that both paths store one
+        pseudonym. An invalid BSN is left for the index to refuse (it is never sent)."""
+        blind = [r for r in requests if r.subject_token is not None]
+        if blind:
+            if self._blind is None:
+                raise BlindPathClosed("this index does not accept subject tokens")
+            versions = []
+            for r in blind:
+                try:
+                    presented = [r.subject_token or "", *r.earlier_subject_tokens]
+                    versions.append([crypto.parse_subject_token(t)[0] for t in presented])
+                except crypto.InvalidSubjectToken:
+                    continue  # refused as invalid input by the index, item by item
+            await self._blind.admit(versions)
+        if self._blind is None or not self._blind.configured:
+            return list(requests)
+        direct: dict[int, crypto.BSN] = {}
+        for position, r in enumerate(requests):
+            if r.subject_token is None and r.bsn is not None:
+                try:
+                    direct[position] = crypto.parse_bsn(r.bsn)
+                except crypto.InvalidBSN:
+                    continue
+        if not direct:
+            return list(requests)
+        tokens = await self._blind.tokens_for(list(direct.values()))
+        result = list(requests)
+        for position, youth in zip(direct, tokens, strict=True):
+            result[position] = dataclasses.replace(
+                requests[position],
+                subject_token=youth.current,
+                earlier_subject_tokens=youth.earlier,
+            )
+        return result
 
     async def _register_group(
         self, session: AsyncSession, payloads: list[list[_Attempt]]
