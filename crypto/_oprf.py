@@ -290,7 +290,21 @@ def finalize(
             evaluated=evaluated,
             proof=evaluation.proof,
         )
+    inverses = _invert_all([b.blind for b in blinded])
     return [
-        _finalize_hash(b.input, group.multiply(pow(b.blind, -1, group.ORDER), element))
-        for b, element in zip(blinded, evaluated, strict=True)
+        _finalize_hash(b.input, group.multiply(inverse, element))
+        for b, inverse, element in zip(blinded, inverses, evaluated, strict=True)
     ]
+
+
+def _invert_all(scalars: Sequence[int]) -> list[int]:
+    """The inverses of non-zero scalars with one modular inversion (Montgomery's trick)."""
+    prefix = [1]
+    for scalar in scalars:
+        prefix.append(prefix[-1] * scalar % group.ORDER)
+    running = pow(prefix[-1], -1, group.ORDER)
+    inverses = [0] * len(scalars)
+    for i in range(len(scalars) - 1, -1, -1):
+        inverses[i] = running * prefix[i] % group.ORDER
+        running = running * scalars[i] % group.ORDER
+    return inverses

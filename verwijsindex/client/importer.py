@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -107,21 +108,18 @@ def import_csv(
     headers = {"Authorization": f"Bearer {api_key}", "X-Professional-Id": professional_id}
     report = ImportReport()
 
-    def post(batch: list[tuple[int, dict[str, str]]]) -> httpx.Response:
-        items: list[dict[str, Any]] = [item for _, item in batch]
-        if keyservice is not None:
-            items = blind_bodies(keyservice, [_youth(item) for item in items])
+    def tokenised(batch: list[tuple[int, dict[str, str]]]) -> list[dict[str, Any]]:
+        assert keyservice is not None
+        return blind_bodies(keyservice, [_youth(item) for _, item in batch])
+
+    def post(items: list[dict[str, Any]]) -> httpx.Response:
         return client.post("/v1/registrations:batch", json={"items": items}, headers=headers)
 
-    def send(batch: list[tuple[int, dict[str, str]]]) -> None:
-        if keyservice is not None:
-            batch = _checked(batch, report)
-            if not batch:
-                return
-        response = post(batch)
+    def send(batch: list[tuple[int, dict[str, str]]], items: Future[list[dict[str, Any]]]) -> None:
+        response = post(items.result())
         if keyservice is not None and _outdated(response):
             keyservice.public_keys()  # the key service rotated: fetch its keys, try again
-            response = post(batch)
+            response = post(tokenised(batch))
         if response.status_code != 200:
             try:
                 problem = response.json().get("type", "")
@@ -140,13 +138,40 @@ def import_csv(
         if progress is not None:
             progress(len(batch))
 
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        batch: list[tuple[int, dict[str, str]]] = []
-        for line, item in _rows(handle):
-            batch.append((line, item))
-            if len(batch) == batch_size:
-                send(batch)
-                batch = []
-        if batch:
-            send(batch)
+    # On the blind path the next batch is tokenised (blinded, evaluated by the key service,
+    # finalised) while the index registers the one before: the key service and the index are
+    # other processes, and libsodium releases the interpreter lock.
+    with (
+        path.open(newline="", encoding="utf-8-sig") as handle,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        waiting: tuple[list[tuple[int, dict[str, str]]], Future[list[dict[str, Any]]]] | None
+        waiting = None
+        for batch in _batches(_rows(handle), batch_size):
+            if keyservice is not None:
+                batch = _checked(batch, report)
+                if not batch:
+                    continue
+                items = pool.submit(tokenised, batch)
+            else:
+                items = Future()
+                items.set_result([item for _, item in batch])
+            if waiting is not None:
+                send(*waiting)
+            waiting = (batch, items)
+        if waiting is not None:
+            send(*waiting)
     return report
+
+
+def _batches(
+    rows: Iterator[tuple[int, dict[str, str]]], size: int
+) -> Iterator[list[tuple[int, dict[str, str]]]]:
+    batch: list[tuple[int, dict[str, str]]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

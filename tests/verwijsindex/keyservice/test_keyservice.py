@@ -268,3 +268,56 @@ class TestClientChecks:
         assert parse_pins(f"1:{key}, 2:{key}") == {1: b"\x01" * 32, 2: b"\x01" * 32}
         with pytest.raises(KeyServiceError):
             parse_pins("x")
+
+
+# Every route of the key service × every kind of caller → the exact status. Routes come from
+# ``app.routes``: a route added later fails until it has a row here.
+_MATRIX: dict[tuple[str, str], dict[str, int]] = {
+    ("GET", "/healthz"): {"no-key": 200, "unknown-key": 200, "caller": 200},
+    ("GET", "/v1/keys"): {"no-key": 200, "unknown-key": 200, "caller": 200},
+    ("POST", "/v1/evaluate"): {"no-key": 401, "unknown-key": 401, "caller": 200},
+    ("GET", "/v1/usage"): {"no-key": 401, "unknown-key": 401, "caller": 200},
+}
+
+
+class TestLeastPrivilege:
+    def test_every_route_and_caller(
+        self, app_client: TestClient, settings: KeyServiceSettings
+    ) -> None:
+        from fastapi.routing import APIRoute
+
+        app = app_client.app
+        routes = {
+            (method, route.path)
+            for route in app.routes  # type: ignore[attr-defined]
+            if isinstance(route, APIRoute)
+            for method in route.methods
+            if method != "HEAD"
+        }
+        documented = {(m, p) for m, p in _MATRIX}
+        assert routes == documented
+        key = caller_files.issue(settings, "org-a", rate_per_minute=None, replace=False)
+        headers = {"no-key": {}, "unknown-key": _bearer("vks_unknown"), "caller": _bearer(key)}
+        for (method, path), expected in _MATRIX.items():
+            for kind, status in expected.items():
+                body = {"blinded_elements": [_element()]} if method == "POST" else None
+                response = app_client.request(method, path, json=body, headers=headers[kind])
+                assert response.status_code == status, (method, path, kind)
+
+    def test_a_caller_sees_only_its_own_usage(
+        self, app_client: TestClient, settings: KeyServiceSettings
+    ) -> None:
+        a = caller_files.issue(settings, "org-a", rate_per_minute=None, replace=False)
+        b = caller_files.issue(settings, "org-b", rate_per_minute=None, replace=False)
+        body = {"blinded_elements": [_element(), _element()]}
+        app_client.post("/v1/evaluate", json=body, headers=_bearer(a))
+        usage_b = app_client.get("/v1/usage", headers=_bearer(b)).json()
+        assert usage_b["caller"] == "org-b" and usage_b["evaluations"] == 0
+
+
+class TestOpenApiDocument:
+    def test_docs_hold_the_key_services_schema(self, app_client: TestClient) -> None:
+        """docs/keyservice-openapi.json is the app's schema (regenerate with
+        ``python -m scripts.keyservice_openapi``)."""
+        path = Path(__file__).parents[3] / "docs" / "keyservice-openapi.json"
+        assert json.loads(path.read_text()) == app_client.app.openapi()  # type: ignore[attr-defined]
