@@ -6,6 +6,8 @@ index's database and log and the key service's log."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -211,3 +213,62 @@ def _assert_counts_only(keyservice: KeyServiceProcess) -> None:
         assert not any(_looks_like_element(v) for v in record.values()), record["event"]
     assert evaluated > 0
     assert '"keyservice_usage"' in keyservice.logs()
+
+
+class TestOrganisationTools:
+    def test_import_and_register_commands_take_the_blind_path(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        """``import-registrations --keyservice-url`` and ``register --keyservice-url`` as an
+        organisation runs them: the 11-test on the client, tokens to the index, a match."""
+        keyservice = start_keyservice(tmp_path / "keyservice")
+        (tmp_path / "index").mkdir()
+        index: Server | None = None
+        youths = [make_bsn(700 + i) for i in range(5)]
+        try:
+            index = start_server(
+                database_url,
+                tmp_path / "index",
+                VERWIJSINDEX_KEYSERVICE_URL=keyservice.base_url,
+                VERWIJSINDEX_KEYSERVICE_API_KEY=keyservice.add_caller("index"),
+            )
+            a, b = _setup(index, 1), _setup(index, 2)
+            csv_file = tmp_path / "youths.csv"
+            csv_file.write_text(
+                "bsn,birth_date\n"
+                + "".join(f"{bsn},{BIRTH}\n" for bsn in youths)
+                + f"123456789,{BIRTH}\n"  # fails the 11-test: reported, never sent
+            )
+            env = {
+                **index.env,
+                "VERWIJSINDEX_API_KEY": a["Authorization"].removeprefix("Bearer "),
+                "VERWIJSINDEX_CLIENT_KEYSERVICE_API_KEY": keyservice.add_caller("org-a"),
+            }
+            done = subprocess.run(
+                [sys.executable, "-m", "verwijsindex.cli", "import-registrations", str(csv_file),
+                 "--url", index.base_url, "--professional-id", a["X-Professional-Id"],
+                 "--keyservice-url", keyservice.base_url],
+                env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            report = json.loads(done.stdout)
+            assert report["created"] == 5 and report["failed"] == 1
+            assert report["failures"] == [{"line": 7, "problem": "invalid-bsn"}]
+            registered = subprocess.run(
+                [sys.executable, "-m", "verwijsindex.cli", "register",
+                 "--url", index.base_url, "--professional-id", b["X-Professional-Id"],
+                 "--keyservice-url", keyservice.base_url],
+                input=f"{youths[2]}\n{BIRTH}\n",
+                env={**env, "VERWIJSINDEX_API_KEY": b["Authorization"].removeprefix("Bearer "),
+                     "VERWIJSINDEX_CLIENT_KEYSERVICE_API_KEY": keyservice.add_caller("org-b")},
+                capture_output=True, text=True, timeout=120, check=True,
+            )  # fmt: skip
+            assert json.loads(registered.stdout)["match_id"]
+            assert youths[2] not in registered.stdout + registered.stderr
+        finally:
+            if index is not None:
+                index.stop()
+            keyservice.stop()
+        logs = index.logs() if index is not None else ""
+        for bsn in youths:
+            assert bsn not in logs and bsn not in keyservice.logs()
+        _assert_counts_only(keyservice)

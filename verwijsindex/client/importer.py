@@ -13,6 +13,7 @@ blinded and evaluated by the key service, and the index receives subject tokens 
 from __future__ import annotations
 
 import csv
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from verwijsindex.client.blind import InvalidYouth, Youth, blind_bodies, check
 from verwijsindex.keyservice.client import KeyServiceClient
 
 REQUIRED = ("bsn", "birth_date")
+_TOKENISE_AHEAD = 2
+"""Batches tokenised ahead of the one being sent on the blind path."""
 OPTIONAL = ("municipality", "professional_id")
 MAX_BATCH = 1000
 
@@ -138,15 +141,17 @@ def import_csv(
         if progress is not None:
             progress(len(batch))
 
-    # On the blind path the next batch is tokenised (blinded, evaluated by the key service,
-    # finalised) while the index registers the one before: the key service and the index are
-    # other processes, and libsodium releases the interpreter lock.
+    # On the blind path the next batches are tokenised (blinded, evaluated by the key
+    # service, finalised) while the index registers the one before: the key service and the
+    # index are other processes, and libsodium releases the interpreter lock, so two batches
+    # are prepared at once. Batches are still sent in file order.
+    ahead = _TOKENISE_AHEAD if keyservice is not None else 0
     with (
         path.open(newline="", encoding="utf-8-sig") as handle,
-        ThreadPoolExecutor(max_workers=1) as pool,
+        ThreadPoolExecutor(max_workers=max(ahead, 1)) as pool,
     ):
-        waiting: tuple[list[tuple[int, dict[str, str]]], Future[list[dict[str, Any]]]] | None
-        waiting = None
+        waiting: deque[tuple[list[tuple[int, dict[str, str]]], Future[list[dict[str, Any]]]]]
+        waiting = deque()
         for batch in _batches(_rows(handle), batch_size):
             if keyservice is not None:
                 batch = _checked(batch, report)
@@ -156,11 +161,11 @@ def import_csv(
             else:
                 items = Future()
                 items.set_result([item for _, item in batch])
-            if waiting is not None:
-                send(*waiting)
-            waiting = (batch, items)
-        if waiting is not None:
-            send(*waiting)
+            waiting.append((batch, items))
+            while len(waiting) > ahead:
+                send(*waiting.popleft())
+        while waiting:
+            send(*waiting.popleft())
     return report
 
 
