@@ -99,6 +99,9 @@ class BlindPath:
             )
         await self._ensure_open()
         known = await self._known_versions(max(max(v) for v in token_versions))
+        if any(frozenset(v) != known for v in token_versions):
+            # A version may have been retired since: ask the key service once more.
+            known = await self._known_versions(None)
         for versions in token_versions:
             if frozenset(versions) != known:
                 raise SubjectTokenOutdated(
@@ -107,9 +110,11 @@ class BlindPath:
                     " keys again and retry"
                 )
 
-    async def _known_versions(self, newest_seen: int) -> frozenset[int]:
+    async def _known_versions(self, newest_seen: int | None) -> frozenset[int]:
+        """The key service's versions, fetched again when a token names a newer one than
+        known, or always (``newest_seen`` None)."""
         assert self._client is not None
-        if self._versions is None or newest_seen > max(self._versions):
+        if self._versions is None or newest_seen is None or newest_seen > max(self._versions):
             try:
                 self._versions = frozenset(await self._client.public_keys())
             except KeyServiceError as exc:

@@ -36,6 +36,10 @@ class KeyServiceError(Exception):
     proof that does not verify. The message never holds a BSN or an element."""
 
 
+class _KeyVersionGone(KeyServiceError):
+    """The service no longer offers a version the client knows (it was retired)."""
+
+
 class KeyServiceRateLimited(KeyServiceError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
@@ -92,6 +96,8 @@ class _Core:
                 "the key service's rate limit is reached",
                 retry_after=int(retry) if retry.isdigit() else 1,
             )
+        if response.status_code == 404 and what == "the evaluation":
+            raise _KeyVersionGone("the key service no longer offers a key version")
         if response.status_code != 200:
             raise KeyServiceError(f"the key service refused {what}: HTTP {response.status_code}")
         try:
@@ -221,7 +227,10 @@ class KeyServiceClient(_Core):
             return []
         for _attempt in range(3):
             keys = self._keys or self.public_keys()
-            result = self._tokens(bsns, keys)
+            try:
+                result = self._tokens(bsns, keys)
+            except _KeyVersionGone:
+                result = None
             if result is not None:
                 return result
             self.public_keys()
@@ -273,7 +282,10 @@ class AsyncKeyServiceClient(_Core):
             return []
         for _attempt in range(3):
             keys = self._keys or await self.public_keys()
-            result = await self._tokens(bsns, keys)
+            try:
+                result = await self._tokens(bsns, keys)
+            except _KeyVersionGone:
+                result = None
             if result is not None:
                 return result
             await self.public_keys()

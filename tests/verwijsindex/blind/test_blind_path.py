@@ -19,6 +19,7 @@ from verwijsindex.blind import federation_input
 from verwijsindex.blind.service import BlindPath
 from verwijsindex.context import AppContext
 from verwijsindex.keyservice import callers as caller_files
+from verwijsindex.keyservice import keys as key_files
 from verwijsindex.keyservice.client import AsyncKeyServiceClient
 from verwijsindex.keyservice.routes import create_keyservice_app
 from verwijsindex.keyservice.settings import KeyServiceSettings
@@ -184,6 +185,22 @@ class TestBothPaths:
         assert federation_input(direct) == federation_input(blind) == tokens.current
         assert blind.bsn is None and blind.match_id is not None
         assert tokens.current not in repr(blind)
+
+    async def test_key_service_rotation_and_retirement(self, world: World, tmp_path: Path) -> None:
+        world.attach()
+        settings = KeyServiceSettings(data_dir=tmp_path / "keyservice")
+        first = await world.post(registration_body("123456782"), 0)  # tokens under v1
+        key_files.rotate(settings)
+        moved = await world.post(await _token_body(world.keys, "123456782"), 1)  # v2 and v1
+        assert moved.status_code == 201 and moved.json()["match_id"]
+        key_files.retire(settings, version=1)
+        only_new = await _token_body(world.keys, "123456782")
+        assert "earlier_subject_tokens" not in only_new
+        again = await world.post(only_new, 1)  # the index learns that v1 is gone
+        assert again.status_code == 200 and again.json()["match_id"] == moved.json()["match_id"]
+        direct = await world.post(registration_body("123456782"), 2)
+        assert direct.json()["match_id"] == moved.json()["match_id"]
+        assert first.json()["id"] != moved.json()["id"]
 
     async def test_no_token_is_stored(self, world: World) -> None:
         world.attach()

@@ -321,3 +321,17 @@ class TestOpenApiDocument:
         ``python -m scripts.keyservice_openapi``)."""
         path = Path(__file__).parents[3] / "docs" / "keyservice-openapi.json"
         assert json.loads(path.read_text()) == app_client.app.openapi()  # type: ignore[attr-defined]
+
+
+class TestRetirement:
+    def test_a_client_that_knew_a_retired_version_fetches_the_keys_again(
+        self, app_client: TestClient, settings: KeyServiceSettings
+    ) -> None:
+        key = caller_files.issue(settings, "org-a", rate_per_minute=None, replace=False)
+        client = KeyServiceClient("http://keys.test", api_key=key, http=app_client)
+        key_files.rotate(settings)
+        (both,) = client.tokens(BSNS[:1])
+        assert both.current.startswith("t2.") and len(both.earlier) == 1
+        key_files.retire(settings, version=1)
+        (after,) = client.tokens(BSNS[:1])  # version 1 answers 404: keys fetched again
+        assert after.current == both.current and after.earlier == ()
