@@ -335,3 +335,25 @@ class TestRetirement:
         key_files.retire(settings, version=1)
         (after,) = client.tokens(BSNS[:1])  # version 1 answers 404: keys fetched again
         assert after.current == both.current and after.earlier == ()
+
+
+class TestBlindBodies:
+    """The organisation's request bodies: the youth's and the parents' tokens from one batch."""
+
+    def test_parents_are_blinded_too_and_the_11_test_is_the_clients(
+        self, app_client: TestClient, settings: KeyServiceSettings
+    ) -> None:
+        from verwijsindex.client.blind import InvalidYouth, Youth, blind_bodies
+
+        key = caller_files.issue(settings, "org-a", rate_per_minute=None, replace=False)
+        client = KeyServiceClient("http://keys.test", api_key=key, http=app_client)
+        youth = Youth(bsn="111222333", birth_date="2012-05-01", parents=("123456782",))
+        alone = Youth(bsn="123456782", birth_date="2012-05-01", municipality="0363")
+        first, second = blind_bodies(client, [youth, alone])
+        assert set(first) == {"birth_date", "subject_token", "parents"}
+        assert first["parents"] == [{"subject_token": second["subject_token"]}]
+        assert second["municipality"] == "0363" and "bsn" not in json.dumps([first, second])
+        with pytest.raises(InvalidYouth) as refused:
+            blind_bodies(client, [Youth(bsn="123456789", birth_date="2012-05-01")])
+        assert "123456789" not in str(refused.value)
+        assert client.tokens([]) == []
