@@ -125,12 +125,13 @@ class BlindPath:
     async def _ensure_open(self) -> None:
         if self._open:
             return
-        remaining = await self.direct_pseudonyms_remaining()
-        if remaining:
+        async with self._database.read() as session:
+            waiting = await repo.any_active_direct_pseudonym(session)
+        if waiting:
             raise BlindPathClosed(
-                f"{remaining} active registrations are still under a pseudonym of the BSN;"
-                " the blind path opens when they have been presented again on the direct path"
-                " (or have ended)"
+                "active registrations are still under a pseudonym of the BSN (verwijsindex"
+                " keys blind-status counts them); the blind path opens when they have been"
+                " presented again on the direct path or have ended"
             )
         self._open = True
 
