@@ -9,6 +9,7 @@ import base64
 import binascii
 import hashlib
 import json
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,6 @@ from pathlib import Path
 from crypto import OprfKey
 from verwijsindex.errors import ConfigurationError
 from verwijsindex.keys import (
-    _check_dir_permissions,
     _check_permissions,
     _random_key,
     _write_private,
@@ -115,8 +115,11 @@ def load_ring(settings: KeyServiceSettings) -> KeyServiceRing:
                 " --production'"
             )
         files = [_write_key(data_dir, version=1, development=True)]
-    if settings.is_production:
-        _check_dir_permissions(data_dir)
+    if settings.is_production and data_dir.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigurationError(
+            "the key service's directory (VERWIJSINDEX_KEYSERVICE_DATA_DIR) is accessible by"
+            " other users; chmod 700 it"
+        )
     keys: list[ServiceKey] = []
     for path in files:
         if settings.is_production:

@@ -72,6 +72,10 @@ class TestKeyFiles:
         os.chmod(production.data_dir / "oprf-v1.key", 0o644)
         with pytest.raises(ConfigurationError, match="other users"):
             key_files.load_ring(production)
+        os.chmod(production.data_dir / "oprf-v1.key", 0o600)
+        os.chmod(production.data_dir, 0o750)
+        with pytest.raises(ConfigurationError, match="KEYSERVICE_DATA_DIR"):
+            key_files.load_ring(production)
 
     def test_rotate_and_retire(self, settings: KeyServiceSettings) -> None:
         first = key_files.load_ring(settings).current
