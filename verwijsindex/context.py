@@ -12,6 +12,7 @@ from verwijsindex.abuse import AbuseGuard
 from verwijsindex.accesslog import AccessLogger
 from verwijsindex.accesslog.service import AccessLogAudit
 from verwijsindex.alerts.service import Alerts
+from verwijsindex.blind.service import BlindPath
 from verwijsindex.clock import Clock
 from verwijsindex.consents.service import MatchConsents
 from verwijsindex.coordination.service import CoordinationService
@@ -68,6 +69,7 @@ class AppContext:
     """The process's instruments, when ``/metrics`` is on (a metrics token is set)."""
     covenants: CovenantService
     coordination: CoordinationService
+    blind: BlindPath
 
 
 def build_context(
@@ -101,6 +103,7 @@ def build_context(
     )
     index = MatchIndex(keys=keys, clock=clock, hooks=coordination)
     abuse = AbuseGuard(settings=settings, clock=clock)
+    blind = BlindPath.from_settings(settings, database=db)
     registrations = RegistrationService(
         index=index,
         database=db,
@@ -109,12 +112,13 @@ def build_context(
         access_log=access_log,
         keys=keys,
         clock=clock,
+        blind=blind,
     )
     consent = ConsentService(
         ledger=Ledger(origin=settings.resolved_ledger_origin, signing_key=keys.ledger_signing_key())
     )
     subject_rights = SubjectRightsService(
-        keys=keys, clock=clock, index=index, database=db, access_log=access_log
+        keys=keys, clock=clock, index=index, database=db, access_log=access_log, blind=blind
     )
 
     async def erase_consent_ledger(session: AsyncSession, scope: ErasureScope) -> ErasureHookResult:
@@ -169,4 +173,5 @@ def build_context(
         metrics=metrics,
         coordination=coordination,
         covenants=covenants,
+        blind=blind,
     )

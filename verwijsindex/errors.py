@@ -57,5 +57,31 @@ class RegistrationNotActive(Conflict):
     code = "registration-not-active"
 
 
+class BlindPathClosed(Conflict):
+    """A subject token while the blind path is not open (no key service configured, or
+    active registrations still under pseudonyms of the BSN; docs/blind-pseudonyms.md)."""
+
+    code = "blind-path-closed"
+
+
+class SubjectTokenOutdated(Conflict):
+    """Subject tokens that do not cover exactly the key service's key versions (a client
+    that has not seen a rotation): fetch the key service's keys again and retry."""
+
+    code = "subject-token-outdated"
+
+
+class ServiceUnavailable(VerwijsindexError):
+    code = "service-unavailable"
+
+
+class KeyServiceUnavailable(ServiceUnavailable):
+    """The key service could not be used (down, refusing, or a proof that does not verify);
+    the direct path with a key service configured waits for it rather than store a
+    pseudonym the blind path cannot find."""
+
+    code = "keyservice-unavailable"
+
+
 class ConfigurationError(VerwijsindexError):
     code = "configuration-error"

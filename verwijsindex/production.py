@@ -10,7 +10,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import stat
+from ipaddress import ip_address
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
@@ -28,6 +30,18 @@ def sqlite_path(settings: Settings) -> Path | None:
     if not database or database == ":memory:":
         return None
     return Path(database)
+
+
+def _private_url(url: str) -> bool:
+    """https, or http to a loopback address (a key service beside the index)."""
+    parsed = urlsplit(url)
+    if parsed.scheme == "https":
+        return True
+    host = parsed.hostname or ""
+    try:
+        return parsed.scheme == "http" and ip_address(host).is_loopback
+    except ValueError:
+        return parsed.scheme == "http" and host == "localhost"
 
 
 def check_production(settings: Settings) -> None:
@@ -53,6 +67,11 @@ def check_production(settings: Settings) -> None:
             " webhooks may only reach public addresses"
         )
     _check_mail(settings)
+    if settings.keyservice_url is not None and not _private_url(settings.keyservice_url):
+        raise ConfigurationError(
+            "production mode refuses VERWIJSINDEX_KEYSERVICE_URL over http to another host;"
+            " use https (or a loopback address)"
+        )
     path = sqlite_path(settings)
     if path is None:
         return

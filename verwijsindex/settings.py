@@ -103,6 +103,26 @@ class Settings(BaseSettings):
         description="SQLite: page cache of the connection that writes registrations, in MiB",
     )
 
+    keyservice_url: str | None = Field(
+        default=None,
+        description="Base URL of the key service (blind pseudonyms, docs/blind-pseudonyms.md):"
+        " with it the direct path stores the same pseudonym as the blind path, and the blind"
+        " path can open",
+    )
+    keyservice_api_key: SecretStr | None = Field(
+        default=None, description="The index's API key issued by the key service"
+    )
+    keyservice_public_keys: str | None = Field(
+        default=None,
+        description="Pinned key-service public keys, '<version>:<base64url>,...'; without"
+        " pins the keys the service publishes are trusted at first use",
+    )
+    blind_path: bool = Field(
+        default=True,
+        description="Accept registrations by subject_token (needs keyservice_url; opens once"
+        " no active registration is under a pseudonym of the BSN)",
+    )
+
     rate_limit_professional_per_minute: int = Field(
         default=60, ge=0, description="Registrations per professional per minute; 0 disables"
     )
@@ -253,6 +273,8 @@ class Settings(BaseSettings):
             self.portal_url = f"http://{self.host}:{self.port}/portal/"
         if self.smtp_password is not None and self.smtp_username is None:
             raise ValueError("smtp_password needs smtp_username")
+        if (self.keyservice_url is None) != (self.keyservice_api_key is None):
+            raise ValueError("keyservice_url and keyservice_api_key go together")
         return self
 
     @property

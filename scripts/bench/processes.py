@@ -61,7 +61,8 @@ class ServerProcess:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited:\n{log_path.read_text()[-4000:]}")
             try:
-                if httpx.get(server.base_url + "/readyz", timeout=1).status_code < 500:
+                ready = httpx.get(server.base_url + "/readyz", timeout=1).status_code < 500
+                if ready or httpx.get(server.base_url + "/healthz", timeout=1).status_code == 200:
                     return server
             except httpx.HTTPError:
                 pass
@@ -88,6 +89,33 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def start_keyservice(data_dir: Path, log_dir: Path, name: str) -> ServerProcess:
+    """``verwijsindex keyservice serve``: its own process (and so its own core)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "VERWIJSINDEX_KEYSERVICE_DATA_DIR": str(data_dir),
+        "VERWIJSINDEX_KEYSERVICE_PORT": str(port),
+        "VERWIJSINDEX_KEYSERVICE_DEFAULT_RATE_PER_MINUTE": "100000000",
+    }
+    argv = [sys.executable, "-m", "verwijsindex.cli", "keyservice", "serve"]
+    return ServerProcess.start(name, argv, env, log_dir, port)
+
+
+def keyservice_caller(data_dir: Path, caller_id: str) -> str:
+    """Issue a key-service API key for ``caller_id``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "verwijsindex.cli", "keyservice", "callers", "add", caller_id],
+        env={**os.environ, "VERWIJSINDEX_KEYSERVICE_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    return str(json.loads(done.stdout)["api_key"])
 
 
 def start_ceiling(kind: str, log_dir: Path) -> ServerProcess:
@@ -121,12 +149,17 @@ def service_env(database_url: str, data_dir: Path, port: int) -> dict[str, str]:
 
 
 def start_service(
-    database_url: str, data_dir: Path, log_dir: Path, name: str, args: tuple[str, ...] = ()
+    database_url: str,
+    data_dir: Path,
+    log_dir: Path,
+    name: str,
+    args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
 ) -> ServerProcess:
     """``verwijsindex serve [args]``; with ``--workers N`` (N > 1) it returns once all N worker
     processes have started (one answering ``/readyz`` is not enough)."""
     port = free_port()
-    env = service_env(database_url, data_dir, port)
+    env = {**service_env(database_url, data_dir, port), **(extra_env or {})}
     argv = [sys.executable, "-m", "verwijsindex.cli", "serve", *args]
     server = ServerProcess.start(name, argv, env, log_dir, port)
     workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1

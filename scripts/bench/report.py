@@ -197,6 +197,7 @@ def render_markdown(res: dict[str, Any]) -> str:
                     f"| {_ms(parents.get('p99_ms'))} |"
                 )
             out.append("")
+        out += render_blind([p["blind"] for p in bulk_rows if p.get("blind")])
     out += render_scaleout(res)
     out += render_webhooks(res.get("webhooks"))
     out += render_targets(res, fast)
@@ -232,6 +233,32 @@ def _scaleout_runs(res: dict[str, Any]) -> dict[tuple[int, int], dict[str, Any]]
         for p in (res.get("scaleout") or {}).get("points", [])
         for r in p["register"]
     }
+
+
+def render_blind(points: list[dict[str, Any]]) -> list[str]:
+    """The blind path's CSV import beside the direct path's (target: at least 50 %)."""
+    if not points:
+        return []
+    out = [
+        "Blind path (`import-registrations --keyservice-url`: the command blinds, a key service"
+        " in its own process evaluates, the index receives subject tokens; target ≥ 50 % of the"
+        " direct path):",
+        "",
+        "| backend | rows | seconds | registrations/s | direct registrations/s | ratio "
+        "| key service CPU s | matches check |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for p in points:
+        c = p.get("csv_import") or {}
+        check = p.get("check") or {}
+        ok = "ok" if not check.get("youths_with_more_than_one_open_match") else "DUPLICATES"
+        ratio = p.get("ratio")
+        out.append(
+            f"| {p['backend']} | {c.get('rows', 0):,} | {c.get('seconds')} "
+            f"| {c.get('rows_per_s', 0):,} | {p.get('direct_rows_per_s', '–')} "
+            f"| {'–' if ratio is None else f'{ratio:.0%}'} | {c.get('keyservice_cpu_s')} | {ok} |"
+        )
+    return [*out, ""]
 
 
 def render_scaleout(res: dict[str, Any]) -> list[str]:
@@ -340,6 +367,16 @@ def render_targets(res: dict[str, Any], fast: dict[int, dict[str, Any]]) -> list
                     f"{backend}: RSS < 250 MB at 10^7{suffix}",
                     _mb(rss),
                     rss < 250e6 if n >= 10_000_000 else None,
+                )
+            )
+    for p in points:
+        blind = p.get("blind") or {}
+        if blind.get("ratio") is not None:
+            rows.append(
+                (
+                    f"{p['backend']}: blind path ≥ 50% of the direct path (CSV import)",
+                    f"{blind['ratio']:.0%}",
+                    blind["ratio"] >= 0.5,
                 )
             )
     bulk = sqlite_empty.get("bulk") if sqlite_empty else None

@@ -104,6 +104,9 @@ def service_point(
             log(f"{label}: CSV import of {total:,} registrations (import-registrations)")
             point["csv_import"] = csv_import_point(url, db.people, total, opts.workdir)
             log(f"{label}: CSV import {point['csv_import']['rows_per_s']:,}/s")
+            from scripts.bench.blind import blind_point
+
+            point["blind"] = blind_point(opts, backend, total, point["csv_import"])
         if opts.profile and backend == "sqlite":
             point["profile"] = profile_service(opts, wrk, server, data, preload)
         mem = server.memory()
@@ -191,11 +194,18 @@ def bulk_point(
     }
 
 
-def csv_import_point(url: str, people: dict[str, Any], total: int, workdir: Path) -> dict[str, Any]:
+def csv_import_point(
+    url: str,
+    people: dict[str, Any],
+    total: int,
+    workdir: Path,
+    keyservice: tuple[str, str] | None = None,
+) -> dict[str, Any]:
     """End-to-end registrations/s of ``verwijsindex import-registrations`` as an organisation
     runs it: a CSV file of ``total`` fresh youths, sent in batches of 1,000 one after another,
     timed from the command's start to its exit (interpreter start and the file's line count
-    included)."""
+    included). With ``keyservice`` (URL, the organisation's key-service API key) the import
+    takes the blind path."""
     who = people["a"][0]
     path = workdir / f"import-{total}.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -213,6 +223,9 @@ def csv_import_point(url: str, people: dict[str, Any], total: int, workdir: Path
         who["professional"],
     ]
     env = {**os.environ, "VERWIJSINDEX_API_KEY": who["key"]}
+    if keyservice is not None:
+        argv += ["--keyservice-url", keyservice[0]]
+        env["VERWIJSINDEX_CLIENT_KEYSERVICE_API_KEY"] = keyservice[1]
     try:
         started = time.perf_counter()
         done = subprocess.run(

@@ -71,18 +71,24 @@ def start_server(database_url: str, data_dir: Path, *args: str, **extra_env: str
         stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}"
+    _wait_ready(process, base_url + "/readyz", log_path)
+    return Server(base_url, env, log_path, process)
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    """Until ``url`` answers 200; raises with the process's log when it exits or hangs."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("server exited:\n" + log_path.read_text())
+            raise RuntimeError("process exited:\n" + log_path.read_text())
         try:
-            if httpx.get(base_url + "/readyz", timeout=1).status_code == 200:
-                return Server(base_url, env, log_path, process)
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     process.kill()
-    raise RuntimeError("server did not become ready:\n" + log_path.read_text())
+    raise RuntimeError("process did not become ready:\n" + log_path.read_text())
 
 
 @pytest.fixture
@@ -92,3 +98,37 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
+
+
+class KeyServiceProcess(Server):
+    """A real ``verwijsindex keyservice serve`` process (its own data directory)."""
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return super().cli("keyservice", *args)
+
+    def add_caller(self, caller_id: str, *extra: str) -> str:
+        import json
+
+        return str(json.loads(self.cli("callers", "add", caller_id, *extra).stdout)["api_key"])
+
+
+def start_keyservice(data_dir: Path, **extra_env: str) -> KeyServiceProcess:
+    """``verwijsindex keyservice serve`` on a free loopback port, once it answers."""
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "VERWIJSINDEX_KEYSERVICE_DATA_DIR": str(data_dir),
+        "VERWIJSINDEX_KEYSERVICE_PORT": str(port),
+        **extra_env,
+    }
+    log_path = data_dir / f"keyservice-{port}.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "verwijsindex.cli", "keyservice", "serve"],
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    _wait_ready(process, base_url + "/healthz", log_path)
+    return KeyServiceProcess(base_url, env, log_path, process)

@@ -195,3 +195,19 @@ def test_saved_results_render_again_the_same(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved == _results()
     assert (tmp_path / "out" / "results.md").read_text() == render_markdown(saved)
+
+
+def test_blind_path_beside_the_direct_path() -> None:
+    results = _results()
+    point = next(p for p in results["points"] if p.get("csv_import"))
+    point["blind"] = {
+        "backend": point["backend"],
+        "csv_import": {"rows": 20_000, "seconds": 8.0, "rows_per_s": 2_500,
+                       "keyservice_cpu_s": 2.1},
+        "direct_rows_per_s": 4_000,
+        "ratio": 0.62,
+        "check": {"youths_with_more_than_one_open_match": 0},
+    }  # fmt: skip
+    lines = render_markdown(results).splitlines()
+    assert "| sqlite | 20,000 | 8.0 | 2,500 | 4000 | 62% | 2.1 | ok |" in lines
+    assert "| sqlite: blind path ≥ 50% of the direct path (CSV import) | 62% | met |" in lines

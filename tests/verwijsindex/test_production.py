@@ -177,6 +177,12 @@ class TestCreateAppRefuses:
             create_app(_production(data_dir, allow_private_webhook_addresses=True))
         with pytest.raises(ConfigurationError, match="ALLOW_LOOPBACK_WEBHOOK_ADDRESSES"):
             create_app(_production(data_dir, allow_loopback_webhook_addresses=True))
+        with pytest.raises(ConfigurationError, match="KEYSERVICE_URL"):
+            create_app(
+                _production(
+                    data_dir, keyservice_url="http://keys.example", keyservice_api_key="vks_x"
+                )
+            )
         counter = base64.b64encode(bytes(range(32))).decode()
         with pytest.raises(ConfigurationError, match="weak master key"):
             create_app(_production(data_dir, master_key=counter, master_key_version=2))

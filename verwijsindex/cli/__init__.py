@@ -1,5 +1,6 @@
 """The ``verwijsindex`` command line: one module per audience (``serve``, ``admin``, ``keys``,
-``access_log``, ``notifier``, ``audit``, ``statistics``, and the organisation-side tools in
+``access_log``, ``notifier``, ``audit``, ``statistics``, ``keyservice``, and the
+organisation-side tools in
 ``organisation``)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from verwijsindex.cli import (
     admin,
     audit,
     keys,
+    keyservice,
     notifier,
     organisation,
     serve,
@@ -32,6 +34,8 @@ for _command in (
     admin.admin,
     keys.keys,
     organisation.import_registrations,
+    organisation.register,
+    keyservice.keyservice,
     access_log.access_log,
     notifier.notifier,
     audit.audit,

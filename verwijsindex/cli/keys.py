@@ -122,6 +122,36 @@ def keys_report() -> None:
     _print({"versions": [{"version": v, "registrations": c} for v, c in sorted(counts.items())]})
 
 
+@keys.command("blind-status")
+def keys_blind_status() -> None:
+    """The blind path's migration: whether a key service is configured and how many active
+    registrations are still under a pseudonym of the BSN (the blind path opens at 0)."""
+    from verwijsindex.registrations import repository as repo
+    from verwijsindex.storage import create_database
+
+    settings = _settings()
+
+    async def main() -> int:
+        database = create_database(settings)
+        try:
+            await upgrade(database)
+            async with database.read() as session:
+                return await repo.active_direct_pseudonym_count(session)
+        finally:
+            await database.dispose()
+
+    remaining = asyncio.run(main())
+    configured = settings.keyservice_url is not None
+    _print(
+        {
+            "keyservice_configured": configured,
+            "blind_path_accepted": settings.blind_path and configured,
+            "active_registrations_under_bsn_pseudonyms": remaining,
+            "blind_path_open": settings.blind_path and configured and remaining == 0,
+        }
+    )
+
+
 @keys.command("retire")
 @click.option("--version", "version", required=True, type=int, help="The key version to retire")
 @click.option(

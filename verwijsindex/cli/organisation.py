@@ -21,27 +21,156 @@ if TYPE_CHECKING:
 
 from verwijsindex.cli.common import _API_KEY, _URL, T, _print
 
+if TYPE_CHECKING:
+    from verwijsindex.keyservice.client import KeyServiceClient
+
+_INDEX_URL = click.option(
+    "--url", default="http://127.0.0.1:8080", show_default=True, help="The API's base URL"
+)
+_PROFESSIONAL_KEY = click.option(
+    "--api-key", envvar="VERWIJSINDEX_API_KEY", required=True, help="A professional key"
+)
+_PROFESSIONAL_ID = click.option(
+    "--professional-id", required=True, help="The professional registering"
+)
+_KEYSERVICE_URL = click.option(
+    "--keyservice-url",
+    envvar="VERWIJSINDEX_CLIENT_KEYSERVICE_URL",
+    default=None,
+    help="The key service: take the blind path (the index never receives the BSN)",
+)
+_KEYSERVICE_API_KEY = click.option(
+    "--keyservice-api-key",
+    envvar="VERWIJSINDEX_CLIENT_KEYSERVICE_API_KEY",
+    default=None,
+    help="The organisation's key-service API key (issued by the key service's operator)",
+)
+_KEYSERVICE_KEYS = click.option(
+    "--keyservice-keys",
+    envvar="VERWIJSINDEX_CLIENT_KEYSERVICE_KEYS",
+    default=None,
+    help="Pinned key-service public keys '<version>:<base64url>,...' (keyservice keys list)",
+)
+
+
+def _keyservice_client(
+    url: str | None, api_key: str | None, pins: str | None
+) -> KeyServiceClient | None:
+    from verwijsindex.keyservice.client import KeyServiceClient, KeyServiceError, parse_pins
+
+    if url is None:
+        return None
+    if not api_key:
+        raise click.ClickException("--keyservice-url needs --keyservice-api-key")
+    try:
+        return KeyServiceClient(url, api_key=api_key, pinned=parse_pins(pins))
+    except KeyServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command("register")
+@_INDEX_URL
+@_PROFESSIONAL_KEY
+@_PROFESSIONAL_ID
+@click.option("--municipality", default=None, help="CBS code; default the organisation's")
+@_KEYSERVICE_URL
+@_KEYSERVICE_API_KEY
+@_KEYSERVICE_KEYS
+def register(
+    url: str,
+    api_key: str,
+    professional_id: str,
+    municipality: str | None,
+    keyservice_url: str | None,
+    keyservice_api_key: str | None,
+    keyservice_keys: str | None,
+) -> None:
+    """Register one youth. The BSN and birth date are read from standard input (one per
+    line) or asked for without echo, never taken as arguments (they would show in the process
+    list and shell history). With --keyservice-url the blind path is taken: the BSN's 11-test
+    is checked here, the key service evaluates the blinded BSN, and the index receives the
+    subject token."""
+    import httpx
+
+    from verwijsindex.client.blind import InvalidYouth, Youth, blind_bodies, check
+    from verwijsindex.keyservice.client import KeyServiceError
+
+    if sys.stdin.isatty():
+        bsn = click.prompt("BSN", hide_input=True)
+        birth_date = click.prompt("birth date (YYYY-MM-DD)", hide_input=True)
+    else:
+        lines = [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
+        if len(lines) != 2:
+            raise click.ClickException("standard input holds two lines: the BSN, the birth date")
+        bsn, birth_date = lines
+    youth = Youth(bsn=bsn, birth_date=birth_date, municipality=municipality)
+    keys = _keyservice_client(keyservice_url, keyservice_api_key, keyservice_keys)
+    headers = {"Authorization": f"Bearer {api_key}", "X-Professional-Id": professional_id}
+    try:
+        if keys is None:
+            body: dict[str, Any] = {"bsn": bsn, "birth_date": birth_date}
+            if municipality:
+                body["municipality"] = municipality
+        else:
+            check(youth)
+            (body,) = blind_bodies(keys, [youth])
+        with httpx.Client(base_url=url, timeout=60) as client:
+            response = client.post("/v1/registrations", json=body, headers=headers)
+            if (
+                keys is not None
+                and response.status_code == 409
+                and str(response.json().get("type", "")).endswith("/subject-token-outdated")
+            ):
+                keys.public_keys()
+                (body,) = blind_bodies(keys, [youth])
+                response = client.post("/v1/registrations", json=body, headers=headers)
+    except InvalidYouth as exc:
+        raise click.ClickException(f"not sent: {exc}") from None
+    except (KeyServiceError, httpx.HTTPError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if keys is not None:
+            keys.__exit__(None, None, None)
+    if response.status_code not in (200, 201):
+        problem = response.json() if response.content else {}
+        raise click.ClickException(
+            f"HTTP {response.status_code} {problem.get('type', '')}: {problem.get('detail', '')}"
+        )
+    _print(response.json())
+
 
 @click.command("import-registrations")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--url", default="http://127.0.0.1:8080", show_default=True, help="The API's base URL"
-)
-@click.option("--api-key", envvar="VERWIJSINDEX_API_KEY", required=True, help="A professional key")
-@click.option("--professional-id", required=True, help="The professional registering")
+@_INDEX_URL
+@_PROFESSIONAL_KEY
+@_PROFESSIONAL_ID
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 1000))
+@_KEYSERVICE_URL
+@_KEYSERVICE_API_KEY
+@_KEYSERVICE_KEYS
 def import_registrations(
-    csv_file: Path, url: str, api_key: str, professional_id: str, batch_size: int
+    csv_file: Path,
+    url: str,
+    api_key: str,
+    professional_id: str,
+    batch_size: int,
+    keyservice_url: str | None,
+    keyservice_api_key: str | None,
+    keyservice_keys: str | None,
 ) -> None:
     """Register every row of CSV_FILE (columns bsn, birth_date[, municipality,
     professional_id, term, parent1_bsn … parent4_bsn]) through the batch endpoint, with a
-    progress bar. Failed rows are listed by line number and problem type, never by value."""
+    progress bar. Failed rows are listed
+    by line number and problem type, never by value. With --keyservice-url the rows take the
+    blind path: the index receives subject tokens, never a BSN."""
     import httpx
 
     from verwijsindex.client.importer import ImportFailed, import_csv
+    from verwijsindex.keyservice.client import KeyServiceError
 
     with csv_file.open(encoding="utf-8-sig") as fh:
         total = max(sum(1 for _ in fh) - 1, 0)
+    keys = _keyservice_client(keyservice_url, keyservice_api_key, keyservice_keys)
     with (
         httpx.Client(base_url=url, timeout=120) as client,
         click.progressbar(length=total, label="registering", file=sys.stderr) as bar,
@@ -54,9 +183,13 @@ def import_registrations(
                 professional_id=professional_id,
                 batch_size=batch_size,
                 progress=bar.update,
+                keyservice=keys,
             )
-        except (ImportFailed, httpx.HTTPError) as exc:
+        except (ImportFailed, KeyServiceError, httpx.HTTPError) as exc:
             raise click.ClickException(str(exc)) from None
+        finally:
+            if keys is not None:
+                keys.__exit__(None, None, None)
     _print(
         {
             "rows": report.rows,

@@ -5,19 +5,31 @@ Columns (header row required): ``bsn``, ``birth_date`` and optionally ``municipa
 guardians' numbers ``parent1_bsn`` … ``parent4_bsn`` (empty cells are left out). Rows are
 sent in batches of up to 1,000; a row that fails is reported by its line number and problem
 type, never by its values.
+
+With a key service (``keyservice=``) the import takes the blind path: each BSN's 11-test is
+checked here (a failing row is reported as ``invalid-bsn`` and never sent), the BSNs are
+blinded and evaluated by the key service, and the index receives subject tokens only
+(docs/blind-pseudonyms.md).
 """
 
 from __future__ import annotations
 
 import csv
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 
+from verwijsindex.client.blind import InvalidYouth, Youth, blind_bodies, check
+from verwijsindex.keyservice.client import KeyServiceClient
+
 REQUIRED = ("bsn", "birth_date")
+_TOKENISE_AHEAD = 2
+"""Batches tokenised ahead of the one being sent on the blind path."""
 OPTIONAL = ("municipality", "professional_id", "term")
 PARENTS = tuple(f"parent{n}_bsn" for n in range(1, 5))
 MAX_BATCH = 1000
@@ -54,6 +66,43 @@ def _rows(handle: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
         yield reader.line_num, out
 
 
+def _youth(item: dict[str, Any]) -> Youth:
+    return Youth(
+        bsn=item["bsn"],
+        birth_date=item["birth_date"],
+        municipality=item.get("municipality"),
+        professional_id=item.get("professional_id"),
+        parents=tuple(parent["bsn"] for parent in item.get("parents", ())),
+        term=item.get("term"),
+    )
+
+
+def _checked(
+    batch: list[tuple[int, dict[str, Any]]], report: ImportReport
+) -> list[tuple[int, dict[str, Any]]]:
+    """The rows whose BSN passes the 11-test; the others are failures, never sent."""
+    kept = []
+    for line, item in batch:
+        try:
+            check(_youth(item))
+        except InvalidYouth:
+            report.rows += 1
+            report.failed += 1
+            report.failures.append((line, InvalidYouth.code))
+            continue
+        kept.append((line, item))
+    return kept
+
+
+def _outdated(response: httpx.Response) -> bool:
+    if response.status_code != 409:
+        return False
+    try:
+        return str(response.json().get("type", "")).endswith("/subject-token-outdated")
+    except ValueError:
+        return False
+
+
 def import_csv(
     path: Path,
     *,
@@ -62,19 +111,27 @@ def import_csv(
     professional_id: str,
     batch_size: int = MAX_BATCH,
     progress: Callable[[int], Any] | None = None,
+    keyservice: KeyServiceClient | None = None,
 ) -> ImportReport:
-    """Send every row of ``path``; return counts and the failed lines."""
+    """Send every row of ``path``; return counts and the failed lines. With ``keyservice``
+    the rows take the blind path."""
     if not 1 <= batch_size <= MAX_BATCH:
         raise ImportFailed(f"batch size must be 1 to {MAX_BATCH}")
     headers = {"Authorization": f"Bearer {api_key}", "X-Professional-Id": professional_id}
     report = ImportReport()
 
-    def send(batch: list[tuple[int, dict[str, Any]]]) -> None:
-        response = client.post(
-            "/v1/registrations:batch",
-            json={"items": [item for _, item in batch]},
-            headers=headers,
-        )
+    def tokenised(batch: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+        assert keyservice is not None
+        return blind_bodies(keyservice, [_youth(item) for _, item in batch])
+
+    def post(items: list[dict[str, Any]]) -> httpx.Response:
+        return client.post("/v1/registrations:batch", json={"items": items}, headers=headers)
+
+    def send(batch: list[tuple[int, dict[str, Any]]], items: Future[list[dict[str, Any]]]) -> None:
+        response = post(items.result())
+        if keyservice is not None and _outdated(response):
+            keyservice.public_keys()  # the key service rotated: fetch its keys, try again
+            response = post(tokenised(batch))
         if response.status_code != 200:
             try:
                 problem = response.json().get("type", "")
@@ -93,13 +150,42 @@ def import_csv(
         if progress is not None:
             progress(len(batch))
 
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        batch: list[tuple[int, dict[str, Any]]] = []
-        for line, item in _rows(handle):
-            batch.append((line, item))
-            if len(batch) == batch_size:
-                send(batch)
-                batch = []
-        if batch:
-            send(batch)
+    # On the blind path the next batches are tokenised (blinded, evaluated by the key
+    # service, finalised) while the index registers the one before: the key service and the
+    # index are other processes, and libsodium releases the interpreter lock, so two batches
+    # are prepared at once. Batches are still sent in file order.
+    ahead = _TOKENISE_AHEAD if keyservice is not None else 0
+    with (
+        path.open(newline="", encoding="utf-8-sig") as handle,
+        ThreadPoolExecutor(max_workers=max(ahead, 1)) as pool,
+    ):
+        waiting: deque[tuple[list[tuple[int, dict[str, Any]]], Future[list[dict[str, Any]]]]]
+        waiting = deque()
+        for batch in _batches(_rows(handle), batch_size):
+            if keyservice is not None:
+                batch = _checked(batch, report)
+                if not batch:
+                    continue
+                items = pool.submit(tokenised, batch)
+            else:
+                items = Future()
+                items.set_result([item for _, item in batch])
+            waiting.append((batch, items))
+            while len(waiting) > ahead:
+                send(*waiting.popleft())
+        while waiting:
+            send(*waiting.popleft())
     return report
+
+
+def _batches(
+    rows: Iterator[tuple[int, dict[str, Any]]], size: int
+) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    batch: list[tuple[int, dict[str, Any]]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -108,6 +108,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await ctx.writes.stop()
+            await ctx.blind.aclose()
             await ctx.database.dispose()
 
     app = FastAPI(

@@ -46,6 +46,7 @@ from verwijsindex.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    ServiceUnavailable,
     VerwijsindexError,
 )
 from verwijsindex.http.access import access_context
@@ -209,6 +210,7 @@ _TABLE: tuple[tuple[type[Exception], int, str | None], ...] = (
     (Forbidden, 403, None),
     (NotFound, 404, None),
     (Conflict, 409, None),
+    (ServiceUnavailable, 503, None),
     (VerwijsindexError, 400, None),
     (ConsentRequired, 403, "consent-required"),
     (InvalidBirthDate, 422, "invalid-birth-date"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from verwijsindex.coordination.schemas import CoordinationOut
 from verwijsindex.families.models import FamilyMatchStatus
@@ -30,6 +30,23 @@ BIRTH_DATE_SCHEMA: dict[str, Any] = {
     "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
 }
 MUNICIPALITY_SCHEMA: dict[str, Any] = {"pattern": "^[0-9]{4}$"}
+SUBJECT_TOKEN_SCHEMA: dict[str, Any] = {
+    "minLength": 89,
+    "maxLength": 96,
+    "pattern": "^t[1-9][0-9]{0,8}\\.[A-Za-z0-9_-]{86}$",
+}
+_ONE_SUBJECT: dict[str, Any] = {
+    "oneOf": [{"required": ["bsn"]}, {"required": ["subject_token"]}],
+}
+_SUBJECT_DESCRIPTION = (
+    "The blind path, instead of bsn: the youth's RFC 9497 OPRF output from the key service"
+    " (t<key version>.<base64url>), finalised by the organisation, which checked the BSN's"
+    " 11-test. Used, never stored (docs/blind-pseudonyms.md)."
+)
+_EARLIER_DESCRIPTION = (
+    "With subject_token: the tokens under every earlier key version the key service offers"
+    " (the youth's older pseudonyms move over)"
+)
 
 
 TERM_SCHEMA: dict[str, Any] = {
@@ -58,10 +75,33 @@ TERM_DESCRIPTION = (
 )
 
 
-class RegistrationCreate(_Strict):
-    bsn: str = Field(
+class _OneSubject(BaseModel):
+    """Exactly one of ``bsn`` (direct path) and ``subject_token`` (blind path)."""
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> Any:
+        bsn = getattr(self, "bsn", None)
+        token = getattr(self, "subject_token", None)
+        if (bsn is None) == (token is None):
+            raise ValueError("give exactly one of bsn and subject_token")
+        if token is None and getattr(self, "earlier_subject_tokens", None):
+            raise ValueError("earlier_subject_tokens go with subject_token")
+        return self
+
+
+class RegistrationCreate(_Strict, _OneSubject):
+    bsn: str | None = Field(
+        default=None,
         description="Nine digits passing the 11-test. Used, never stored.",
         json_schema_extra=BSN_SCHEMA,
+    )
+    subject_token: str | None = Field(
+        default=None, description=_SUBJECT_DESCRIPTION, json_schema_extra=SUBJECT_TOKEN_SCHEMA
+    )
+    earlier_subject_tokens: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description=_EARLIER_DESCRIPTION,
     )
     birth_date: str = Field(
         description="YYYY-MM-DD. Used to check the age limit and the end date, never stored.",
@@ -81,12 +121,23 @@ class RegistrationCreate(_Strict):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"bsn": "111222333", "birth_date": "2012-05-01"}]},
+        json_schema_extra={
+            "examples": [{"bsn": "111222333", "birth_date": "2012-05-01"}],
+            **_ONE_SUBJECT,
+        },
     )
 
 
-class BatchItem(_Strict):
-    bsn: str = Field(json_schema_extra=BSN_SCHEMA)
+class BatchItem(_Strict, _OneSubject):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_SUBJECT)
+
+    bsn: str | None = Field(default=None, json_schema_extra=BSN_SCHEMA)
+    subject_token: str | None = Field(
+        default=None, description=_SUBJECT_DESCRIPTION, json_schema_extra=SUBJECT_TOKEN_SCHEMA
+    )
+    earlier_subject_tokens: list[str] = Field(
+        default_factory=list, max_length=8, description=_EARLIER_DESCRIPTION
+    )
     birth_date: str = Field(json_schema_extra=BIRTH_DATE_SCHEMA)
     municipality: str | None = Field(default=None, json_schema_extra=MUNICIPALITY_SCHEMA)
     professional_id: str | None = Field(

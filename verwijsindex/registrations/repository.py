@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Table,
+    and_,
     bindparam,
     delete,
     func,
@@ -82,6 +83,34 @@ async def registration_counts_by_key_version(
         .order_by(Registration.key_version, Registration.status)
     )
     return [(int(v), str(s), int(n)) for v, s, n in result.all()]
+
+
+def _under_bsn_pseudonym() -> Any:
+    """Active registrations under a pseudonym of the BSN itself (``p<v>.``), as a range on the
+    pseudonym (``'p' <= pseudonym < 'q'``), which the active registrations' pseudonym index
+    serves on both databases (a ``LIKE`` prefix would not on PostgreSQL)."""
+    return and_(
+        status_is(Registration.status, RegistrationStatus.ACTIVE),
+        Registration.pseudonym >= "p",
+        Registration.pseudonym < "q",
+    )
+
+
+async def any_active_direct_pseudonym(session: AsyncSession) -> bool:
+    """Whether an active registration is still under a pseudonym of the BSN, which the blind
+    path cannot find (it opens when there is none, docs/blind-pseudonyms.md). One index probe,
+    however many there are."""
+    found = await session.execute(select(Registration.id).where(_under_bsn_pseudonym()).limit(1))
+    return found.first() is not None
+
+
+async def active_direct_pseudonym_count(session: AsyncSession) -> int:
+    """How many active registrations are still under a pseudonym of the BSN (for
+    ``verwijsindex keys blind-status``)."""
+    result = await session.execute(
+        select(func.count()).select_from(Registration).where(_under_bsn_pseudonym())
+    )
+    return int(result.scalar_one())
 
 
 # The write group's reads, built once: building a statement and its cache key on every call

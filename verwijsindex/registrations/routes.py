@@ -58,7 +58,8 @@ _RATE_LIMITED[429]["headers"] = {
         "schema": {"type": "integer"},
     }
 }
-_CREATE_PROBLEMS = {**_WRITE_PROBLEMS, **_RATE_LIMITED}
+_UNAVAILABLE = problem_responses(503)
+_CREATE_PROBLEMS = {**_WRITE_PROBLEMS, **_RATE_LIMITED, **_UNAVAILABLE}
 
 
 def to_out(
@@ -112,6 +113,10 @@ async def create_registration(
 ) -> Response:
     """201 for a new registration; 200 with the existing one when this professional already
     has an active registration for this youth. The BSN and birth date are never stored.
+    The youth is named by ``bsn`` (direct path) or by ``subject_token`` (blind path: the
+    index never sees the BSN; 409 ``blind-path-closed`` while the blind path is not open,
+    409 ``subject-token-outdated`` when the tokens do not cover the key service's key
+    versions). 503 ``keyservice-unavailable`` when the index's key service cannot be used.
     429 with ``Retry-After`` when the professional's or organisation's rate limit is reached."""
     return await _register_one(app_context(request), request, caller, body)
 
@@ -130,6 +135,8 @@ async def _register_one(
             municipality=body.municipality,
             parents=tuple(parent.bsn for parent in body.parents),
             term=body.term,
+            subject_token=body.subject_token,
+            earlier_subject_tokens=tuple(body.earlier_subject_tokens),
         ),
     )
     return Response(
@@ -186,7 +193,7 @@ async def create_registration_direct(
 @router.post(
     ":batch",
     response_model=RegistrationBatchResult,
-    responses=_WRITE_PROBLEMS,
+    responses={**_WRITE_PROBLEMS, **_UNAVAILABLE},
     summary="Register up to 1,000 youths in one request",
     dependencies=[audited(Operation.REGISTRATION_CREATE)],
 )
@@ -211,6 +218,8 @@ async def create_registrations_batch(
                 professional_id=item.professional_id,
                 parents=tuple(parent.bsn for parent in item.parents),
                 term=item.term,
+                subject_token=item.subject_token,
+                earlier_subject_tokens=tuple(item.earlier_subject_tokens),
             )
             for item in body.items
         ],

@@ -9,6 +9,7 @@ the transaction.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,8 +27,10 @@ from verwijsindex.accesslog import (
     Subject,
     record_read,
 )
+from verwijsindex.blind.service import BlindPath
 from verwijsindex.clock import Clock
 from verwijsindex.errors import (
+    BlindPathClosed,
     NotFound,
     ProfessionalNotInOrganisation,
     RegistrationNotActive,
@@ -67,15 +70,18 @@ that closed at or before it are deleted next."""
 
 @dataclass(frozen=True, slots=True)
 class BatchItem:
-    """One item of a batch: the youth, and the professional it is registered for when that is
-    not the caller (``None``: the caller)."""
+    """One item of a batch: the youth (by BSN, or by subject token on the blind path), and
+    the professional it is registered for when that is not the caller (``None``: the
+    caller)."""
 
-    bsn: str
+    bsn: str | None
     birth_date: str
     municipality: str | None = None
     professional_id: str | None = None
     parents: tuple[str, ...] = ()
     term: str | None = None
+    subject_token: str | None = None
+    earlier_subject_tokens: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +109,10 @@ class RegistrationService:
         access_log: AccessLogger,
         keys: KeyRing,
         clock: Clock,
+        blind: BlindPath | None = None,
     ) -> None:
         self.index = index
+        self._blind = blind
         self._database = database
         self._writes = writes
         self._abuse = abuse
@@ -124,6 +132,7 @@ class RegistrationService:
         (and the match it opened or joined), or the professional's active one for that youth.
         Raises the reason when it is refused (invalid input, a rate limit). Durable when it
         returns; concurrent registrations share one write group (ADR 0005)."""
+        (request,) = await self._with_tokens([request])
         outcomes: list[Outcome] = await self._writes.run_batched(
             self._register, [_Attempt(access, request, grant=None)]
         )
@@ -170,13 +179,59 @@ class RegistrationService:
                 municipality=item.municipality,
                 parents=item.parents,
                 term=item.term,
+                subject_token=item.subject_token,
+                earlier_subject_tokens=item.earlier_subject_tokens,
             )
             attempts.append(_Attempt(access, request, grant))
+        requests = await self._with_tokens([a.request for a in attempts])
+        attempts = [
+            dataclasses.replace(a, request=r) for a, r in zip(attempts, requests, strict=True)
+        ]
         if attempts:
             results = await self._writes.run_batched(self._register, attempts)
             for index, outcome in zip(positions, results, strict=True):
                 outcomes[index] = outcome
         return [o for o in outcomes if o is not None]
+
+    async def _with_tokens(
+        self, requests: Sequence[RegistrationRequest]
+    ) -> list[RegistrationRequest]:
+        """Before the write: admit the blind path's requests (raises when it is closed or a
+        client's key list is outdated), and on the direct path with a key service add each
+        valid BSN's subject tokens, obtained in one round trip, so that both paths store one
+        pseudonym. An invalid BSN is left for the index to refuse (it is never sent)."""
+        blind = [r for r in requests if r.subject_token is not None]
+        if blind:
+            if self._blind is None:
+                raise BlindPathClosed("this index does not accept subject tokens")
+            versions = []
+            for r in blind:
+                try:
+                    presented = [r.subject_token or "", *r.earlier_subject_tokens]
+                    versions.append([crypto.parse_subject_token(t)[0] for t in presented])
+                except crypto.InvalidSubjectToken:
+                    continue  # refused as invalid input by the index, item by item
+            await self._blind.admit(versions)
+        if self._blind is None or not self._blind.configured:
+            return list(requests)
+        direct: dict[int, crypto.BSN] = {}
+        for position, r in enumerate(requests):
+            if r.subject_token is None and r.bsn is not None:
+                try:
+                    direct[position] = crypto.parse_bsn(r.bsn)
+                except crypto.InvalidBSN:
+                    continue
+        if not direct:
+            return list(requests)
+        tokens = await self._blind.tokens_for(list(direct.values()))
+        result = list(requests)
+        for position, youth in zip(direct, tokens, strict=True):
+            result[position] = dataclasses.replace(
+                requests[position],
+                subject_token=youth.current,
+                earlier_subject_tokens=youth.earlier,
+            )
+        return result
 
     async def _register_group(
         self, session: AsyncSession, payloads: list[list[_Attempt]]
@@ -210,7 +265,9 @@ class RegistrationService:
             if outcome.created:
                 key = (outcome.registration.organisation_id, outcome.registration.professional_id)
                 created[key] = created.get(key, 0) + 1
-            subject = self._keys.access_log_subject(outcome.bsn, attempt.access.organisation_id)
+            subject = self._keys.access_log_subject_of(
+                outcome.bsn, outcome.subject_token, attempt.access.organisation_id
+            )
             entries.append(
                 Entry(attempt.access, Operation.REGISTRATION_CREATE, Subject.person(subject))
             )

@@ -19,6 +19,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import crypto
+from crypto import Pseudonym
 from verwijsindex.accesslog import (
     AccessContext,
     AccessLogger,
@@ -27,9 +28,11 @@ from verwijsindex.accesslog import (
     Subject,
     records_about,
 )
+from verwijsindex.blind.service import BlindPath
 from verwijsindex.clock import Clock
 from verwijsindex.errors import InvalidBSN
 from verwijsindex.keys import KeyRing
+from verwijsindex.keyservice.client import YouthTokens
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.organisations import repository as org_repo
 from verwijsindex.organisations.models import Organisation
@@ -109,7 +112,9 @@ class SubjectRightsService:
         index: MatchIndex,
         database: Database,
         access_log: AccessLogger,
+        blind: BlindPath | None = None,
     ) -> None:
+        self._blind = blind
         self._keys = keys
         self._clock = clock
         self._index = index
@@ -121,9 +126,10 @@ class SubjectRightsService:
         self, access: AccessContext, *, bsn: crypto.BSN, actor_organisation_id: str | None
     ) -> SubjectAccessReport:
         """A subject-access request, as one unit of work, recorded in the access log."""
+        tokens = await self._tokens(bsn)
         async with self._database.transaction() as session:
             report = await self.access(
-                session, bsn=bsn, actor_organisation_id=actor_organisation_id
+                session, bsn=bsn, actor_organisation_id=actor_organisation_id, tokens=tokens
             )
             await self._access_log.record(
                 session,
@@ -145,10 +151,12 @@ class SubjectRightsService:
         """An erasure, as one unit of work recorded in the access log; then the SQLite
         write-ahead log is truncated so that no page image of the erased rows stays on disk
         (:func:`verwijsindex.storage.checkpoint.truncate_log`)."""
+        tokens = await self._tokens(bsn)
         async with self._database.transaction() as session:
             report = await self.erase(
                 session,
                 bsn=bsn,
+                tokens=tokens,
                 request_reference=request_reference,
                 actor_organisation_id=actor_organisation_id,
             )
@@ -177,10 +185,26 @@ class SubjectRightsService:
             parse_birth_date(birth_date)
         return valid
 
+    async def _tokens(self, bsn: crypto.BSN) -> YouthTokens | None:
+        """With a key service: the youth's subject tokens, to find what the blind path (and
+        the direct path with a key service) stored. Obtained before the transaction."""
+        if self._blind is None or not self._blind.configured:
+            return None
+        (tokens,) = await self._blind.tokens_for([bsn])
+        return tokens
+
+    def _pseudonyms(self, bsn: crypto.BSN, tokens: YouthTokens | None) -> list[Pseudonym]:
+        """Every pseudonym the youth can be stored under: of the BSN, and of its subject
+        tokens under every key version."""
+        pseudonyms: list[Pseudonym] = []
+        for token in () if tokens is None else (tokens.current, *tokens.earlier):
+            pseudonyms.extend(self._keys.blind_pseudonyms(token))
+        return pseudonyms + self._keys.all_pseudonyms(bsn)
+
     async def _rows_of(
-        self, session: AsyncSession, bsn: crypto.BSN
+        self, session: AsyncSession, bsn: crypto.BSN, tokens: YouthTokens | None = None
     ) -> tuple[list[Registration], list[Match]]:
-        pseudonyms = self._keys.all_pseudonyms(bsn)
+        pseudonyms = self._pseudonyms(bsn, tokens)
         of_youth = Registration.pseudonym.in_(pseudonyms)
         registrations = list(
             (
@@ -218,7 +242,11 @@ class SubjectRightsService:
         return registrations, matches
 
     async def _access_log_subjects(
-        self, session: AsyncSession, bsn: crypto.BSN, actor_organisation_id: str | None
+        self,
+        session: AsyncSession,
+        bsn: crypto.BSN,
+        actor_organisation_id: str | None,
+        tokens: YouthTokens | None = None,
     ) -> list[str]:
         """Every access-log pseudonym the youth's records can carry (one per organisation,
         each under every key version, and the shared values of older records), the acting
@@ -226,15 +254,23 @@ class SubjectRightsService:
         organisation_ids = (await session.execute(select(Organisation.id))).scalars()
         scopes: list[str | None] = [actor_organisation_id, None]
         scopes += [o for o in organisation_ids if o != actor_organisation_id]
-        return [str(p) for p in self._keys.all_access_log_subjects(bsn, scopes)]
+        subjects = self._keys.all_access_log_subjects(bsn, scopes)
+        for token in () if tokens is None else (tokens.current, *tokens.earlier):
+            subjects += self._keys.all_access_log_token_subjects(token, scopes)
+        return [str(p) for p in subjects]
 
     async def access(
-        self, session: AsyncSession, *, bsn: crypto.BSN, actor_organisation_id: str | None
+        self,
+        session: AsyncSession,
+        *,
+        bsn: crypto.BSN,
+        actor_organisation_id: str | None,
+        tokens: YouthTokens | None = None,
     ) -> SubjectAccessReport:
         """Everything the index holds about the youth, under every key version.
         ``actor_organisation_id`` is the organisation of whoever asks (its pseudonym of the
         youth is the report's ``access_log_pseudonym``, for the request's own record)."""
-        registrations, matches = await self._rows_of(session, bsn)
+        registrations, matches = await self._rows_of(session, bsn, tokens)
         organisations: dict[str, Organisation] = {}
 
         async def org(organisation_id: str) -> Organisation:
@@ -261,7 +297,9 @@ class SubjectRightsService:
             subject_matches.append(
                 SubjectMatch(match, [(p, await org(p.organisation_id)) for p in parts])
             )
-        log_pseudonyms = await self._access_log_subjects(session, bsn, actor_organisation_id)
+        log_pseudonyms = await self._access_log_subjects(
+            session, bsn, actor_organisation_id, tokens
+        )
         refs = [("registration", r.id) for r in registrations] + [("match", m.id) for m in matches]
         records = await records_about(
             session, pseudonyms=log_pseudonyms, refs=refs, limit=ACCESS_LOG_LIMIT
@@ -280,11 +318,12 @@ class SubjectRightsService:
         bsn: crypto.BSN,
         request_reference: str,
         actor_organisation_id: str | None,
+        tokens: YouthTokens | None = None,
     ) -> ErasureReport:
         """End, then delete the youth's registrations, participations and matches."""
-        for pseudonym in sorted(set(self._keys.all_pseudonyms(bsn))):
+        for pseudonym in sorted(set(self._pseudonyms(bsn, tokens))):
             await repo.lock_subject(session, pseudonym)
-        registrations, matches = await self._rows_of(session, bsn)
+        registrations, matches = await self._rows_of(session, bsn, tokens)
         await self._index.lock_for_end(
             session, [r for r in registrations if r.status == RegistrationStatus.ACTIVE]
         )
@@ -306,7 +345,7 @@ class SubjectRightsService:
             registration_ids=reg_ids,
             match_ids=match_ids,
             access_log_pseudonyms=await self._access_log_subjects(
-                session, bsn, actor_organisation_id
+                session, bsn, actor_organisation_id, tokens
             ),
             request_reference=request_reference,
         )

@@ -1,0 +1,236 @@
+"""The index's blind path in process (the key service's app over an ASGI transport): the
+request forms, the gate, direct and blind registrations of one youth, the federation seam,
+a key service that is down, and that no token is stored."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+import crypto
+from tests.conftest import Caller, registration_body
+from verwijsindex.accesslog import AccessContext
+from verwijsindex.blind import federation_input
+from verwijsindex.blind.service import BlindPath
+from verwijsindex.context import AppContext
+from verwijsindex.keyservice import callers as caller_files
+from verwijsindex.keyservice import keys as key_files
+from verwijsindex.keyservice.client import AsyncKeyServiceClient
+from verwijsindex.keyservice.routes import create_keyservice_app
+from verwijsindex.keyservice.settings import KeyServiceSettings
+from verwijsindex.registrations.index import Actor, RegistrationRequest
+
+BIRTH = "2012-05-01"
+
+
+@pytest.fixture
+async def keyservice(tmp_path: Path) -> AsyncIterator[AsyncKeyServiceClient]:
+    """An organisation's client of an in-process key service (the index gets its own)."""
+    settings = KeyServiceSettings(data_dir=tmp_path / "keyservice")
+    app = create_keyservice_app(settings)
+    key = caller_files.issue(settings, "organisation", rate_per_minute=None, replace=False)
+    index_key = caller_files.issue(settings, "index", rate_per_minute=None, replace=False)
+    transport = httpx.ASGITransport(app=app)
+    http = httpx.AsyncClient(transport=transport, base_url="http://keys.test")
+    index_http = httpx.AsyncClient(transport=transport, base_url="http://keys.test")
+    client = AsyncKeyServiceClient("http://keys.test", api_key=key, http=http)
+    client.index_client = AsyncKeyServiceClient(  # type: ignore[attr-defined]
+        "http://keys.test", api_key=index_key, http=index_http
+    )
+    yield client
+    await client.aclose()
+    await client.index_client.aclose()  # type: ignore[attr-defined]
+
+
+@dataclass
+class World:
+    """The index's client and context, three organisations, an organisation's key-service
+    client and the index's own."""
+
+    client: httpx.AsyncClient
+    ctx: AppContext
+    callers: list[Caller]
+    keys: AsyncKeyServiceClient
+    index_keys: AsyncKeyServiceClient
+
+    def attach(self) -> BlindPath:
+        return _attach(self.ctx, self.index_keys)
+
+    async def post(self, body: dict[str, object], caller: int) -> httpx.Response:
+        return await self.client.post(
+            "/v1/registrations", json=body, headers=self.callers[caller].headers
+        )
+
+
+@pytest.fixture
+def world(
+    client: httpx.AsyncClient,
+    ctx: AppContext,
+    callers: list[Caller],
+    keyservice: AsyncKeyServiceClient,
+) -> World:
+    return World(client, ctx, callers, keyservice, keyservice.index_client)  # type: ignore[attr-defined]
+
+
+def _attach(ctx: AppContext, client: AsyncKeyServiceClient | None) -> BlindPath:
+    """Configure the running index with a key service (as the settings would)."""
+    blind = BlindPath(database=ctx.database, client=client, accept_tokens=True)
+    ctx.blind = blind
+    ctx.registrations._blind = blind
+    ctx.subject_rights._blind = blind
+    return blind
+
+
+async def _token_body(keys: AsyncKeyServiceClient, bsn: str) -> dict[str, object]:
+    (tokens,) = await keys.tokens([crypto.parse_bsn(bsn)])
+    body: dict[str, object] = {"subject_token": tokens.current, "birth_date": BIRTH}
+    if tokens.earlier:
+        body["earlier_subject_tokens"] = list(tokens.earlier)
+    return body
+
+
+class TestRequestForms:
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"birth_date": BIRTH},
+            {"bsn": "111222333", "subject_token": "t1." + "A" * 86, "birth_date": BIRTH},
+            {"bsn": "111222333", "earlier_subject_tokens": ["t1." + "A" * 86], "birth_date": BIRTH},
+        ],
+    )
+    async def test_exactly_one_subject(
+        self, client: httpx.AsyncClient, callers: list[Caller], body: dict[str, object]
+    ) -> None:
+        response = await client.post("/v1/registrations", json=body, headers=callers[0].headers)
+        assert response.status_code == 422
+        assert "111222333" not in response.text
+
+    async def test_without_a_key_service_the_blind_path_is_closed(
+        self, client: httpx.AsyncClient, callers: list[Caller]
+    ) -> None:
+        body = {"subject_token": "t1." + "A" * 86, "birth_date": BIRTH}
+        response = await client.post("/v1/registrations", json=body, headers=callers[0].headers)
+        assert response.status_code == 409
+        assert response.json()["type"].endswith("/blind-path-closed")
+
+    async def test_a_malformed_token_is_invalid_input(self, world: World) -> None:
+        world.attach()
+        for token in ("t1.short", "x1." + "A" * 86, "t1." + "A" * 85 + "!"):
+            response = await world.post({"subject_token": token, "birth_date": BIRTH}, 0)
+            assert response.status_code == 422, token
+            assert token not in response.text
+
+
+class TestBothPaths:
+    async def test_direct_then_blind_then_direct_is_one_youth_with_one_match(
+        self, world: World
+    ) -> None:
+        world.attach()
+        assert (await world.post(registration_body("123456782"), 0)).status_code == 201
+        blind = await world.post(await _token_body(world.keys, "123456782"), 1)
+        assert blind.status_code == 201 and blind.json()["match_id"]
+        third = await world.post(registration_body("123456782"), 2)
+        assert third.json()["match_id"] == blind.json()["match_id"]
+        async with world.ctx.database.read() as session:
+            rows = (await session.execute(text("SELECT pseudonym FROM registrations"))).all()
+            open_matches = (
+                await session.execute(text("SELECT count(*) FROM matches WHERE status = 'open'"))
+            ).scalar_one()
+        assert len({r[0] for r in rows}) == 1 and rows[0][0].startswith("b1.")
+        assert open_matches == 1
+
+    async def test_the_gate_opens_once_the_bsn_pseudonyms_have_moved_over(
+        self, world: World
+    ) -> None:
+        before = await world.post(registration_body("999999990"), 0)
+        assert before.status_code == 201  # no key service yet: a p1. pseudonym
+        blind_path = world.attach()
+        assert await blind_path.direct_pseudonyms_remaining() == 1
+        token = await _token_body(world.keys, "999999990")
+        closed = await world.post(token, 1)
+        assert closed.status_code == 409
+        assert closed.json()["type"].endswith("/blind-path-closed")
+        again = await world.post(registration_body("999999990"), 0)
+        assert again.status_code == 200 and again.json()["id"] == before.json()["id"]
+        assert await blind_path.direct_pseudonyms_remaining() == 0
+        opened = await world.post(token, 1)
+        assert opened.status_code == 201 and opened.json()["match_id"]
+
+    async def test_federation_input_is_the_same_on_both_paths(self, world: World) -> None:
+        world.attach()
+        ctx, callers = world.ctx, world.callers
+        access = AccessContext.system(role="system", started_at=ctx.clock.now())
+        (tokens,) = await world.keys.tokens([crypto.parse_bsn("100000009")])
+        direct = await ctx.registrations.register(
+            access,
+            RegistrationRequest(
+                actor=Actor(callers[0].organisation_id, callers[0].professional_id),
+                bsn="100000009",
+                birth_date=BIRTH,
+            ),
+        )
+        blind = await ctx.registrations.register(
+            access,
+            RegistrationRequest(
+                actor=Actor(callers[1].organisation_id, callers[1].professional_id),
+                bsn=None,
+                birth_date=BIRTH,
+                subject_token=tokens.current,
+            ),
+        )
+        assert federation_input(direct) == federation_input(blind) == tokens.current
+        assert blind.bsn is None and blind.match_id is not None
+        assert tokens.current not in repr(blind)
+
+    async def test_key_service_rotation_and_retirement(self, world: World, tmp_path: Path) -> None:
+        world.attach()
+        settings = KeyServiceSettings(data_dir=tmp_path / "keyservice")
+        first = await world.post(registration_body("123456782"), 0)  # tokens under v1
+        key_files.rotate(settings)
+        moved = await world.post(await _token_body(world.keys, "123456782"), 1)  # v2 and v1
+        assert moved.status_code == 201 and moved.json()["match_id"]
+        key_files.retire(settings, version=1)
+        only_new = await _token_body(world.keys, "123456782")
+        assert "earlier_subject_tokens" not in only_new
+        again = await world.post(only_new, 1)  # the index learns that v1 is gone
+        assert again.status_code == 200 and again.json()["match_id"] == moved.json()["match_id"]
+        direct = await world.post(registration_body("123456782"), 2)
+        assert direct.json()["match_id"] == moved.json()["match_id"]
+        assert first.json()["id"] != moved.json()["id"]
+
+    async def test_no_token_is_stored(self, world: World) -> None:
+        world.attach()
+        body = await _token_body(world.keys, "111222333")
+        assert (await world.post(body, 0)).status_code == 201
+        token = str(body["subject_token"])
+        async with world.ctx.database.read() as session:
+            for table in ("registrations", "matches", "access_log", "outbox_events"):
+                rows = (await session.execute(text(f"SELECT * FROM {table}"))).all()
+                assert rows or table in ("matches", "outbox_events")
+                dump = repr(rows)
+                assert token not in dump and token[3:40] not in dump, table
+
+
+class TestKeyServiceDown:
+    async def test_the_direct_path_waits_rather_than_store_a_bsn_pseudonym(
+        self, client: httpx.AsyncClient, ctx: AppContext, callers: list[Caller]
+    ) -> None:
+        def refuse(_request: httpx.Request) -> httpx.Response:
+            raise httpx.ConnectError("refused")
+
+        down = httpx.AsyncClient(transport=httpx.MockTransport(refuse), base_url="http://keys.test")
+        _attach(ctx, AsyncKeyServiceClient("http://keys.test", api_key="vks_x", http=down))
+        response = await client.post(
+            "/v1/registrations", json=registration_body(), headers=callers[0].headers
+        )
+        assert response.status_code == 503
+        assert response.json()["type"].endswith("/keyservice-unavailable")
+        async with ctx.database.read() as session:
+            count = (await session.execute(text("SELECT count(*) FROM registrations"))).scalar()
+        assert count == 0
+        await down.aclose()
