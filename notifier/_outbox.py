@@ -47,7 +47,14 @@ class OutboxEvent(NotifierBase):
 
 
 _ALLOWED_DATA_KEYS = frozenset(
-    {"match_id", "registration_id", "participant_registration_id", "reason"}
+    {
+        "match_id",
+        "registration_id",
+        "participant_registration_id",
+        "reason",
+        "scope",
+        "participant_region",
+    }
 )
 
 

@@ -12,6 +12,10 @@ from verwijsindex.accesslog import AccessLogger
 from verwijsindex.accesslog.service import AccessLogAudit
 from verwijsindex.clock import Clock
 from verwijsindex.consents.service import MatchConsents
+from verwijsindex.federation.hub import HubService
+from verwijsindex.federation.keys import FederationKeys
+from verwijsindex.federation.service import RegionFederation, region_config
+from verwijsindex.federation.staging import FederationStaging
 from verwijsindex.keys import KeyRing
 from verwijsindex.ledger.service import LedgerAudit
 from verwijsindex.matches.service import MatchService
@@ -52,6 +56,10 @@ class AppContext:
     ledger: LedgerAudit
     webhooks: Webhooks
     credentials: CredentialCache
+    federation: RegionFederation | None = None
+    """This index's federation with a hub, when it is a federated region."""
+    hub: HubService | None = None
+    """The hub's service, when this process is the hub (``VERWIJSINDEX_ROLE=hub``)."""
 
 
 def build_context(
@@ -62,7 +70,26 @@ def build_context(
     check_production(settings)
     keys = KeyRing.load(settings)
     db = database or create_database(settings)
-    index = MatchIndex(keys=keys, clock=clock)
+    federation: RegionFederation | None = None
+    config = region_config(settings)
+    if config is not None:
+        assert settings.federation_key is not None
+        federation_keys = FederationKeys.from_setting(
+            settings.federation_key.get_secret_value(), version=settings.federation_key_version
+        )
+        federation = RegionFederation(
+            settings=settings, database=db, keys=federation_keys, config=config, clock=clock
+        )
+        db.on_commit(federation.after_commit)
+    hub: HubService | None = None
+    if settings.is_hub:
+        hub = HubService(settings=settings, database=db, keys=keys, clock=clock)
+        db.on_commit(hub.after_commit)
+    index = MatchIndex(
+        keys=keys,
+        clock=clock,
+        federation=None if federation is None else FederationStaging(federation_keys),
+    )
     writes = GroupCommitter(database=db, max_batch=settings.group_commit_max_batch)
     access_log = AccessLogger(keys=keys, clock=clock)
     abuse = AbuseGuard(settings=settings, clock=clock)
@@ -100,7 +127,9 @@ def build_context(
         api_keys=ApiKeyService(admin=admin, database=db, credentials=credentials),
         index=index,
         registrations=registrations,
-        matches=MatchService(database=db, writes=writes, access_log=access_log),
+        matches=MatchService(
+            database=db, writes=writes, access_log=access_log, federation=federation
+        ),
         writes=writes,
         access_log=access_log,
         access_log_audit=AccessLogAudit(database=db, access_log=access_log),
@@ -113,4 +142,6 @@ def build_context(
         ledger=LedgerAudit(database=db, consent=consent, access_log=access_log, clock=clock),
         webhooks=webhooks,
         credentials=credentials,
+        federation=federation,
+        hub=hub,
     )

@@ -55,3 +55,9 @@ class RegistrationNotActive(Conflict):
 
 class ConfigurationError(VerwijsindexError):
     code = "configuration-error"
+
+
+class Unauthenticated(VerwijsindexError):
+    """A request between a region and the hub is not signed by the key it must be signed by."""
+
+    code = "unauthorized"

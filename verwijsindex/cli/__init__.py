@@ -1,11 +1,12 @@
 """The ``verwijsindex`` command line: one module per audience (``serve``, ``admin``, ``keys``,
-``access_log``, ``notifier``, ``audit``, and the organisation-side tools in ``organisation``)."""
+``access_log``, ``notifier``, ``audit``, ``hub``, and the organisation-side tools in
+``organisation``)."""
 
 from __future__ import annotations
 
 import click
 
-from verwijsindex.cli import access_log, admin, audit, keys, notifier, organisation, serve
+from verwijsindex.cli import access_log, admin, audit, hub, keys, notifier, organisation, serve
 
 
 @click.group()
@@ -26,5 +27,6 @@ for _command in (
     notifier.notifier,
     audit.audit,
     organisation.exchange,
+    hub.hub,
 ):
     main.add_command(_command)

@@ -15,6 +15,7 @@ from verwijsindex.accesslog import routes as audit_log
 from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.consents import routes as consents
 from verwijsindex.context import build_context
+from verwijsindex.federation import routes as federation
 from verwijsindex.http import health
 from verwijsindex.http.middleware import RequestContextMiddleware
 from verwijsindex.http.problems import install_error_handlers
@@ -78,9 +79,13 @@ def create_app(
                 ctx.database, settings.sqlite_checkpoint_interval_s, app.state.checkpoints
             )
             tasks.append(asyncio.create_task(checkpoints, name="sqlite-checkpoint"))
-        if settings.run_sweeper:
+        if settings.run_sweeper and not settings.is_hub:
             tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
-        if settings.run_webhook_worker:
+        if ctx.federation is not None and settings.run_federation_worker:
+            tasks.append(asyncio.create_task(ctx.federation.run(), name="federation"))
+        if ctx.hub is not None and settings.run_federation_worker:
+            tasks.append(asyncio.create_task(ctx.hub.run(), name="hub"))
+        if settings.run_webhook_worker and not settings.is_hub:
             worker = ctx.webhooks.new_worker()
             tasks.append(asyncio.create_task(worker.run(), name="webhook-worker"))
         if freeze_gc:
@@ -118,6 +123,17 @@ def create_app(
     app.state.checkpoints = CheckpointStats()
     install_error_handlers(app)
     app.include_router(health.router)
+    if settings.is_hub:
+        # The hub serves its own routes only: it holds no registrations or organisations.
+        app.title = "Verwijsindex hub"
+        app.include_router(federation.hub_router)
+        app.add_middleware(
+            RequestContextMiddleware,
+            max_body_bytes=settings.max_batch_body_bytes,
+            max_batch_body_bytes=settings.max_batch_body_bytes,
+            direct_routes=None,
+        )
+        return app
     app.include_router(registrations.router)
     app.include_router(matches.router)
     app.include_router(audit_log.router)
@@ -127,6 +143,7 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(audit_tables.router)
     app.include_router(webhooks.router)
+    app.include_router(federation.region_router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

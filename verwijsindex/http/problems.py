@@ -45,6 +45,7 @@ from verwijsindex.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    Unauthenticated,
     VerwijsindexError,
 )
 from verwijsindex.http.access import access_context
@@ -204,6 +205,7 @@ class Problem:
 # (``_NOTIFIER_DETAILS``), so no URL or secret is echoed.
 _TABLE: tuple[tuple[type[Exception], int, str | None], ...] = (
     (RateLimited, 429, None),
+    (Unauthenticated, 401, None),
     (InvalidInput, 422, None),
     (Forbidden, 403, None),
     (NotFound, 404, None),

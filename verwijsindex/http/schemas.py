@@ -119,13 +119,27 @@ class ProfessionalContact(BaseModel):
     phone: str
 
 
+MatchScope = Literal["regional", "cross_region"]
+
+
 class ParticipantOut(BaseModel):
-    registration_id: str
+    registration_id: str = Field(
+        description="The registration; of a participant in another region, that region's"
+        " opaque reference"
+    )
     organisation: OrganisationRef
-    professional: ProfessionalContact
+    professional: ProfessionalContact | None = Field(
+        description="Null only for a participant in another region when that region or this"
+        " one does not share professionals' contact details"
+    )
     registered_at: datetime
     joined_at: datetime
     left_at: datetime | None
+    region: str | None = Field(
+        default=None,
+        description="The region of a participant registered in another region (a cross-region"
+        " match); null for this region's participants",
+    )
 
 
 class MatchOut(BaseModel):
@@ -134,6 +148,11 @@ class MatchOut(BaseModel):
     created_at: datetime
     closed_at: datetime | None
     participants: list[ParticipantOut]
+    scope: MatchScope = Field(
+        default="regional",
+        description="'cross_region' when the hub matched registrations of this and other"
+        " regions (docs/federation.md); 'regional' otherwise",
+    )
 
 
 class MatchSummary(BaseModel):
@@ -141,6 +160,7 @@ class MatchSummary(BaseModel):
     status: MatchStatus
     created_at: datetime
     closed_at: datetime | None
+    scope: MatchScope = "regional"
 
 
 class MatchPage(BaseModel):

@@ -113,6 +113,7 @@ class MatchHead:
     status: MatchStatus
     created_at: datetime
     closed_at: datetime | None
+    cross_region: bool = False
 
 
 async def list_matches(
@@ -156,6 +157,10 @@ class ParticipantView:
     professional_name: str
     professional_email: str
     professional_phone: str
+    region: str | None = None
+    """The region of a participant in another region (a cross-region match); None here."""
+    contact_shared: bool = True
+    """Whether the professional's contact is shown (another region's covenant may not)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +172,7 @@ class MatchView:
     created_at: datetime
     closed_at: datetime | None
     participants: list[ParticipantView]
+    cross_region: bool = False
 
 
 _ORGANISATION_PARTICIPATES = _PARTICIPANTS.alias("of_organisation")

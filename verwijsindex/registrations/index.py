@@ -21,6 +21,7 @@ from verwijsindex.errors import (
     RegistrationNotActive,
     VerwijsindexError,
 )
+from verwijsindex.federation.staging import FederationStaging, StagedHandoffs
 from verwijsindex.keys import KeyRing
 from verwijsindex.matches import repository as match_repo
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
@@ -106,12 +107,14 @@ class _Pending:
     matches: list[Match] = field(default_factory=list)
     participants: list[MatchParticipant] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    handoffs: StagedHandoffs = field(default_factory=StagedHandoffs)
 
     async def flush(self, session: AsyncSession) -> None:
         await repo.insert_registrations(session, self.registrations)
         for rows in (self.matches, self.participants):
             await insert_objects(session, rows)
         await enqueue_many(session, self.events)
+        await self.handoffs.flush(session)
 
 
 @dataclass(frozen=True)
@@ -129,9 +132,14 @@ class MatchIndex:
     """The match index: register, withdraw, end and purge, with exactly one open match per
     youth. Writers for one youth are serialised by :func:`repo.lock_subject`."""
 
-    def __init__(self, *, keys: KeyRing, clock: Clock) -> None:
+    def __init__(
+        self, *, keys: KeyRing, clock: Clock, federation: FederationStaging | None = None
+    ) -> None:
         self._keys = keys
         self._clock = clock
+        self._federation = federation
+        """A federated region's hand-off to the hub (an outbox row per new or ended
+        registration, in the same transaction); None when the index is not federated."""
 
     async def register(
         self,
@@ -224,6 +232,8 @@ class MatchIndex:
                 end_reason=None,
             )
             pending.registrations.append(registration)
+            if self._federation is not None:
+                self._federation.stage_new(pending.handoffs, registration, item.bsn, now)
             others = list(youth.active)  # one active registration per professional
             youth.active.append(registration)
             if not others:
@@ -406,6 +416,8 @@ class MatchIndex:
             data={"registration_id": registration.id, "reason": str(reason)},
             occurred_at=now,
         )
+        if self._federation is not None:
+            await self._federation.stage_ended(session, [registration.id], now)
         participation = await match_repo.open_participation_of_registration(
             session, registration.id
         )

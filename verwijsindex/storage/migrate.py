@@ -22,6 +22,7 @@ def schema_metadata() -> list[MetaData]:
     from notifier import _models as _notifier_models  # noqa: F401
     from verwijsindex.abuse import _models as _abuse_models  # noqa: F401
     from verwijsindex.accesslog import _models as _access_log_models  # noqa: F401
+    from verwijsindex.federation import models as _federation_models  # noqa: F401
     from verwijsindex.matches import models as _match_models  # noqa: F401
     from verwijsindex.organisations import models as _organisation_models  # noqa: F401
     from verwijsindex.registrations import models as _registration_models  # noqa: F401

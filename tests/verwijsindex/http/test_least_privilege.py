@@ -465,6 +465,10 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     # Subject rights: the municipality's privacy officer only (another municipality's too).
     ("POST", "/v1/subject-access"): reader_role(PRIVACY_OFFICER, subject_access),
     ("POST", "/v1/subject-erasure"): reader_role(PRIVACY_OFFICER, subject_erasure),
+    # The hub's callback to a federated region: signed with the region's key, never an API
+    # key. This index is no federated region, so every caller gets 404 (signatures: the
+    # federation tests).
+    ("POST", "/federation/v1/reports"): public(fixed("/federation/v1/reports", {}), 404),
     ("GET", "/healthz"): public(fixed("/healthz")),
     ("GET", "/readyz"): public(fixed("/readyz")),
     ("GET", "/openapi.json"): public(fixed("/openapi.json")),

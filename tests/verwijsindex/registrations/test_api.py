@@ -137,7 +137,9 @@ class TestMatch:
         r = await client.get(f"/v1/matches/{b.json()['match_id']}", headers=callers[0].headers)
         assert r.status_code == 200
         match = r.json()
-        assert set(match) == {"id", "status", "created_at", "closed_at", "participants"}
+        assert set(match) == {"id", "status", "created_at", "closed_at", "participants", "scope"}
+        assert match["scope"] == "regional"
+        assert {p["region"] for p in match["participants"]} == {None}
         emails = sorted(p["professional"]["email"] for p in match["participants"])
         assert emails == ["pro0@org.example", "pro1@org.example"]
         assert {p["organisation"]["sector"] for p in match["participants"]} == {

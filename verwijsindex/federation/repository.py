@@ -1,0 +1,243 @@
+"""Queries of federation (region and hub). Repositories never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, distinct, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from verwijsindex.federation.models import (
+    FederatedMatch,
+    FederatedParticipant,
+    FederationLink,
+    FederationOutbox,
+    HubMatch,
+    HubOutbox,
+    HubParticipant,
+    HubRegion,
+    HubRegistration,
+)
+from verwijsindex.matches.models import MatchStatus
+from verwijsindex.matches.repository import MatchHead
+from verwijsindex.organisations.models import Organisation, Professional
+from verwijsindex.registrations.models import Registration
+
+# --- region ---------------------------------------------------------------------------------
+
+
+async def pending_handoffs(session: AsyncSession, limit: int) -> list[FederationOutbox]:
+    result = await session.execute(
+        select(FederationOutbox)
+        .order_by(FederationOutbox.created_at, FederationOutbox.id)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def delete_handoffs(session: AsyncSession, ids: Sequence[str]) -> None:
+    await session.execute(delete(FederationOutbox).where(FederationOutbox.id.in_(list(ids))))
+
+
+async def count_handoffs(session: AsyncSession) -> int:
+    result = await session.execute(select(FederationOutbox.id))
+    return len(result.all())
+
+
+async def card_sources(
+    session: AsyncSession, registration_ids: Sequence[str]
+) -> dict[str, tuple[Any, ...]]:
+    """Per registration: organisation id, name, sector, professional name, e-mail, phone and
+    the registration's creation time."""
+    if not registration_ids:
+        return {}
+    result = await session.execute(
+        select(
+            Registration.id,
+            Organisation.id,
+            Organisation.name,
+            Organisation.sector,
+            Professional.name,
+            Professional.email,
+            Professional.phone,
+            Registration.created_at,
+        )
+        .join(Organisation, Organisation.id == Registration.organisation_id)
+        .join(Professional, Professional.id == Registration.professional_id)
+        .where(Registration.id.in_(list(registration_ids)))
+    )
+    return {row[0]: tuple(row[1:]) for row in result}
+
+
+async def registrations_of_references(
+    session: AsyncSession, references: Sequence[str]
+) -> dict[str, tuple[str, str]]:
+    """reference → (registration id, organisation id) of this region's registrations."""
+    if not references:
+        return {}
+    result = await session.execute(
+        select(FederationLink.reference, Registration.id, Registration.organisation_id)
+        .join(Registration, Registration.id == FederationLink.registration_id)
+        .where(FederationLink.reference.in_(list(references)))
+    )
+    return {ref: (rid, oid) for ref, rid, oid in result}
+
+
+async def federated_participants(
+    session: AsyncSession, match_id: str
+) -> list[FederatedParticipant]:
+    result = await session.execute(
+        select(FederatedParticipant)
+        .where(FederatedParticipant.match_id == match_id)
+        .order_by(FederatedParticipant.joined_at, FederatedParticipant.id)
+    )
+    return list(result.scalars())
+
+
+async def list_federated_matches(
+    session: AsyncSession,
+    *,
+    organisation_id: str,
+    status: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[MatchHead]:
+    match = FederatedMatch
+    of_organisation = select(FederatedParticipant.match_id).where(
+        FederatedParticipant.organisation_id == organisation_id
+    )
+    query = select(match.id, match.status, match.created_at, match.closed_at).where(
+        match.id.in_(of_organisation)
+    )
+    if status is not None:
+        query = query.where(match.status == status)
+    if after is not None:
+        created, mid = after
+        query = query.where(
+            (match.created_at > created) | ((match.created_at == created) & (match.id > mid))
+        )
+    query = query.order_by(match.created_at, match.id).limit(limit)
+    return [MatchHead(*row, cross_region=True) for row in await session.execute(query)]
+
+
+async def federated_match_of_organisation(
+    session: AsyncSession, *, match_id: str, organisation_id: str
+) -> FederatedMatch | None:
+    takes_part = exists().where(
+        FederatedParticipant.match_id == FederatedMatch.id,
+        FederatedParticipant.organisation_id == organisation_id,
+    )
+    result = await session.execute(
+        select(FederatedMatch).where(FederatedMatch.id == match_id, takes_part)
+    )
+    return result.scalar_one_or_none()
+
+
+async def local_participant_details(
+    session: AsyncSession, registration_ids: Sequence[str]
+) -> dict[str, tuple[Any, ...]]:
+    """Per registration: created_at, organisation id, name, sector, professional id, name,
+    e-mail, phone."""
+    if not registration_ids:
+        return {}
+    result = await session.execute(
+        select(
+            Registration.id,
+            Registration.created_at,
+            Organisation.id,
+            Organisation.name,
+            Organisation.sector,
+            Professional.id,
+            Professional.name,
+            Professional.email,
+            Professional.phone,
+        )
+        .join(Organisation, Organisation.id == Registration.organisation_id)
+        .join(Professional, Professional.id == Registration.professional_id)
+        .where(Registration.id.in_(list(registration_ids)))
+    )
+    return {row[0]: tuple(row[1:]) for row in result}
+
+
+async def delete_links(session: AsyncSession, registration_ids: Sequence[str]) -> None:
+    if registration_ids:
+        await session.execute(
+            delete(FederationLink).where(FederationLink.registration_id.in_(list(registration_ids)))
+        )
+
+
+# --- hub ------------------------------------------------------------------------------------
+
+
+async def hub_registration(
+    session: AsyncSession, *, region: str, reference: str
+) -> HubRegistration | None:
+    result = await session.execute(
+        select(HubRegistration).where(
+            HubRegistration.region == region, HubRegistration.reference == reference
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def active_hub_registrations(
+    session: AsyncSession, federated_pseudonym: str
+) -> list[HubRegistration]:
+    result = await session.execute(
+        select(HubRegistration)
+        .where(
+            HubRegistration.federated_pseudonym == federated_pseudonym,
+            HubRegistration.active.is_(True),
+        )
+        .order_by(HubRegistration.created_at, HubRegistration.id)
+    )
+    return list(result.scalars())
+
+
+async def open_hub_match(session: AsyncSession, federated_pseudonym: str) -> HubMatch | None:
+    result = await session.execute(
+        select(HubMatch).where(
+            HubMatch.federated_pseudonym == federated_pseudonym,
+            HubMatch.status == MatchStatus.OPEN,
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def hub_participants(
+    session: AsyncSession, match_id: str
+) -> list[tuple[HubParticipant, HubRegistration]]:
+    result = await session.execute(
+        select(HubParticipant, HubRegistration)
+        .join(HubRegistration, HubRegistration.id == HubParticipant.registration_id)
+        .where(HubParticipant.match_id == match_id)
+        .order_by(HubParticipant.joined_at, HubParticipant.id)
+    )
+    return [(p, r) for p, r in result.tuples()]
+
+
+async def regions_with_reports(session: AsyncSession) -> list[str]:
+    result = await session.execute(select(distinct(HubOutbox.region)))
+    return sorted(result.scalars())
+
+
+async def pending_reports(session: AsyncSession, region: str, limit: int) -> list[HubOutbox]:
+    result = await session.execute(
+        select(HubOutbox).where(HubOutbox.region == region).order_by(HubOutbox.id).limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def count_reports(session: AsyncSession, region: str) -> int:
+    result = await session.execute(select(HubOutbox.id).where(HubOutbox.region == region))
+    return len(result.all())
+
+
+async def delete_reports(session: AsyncSession, ids: Sequence[str]) -> None:
+    await session.execute(delete(HubOutbox).where(HubOutbox.id.in_(list(ids))))
+
+
+async def hub_region(session: AsyncSession, region: str) -> HubRegion | None:
+    return await session.get(HubRegion, region)
