@@ -248,6 +248,8 @@ class Settings(BaseSettings):
         return self
 
     def _check_federation(self) -> None:
+        if self.role is Role.HUB and self.federation_key is not None:
+            raise ValueError("the hub never holds the regions' federation key")
         region = (
             self.federation_region_id,
             self.federation_hub_url,
@@ -263,8 +265,6 @@ class Settings(BaseSettings):
             self.federation_region_id
         ):
             raise ValueError("federation_region_id must be [a-z0-9-], up to 32 characters")
-        if self.role is Role.HUB and self.federation_key is not None:
-            raise ValueError("the hub never holds the regions' federation key")
 
     @property
     def is_federated_region(self) -> bool:

@@ -12,10 +12,8 @@ import asyncio
 import base64
 import json
 import secrets
-import shutil
 import signal
 import sqlite3
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +24,11 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from crypto import PseudonymKey, parse_bsn
-from tests.conftest import _pg_admin_dsn, _pg_url, make_bsn, registration_body
+from tests.conftest import make_bsn, registration_body
 from tests.e2e.conftest import Server, free_port, start_server
 from tests.e2e.test_privacy import _database_bytes
 from tests.e2e.test_webhooks_e2e import organisation, wait_until
+from tests.verwijsindex.federation.helpers import three_databases
 from verwijsindex.federation.keys import FederationKeys, youth_input
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -62,47 +61,9 @@ class Federation:
             server.stop()
 
 
-def _databases(backend: str, template: str, root: Path) -> Iterator[dict[str, str]]:
-    names = ("hub", "a", "b")
-    if backend == "sqlite":
-        urls = {}
-        for name in names:
-            path = root / name / "verwijsindex.db"
-            path.parent.mkdir(parents=True)
-            shutil.copyfile(template, path)
-            urls[name] = f"sqlite+aiosqlite:///{path}"
-        yield urls
-        return
-    created = {name: f"vi_fed_{name}_{uuid.uuid4().hex[:10]}" for name in names}
-
-    async def create() -> None:
-        conn = await asyncpg.connect(_pg_admin_dsn())
-        try:
-            for db in created.values():
-                await conn.execute(f'CREATE DATABASE "{db}" TEMPLATE "{template}"')
-        finally:
-            await conn.close()
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(_pg_admin_dsn())
-        try:
-            for db in created.values():
-                await conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    for name in names:
-        (root / name).mkdir(parents=True)
-    try:
-        yield {name: _pg_url(db) for name, db in created.items()}
-    finally:
-        asyncio.run(drop())
-
-
 @pytest.fixture
 def federation(backend: str, db_templates: dict, tmp_path: Path) -> Iterator[Federation]:  # type: ignore[type-arg]
-    for urls in _databases(backend, db_templates[backend].template, tmp_path):
+    for urls in three_databases(backend, db_templates[backend].template, tmp_path):
         hub = start_server(urls["hub"], tmp_path / "hub", VERWIJSINDEX_ROLE="hub", **FAST)
         ports = {"a": free_port(), "b": free_port()}
         federation_key = base64.b64encode(secrets.token_bytes(32)).decode()

@@ -248,6 +248,7 @@ class HubService:
                     "card": r.card,
                     "joined_at": _iso(p.joined_at),
                     "left_at": _iso(p.left_at),
+                    "ended": not r.active,
                 }
                 for p, r in participants
             ],

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, distinct, exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.federation.models import (
@@ -215,11 +215,11 @@ async def hub_participants(
         .where(HubParticipant.match_id == match_id)
         .order_by(HubParticipant.joined_at, HubParticipant.id)
     )
-    return [(p, r) for p, r in result.tuples()]
+    return [(row[0], row[1]) for row in result]
 
 
 async def regions_with_reports(session: AsyncSession) -> list[str]:
-    result = await session.execute(select(distinct(HubOutbox.region)))
+    result = await session.execute(select(HubOutbox.region).distinct())
     return sorted(result.scalars())
 
 

@@ -50,6 +50,11 @@ class ReportParticipant(_Strict):
     card: Annotated[str, Field(max_length=4096)]
     joined_at: datetime
     left_at: datetime | None
+    ended: bool = Field(
+        default=False,
+        description="The registration ended (withdrawn, expired, erased): it left on its own"
+        " rather than with the match's closing",
+    )
 
 
 class MatchReport(_Strict):

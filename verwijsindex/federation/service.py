@@ -240,8 +240,11 @@ class RegionFederation:
         local = await repo.registrations_of_references(
             session, [p.reference for p in report.participants if p.region == self.region]
         )
+        ended: set[tuple[str, str]] = set()
         for participant in report.participants:
             key = (participant.region, participant.reference)
+            if participant.ended:
+                ended.add(key)
             row = rows.get(key)
             if row is None:
                 own = participant.region == self.region
@@ -266,47 +269,62 @@ class RegionFederation:
             else:
                 row.left_at = participant.left_at
         await session.flush()
+        events.extend(self._events(match.id, rows, before, ended, new or not was_open, report))
+        return 1
+
+    def _events(
+        self,
+        match_id: str,
+        rows: Mapping[tuple[str, str], FederatedParticipant],
+        before: set[tuple[str, str]],
+        ended: set[tuple[str, str]],
+        new: bool,
+        report: MatchReport,
+    ) -> list[Event]:
+        """The webhooks of one report for this region's participants, as a regional match
+        has them: created; joined (to everyone in it now); left (to those who stay); closed
+        (to those it closed on). Each carries ``scope: cross_region``."""
         after = {k for k, p in rows.items() if p.left_at is None}
-        local_now = [p for k, p in rows.items() if k in after and p.organisation_id]
-        local_before = [p for k, p in rows.items() if k in before and p.organisation_id]
         now = self._clock.now()
+
+        def local(keys: set[tuple[str, str]]) -> list[FederatedParticipant]:
+            return [rows[k] for k in sorted(keys) if rows[k].organisation_id]
 
         def event(kind: EventType, p: FederatedParticipant, **extra: str) -> Event:
             assert p.organisation_id is not None and p.registration_id is not None
-            data = {
-                "match_id": match.id,
-                "registration_id": p.registration_id,
-                "scope": CROSS_REGION,
-            }
-            return Event(kind, p.organisation_id, {**data, **extra}, now, match.id)
+            data = {"match_id": match_id, "registration_id": p.registration_id}
+            body = {**data, **extra, "scope": CROSS_REGION}
+            return Event(kind, p.organisation_id, body, now, match_id)
 
-        if new or not was_open:
-            if report.status is MatchStatus.OPEN:
-                events.extend(event(EventType.MATCH_CREATED, p) for p in local_now)
-            return 1
+        if new:
+            if report.status is not MatchStatus.OPEN:
+                return []
+            return [event(EventType.MATCH_CREATED, p) for p in local(after)]
+        out: list[Event] = []
         for key in sorted(after - before):
-            events.extend(
+            out.extend(
                 event(
                     EventType.MATCH_PARTICIPANT_JOINED,
                     p,
                     participant_registration_id=_participant_ref(rows[key]),
                     participant_region=key[0],
                 )
-                for p in local_now
+                for p in local(after)
             )
-        for key in sorted(before - after):
-            events.extend(
+        stay = before - ended
+        for key in sorted((before - after) & ended):
+            out.extend(
                 event(
                     EventType.MATCH_PARTICIPANT_LEFT,
                     p,
                     participant_registration_id=_participant_ref(rows[key]),
                     participant_region=key[0],
                 )
-                for p in local_now
+                for p in local(stay)
             )
         if report.status is MatchStatus.CLOSED:
-            events.extend(event(EventType.MATCH_CLOSED, p) for p in local_before)
-        return 1
+            out.extend(event(EventType.MATCH_CLOSED, p) for p in local(stay))
+        return out
 
     # --- reads ------------------------------------------------------------------------
 
