@@ -4,15 +4,23 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format install install-test clean bench
+.PHONY: run test lint format install install-test clean bench system-deps
 
-$(STAMP): pyproject.toml
+# pysodium (the ristretto255 group of the blind pseudonyms, docs/adr/0020) loads the system's
+# libsodium; Debian's libsodium23 is installed when it is missing (needs root, as on CI).
+system-deps:
+	@ldconfig -p 2>/dev/null | grep -q 'libsodium\.so' || { \
+		echo "installing libsodium23 (needed by pysodium)"; \
+		apt-get install -y -q libsodium23 >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q libsodium23; }; }
+
+$(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(TEST_STAMP): pyproject.toml
+$(TEST_STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

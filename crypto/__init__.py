@@ -1,6 +1,7 @@
 """Pure cryptographic building blocks of the verwijsindex.
 
-This package imports only the standard library and ``cryptography``. It knows nothing
+This package imports only the standard library, ``cryptography`` and, in ``_ristretto``
+alone, ``pysodium`` for the ristretto255 group (docs/adr/0020). It knows nothing
 about databases, HTTP or settings, so every recipe here can be tested with known-answer
 vectors and reused by the independent verifier scripts.
 
@@ -66,14 +67,34 @@ from crypto._note import (
     sign_note,
     verify_note,
 )
+from crypto._oprf import (
+    BlindedInput,
+    Evaluation,
+    InvalidOprfProof,
+    OprfError,
+    OprfKey,
+    OprfMode,
+    verify_proof,
+)
+from crypto._oprf import blind as oprf_blind
+from crypto._oprf import finalize as oprf_finalize
 from crypto._pseudonym import (
     PSEUDONYM_PURPOSE_ACCESS_LOG,
     PSEUDONYM_PURPOSE_ACCESS_LOG_SCOPED,
+    PSEUDONYM_PURPOSE_BLIND,
     PSEUDONYM_PURPOSE_MATCH,
     Pseudonym,
     PseudonymKey,
     derive_subkey,
     pseudonym_version,
+)
+from crypto._ristretto import InvalidElement
+from crypto._subject_token import (
+    InvalidSubjectToken,
+    SubjectToken,
+    format_subject_token,
+    oprf_input,
+    parse_subject_token,
 )
 from crypto._webhook_signature import (
     Ed25519WebhookKeyPair,
@@ -99,16 +120,22 @@ __all__ = [
     "HASH_SIZE",
     "PSEUDONYM_PURPOSE_ACCESS_LOG",
     "PSEUDONYM_PURPOSE_ACCESS_LOG_SCOPED",
+    "PSEUDONYM_PURPOSE_BLIND",
     "PSEUDONYM_PURPOSE_MATCH",
+    "BlindedInput",
     "Checkpoint",
     "CryptoError",
     "Ed25519WebhookKeyPair",
+    "Evaluation",
     "HPKEError",
     "InvalidBSN",
     "InvalidCheckpoint",
+    "InvalidElement",
     "InvalidNoteKey",
     "InvalidNoteSignature",
+    "InvalidOprfProof",
     "InvalidProof",
+    "InvalidSubjectToken",
     "InvalidWebhookMessage",
     "InvalidWebhookSecret",
     "InvalidWebhookSignature",
@@ -117,14 +144,19 @@ __all__ = [
     "MerkleFrontier",
     "MerkleRangeError",
     "NoteVerifierKey",
+    "OprfError",
+    "OprfKey",
+    "OprfMode",
     "Pseudonym",
     "PseudonymKey",
+    "SubjectToken",
     "SubtreeHasher",
     "consistency_proof",
     "derive_subkey",
     "exchange_info",
     "format_checkpoint",
     "format_signer_key",
+    "format_subject_token",
     "format_verifier_key",
     "generate_ed25519_signing_key",
     "generate_webhook_secret",
@@ -135,11 +167,15 @@ __all__ = [
     "leaf_hash",
     "node_hash",
     "note_key_id",
+    "oprf_blind",
+    "oprf_finalize",
+    "oprf_input",
     "parse_bsn",
     "parse_checkpoint",
     "parse_ed25519_public_key",
     "parse_ed25519_signing_key",
     "parse_signer_key",
+    "parse_subject_token",
     "parse_verifier_key",
     "parse_webhook_secret",
     "pseudonym_version",
@@ -154,6 +190,7 @@ __all__ = [
     "verify_consistency",
     "verify_inclusion",
     "verify_note",
+    "verify_proof",
     "verify_webhook",
     "verify_webhook_ed25519",
 ]

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto._bsn import BSN
 from crypto._errors import CryptoError
+from crypto._subject_token import SubjectToken
 
 Pseudonym = NewType("Pseudonym", str)
 """A keyed pseudonym as stored: ``p<version>.<43 base64url characters>``."""
@@ -26,6 +27,8 @@ Pseudonym = NewType("Pseudonym", str)
 PSEUDONYM_PURPOSE_MATCH = "match-pseudonym"
 PSEUDONYM_PURPOSE_ACCESS_LOG = "access-log-subject"
 PSEUDONYM_PURPOSE_ACCESS_LOG_SCOPED = "access-log-subject-scoped"
+PSEUDONYM_PURPOSE_BLIND = "blind-pseudonym"
+"""The purpose of the key that turns a subject token (blind path) into a stored pseudonym."""
 
 _SALT = b"verwijsindex"
 _MIN_MASTER_KEY_BYTES = 32
@@ -79,6 +82,24 @@ class PseudonymKey:
         encoded = base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
         return Pseudonym(f"p{self.version}.{encoded}")
 
+    def pseudonymise_token(self, token: SubjectToken) -> Pseudonym:
+        """The stored pseudonym of a youth known by its subject token (the blind path):
+        ``b<version>.<base64url(HMAC(key, "token:" + token))>``. Use a key of its own purpose
+        (:data:`PSEUDONYM_PURPOSE_BLIND`)."""
+        keyed = self._keyed.copy()
+        keyed.update(b"token:" + token.encode("ascii"))
+        encoded = base64.urlsafe_b64encode(keyed.digest()).rstrip(b"=").decode("ascii")
+        return Pseudonym(f"b{self.version}.{encoded}")
+
+    def scoped_token_pseudonym(self, token: SubjectToken, *, scope: str) -> Pseudonym:
+        """As :meth:`scoped_pseudonym` for a youth known by its subject token:
+        ``s<version>.`` over ``"scope:<len>:<scope>\\ntoken:<token>"``."""
+        raw = scope.encode("utf-8")
+        keyed = self._keyed.copy()
+        keyed.update(b"scope:%d:%s\ntoken:%s" % (len(raw), raw, token.encode("ascii")))
+        encoded = base64.urlsafe_b64encode(keyed.digest()).rstrip(b"=").decode("ascii")
+        return Pseudonym(f"s{self.version}.{encoded}")
+
     def scoped_pseudonym(self, bsn: BSN, *, scope: str) -> Pseudonym:
         """The pseudonym of ``bsn`` within ``scope`` (e.g. one organisation's id):
         ``s<version>.<base64url(HMAC(key, "scope:<len>:<scope>\\nbsn:<bsn>"))>``. The same
@@ -92,8 +113,9 @@ class PseudonymKey:
 
 
 def pseudonym_version(pseudonym: str) -> int:
-    """Return the key version a stored pseudonym was made with."""
+    """Return the key version a stored pseudonym (``p<v>.`` direct, ``b<v>.`` blind) was
+    made with."""
     head, sep, body = pseudonym.partition(".")
-    if not sep or not head.startswith("p") or not head[1:].isdigit() or len(body) != 43:
+    if not sep or head[:1] not in ("p", "b") or not head[1:].isdigit() or len(body) != 43:
         raise CryptoError("not a versioned pseudonym")
     return int(head[1:])

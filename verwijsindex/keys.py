@@ -30,9 +30,11 @@ from crypto import (
     BSN,
     PSEUDONYM_PURPOSE_ACCESS_LOG,
     PSEUDONYM_PURPOSE_ACCESS_LOG_SCOPED,
+    PSEUDONYM_PURPOSE_BLIND,
     PSEUDONYM_PURPOSE_MATCH,
     Pseudonym,
     PseudonymKey,
+    SubjectToken,
     derive_subkey,
 )
 from verwijsindex.errors import ConfigurationError
@@ -241,6 +243,12 @@ class KeyRing:
             v: PseudonymKey.derive(master_key=m._material, version=v)
             for v, m in self._masters.items()
         }
+        self._blind_keys = {
+            v: PseudonymKey.derive(
+                master_key=m._material, version=v, purpose=PSEUDONYM_PURPOSE_BLIND
+            )
+            for v, m in self._masters.items()
+        }
         self._access_log_keys = {
             v: PseudonymKey.derive(
                 master_key=m._material, version=v, purpose=PSEUDONYM_PURPOSE_ACCESS_LOG
@@ -335,6 +343,37 @@ class KeyRing:
         """The pseudonym under every known version, current first (matching across rotation)."""
         versions = sorted(self._pseudonym_keys, reverse=True)
         return [self._pseudonym_keys[v].pseudonymise(bsn) for v in versions]
+
+    def blind_pseudonyms(self, token: SubjectToken) -> list[Pseudonym]:
+        """The stored pseudonym of a youth known by its subject token (the blind path, and the
+        direct path with a key service) under every known version, current first: the index's
+        own HMAC of the key service's OPRF output (docs/adr/0020)."""
+        versions = sorted(self._blind_keys, reverse=True)
+        return [self._blind_keys[v].pseudonymise_token(token) for v in versions]
+
+    def access_log_subject_of(
+        self, bsn: BSN | None, token: SubjectToken | None, organisation_id: str | None
+    ) -> Pseudonym:
+        """The access-log subject of a registration: of the BSN on the direct path, of the
+        subject token on the blind path (the index never has the BSN there)."""
+        if bsn is not None:
+            return self.access_log_subject(bsn, organisation_id)
+        if token is None:
+            raise ConfigurationError("an access-log subject needs a BSN or a subject token")
+        key = self._access_log_scoped_keys[self.current_version]
+        return key.scoped_token_pseudonym(token, scope=organisation_id or "")
+
+    def all_access_log_token_subjects(
+        self, token: SubjectToken, organisation_ids: Iterable[str | None]
+    ) -> list[Pseudonym]:
+        """Every access-log subject blind-path records of the youth can carry: per
+        organisation in ``organisation_ids``, under every known version."""
+        versions = sorted(self._access_log_scoped_keys, reverse=True)
+        return [
+            self._access_log_scoped_keys[v].scoped_token_pseudonym(token, scope=o or "")
+            for v in versions
+            for o in organisation_ids
+        ]
 
     def access_log_subject(self, bsn: BSN, organisation_id: str | None) -> Pseudonym:
         """The youth's access-log pseudonym as seen by one organisation, under the current

@@ -51,26 +51,40 @@ class RegisterResult:
     registration: RegistrationRow
     created: bool
     match_id: str | None
-    bsn: crypto.BSN = field(repr=False)
-    """The youth's BSN as parsed and checked once (for the caller's access-log subject); held
-    in memory only, never stored, and left out of ``repr``."""
+    bsn: crypto.BSN | None = field(repr=False)
+    """The youth's BSN as parsed and checked once (for the caller's access-log subject) on the
+    direct path, ``None`` on the blind path; held in memory only, never stored, and left out of
+    ``repr``."""
+    subject_token: crypto.SubjectToken | None = field(default=None, repr=False)
+    """The youth's OPRF output under the key service's current key (the blind path's token, or
+    on the direct path the one the index obtained from the key service); ``None`` on the direct
+    path without a key service. In memory only; read it through
+    :func:`verwijsindex.blind.federation_input`."""
 
 
 @dataclass(frozen=True)
 class RegistrationRequest:
-    """One registration as asked: who registers which youth (BSN and birth date are used
-    to compute the pseudonym and end date, then dropped)."""
+    """One registration as asked: who registers which youth (BSN or subject token and the
+    birth date are used to compute the pseudonym and end date, then dropped).
+
+    The direct path gives ``bsn``; the blind path gives ``subject_token`` (and the tokens
+    under the key service's earlier key versions, to move the youth's older pseudonyms over).
+    On the direct path with a key service the registration service adds the token it obtained
+    for the BSN, so both paths store the same pseudonym (docs/blind-pseudonyms.md)."""
 
     actor: Actor
-    bsn: str
+    bsn: str | None
     birth_date: str | date
     municipality: str | None = None
+    subject_token: str | None = None
+    earlier_subject_tokens: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class _Prepared:
     actor: Actor
-    bsn: crypto.BSN = field(repr=False)
+    bsn: crypto.BSN | None = field(repr=False)
+    token: crypto.SubjectToken | None = field(repr=False)
     pseudonym: Pseudonym
     older: tuple[str, ...]
     ends_at: datetime
@@ -122,6 +136,29 @@ class SweepResult:
     ended: int
     purged_registrations: int
     purged_matches: int
+
+
+def _tokens(
+    request: RegistrationRequest,
+) -> tuple[crypto.SubjectToken | None, tuple[crypto.SubjectToken, ...]]:
+    """The request's subject token and its earlier-version tokens, checked for form only (an
+    OPRF output cannot be checked further; the client checked the BSN's 11-test)."""
+    if request.subject_token is None:
+        if request.earlier_subject_tokens:
+            raise InvalidInput("earlier_subject_tokens need a subject_token")
+        return None, ()
+    try:
+        versions = [crypto.parse_subject_token(request.subject_token)[0]]
+        versions += [crypto.parse_subject_token(t)[0] for t in request.earlier_subject_tokens]
+    except crypto.InvalidSubjectToken as exc:
+        raise InvalidInput(str(exc)) from None
+    if len(set(versions)) != len(versions) or versions[0] != max(versions):
+        raise InvalidInput(
+            "subject_token must be under the key service's newest key version and each"
+            " earlier token under another, older one"
+        )
+    token = crypto.SubjectToken(request.subject_token)
+    return token, tuple(crypto.SubjectToken(t) for t in request.earlier_subject_tokens)
 
 
 def _valid_municipality(code: str) -> bool:
@@ -211,6 +248,7 @@ class MatchIndex:
                         created=False,
                         match_id=youth.match_of(existing.id),
                         bsn=item.bsn,
+                        subject_token=item.token,
                     )
                 )
                 continue
@@ -239,7 +277,11 @@ class MatchIndex:
             if not others:
                 outcomes.append(
                     RegisterResult(
-                        registration=registration, created=True, match_id=None, bsn=item.bsn
+                        registration=registration,
+                        created=True,
+                        match_id=None,
+                        bsn=item.bsn,
+                        subject_token=item.token,
                     )
                 )
                 continue
@@ -253,23 +295,39 @@ class MatchIndex:
                     created=True,
                     match_id=youth.match_id,
                     bsn=item.bsn,
+                    subject_token=item.token,
                 )
             )
         await pending.flush(session)
         return outcomes
 
     def _prepare(self, request: RegistrationRequest, now: datetime) -> _Prepared:
-        try:
-            valid_bsn = crypto.parse_bsn(request.bsn)
-        except crypto.InvalidBSN as exc:
-            raise InvalidBSN(str(exc)) from None
+        valid_bsn: crypto.BSN | None = None
+        if request.bsn is not None:
+            try:
+                valid_bsn = crypto.parse_bsn(request.bsn)
+            except crypto.InvalidBSN as exc:
+                raise InvalidBSN(str(exc)) from None
+        token, earlier = _tokens(request)
+        if valid_bsn is None and token is None:
+            raise InvalidInput("a registration names the youth by bsn or by subject_token")
         ends_at = registration_end(birth_date=parse_birth_date(request.birth_date), created_at=now)
         if request.municipality is not None and not _valid_municipality(request.municipality):
             raise InvalidInput("municipality must be a four-digit CBS municipality code")
-        pseudonyms = self._keys.all_pseudonyms(valid_bsn)
+        # The first pseudonym is what is stored; every other one the youth may be stored
+        # under moves over to it (index key rotation, key-service key rotation, and on the
+        # direct path the pre-blind pseudonym of the BSN).
+        pseudonyms: list[Pseudonym] = []
+        if token is not None:
+            pseudonyms.extend(self._keys.blind_pseudonyms(token))
+            for older in earlier:
+                pseudonyms.extend(self._keys.blind_pseudonyms(older))
+        if valid_bsn is not None:
+            pseudonyms.extend(self._keys.all_pseudonyms(valid_bsn))
         return _Prepared(
             actor=request.actor,
             bsn=valid_bsn,
+            token=token,
             pseudonym=pseudonyms[0],
             older=tuple(pseudonyms[1:]),
             ends_at=ends_at,

@@ -183,7 +183,9 @@ class RegistrationService:
             if outcome.created:
                 key = (outcome.registration.organisation_id, outcome.registration.professional_id)
                 created[key] = created.get(key, 0) + 1
-            subject = self._keys.access_log_subject(outcome.bsn, attempt.access.organisation_id)
+            subject = self._keys.access_log_subject_of(
+                outcome.bsn, outcome.subject_token, attempt.access.organisation_id
+            )
             entries.append(
                 Entry(attempt.access, Operation.REGISTRATION_CREATE, Subject.person(subject))
             )
