@@ -88,7 +88,9 @@ def build_context(
     index = MatchIndex(
         keys=keys,
         clock=clock,
-        federation=None if federation is None else FederationStaging(federation_keys),
+        federation=None
+        if federation is None
+        else FederationStaging(federation_keys, source=settings.federation_input),
     )
     writes = GroupCommitter(database=db, max_batch=settings.group_commit_max_batch)
     access_log = AccessLogger(keys=keys, clock=clock)

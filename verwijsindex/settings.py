@@ -28,6 +28,11 @@ class ShareContacts(StrEnum):
     CONTACTS = "contacts"
 
 
+class FederationInput(StrEnum):
+    SUBJECT_TOKEN = "subject-token"  # noqa: S105 -- a name, not a secret
+    BSN = "bsn"
+
+
 _REGION_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 
 
@@ -201,6 +206,13 @@ class Settings(BaseSettings):
         " the federated pseudonym and seals participant cards",
     )
     federation_key_version: int = Field(default=1, ge=1)
+    federation_input: FederationInput = Field(
+        default=FederationInput.SUBJECT_TOKEN,
+        description="What the federated pseudonym is derived from; the same in every region of"
+        " a federation: 'subject-token' (the youth's OPRF output from the key service, no BSN;"
+        " docs/blind-pseudonyms.md) or 'bsn' (the direct path, for regions without a key"
+        " service)",
+    )
     federation_share_contacts: ShareContacts = Field(
         default=ShareContacts.ORGANISATION,
         description="What participants in other regions see of this region's participants, and"

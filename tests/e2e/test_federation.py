@@ -29,7 +29,7 @@ from tests.e2e.conftest import Server, free_port, start_server
 from tests.e2e.test_privacy import _database_bytes
 from tests.e2e.test_webhooks_e2e import organisation, wait_until
 from tests.verwijsindex.federation.helpers import three_databases
-from verwijsindex.federation.keys import FederationKeys, youth_input
+from verwijsindex.federation.keys import FederationKeys, bsn_input
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -84,6 +84,8 @@ def federation(backend: str, db_templates: dict, tmp_path: Path) -> Iterator[Fed
                 "VERWIJSINDEX_FEDERATION_HUB_URL": hub.base_url,
                 "VERWIJSINDEX_FEDERATION_REGION_KEY": issued["key"],
                 "VERWIJSINDEX_FEDERATION_KEY": federation_key,
+                # No key service in these regions: the direct path's input.
+                "VERWIJSINDEX_FEDERATION_INPUT": "bsn",
                 "VERWIJSINDEX_FEDERATION_SHARE_CONTACTS": "contacts"
                 if name == "a"
                 else "organisation",
@@ -248,7 +250,7 @@ def _hub_privacy(federation: Federation, bsns: list[str]) -> None:
         assert pseudonym.partition(".")[2].encode() not in raw
     keys = FederationKeys.from_setting(federation.federation_key, version=1)
     stored = {str(r[3]) for r in _hub_rows(hub_url, "hub_registrations")}
-    expected = {keys.federated_pseudonym(youth_input(parse_bsn(b))) for b in bsns}
+    expected = {keys.federated_pseudonym(bsn_input(parse_bsn(b))) for b in bsns}
     assert stored == expected  # exactly the federation key's values
     bodies = {p.partition(".")[2] for p in regional}
     assert not bodies & {p.partition(".")[2] for p in stored}
@@ -256,6 +258,6 @@ def _hub_privacy(federation: Federation, bsns: list[str]) -> None:
     other = FederationKeys.from_setting(
         base64.b64encode(secrets.token_bytes(32)).decode(), version=1
     )
-    assert not {other.federated_pseudonym(youth_input(parse_bsn(b))) for b in bsns} & stored
+    assert not {other.federated_pseudonym(bsn_input(parse_bsn(b))) for b in bsns} & stored
     region_key = PseudonymKey.derive(master_key=secrets.token_bytes(32), version=1)
     assert not {region_key.pseudonymise(parse_bsn(b)) for b in bsns} & stored

@@ -15,8 +15,11 @@ region and version, so the hub stores none. Requests from the region to the hub 
 from the hub to the region are signed (Standard Webhooks ``v1``) with two keys derived from it,
 one per direction, so a message cannot be reflected back to its sender.
 
-The input of the federated pseudonym is :func:`youth_input`: today the BSN (the direct path);
-the blind path's per-youth value replaces it there and nowhere else.
+The input of the federated pseudonym is the youth's subject token (the OPRF output of the key
+service, :func:`verwijsindex.blind.federation_input`; no BSN) or, in a federation of regions
+without a key service, the BSN (:func:`bsn_input`). Each input has its own prefix, so the two
+never give the same value; every region of a federation uses the same one
+(``VERWIJSINDEX_FEDERATION_INPUT``).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from crypto import BSN, derive_subkey, parse_webhook_secret
+from crypto import BSN, SubjectToken, derive_subkey, parse_webhook_secret
 from crypto._errors import CryptoError
 from verwijsindex.errors import ConfigurationError, InvalidInput
 
@@ -45,9 +48,14 @@ TO_REGION = b"hub-to-region"
 _NONCE_BYTES = 12
 
 
-def youth_input(bsn: BSN) -> bytes:
-    """What the federated pseudonym is computed from (the one switch to the blind path)."""
+def bsn_input(bsn: BSN) -> bytes:
+    """The federated pseudonym's input on the direct path (``federation_input = bsn``)."""
     return b"bsn:" + bsn.encode("ascii")
+
+
+def token_input(token: SubjectToken) -> bytes:
+    """The federated pseudonym's input from the youth's subject token (the default)."""
+    return b"subject-token:" + token.encode("ascii")
 
 
 def _decode_key(value: str, name: str) -> bytes:

@@ -8,16 +8,21 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crypto import BSN
-from verwijsindex.federation.keys import FederationKeys, youth_input
+from verwijsindex.federation.keys import FederationKeys, bsn_input, token_input
 from verwijsindex.federation.models import FederationLink, FederationOutbox, HandoffKind
-from verwijsindex.registrations.models import RegistrationRow
+from verwijsindex.logging import get_logger
+from verwijsindex.settings import FederationInput
 from verwijsindex.storage.base import RowInsert, new_id
+
+if TYPE_CHECKING:
+    from verwijsindex.registrations.index import RegisterResult
+
+log = get_logger(__name__)
 
 FEDERATION_DUE = "federation_due"
 """``session.info`` flag: the transaction put rows in the federation outbox."""
@@ -56,23 +61,56 @@ class StagedHandoffs:
 
 
 class FederationStaging:
-    """What the match index calls: stage a new registration or the end of one."""
+    """What the match index calls: stage new registrations or the end of one."""
 
-    def __init__(self, keys: FederationKeys) -> None:
+    def __init__(self, keys: FederationKeys, *, source: FederationInput) -> None:
+        # The seam of the blind pseudonyms (imported here: it imports the match index).
+        from verwijsindex.blind import federation_input
+
         self._keys = keys
+        self._source = source
+        self._subject_token = federation_input
 
-    def stage_new(
-        self, staged: StagedHandoffs, registration: RegistrationRow, bsn: BSN, now: datetime
+    def _input(self, result: RegisterResult) -> bytes | None:
+        """The youth's value the federated pseudonym is derived from, or None when this
+        registration has none (a blind registration in a BSN federation, a direct one without
+        a key service in a subject-token federation): it stays regional."""
+        if self._source is FederationInput.SUBJECT_TOKEN:
+            token = self._subject_token(result)
+            return None if token is None else token_input(token)
+        return None if result.bsn is None else bsn_input(result.bsn)
+
+    def stage_created(
+        self, staged: StagedHandoffs, outcomes: Sequence[object], now: datetime
+    ) -> None:
+        from verwijsindex.registrations.index import RegisterResult
+
+        skipped = 0
+        for outcome in outcomes:
+            if not isinstance(outcome, RegisterResult) or not outcome.created:
+                continue
+            youth = self._input(outcome)
+            if youth is None:
+                skipped += 1
+                continue
+            self._stage(staged, outcome.registration.id, youth, now)
+        if skipped:
+            log.warning(
+                "federation_input_missing", registrations=skipped, source=self._source.value
+            )
+
+    def _stage(
+        self, staged: StagedHandoffs, registration_id: str, youth: bytes, now: datetime
     ) -> None:
         reference = new_reference()
-        staged.links.append((registration.id, reference, now))
+        staged.links.append((registration_id, reference, now))
         staged.outbox.append(
             (
                 new_id(),
                 HandoffKind.ACTIVE.value,
                 reference,
-                registration.id,
-                self._keys.federated_pseudonym(youth_input(bsn)),
+                registration_id,
+                self._keys.federated_pseudonym(youth),
                 now,
             )
         )

@@ -270,8 +270,6 @@ class MatchIndex:
                 end_reason=None,
             )
             pending.registrations.append(registration)
-            if self._federation is not None:
-                self._federation.stage_new(pending.handoffs, registration, item.bsn, now)
             others = list(youth.active)  # one active registration per professional
             youth.active.append(registration)
             if not others:
@@ -298,6 +296,8 @@ class MatchIndex:
                     subject_token=item.token,
                 )
             )
+        if self._federation is not None:
+            self._federation.stage_created(pending.handoffs, outcomes, now)
         await pending.flush(session)
         return outcomes
 

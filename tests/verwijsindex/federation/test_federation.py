@@ -21,10 +21,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from crypto import PseudonymKey, parse_bsn, signature_header
+from crypto import PseudonymKey, format_subject_token, parse_bsn, signature_header
 from notifier import OutboxEvent
 from tests.conftest import DatabaseTemplate, make_bsn, make_caller, registration_body
 from tests.verwijsindex.federation.helpers import three_databases
+from verwijsindex.accesslog import AccessContext
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext, build_context
 from verwijsindex.errors import ConfigurationError
@@ -33,12 +34,14 @@ from verwijsindex.federation.keys import (
     TO_HUB,
     TO_REGION,
     FederationKeys,
+    bsn_input,
     direction_key,
     parse_region_key,
-    youth_input,
+    token_input,
 )
 from verwijsindex.federation.models import HubMatch, HubRegistration
 from verwijsindex.http.app import create_app
+from verwijsindex.registrations.index import Actor, RegistrationRequest
 from verwijsindex.settings import Settings
 
 HUB = "http://127.0.0.1:9001"
@@ -105,8 +108,15 @@ def _settings(tmp_path: Path, name: str, url: str, **extra: Any) -> Settings:
 
 
 @pytest.fixture
+def federation_input() -> str:
+    """What the regions derive the federated pseudonym from: the BSN here (no key service);
+    a test of the subject token parametrizes this."""
+    return "bsn"
+
+
+@pytest.fixture
 async def world(
-    databases: dict[str, str], tmp_path: Path, clock: FrozenClock
+    databases: dict[str, str], tmp_path: Path, clock: FrozenClock, federation_input: str
 ) -> AsyncIterator[World]:
     async with AsyncExitStack() as stack:
         hub = create_app(_settings(tmp_path, "hub", databases["hub"], role="hub"), clock=clock)
@@ -125,6 +135,7 @@ async def world(
                 federation_region_key=keys[name],
                 federation_key=federation_key,
                 federation_share_contacts="contacts",
+                federation_input=federation_input,
             )
             regions[name] = create_app(settings, clock=clock)
             await stack.enter_async_context(regions[name].router.lifespan_context(regions[name]))
@@ -332,6 +343,49 @@ class TestCrossRegionMatch:
             await c.aclose()
 
 
+class TestSubjectTokenInput:
+    @pytest.mark.parametrize("federation_input", ["subject-token"])
+    async def test_the_subject_token_matches_across_regions_without_a_bsn(
+        self, world: World, clock: FrozenClock
+    ) -> None:
+        a_ctx, b_ctx = world.ctx("a"), world.ctx("b")
+        callers = {"a": await make_caller(a_ctx, 1), "b": await make_caller(b_ctx, 2)}
+        token = format_subject_token(version=1, output=secrets.token_bytes(64))
+        for name, ctx in (("a", a_ctx), ("b", b_ctx)):
+            caller = callers[name]
+            await ctx.registrations.register(
+                AccessContext.system(role="operator", started_at=clock.now()),
+                RegistrationRequest(
+                    actor=Actor(caller.organisation_id, caller.professional_id),
+                    bsn=None,
+                    birth_date="2012-05-01",
+                    subject_token=token,
+                ),
+            )
+        # A direct registration without a key service has no token: it stays regional.
+        direct = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=world.regions["a"]), base_url=CALLBACK["a"]
+        )
+        async with direct:
+            r = await direct.post(
+                "/v1/registrations",
+                json=registration_body(make_bsn(31)),
+                headers=callers["a"].headers,
+            )
+        assert r.status_code == 201
+        assert a_ctx.federation is not None and await a_ctx.federation.pending() == 1
+        await world.sync()
+        hub = world.ctx("hub")
+        async with hub.database.read() as session:
+            stored = list(
+                (await session.execute(select(HubRegistration.federated_pseudonym))).scalars()
+            )
+            matches = list((await session.execute(select(HubMatch.status))).scalars())
+        keys = FederationKeys.from_setting(world.federation_key, version=1)
+        assert stored == [keys.federated_pseudonym(token_input(token))] * 2
+        assert [str(m) for m in matches] == ["open"]
+
+
 class TestKeys:
     def test_the_federated_pseudonym_is_neither_a_regional_pseudonym_nor_derivable_from_one(
         self,
@@ -339,7 +393,7 @@ class TestKeys:
         master = secrets.token_bytes(32)
         bsn = parse_bsn(make_bsn(11))
         federated = FederationKeys.from_setting(base64.b64encode(master).decode(), version=1)
-        value = federated.federated_pseudonym(youth_input(bsn))
+        value = federated.federated_pseudonym(bsn_input(bsn))
         assert value.startswith("f1.") and len(value) == 46
         # Even under the very same secret, the regional pseudonym is another HKDF purpose.
         regional = PseudonymKey.derive(master_key=master, version=1)
@@ -347,7 +401,7 @@ class TestKeys:
         other = FederationKeys.from_setting(
             base64.b64encode(secrets.token_bytes(32)).decode(), version=1
         )
-        assert other.federated_pseudonym(youth_input(bsn)) != value
+        assert other.federated_pseudonym(bsn_input(bsn)) != value
 
     def test_a_card_opens_only_for_its_region_and_reference_under_the_federation_key(self) -> None:
         keys = FederationKeys.from_setting(
