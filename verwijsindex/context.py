@@ -70,6 +70,7 @@ def build_context(
     check_production(settings)
     keys = KeyRing.load(settings)
     db = database or create_database(settings)
+    access_log = AccessLogger(keys=keys, clock=clock)
     federation: RegionFederation | None = None
     config = region_config(settings)
     if config is not None:
@@ -78,7 +79,12 @@ def build_context(
             settings.federation_key.get_secret_value(), version=settings.federation_key_version
         )
         federation = RegionFederation(
-            settings=settings, database=db, keys=federation_keys, config=config, clock=clock
+            settings=settings,
+            database=db,
+            keys=federation_keys,
+            config=config,
+            clock=clock,
+            access_log=access_log,
         )
         db.on_commit(federation.after_commit)
     hub: HubService | None = None
@@ -93,7 +99,6 @@ def build_context(
         else FederationStaging(federation_keys, source=settings.federation_input),
     )
     writes = GroupCommitter(database=db, max_batch=settings.group_commit_max_batch)
-    access_log = AccessLogger(keys=keys, clock=clock)
     abuse = AbuseGuard(settings=settings, clock=clock)
     registrations = RegistrationService(
         index=index,
@@ -116,6 +121,13 @@ def build_context(
         return ErasureHookResult(name="consent-ledger", erased=erased)
 
     subject_rights.add_erasure_hook(erase_consent_ledger)
+    if federation is not None:
+
+        async def erase_federation(session: AsyncSession, scope: ErasureScope) -> ErasureHookResult:
+            erased = await RegionFederation.erase(session, scope.registration_ids)
+            return ErasureHookResult(name="federation", erased=erased)
+
+        subject_rights.add_erasure_hook(erase_federation)
     webhooks = Webhooks(settings=settings, database=db, keys=keys)
     db.on_commit(webhooks.after_commit)
     admin = AdminService(clock=clock, live_keys=settings.is_production)

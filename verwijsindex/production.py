@@ -51,6 +51,7 @@ def check_production(settings: Settings) -> None:
             "production mode refuses VERWIJSINDEX_ALLOW_LOOPBACK_WEBHOOK_ADDRESSES=true;"
             " webhooks may only reach public addresses"
         )
+    _check_federation_key(settings)
     path = sqlite_path(settings)
     if path is None:
         return
@@ -65,3 +66,23 @@ def check_production(settings: Settings) -> None:
                 f" accessible by other users (mode {oct(candidate.stat().st_mode & 0o777)});"
                 " chmod 600 it"
             )
+
+
+def _check_federation_key(settings: Settings) -> None:
+    """The federation key every region shares is a key like the master key: random bytes."""
+    if settings.federation_key is None:
+        return
+    import base64
+    import binascii
+
+    from verwijsindex.keys import weak_key_reason
+
+    try:
+        material = base64.b64decode(settings.federation_key.get_secret_value(), validate=True)
+    except (ValueError, binascii.Error):
+        raise ConfigurationError("VERWIJSINDEX_FEDERATION_KEY is not valid base64") from None
+    reason = weak_key_reason(material) if len(material) >= 32 else "it is shorter than 32 bytes"
+    if reason is not None:
+        raise ConfigurationError(
+            f"production mode refuses a weak VERWIJSINDEX_FEDERATION_KEY: {reason}"
+        )

@@ -32,6 +32,8 @@ class Operation(StrEnum):
     EXCHANGE_LIST = "exchange.list"
     EXCHANGE_READ = "exchange.read"
     EXCHANGE_ACKNOWLEDGE = "exchange.acknowledge"
+    FEDERATION_HANDOFF = "federation.handoff"
+    FEDERATION_REPORT = "federation.report"
 
 
 class Status(StrEnum):
@@ -91,6 +93,12 @@ ACTIVITIES: dict[str, ProcessingActivity] = {
             "AVG art. 6(1)(a); on a legal ground Wmo 2015 art. 5.2.6, Jeugdwet art. 7.3.11 or"
             " AVG art. 6(1)(c)",
         ),
+        ProcessingActivity(
+            "VI-09",
+            "Matching across regional indexes through the hub (federated pseudonym, opaque"
+            " reference, sealed participant card)",
+            "Jeugdwet art. 7.1.4.1 and 7.1.4.3 (aansluiting verwijsindexen)",
+        ),
     )
 }
 
@@ -119,6 +127,8 @@ _ACTIVITY_OF: dict[Operation, str] = {
     Operation.EXCHANGE_LIST: "VI-08",
     Operation.EXCHANGE_READ: "VI-08",
     Operation.EXCHANGE_ACKNOWLEDGE: "VI-08",
+    Operation.FEDERATION_HANDOFF: "VI-09",
+    Operation.FEDERATION_REPORT: "VI-09",
 }
 
 

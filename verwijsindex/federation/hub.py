@@ -16,7 +16,7 @@ import contextlib
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -325,10 +325,28 @@ class HubService:
                 )
         return sent
 
+    async def purge(self) -> int:
+        """Delete what ended longer than the retention period ago (``retention_days``, as
+        regions keep ended registrations), and idempotency keys after 30 days (a region
+        retries a hand-off only until its answer arrives)."""
+        now = self._clock.now()
+        async with self._database.transaction() as session:
+            return await repo.purge_hub(
+                session,
+                before=now - timedelta(days=self._settings.retention_days),
+                received_before=now - timedelta(days=max(30, self._settings.retention_days)),
+            )
+
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_purge = loop.time()
         async with transport.client(self._settings) as http:
             while True:
                 self._wake.clear()
+                if loop.time() >= next_purge:
+                    purged = await self.purge()
+                    log.info("hub_purged", registrations=purged)
+                    next_purge = loop.time() + self._settings.sweep_interval_seconds
                 if await self.drain_once(http):
                     continue
                 with contextlib.suppress(TimeoutError):

@@ -17,6 +17,7 @@ from verwijsindex.federation.models import (
     HubMatch,
     HubOutbox,
     HubParticipant,
+    HubReceived,
     HubRegion,
     HubRegistration,
 )
@@ -241,3 +242,46 @@ async def delete_reports(session: AsyncSession, ids: Sequence[str]) -> None:
 
 async def hub_region(session: AsyncSession, region: str) -> HubRegion | None:
     return await session.get(HubRegion, region)
+
+
+async def delete_federated_matches_of(
+    session: AsyncSession, registration_ids: Sequence[str]
+) -> int:
+    """Delete the cross-region matches these registrations took part in, with all their
+    participants; return how many matches."""
+    if not registration_ids:
+        return 0
+    of = select(FederatedParticipant.match_id).where(
+        FederatedParticipant.registration_id.in_(list(registration_ids))
+    )
+    match_ids = list((await session.execute(of)).scalars())
+    if not match_ids:
+        return 0
+    await session.execute(
+        delete(FederatedParticipant).where(FederatedParticipant.match_id.in_(match_ids))
+    )
+    result = await session.execute(delete(FederatedMatch).where(FederatedMatch.id.in_(match_ids)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def purge_hub(session: AsyncSession, *, before: datetime, received_before: datetime) -> int:
+    """Delete closed matches and ended registrations older than ``before`` (an ended
+    registration still listed in an open match stays until that match closes), and
+    idempotency keys older than ``received_before``. Returns the registrations deleted."""
+    closed = select(HubMatch.id).where(
+        HubMatch.status == MatchStatus.CLOSED, HubMatch.closed_at <= before
+    )
+    await session.execute(delete(HubParticipant).where(HubParticipant.match_id.in_(closed)))
+    await session.execute(
+        delete(HubMatch).where(HubMatch.status == MatchStatus.CLOSED, HubMatch.closed_at <= before)
+    )
+    listed = select(HubParticipant.registration_id)
+    result = await session.execute(
+        delete(HubRegistration).where(
+            HubRegistration.active.is_(False),
+            HubRegistration.ended_at <= before,
+            HubRegistration.id.not_in(listed),
+        )
+    )
+    await session.execute(delete(HubReceived).where(HubReceived.received_at <= received_before))
+    return int(result.rowcount)  # type: ignore[attr-defined]

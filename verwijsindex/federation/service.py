@@ -13,15 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import Event, EventType, NotifierError, enqueue_many
+from verwijsindex.accesslog import AccessContext, AccessLogger, Operation, Subject
 from verwijsindex.clock import Clock
 from verwijsindex.errors import InvalidInput, Unauthenticated
 from verwijsindex.federation import repository as repo
@@ -65,6 +67,7 @@ class RegionFederation:
         keys: FederationKeys,
         config: RegionConfig,
         clock: Clock,
+        access_log: AccessLogger,
     ) -> None:
         self._settings = settings
         self._database = database
@@ -75,6 +78,8 @@ class RegionFederation:
         self._from_hub = direction_key(config.region_key, TO_REGION)
         self._wake = asyncio.Event()
         self._caught_up = False
+        self._sent_registrations: list[str] = []
+        self._access_log = access_log
 
     @property
     def region(self) -> str:
@@ -98,6 +103,7 @@ class RegionFederation:
         return card
 
     async def _items(self) -> tuple[list[str], list[dict[str, Any]]]:
+        self._sent_registrations = []
         async with self._database.read() as session:
             rows = await repo.pending_handoffs(session, _BATCH)
             sources = await repo.card_sources(
@@ -106,6 +112,8 @@ class RegionFederation:
         items: list[dict[str, Any]] = []
         for row in rows:
             item = Handoff(key=row.id, kind=row.kind, reference=row.reference)
+            if row.registration_id is not None:
+                self._sent_registrations.append(row.registration_id)
             if row.kind is HandoffKind.ACTIVE:
                 source = sources.get(row.registration_id or "")
                 if source is None:  # erased before it was sent: the hub never needs it
@@ -140,6 +148,12 @@ class RegionFederation:
             )
         async with self._database.transaction() as session:
             await repo.delete_handoffs(session, ids)
+            await self._access_log.record_many(
+                session,
+                AccessContext.system(role="system", started_at=self._clock.now()),
+                operation=Operation.FEDERATION_HANDOFF,
+                subjects=[Subject.registration(r) for r in self._sent_registrations],
+            )
         return len(ids)
 
     async def catch_up(self, http: httpx.AsyncClient) -> None:
@@ -179,6 +193,16 @@ class RegionFederation:
                         self._wake.wait(), self._settings.federation_poll_interval_seconds
                     )
 
+    @staticmethod
+    async def erase(session: AsyncSession, registration_ids: Sequence[str]) -> int:
+        """A subject erasure's part here (in its unit of work): the youth's cross-region
+        matches as this region holds them (the other regions' cards too) and the references.
+        The hub was told the registrations ended; a later report of those matches finds none
+        of this region's registrations and is not stored again."""
+        erased = await repo.delete_federated_matches_of(session, registration_ids)
+        await repo.delete_links(session, registration_ids)
+        return erased
+
     async def pending(self) -> int:
         async with self._database.read() as session:
             return await repo.count_handoffs(session)
@@ -198,9 +222,19 @@ class RegionFederation:
         applied = 0
         async with self._database.transaction() as session:
             events: list[Event] = []
+            changed: list[str] = []
             for report in reports.messages:
-                applied += await self._apply(session, report, events)
+                if await self._apply(session, report, events):
+                    changed.append(report.match_id)
             await enqueue_many(session, events)
+            if changed:
+                await self._access_log.record_many(
+                    session,
+                    AccessContext.system(role="hub", started_at=self._clock.now()),
+                    operation=Operation.FEDERATION_REPORT,
+                    subjects=[Subject.match(m) for m in changed],
+                )
+            applied = len(changed)
         return applied
 
     def _remote_card(self, participant: Any) -> str:
@@ -219,7 +253,14 @@ class RegionFederation:
             return 0
         new = match is None
         was_open = match is not None and match.status is MatchStatus.OPEN
+        local = await repo.registrations_of_references(
+            session, [p.reference for p in report.participants if p.region == self.region]
+        )
         if match is None:
+            # A match first heard of when it is closed, or with none of this region's
+            # registrations (ended, erased, purged since), is nobody's business here.
+            if report.status is not MatchStatus.OPEN or not local:
+                return 0
             match = FederatedMatch(
                 id=report.match_id,
                 status=report.status,
@@ -237,9 +278,6 @@ class RegionFederation:
             (p.region, p.reference): p for p in await repo.federated_participants(session, match.id)
         }
         before = {k for k, p in rows.items() if p.left_at is None}
-        local = await repo.registrations_of_references(
-            session, [p.reference for p in report.participants if p.region == self.region]
-        )
         ended: set[tuple[str, str]] = set()
         for participant in report.participants:
             key = (participant.region, participant.reference)

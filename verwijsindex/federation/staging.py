@@ -126,8 +126,8 @@ class FederationStaging:
             )
         )
         rows = [
-            (new_id(), HandoffKind.ENDED.value, reference, None, None, now)
-            for _, reference in result
+            (new_id(), HandoffKind.ENDED.value, reference, registration_id, None, now)
+            for registration_id, reference in result
         ]
         if rows:
             await _INSERT_OUTBOX.execute(session, rows)

@@ -26,6 +26,7 @@ from notifier import OutboxEvent
 from tests.conftest import DatabaseTemplate, make_bsn, make_caller, registration_body
 from tests.verwijsindex.federation.helpers import three_databases
 from verwijsindex.accesslog import AccessContext
+from verwijsindex.accesslog._models import AccessLogRecord
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext, build_context
 from verwijsindex.errors import ConfigurationError
@@ -39,7 +40,13 @@ from verwijsindex.federation.keys import (
     parse_region_key,
     token_input,
 )
-from verwijsindex.federation.models import HubMatch, HubRegistration
+from verwijsindex.federation.models import (
+    FederatedMatch,
+    FederatedParticipant,
+    FederationLink,
+    HubMatch,
+    HubRegistration,
+)
 from verwijsindex.http.app import create_app
 from verwijsindex.registrations.index import Actor, RegistrationRequest
 from verwijsindex.settings import Settings
@@ -339,8 +346,64 @@ class TestCrossRegionMatch:
             matches = list((await session.execute(select(HubMatch.status))).scalars())
         assert [str(s) for s in matches] == ["closed"]
         assert a_fed is a_ctx.federation
+
+        # Both regions' access logs hold the hand-offs and the applied reports.
+        for ctx in (a_ctx, b_ctx):
+            async with ctx.database.read() as session:
+                operations = set(
+                    (await session.execute(select(AccessLogRecord.operation))).scalars()
+                )
+            assert {"federation.handoff", "federation.report"} <= operations
+
+        # Retention at the hub: the closed match and the ended registrations go; the active
+        # one (and the test's own registration) stay.
+        assert hub_ctx.hub is not None
+        assert await hub_ctx.hub.purge() == 1
+        async with hub_ctx.database.read() as session:
+            assert not list((await session.execute(select(HubMatch.id))).scalars())
+            left = list((await session.execute(select(HubRegistration.active))).scalars())
+        assert left == [True, True]
         for c in clients.values():
             await c.aclose()
+
+
+class TestErasure:
+    async def test_an_erasure_ends_the_cross_region_match_and_leaves_no_reference(
+        self, world: World, clock: FrozenClock
+    ) -> None:
+        a_ctx, b_ctx = world.ctx("a"), world.ctx("b")
+        callers = {"a": await make_caller(a_ctx, 1), "b": await make_caller(b_ctx, 2)}
+        bsn = make_bsn(41)
+        for name in ("a", "b"):
+            client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=world.regions[name]), base_url=CALLBACK[name]
+            )
+            async with client:
+                r = await client.post(
+                    "/v1/registrations",
+                    json=registration_body(bsn),
+                    headers=callers[name].headers,
+                )
+                assert r.status_code == 201
+        await world.sync()
+        report = await b_ctx.subject_rights.request_erasure(
+            AccessContext.system(role="privacy-officer", started_at=clock.now()),
+            bsn=parse_bsn(bsn),
+            reason="art. 17",
+            request_reference="req-1",
+            actor_organisation_id=None,
+        )
+        assert any(e.name == "federation" and e.erased == 1 for e in report.extensions)
+        async with b_ctx.database.read() as session:
+            assert not list((await session.execute(select(FederationLink.reference))).scalars())
+            assert not list((await session.execute(select(FederatedParticipant.id))).scalars())
+            assert not list((await session.execute(select(FederatedMatch.id))).scalars())
+        await world.sync()
+        async with a_ctx.database.read() as session:
+            statuses = list((await session.execute(select(FederatedMatch.status))).scalars())
+        assert [str(s) for s in statuses] == ["closed"]
+        async with b_ctx.database.read() as session:  # the closing report stored nothing
+            assert not list((await session.execute(select(FederatedMatch.id))).scalars())
 
 
 class TestSubjectTokenInput:
@@ -467,3 +530,29 @@ class TestConfiguration:
         for url in ("http://10.1.2.3/", "http://169.254.169.254/", "gopher://127.0.0.1/"):
             with pytest.raises(ConfigurationError):
                 await hub.add_region("c", url)
+
+
+def test_production_refuses_a_weak_federation_key_and_a_hub_over_http(tmp_path: Path) -> None:
+    from verwijsindex.production import check_production
+
+    weak = base64.b64encode(b"federation-key-federation-key-12").decode()
+    settings = Settings(
+        env="production",
+        data_dir=tmp_path,
+        database_url="postgresql+asyncpg://127.0.0.1/x",
+        federation_region_id="a",
+        federation_hub_url="https://hub.example.org",
+        federation_region_key="whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        federation_key=weak,
+    )
+    with pytest.raises(ConfigurationError, match="FEDERATION_KEY"):
+        check_production(settings)
+    from pydantic import SecretStr
+
+    strong = settings.model_copy(
+        update={"federation_key": SecretStr(base64.b64encode(secrets.token_bytes(32)).decode())}
+    )
+    check_production(strong)
+    with pytest.raises(ConfigurationError, match="refused"):
+        transport.check_url("http://hub.example.org", strong)
+    transport.check_url("https://hub.example.org", strong)
