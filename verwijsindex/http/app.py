@@ -47,6 +47,16 @@ professional in `X-Professional-Id`. Every error is RFC 9457 `application/proble
 """
 
 
+HUB_DESCRIPTION = """\
+The hub of federated regional indexes (docs/federation.md): regions hand off new and ended
+registrations (a federated pseudonym, an opaque reference, a sealed card) and the hub reports
+cross-region matches back to each region's `POST /federation/v1/reports`.
+
+No API keys: every request is signed with the region's key for its direction (Standard
+Webhooks `v1` headers and `X-Federation-Region`); 401 otherwise.
+"""
+
+
 def create_app(
     settings: Settings,
     *,
@@ -126,6 +136,7 @@ def create_app(
     if settings.is_hub:
         # The hub serves its own routes only: it holds no registrations or organisations.
         app.title = "Verwijsindex hub"
+        app.description = HUB_DESCRIPTION
         app.include_router(federation.hub_router)
         app.add_middleware(
             RequestContextMiddleware,

@@ -222,6 +222,12 @@ class TestSignatures:
         )
         assert ok.status_code == 200 and ok.json() == {"applied": 0}
 
+    async def test_the_hub_openapi_in_the_docs_is_the_code_s(self, world: World) -> None:
+        documented = json.loads(
+            (Path(__file__).parents[3] / "docs" / "hub-openapi.json").read_text()
+        )
+        assert documented == json.loads(json.dumps(world.hub.openapi()))
+
     async def test_the_hub_serves_its_routes_only(self, world: World) -> None:
         hub = httpx.AsyncClient(transport=httpx.ASGITransport(app=world.hub), base_url=HUB)
         async with hub:
