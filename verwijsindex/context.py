@@ -13,7 +13,7 @@ from verwijsindex.accesslog.service import AccessLogAudit
 from verwijsindex.clock import Clock
 from verwijsindex.consents.service import MatchConsents
 from verwijsindex.federation.hub import HubService
-from verwijsindex.federation.keys import FederationKeys
+from verwijsindex.federation.keys import REFERENCE_PURPOSE, FederationKeys, References
 from verwijsindex.federation.service import RegionFederation, region_config
 from verwijsindex.federation.staging import FederationStaging
 from verwijsindex.keys import KeyRing
@@ -78,11 +78,16 @@ def build_context(
         federation_keys = FederationKeys.from_setting(
             settings.federation_key.get_secret_value(), version=settings.federation_key_version
         )
+        references = References(
+            {v: keys.subkey(REFERENCE_PURPOSE, version=v, length=64) for v in keys.versions},
+            keys.current_version,
+        )
         federation = RegionFederation(
             settings=settings,
             database=db,
             keys=federation_keys,
             config=config,
+            references=references,
             clock=clock,
             access_log=access_log,
         )
@@ -96,7 +101,7 @@ def build_context(
         clock=clock,
         federation=None
         if federation is None
-        else FederationStaging(federation_keys, source=settings.federation_input),
+        else FederationStaging(federation_keys, references, source=settings.federation_input),
     )
     writes = GroupCommitter(database=db, max_batch=settings.group_commit_max_batch)
     abuse = AbuseGuard(settings=settings, clock=clock)

@@ -220,8 +220,18 @@ def test_regions_match_across_the_hub_catch_up_and_follow_withdrawals(
     assert late_b["match_id"] is None
 
     # 4. The hub holds no BSN and no regional pseudonym; its federated pseudonyms are the
-    #    federation key's and no region's.
+    #    federation key's and no region's. The regions' databases (with their federation
+    #    tables) and logs hold no BSN or birth date either.
     _hub_privacy(federation, [youth, late])
+    for name in ("a", "b"):
+        federation.regions[name].stop()
+        raw = (
+            _database_bytes(federation.urls[name], tmp_path)
+            + federation.regions[name].logs().encode()
+        )
+        for bsn in (youth, late):
+            assert bsn.encode() not in raw
+        assert registration_body()["birth_date"].encode() not in raw
 
 
 def _regional_pseudonyms(federation: Federation) -> set[str]:

@@ -167,20 +167,8 @@ class HubService:
             )
             return item.federated_pseudonym
         if existing is None:
-            # Ended before its start reached the hub (an erasure): remember it as ended so a
-            # late start cannot bring it back.
-            session.add(
-                HubRegistration(
-                    id=new_id(),
-                    region=region,
-                    reference=item.reference,
-                    federated_pseudonym="",
-                    card="",
-                    active=False,
-                    created_at=now,
-                    ended_at=now,
-                )
-            )
+            # A registration the hub never had (from before federation, without the input, or
+            # erased before it was handed off): a region sends in order, so no start follows.
             return None
         if not existing.active:
             return None

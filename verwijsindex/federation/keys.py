@@ -30,11 +30,12 @@ import hashlib
 import hmac
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
 
 from crypto import BSN, SubjectToken, derive_subkey, parse_webhook_secret
 from crypto._errors import CryptoError
@@ -43,6 +44,7 @@ from verwijsindex.errors import ConfigurationError, InvalidInput
 FEDERATION_PURPOSE = "federation"
 CARD_PURPOSE = "federation-card"
 REGION_KEY_PURPOSE = "federation-region"
+REFERENCE_PURPOSE = "federation-reference"
 TO_HUB = b"region-to-hub"
 TO_REGION = b"hub-to-region"
 _NONCE_BYTES = 12
@@ -110,6 +112,35 @@ class FederationKeys:
         except (ValueError, InvalidTag, binascii.Error):
             return None
         return card if isinstance(card, dict) else None
+
+
+class References:
+    """A registration's opaque reference at the hub: its id encrypted deterministically
+    (AES-SIV) under a key of the region's master key (the hub and other regions hold none), with
+    the key version in front. The region reads a reference back to its registration without a
+    table; the hub sees 44 random-looking characters that are the same for one registration
+    and unrelated between registrations (no time, unlike the UUIDv7 id)."""
+
+    def __init__(self, keys_by_version: dict[int, bytes], current: int) -> None:
+        self._ciphers = {v: AESSIV(k) for v, k in keys_by_version.items()}
+        self._current = current
+
+    def of(self, registration_id: str) -> str:
+        sealed = self._ciphers[self._current].encrypt(uuid.UUID(registration_id).bytes, [_AD])
+        return base64.urlsafe_b64encode(bytes([self._current]) + sealed).decode("ascii")
+
+    def registration_of(self, reference: str) -> str | None:
+        try:
+            raw = base64.urlsafe_b64decode(reference)
+            cipher = self._ciphers.get(raw[0]) if raw else None
+            if cipher is None:
+                return None
+            return str(uuid.UUID(bytes=cipher.decrypt(raw[1:], [_AD])))
+        except (ValueError, InvalidTag, binascii.Error):
+            return None
+
+
+_AD = b"verwijsindex-federation-reference"
 
 
 def _card_aad(region: str, reference: str) -> bytes:

@@ -15,7 +15,7 @@ from verwijsindex.matches.models import MatchStatus
 from verwijsindex.storage.base import ID, Base, StrEnumText, new_id, partial_index
 
 REGION_ID_LENGTH = 32
-REFERENCE_LENGTH = 32
+REFERENCE_LENGTH = 48
 
 
 class HandoffKind(StrEnum):
@@ -26,24 +26,11 @@ class HandoffKind(StrEnum):
 # --- a region's side --------------------------------------------------------------------
 
 
-class FederationLink(Base):
-    """The opaque reference under which the hub knows one of this region's registrations."""
-
-    __tablename__ = "federation_links"
-
-    registration_id: Mapped[str] = mapped_column(
-        ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True
-    )
-    reference: Mapped[str] = mapped_column(String(REFERENCE_LENGTH))
-    created_at: Mapped[datetime]
-
-    __table_args__ = (Index("uq_federation_links_reference", "reference", unique=True),)
-
-
 class FederationOutbox(Base):
-    """What the region still has to tell the hub, in order; a row goes once the hub has it.
-    The row id is the idempotency key. ``registration_id`` (of a new registration only) finds
-    the card when the row is sent."""
+    """What the region still has to tell the hub, in order of the (time-ordered) id, which is
+    also the idempotency key; a row goes once the hub has it. Its only index is the primary
+    key: one index entry per registration on the write path. ``registration_id`` finds the
+    card when the row is sent (and the registration for the access log)."""
 
     __tablename__ = "federation_outbox"
 
@@ -53,8 +40,6 @@ class FederationOutbox(Base):
     registration_id: Mapped[str | None] = mapped_column(String(36))
     federated_pseudonym: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
-
-    __table_args__ = (Index("ix_federation_outbox_created", "created_at", "id"),)
 
 
 class FederatedMatch(Base):

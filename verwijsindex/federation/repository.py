@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from verwijsindex.federation.models import (
     FederatedMatch,
     FederatedParticipant,
-    FederationLink,
     FederationOutbox,
     HubMatch,
     HubOutbox,
@@ -31,9 +30,7 @@ from verwijsindex.registrations.models import Registration
 
 async def pending_handoffs(session: AsyncSession, limit: int) -> list[FederationOutbox]:
     result = await session.execute(
-        select(FederationOutbox)
-        .order_by(FederationOutbox.created_at, FederationOutbox.id)
-        .limit(limit)
+        select(FederationOutbox).order_by(FederationOutbox.id).limit(limit)
     )
     return list(result.scalars())
 
@@ -72,18 +69,18 @@ async def card_sources(
     return {row[0]: tuple(row[1:]) for row in result}
 
 
-async def registrations_of_references(
-    session: AsyncSession, references: Sequence[str]
-) -> dict[str, tuple[str, str]]:
-    """reference → (registration id, organisation id) of this region's registrations."""
-    if not references:
+async def organisations_of_registrations(
+    session: AsyncSession, registration_ids: Sequence[str]
+) -> dict[str, str]:
+    """registration id → organisation id, for those that exist."""
+    if not registration_ids:
         return {}
     result = await session.execute(
-        select(FederationLink.reference, Registration.id, Registration.organisation_id)
-        .join(Registration, Registration.id == FederationLink.registration_id)
-        .where(FederationLink.reference.in_(list(references)))
+        select(Registration.id, Registration.organisation_id).where(
+            Registration.id.in_(list(registration_ids))
+        )
     )
-    return {ref: (rid, oid) for ref, rid, oid in result}
+    return {rid: oid for rid, oid in result}
 
 
 async def federated_participants(
@@ -160,13 +157,6 @@ async def local_participant_details(
         .where(Registration.id.in_(list(registration_ids)))
     )
     return {row[0]: tuple(row[1:]) for row in result}
-
-
-async def delete_links(session: AsyncSession, registration_ids: Sequence[str]) -> None:
-    if registration_ids:
-        await session.execute(
-            delete(FederationLink).where(FederationLink.registration_id.in_(list(registration_ids)))
-        )
 
 
 # --- hub ------------------------------------------------------------------------------------

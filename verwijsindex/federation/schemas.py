@@ -11,7 +11,7 @@ from verwijsindex.federation.models import HandoffKind
 from verwijsindex.matches.models import MatchStatus
 
 _REGION = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
-_REFERENCE = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+_REFERENCE = Field(pattern=r"^[A-Za-z0-9_=-]{1,48}$")
 
 
 class _Strict(BaseModel):

@@ -28,7 +28,13 @@ from verwijsindex.clock import Clock
 from verwijsindex.errors import InvalidInput, Unauthenticated
 from verwijsindex.federation import repository as repo
 from verwijsindex.federation import transport
-from verwijsindex.federation.keys import TO_HUB, TO_REGION, FederationKeys, direction_key
+from verwijsindex.federation.keys import (
+    TO_HUB,
+    TO_REGION,
+    FederationKeys,
+    References,
+    direction_key,
+)
 from verwijsindex.federation.models import FederatedMatch, FederatedParticipant, HandoffKind
 from verwijsindex.federation.schemas import Handoff, MatchReport, Reports
 from verwijsindex.federation.staging import FEDERATION_DUE
@@ -66,9 +72,11 @@ class RegionFederation:
         database: Database,
         keys: FederationKeys,
         config: RegionConfig,
+        references: References,
         clock: Clock,
         access_log: AccessLogger,
     ) -> None:
+        self._references = references
         self._settings = settings
         self._database = database
         self._keys = keys
@@ -196,12 +204,10 @@ class RegionFederation:
     @staticmethod
     async def erase(session: AsyncSession, registration_ids: Sequence[str]) -> int:
         """A subject erasure's part here (in its unit of work): the youth's cross-region
-        matches as this region holds them (the other regions' cards too) and the references.
+        matches as this region holds them (the other regions' cards too).
         The hub was told the registrations ended; a later report of those matches finds none
         of this region's registrations and is not stored again."""
-        erased = await repo.delete_federated_matches_of(session, registration_ids)
-        await repo.delete_links(session, registration_ids)
-        return erased
+        return await repo.delete_federated_matches_of(session, registration_ids)
 
     async def pending(self) -> int:
         async with self._database.read() as session:
@@ -253,9 +259,7 @@ class RegionFederation:
             return 0
         new = match is None
         was_open = match is not None and match.status is MatchStatus.OPEN
-        local = await repo.registrations_of_references(
-            session, [p.reference for p in report.participants if p.region == self.region]
-        )
+        local = await self._local(session, report)
         if match is None:
             # A match first heard of when it is closed, or with none of this region's
             # registrations (ended, erased, purged since), is nobody's business here.
@@ -309,6 +313,25 @@ class RegionFederation:
         await session.flush()
         events.extend(self._events(match.id, rows, before, ended, new or not was_open, report))
         return 1
+
+    async def _local(
+        self, session: AsyncSession, report: MatchReport
+    ) -> dict[str, tuple[str, str]]:
+        """reference → (registration id, organisation id) of this region's participants that
+        still exist here."""
+        ids = {
+            p.reference: self._references.registration_of(p.reference)
+            for p in report.participants
+            if p.region == self.region
+        }
+        organisations = await repo.organisations_of_registrations(
+            session, [r for r in ids.values() if r is not None]
+        )
+        return {
+            ref: (rid, organisations[rid])
+            for ref, rid in ids.items()
+            if rid is not None and rid in organisations
+        }
 
     def _events(
         self,

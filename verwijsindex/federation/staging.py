@@ -4,17 +4,16 @@ drainer, never during the request."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from verwijsindex.federation.keys import FederationKeys, bsn_input, token_input
-from verwijsindex.federation.models import FederationLink, FederationOutbox, HandoffKind
+from verwijsindex.federation.keys import FederationKeys, References, bsn_input, token_input
+from verwijsindex.federation.models import FederationOutbox, HandoffKind
 from verwijsindex.logging import get_logger
 from verwijsindex.settings import FederationInput
 from verwijsindex.storage.base import RowInsert, new_id
@@ -27,7 +26,6 @@ log = get_logger(__name__)
 FEDERATION_DUE = "federation_due"
 """``session.info`` flag: the transaction put rows in the federation outbox."""
 
-_LINK_COLUMNS = ("registration_id", "reference", "created_at")
 _OUTBOX_COLUMNS = (
     "id",
     "kind",
@@ -36,26 +34,18 @@ _OUTBOX_COLUMNS = (
     "federated_pseudonym",
     "created_at",
 )
-_INSERT_LINKS = RowInsert(cast(Table, FederationLink.__table__), _LINK_COLUMNS)
 _INSERT_OUTBOX = RowInsert(cast(Table, FederationOutbox.__table__), _OUTBOX_COLUMNS)
-
-
-def new_reference() -> str:
-    """An opaque reference: random, so it tells the hub nothing (not even a time)."""
-    return secrets.token_urlsafe(18)
 
 
 @dataclass
 class StagedHandoffs:
     """A write group's hand-offs, flushed with its registrations."""
 
-    links: list[tuple[Any, ...]] = field(default_factory=list)
     outbox: list[tuple[Any, ...]] = field(default_factory=list)
 
     async def flush(self, session: AsyncSession) -> None:
-        if not self.links:
+        if not self.outbox:
             return
-        await _INSERT_LINKS.execute(session, self.links)
         await _INSERT_OUTBOX.execute(session, self.outbox)
         session.info[FEDERATION_DUE] = True
 
@@ -63,11 +53,14 @@ class StagedHandoffs:
 class FederationStaging:
     """What the match index calls: stage new registrations or the end of one."""
 
-    def __init__(self, keys: FederationKeys, *, source: FederationInput) -> None:
+    def __init__(
+        self, keys: FederationKeys, references: References, *, source: FederationInput
+    ) -> None:
         # The seam of the blind pseudonyms (imported here: it imports the match index).
         from verwijsindex.blind import federation_input
 
         self._keys = keys
+        self._references = references
         self._source = source
         self._subject_token = federation_input
 
@@ -102,13 +95,11 @@ class FederationStaging:
     def _stage(
         self, staged: StagedHandoffs, registration_id: str, youth: bytes, now: datetime
     ) -> None:
-        reference = new_reference()
-        staged.links.append((registration_id, reference, now))
         staged.outbox.append(
             (
                 new_id(),
                 HandoffKind.ACTIVE.value,
-                reference,
+                self._references.of(registration_id),
                 registration_id,
                 self._keys.federated_pseudonym(youth),
                 now,
@@ -118,17 +109,13 @@ class FederationStaging:
     async def stage_ended(
         self, session: AsyncSession, registration_ids: Sequence[str], now: datetime
     ) -> None:
+        """The end of registrations, for the hub. One of a registration the hub never had
+        (from before federation, or without the input) is ignored there."""
         if not registration_ids:
             return
-        result = await session.execute(
-            select(FederationLink.registration_id, FederationLink.reference).where(
-                FederationLink.registration_id.in_(list(registration_ids))
-            )
-        )
         rows = [
-            (new_id(), HandoffKind.ENDED.value, reference, registration_id, None, now)
-            for registration_id, reference in result
+            (new_id(), HandoffKind.ENDED.value, self._references.of(r), r, None, now)
+            for r in registration_ids
         ]
-        if rows:
-            await _INSERT_OUTBOX.execute(session, rows)
-            session.info[FEDERATION_DUE] = True
+        await _INSERT_OUTBOX.execute(session, rows)
+        session.info[FEDERATION_DUE] = True

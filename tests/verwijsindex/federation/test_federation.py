@@ -43,7 +43,6 @@ from verwijsindex.federation.keys import (
 from verwijsindex.federation.models import (
     FederatedMatch,
     FederatedParticipant,
-    FederationLink,
     HubMatch,
     HubRegistration,
 )
@@ -294,7 +293,7 @@ class TestCrossRegionMatch:
                     {
                         "key": "01900000-0000-7000-8000-000000000001",
                         "kind": "active",
-                        "reference": "r" * 24,
+                        "reference": "r" * 44,
                         "federated_pseudonym": "f1." + "A" * 43,
                         "card": "c1.x",
                     }
@@ -401,7 +400,6 @@ class TestErasure:
         )
         assert any(e.name == "federation" and e.erased == 1 for e in report.extensions)
         async with b_ctx.database.read() as session:
-            assert not list((await session.execute(select(FederationLink.reference))).scalars())
             assert not list((await session.execute(select(FederatedParticipant.id))).scalars())
             assert not list((await session.execute(select(FederatedMatch.id))).scalars())
         await world.sync()

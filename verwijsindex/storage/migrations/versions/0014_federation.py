@@ -1,12 +1,12 @@
 """federation: a region's hand-off to the hub and its cross-region matches; the hub's tables
 
-A region writes a row to ``federation_outbox`` (and its opaque reference to
-``federation_links``) in the transaction of each new or ended registration and sends them to
-the hub in the background; it keeps the hub's reports of cross-region matches in
-``federated_matches`` and ``federated_participants``. The hub (``VERWIJSINDEX_ROLE=hub``) keeps
-``hub_regions``, ``hub_registrations`` (federated pseudonym, region, reference, sealed card),
-``hub_matches``, ``hub_participants``, ``hub_received`` (idempotency keys) and ``hub_outbox``.
-Every index has all the tables; a region leaves the hub's empty and the hub the region's.
+A region writes a row to ``federation_outbox`` in the transaction of each new or ended
+registration and sends the rows to the hub in the background; it keeps the hub's reports of
+cross-region matches in ``federated_matches`` and ``federated_participants``. The hub
+(``VERWIJSINDEX_ROLE=hub``) keeps ``hub_regions``, ``hub_registrations`` (federated
+pseudonym, region, reference, sealed card), ``hub_matches``, ``hub_participants``,
+``hub_received`` (idempotency keys) and ``hub_outbox``. Every index has all the tables; a
+region leaves the hub's empty and the hub the region's.
 
 Revision ID: 0014_federation
 Revises: 0007_appointed_auditors
@@ -38,14 +38,11 @@ def upgrade() -> None:
         "federation_outbox",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("kind", sa.String(length=12), nullable=False),
-        sa.Column("reference", sa.String(length=32), nullable=False),
+        sa.Column("reference", sa.String(length=48), nullable=False),
         sa.Column("registration_id", sa.String(length=36), nullable=True),
         sa.Column("federated_pseudonym", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_federation_outbox")),
-    )
-    op.create_index(
-        "ix_federation_outbox_created", "federation_outbox", ["created_at", "id"], unique=False
     )
     op.create_table(
         "hub_matches",
@@ -94,7 +91,7 @@ def upgrade() -> None:
         "hub_registrations",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("region", sa.String(length=32), nullable=False),
-        sa.Column("reference", sa.String(length=32), nullable=False),
+        sa.Column("reference", sa.String(length=48), nullable=False),
         sa.Column("federated_pseudonym", sa.String(length=64), nullable=False),
         sa.Column("card", sa.Text(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
@@ -118,7 +115,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("match_id", sa.String(length=36), nullable=False),
         sa.Column("region", sa.String(length=32), nullable=False),
-        sa.Column("reference", sa.String(length=32), nullable=False),
+        sa.Column("reference", sa.String(length=48), nullable=False),
         sa.Column("registration_id", sa.String(length=36), nullable=True),
         sa.Column("organisation_id", sa.String(length=36), nullable=True),
         sa.Column("card", sa.Text(), nullable=True),
@@ -177,25 +174,9 @@ def upgrade() -> None:
         ["match_id", "registration_id"],
         unique=True,
     )
-    op.create_table(
-        "federation_links",
-        sa.Column("registration_id", sa.String(length=36), nullable=False),
-        sa.Column("reference", sa.String(length=32), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["registration_id"],
-            ["registrations.id"],
-            name=op.f("fk_federation_links_registration_id_registrations"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("registration_id", name=op.f("pk_federation_links")),
-    )
-    op.create_index("uq_federation_links_reference", "federation_links", ["reference"], unique=True)
 
 
 def downgrade() -> None:
-    op.drop_index("uq_federation_links_reference", table_name="federation_links")
-    op.drop_table("federation_links")
     op.drop_index("uq_hub_participants_match_reg", table_name="hub_participants")
     op.drop_table("hub_participants")
     op.drop_index("uq_federated_participants_match_ref", table_name="federated_participants")
@@ -221,6 +202,5 @@ def downgrade() -> None:
         postgresql_where=sa.text("status = 'open'"),
     )
     op.drop_table("hub_matches")
-    op.drop_index("ix_federation_outbox_created", table_name="federation_outbox")
     op.drop_table("federation_outbox")
     op.drop_table("federated_matches")
