@@ -52,10 +52,15 @@ class Server:
 
 
 def start_server(
-    database_url: str, data_dir: Path, *args: str, port: int | None = None, **extra_env: str
+    database_url: str,
+    data_dir: Path,
+    *args: str,
+    port: int | None = None,
+    command: tuple[str, ...] = ("serve",),
+    **extra_env: str,
 ) -> Server:
-    """``verwijsindex serve [args]`` on ``port`` (default a free one), once it answers
-    ``/readyz``."""
+    """``verwijsindex serve [args]`` (or another ``command``) on ``port`` (default a free
+    one), once it answers ``/readyz``."""
     port = port or free_port()
     env = {
         **os.environ,
@@ -68,7 +73,7 @@ def start_server(
     log_path = data_dir / f"server-{port}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "verwijsindex.cli", "serve", *args],
+        [sys.executable, "-m", "verwijsindex.cli", *command, *args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -64,7 +64,7 @@ class Federation:
 @pytest.fixture
 def federation(backend: str, db_templates: dict, tmp_path: Path) -> Iterator[Federation]:  # type: ignore[type-arg]
     for urls in three_databases(backend, db_templates[backend].template, tmp_path):
-        hub = start_server(urls["hub"], tmp_path / "hub", VERWIJSINDEX_ROLE="hub", **FAST)
+        hub = start_server(urls["hub"], tmp_path / "hub", command=("hub", "serve"), **FAST)
         ports = {"a": free_port(), "b": free_port()}
         federation_key = base64.b64encode(secrets.token_bytes(32)).decode()
         envs: dict[str, dict[str, str]] = {}

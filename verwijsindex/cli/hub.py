@@ -12,10 +12,12 @@ from verwijsindex.context import AppContext
 
 @click.group()
 def hub() -> None:
-    """The hub that matches across regional indexes (docs/federation.md)."""
+    """The hub that matches across regional indexes (docs/federation.md). Every command of
+    this group runs with VERWIJSINDEX_ROLE=hub."""
+    os.environ["VERWIJSINDEX_ROLE"] = "hub"
 
 
-@hub.command("serve", context_settings={"ignore_unknown_options": True})
+@hub.command("serve")
 @click.pass_context
 @click.option("--host", default=None, help="Interface to bind (default 127.0.0.1)")
 @click.option("--port", default=None, type=int, help="Port (default 8080)")
@@ -23,7 +25,6 @@ def hub_serve(click_ctx: click.Context, host: str | None, port: int | None) -> N
     """Serve the hub: the same service with VERWIJSINDEX_ROLE=hub."""
     from verwijsindex.cli.serve import serve
 
-    os.environ["VERWIJSINDEX_ROLE"] = "hub"
     click_ctx.invoke(serve, host=host, port=port)
 
 
@@ -35,8 +36,7 @@ def add_region(region: str, callback_url: str) -> None:
     VERWIJSINDEX_FEDERATION_REGION_KEY."""
 
     async def work(ctx: AppContext) -> str:
-        if ctx.hub is None:
-            raise click.ClickException("not a hub: set VERWIJSINDEX_ROLE=hub")
+        assert ctx.hub is not None  # the group set the role
         return await ctx.hub.add_region(region, callback_url)
 
     key = _run(work)
