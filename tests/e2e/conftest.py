@@ -71,7 +71,7 @@ def start_server(
         **extra_env,
     }
     log_path = data_dir / f"server-{port}.log"
-    log = log_path.open("wb")
+    log = log_path.open("ab")  # a restart on the same port appends
     process = subprocess.Popen(
         [sys.executable, "-m", "verwijsindex.cli", *command, *args],
         env=env,

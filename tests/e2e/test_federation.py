@@ -49,6 +49,7 @@ class Federation:
     dirs: dict[str, Path]
     ports: dict[str, int]
     federation_key: str
+    hub_port: int
 
     def restart(self, name: str) -> Server:
         self.regions[name] = start_server(
@@ -64,7 +65,10 @@ class Federation:
 @pytest.fixture
 def federation(backend: str, db_templates: dict, tmp_path: Path) -> Iterator[Federation]:  # type: ignore[type-arg]
     for urls in three_databases(backend, db_templates[backend].template, tmp_path):
-        hub = start_server(urls["hub"], tmp_path / "hub", command=("hub", "serve"), **FAST)
+        hub_port = free_port()
+        hub = start_server(
+            urls["hub"], tmp_path / "hub", port=hub_port, command=("hub", "serve"), **FAST
+        )
         ports = {"a": free_port(), "b": free_port()}
         federation_key = base64.b64encode(secrets.token_bytes(32)).decode()
         envs: dict[str, dict[str, str]] = {}
@@ -96,9 +100,10 @@ def federation(backend: str, db_templates: dict, tmp_path: Path) -> Iterator[Fed
             regions={},
             envs=envs,
             urls=urls,
-            dirs={n: tmp_path / n for n in ("a", "b")},
+            dirs={n: tmp_path / n for n in ("hub", "a", "b")},
             ports=ports,
             federation_key=federation_key,
+            hub_port=hub_port,
         )
         try:
             for name in ("a", "b"):
@@ -203,6 +208,25 @@ def test_regions_match_across_the_hub_catch_up_and_follow_withdrawals(
     hub_matches = _hub_rows(federation.urls["hub"], "hub_matches")
     assert len(hub_matches) == 2  # no duplicate
 
+    # 2b. The hub is down (killed) while both regions register a third youth: the regions'
+    #     outboxes keep the hand-offs and send them when the hub is back.
+    third = make_bsn(103)
+    federation.hub.process.send_signal(signal.SIGKILL)
+    federation.hub.process.wait(timeout=10)
+    _register(a, a_pro, third)
+    _register(b, b_pro, third)
+    assert len(_matches(a, a_pro)) == 2  # registering did not wait for the hub
+    federation.hub = start_server(
+        federation.urls["hub"],
+        federation.dirs["hub"],
+        port=federation.hub_port,
+        command=("hub", "serve"),
+        **FAST,
+    )
+    wait_until(lambda: len(_matches(a, a_pro)) == 3 and len(_matches(b, b_pro)) == 3)
+    assert len(_hub_rows(federation.urls["hub"], "hub_matches")) == 3
+    assert len(_hub_rows(federation.urls["hub"], "hub_registrations")) == 6
+
     # 3. Region b withdraws the first youth's registration → the cross-region match ends.
     r = httpx.post(
         b.base_url + f"/v1/registrations/{reg_b['id']}/withdraw",
@@ -222,14 +246,14 @@ def test_regions_match_across_the_hub_catch_up_and_follow_withdrawals(
     # 4. The hub holds no BSN and no regional pseudonym; its federated pseudonyms are the
     #    federation key's and no region's. The regions' databases (with their federation
     #    tables) and logs hold no BSN or birth date either.
-    _hub_privacy(federation, [youth, late])
+    _hub_privacy(federation, [youth, late, third])
     for name in ("a", "b"):
         federation.regions[name].stop()
         raw = (
             _database_bytes(federation.urls[name], tmp_path)
             + federation.regions[name].logs().encode()
         )
-        for bsn in (youth, late):
+        for bsn in (youth, late, third):
             assert bsn.encode() not in raw
         assert registration_body()["birth_date"].encode() not in raw
 

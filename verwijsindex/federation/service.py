@@ -36,7 +36,7 @@ from verwijsindex.federation.keys import (
     direction_key,
 )
 from verwijsindex.federation.models import FederatedMatch, FederatedParticipant, HandoffKind
-from verwijsindex.federation.schemas import Handoff, MatchReport, Reports
+from verwijsindex.federation.schemas import Handoff, MatchReport, ReportParticipant, Reports
 from verwijsindex.federation.staging import FEDERATION_DUE
 from verwijsindex.logging import get_logger
 from verwijsindex.matches.models import MatchStatus
@@ -243,7 +243,7 @@ class RegionFederation:
             applied = len(changed)
         return applied
 
-    def _remote_card(self, participant: Any) -> str:
+    def _remote_card(self, participant: ReportParticipant) -> str:
         card = self._keys.open_card(
             participant.card, region=participant.region, reference=participant.reference
         )
@@ -253,7 +253,7 @@ class RegionFederation:
             card["professional"] = None
         return json.dumps(card, separators=(",", ":"))
 
-    async def _apply(self, session: Any, report: MatchReport, events: list[Event]) -> int:
+    async def _apply(self, session: AsyncSession, report: MatchReport, events: list[Event]) -> int:
         match = await session.get(FederatedMatch, report.match_id)
         if match is not None and match.version >= report.version:
             return 0
@@ -391,7 +391,7 @@ class RegionFederation:
 
     async def list_for_organisation(
         self,
-        session: Any,
+        session: AsyncSession,
         *,
         organisation_id: str,
         status: str | None,
@@ -403,7 +403,7 @@ class RegionFederation:
         )
 
     async def match_for_organisation(
-        self, session: Any, *, match_id: str, organisation_id: str
+        self, session: AsyncSession, *, match_id: str, organisation_id: str
     ) -> MatchView | None:
         match = await repo.federated_match_of_organisation(
             session, match_id=match_id, organisation_id=organisation_id
