@@ -372,6 +372,55 @@ class TestCrossRegionMatch:
             await c.aclose()
 
 
+class TestLeaving:
+    async def test_a_participant_leaves_and_the_match_stays_open_while_two_regions_remain(
+        self, world: World
+    ) -> None:
+        a_ctx, b_ctx = world.ctx("a"), world.ctx("b")
+        a1, a2 = await make_caller(a_ctx, 1), await make_caller(a_ctx, 3)
+        b1 = await make_caller(b_ctx, 2)
+        bsn = make_bsn(51)
+        made = {}
+        for name, caller in (("a1", a1), ("a2", a2), ("b1", b1)):
+            app = world.regions[name[0]]
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url=CALLBACK[name[0]]
+            ) as client:
+                r = await client.post(
+                    "/v1/registrations", json=registration_body(bsn), headers=caller.headers
+                )
+                assert r.status_code == 201
+                made[name] = r.json()["id"]
+        await world.sync()
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=world.regions["a"]), base_url=CALLBACK["a"]
+        ) as client:
+            listed = (await client.get("/v1/matches", headers=a1.headers)).json()["items"]
+            assert sorted(m["scope"] for m in listed) == ["cross_region", "regional"]
+            cross = next(m["id"] for m in listed if m["scope"] == "cross_region")
+            w = await client.post(
+                f"/v1/registrations/{made['a2']}/withdraw",
+                json={"reason": "other"},
+                headers=a2.headers,
+            )
+            assert w.status_code == 200
+            await world.sync()
+            read = (await client.get(f"/v1/matches/{cross}", headers=a1.headers)).json()
+        assert read["status"] == "open"
+        left = {p["registration_id"]: p["left_at"] for p in read["participants"]}
+        assert left[made["a2"]] is not None and left[made["a1"]] is None
+        for ctx, caller in ((b_ctx, b1), (a_ctx, a1)):
+            kinds = [
+                (t, d["data"].get("participant_region"))
+                for t, d in await _events(ctx, caller.organisation_id)
+                if d["data"].get("scope") == "cross_region"
+            ]
+            assert sorted(kinds, key=str) == [
+                ("match.created", None),
+                ("match.participant_left", "a"),
+            ]
+
+
 class TestErasure:
     async def test_an_erasure_ends_the_cross_region_match_and_leaves_no_reference(
         self, world: World, clock: FrozenClock
