@@ -278,6 +278,7 @@ def _hub_privacy(federation: Federation, bsns: list[str]) -> None:
     raw = _database_bytes(hub_url, federation.dirs["a"]) + federation.hub.logs().encode()
     for bsn in bsns:
         assert bsn.encode() not in raw
+    assert registration_body()["birth_date"].encode() not in raw
     regional = _regional_pseudonyms(federation)
     for pseudonym in regional:
         assert pseudonym.encode() not in raw
