@@ -65,7 +65,15 @@ class OutboxEvent(NotifierBase):
 
 
 _ALLOWED_DATA_KEYS = frozenset(
-    {"match_id", "registration_id", "participant_registration_id", "reason", "family_match_id"}
+    {
+        "match_id",
+        "registration_id",
+        "participant_registration_id",
+        "reason",
+        "family_match_id",
+        "scope",
+        "participant_region",
+    }
 )
 
 

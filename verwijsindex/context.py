@@ -18,6 +18,10 @@ from verwijsindex.consents.service import MatchConsents
 from verwijsindex.coordination.service import CoordinationService
 from verwijsindex.covenants.service import CovenantService
 from verwijsindex.families.service import FamilyMatchService
+from verwijsindex.federation.hub import HubService
+from verwijsindex.federation.keys import REFERENCE_PURPOSE, FederationKeys, References
+from verwijsindex.federation.service import RegionFederation, region_config
+from verwijsindex.federation.staging import FederationStaging
 from verwijsindex.keys import KeyRing
 from verwijsindex.ledger.service import LedgerAudit
 from verwijsindex.matches.service import MatchService
@@ -70,6 +74,10 @@ class AppContext:
     covenants: CovenantService
     coordination: CoordinationService
     blind: BlindPath
+    federation: RegionFederation | None = None
+    """This index's federation with a hub, when it is a federated region."""
+    hub: HubService | None = None
+    """The hub's service, when this process is the hub (``VERWIJSINDEX_ROLE=hub``)."""
 
 
 def build_context(
@@ -101,7 +109,39 @@ def build_context(
         clock=clock,
         covenants=covenants.current_covenants,
     )
-    index = MatchIndex(keys=keys, clock=clock, hooks=coordination)
+    federation: RegionFederation | None = None
+    config = region_config(settings)
+    if config is not None:
+        assert settings.federation_key is not None
+        federation_keys = FederationKeys.from_setting(
+            settings.federation_key.get_secret_value(), version=settings.federation_key_version
+        )
+        references = References(
+            {v: keys.subkey(REFERENCE_PURPOSE, version=v, length=64) for v in keys.versions},
+            keys.current_version,
+        )
+        federation = RegionFederation(
+            settings=settings,
+            database=db,
+            keys=federation_keys,
+            config=config,
+            references=references,
+            clock=clock,
+            access_log=access_log,
+        )
+        db.on_commit(federation.after_commit)
+    hub: HubService | None = None
+    if settings.is_hub:
+        hub = HubService(settings=settings, database=db, keys=keys, clock=clock)
+        db.on_commit(hub.after_commit)
+    index = MatchIndex(
+        keys=keys,
+        clock=clock,
+        hooks=coordination,
+        federation=None
+        if federation is None
+        else FederationStaging(federation_keys, references, source=settings.federation_input),
+    )
     abuse = AbuseGuard(settings=settings, clock=clock)
     blind = BlindPath.from_settings(settings, database=db)
     registrations = RegistrationService(
@@ -126,6 +166,13 @@ def build_context(
         return ErasureHookResult(name="consent-ledger", erased=erased)
 
     subject_rights.add_erasure_hook(erase_consent_ledger)
+    if federation is not None:
+
+        async def erase_federation(session: AsyncSession, scope: ErasureScope) -> ErasureHookResult:
+            erased = await RegionFederation.erase(session, scope.registration_ids)
+            return ErasureHookResult(name="federation", erased=erased)
+
+        subject_rights.add_erasure_hook(erase_federation)
     webhooks = Webhooks(
         settings=settings,
         database=db,
@@ -153,7 +200,9 @@ def build_context(
         api_keys=ApiKeyService(admin=admin, database=db, credentials=credentials),
         index=index,
         registrations=registrations,
-        matches=MatchService(database=db, writes=writes, access_log=access_log),
+        matches=MatchService(
+            database=db, writes=writes, access_log=access_log, federation=federation
+        ),
         family_matches=FamilyMatchService(database=db, writes=writes, access_log=access_log),
         writes=writes,
         access_log=access_log,
@@ -174,4 +223,6 @@ def build_context(
         coordination=coordination,
         covenants=covenants,
         blind=blind,
+        federation=federation,
+        hub=hub,
     )

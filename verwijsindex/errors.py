@@ -85,3 +85,9 @@ class KeyServiceUnavailable(ServiceUnavailable):
 
 class ConfigurationError(VerwijsindexError):
     code = "configuration-error"
+
+
+class Unauthenticated(VerwijsindexError):
+    """A request between a region and the hub is not signed by the key it must be signed by."""
+
+    code = "unauthorized"

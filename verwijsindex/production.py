@@ -72,6 +72,7 @@ def check_production(settings: Settings) -> None:
             "production mode refuses VERWIJSINDEX_KEYSERVICE_URL over http to another host;"
             " use https (or a loopback address)"
         )
+    _check_federation_key(settings)
     path = sqlite_path(settings)
     if path is None:
         return
@@ -113,4 +114,24 @@ def _check_mail(settings: Settings) -> None:
         raise ConfigurationError(
             "production mode needs VERWIJSINDEX_PORTAL_URL, an https URL, for the link in"
             " e-mail alerts"
+        )
+
+
+def _check_federation_key(settings: Settings) -> None:
+    """The federation key every region shares is a key like the master key: random bytes."""
+    if settings.federation_key is None:
+        return
+    import base64
+    import binascii
+
+    from verwijsindex.keys import weak_key_reason
+
+    try:
+        material = base64.b64decode(settings.federation_key.get_secret_value(), validate=True)
+    except (ValueError, binascii.Error):
+        raise ConfigurationError("VERWIJSINDEX_FEDERATION_KEY is not valid base64") from None
+    reason = weak_key_reason(material) if len(material) >= 32 else "it is shorter than 32 bytes"
+    if reason is not None:
+        raise ConfigurationError(
+            f"production mode refuses a weak VERWIJSINDEX_FEDERATION_KEY: {reason}"
         )

@@ -24,6 +24,24 @@ class SmtpSecurity(StrEnum):
     NONE = "none"
 
 
+class Role(StrEnum):
+    INDEX = "index"
+    HUB = "hub"
+
+
+class ShareContacts(StrEnum):
+    ORGANISATION = "organisation"
+    CONTACTS = "contacts"
+
+
+class FederationInput(StrEnum):
+    SUBJECT_TOKEN = "subject-token"  # noqa: S105 -- a name, not a secret
+    BSN = "bsn"
+
+
+_REGION_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+
+
 class Settings(BaseSettings):
     """All settings, read from ``VERWIJSINDEX_*`` environment variables."""
 
@@ -244,6 +262,52 @@ class Settings(BaseSettings):
         default=True,
         description="Send e-mail alerts from inside 'serve' when VERWIJSINDEX_SMTP_HOST is set",
     )
+    role: Role = Field(
+        default=Role.INDEX,
+        description="'index' (a regional index, the default) or 'hub' (matches across regions)",
+    )
+    federation_region_id: str | None = Field(
+        default=None, description="This region's id at the hub ([a-z0-9-], up to 32)"
+    )
+    federation_hub_url: str | None = Field(
+        default=None, description="Base URL of the hub; checked like a webhook URL"
+    )
+    federation_region_key: SecretStr | None = Field(
+        default=None,
+        description="The region key the hub issued ('verwijsindex hub add-region'); signs the"
+        " region's requests and checks the hub's callbacks",
+    )
+    federation_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 key (32+ bytes) every region shares and the hub never has: derives"
+        " the federated pseudonym and seals participant cards",
+    )
+    federation_key_version: int = Field(default=1, ge=1)
+    federation_input: FederationInput = Field(
+        default=FederationInput.SUBJECT_TOKEN,
+        description="What the federated pseudonym is derived from; the same in every region of"
+        " a federation: 'subject-token' (the youth's OPRF output from the key service, no BSN;"
+        " docs/blind-pseudonyms.md) or 'bsn' (the direct path, for regions without a key"
+        " service)",
+    )
+    federation_share_contacts: ShareContacts = Field(
+        default=ShareContacts.ORGANISATION,
+        description="What participants in other regions see of this region's participants, and"
+        " what this region shows of theirs: 'organisation' (name and sector) or 'contacts'"
+        " (also the professional's name, e-mail and phone; both regions must allow it)",
+    )
+    federation_poll_interval_seconds: float = Field(
+        default=1.0, gt=0, description="How often an idle federation outbox is looked at"
+    )
+    federation_retry_max_seconds: float = Field(
+        default=60.0, gt=0, description="Longest wait between attempts to reach a hub or region"
+    )
+    federation_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    run_federation_worker: bool = Field(
+        default=True,
+        description="Send a region's outbox to the hub, or the hub's reports to the regions,"
+        " from inside 'serve' (a background task)",
+    )
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
@@ -265,6 +329,7 @@ class Settings(BaseSettings):
             self.webhook_lease_seconds = self.webhook_timeout_seconds + 15.0
         if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
             raise ValueError("webhook_lease_seconds must exceed webhook_timeout_seconds")
+        self._check_federation()
         if self.webhook_retry_schedule is not None and (
             not self.webhook_retry_schedule or any(d < 0 for d in self.webhook_retry_schedule)
         ):
@@ -276,6 +341,33 @@ class Settings(BaseSettings):
         if (self.keyservice_url is None) != (self.keyservice_api_key is None):
             raise ValueError("keyservice_url and keyservice_api_key go together")
         return self
+
+    def _check_federation(self) -> None:
+        if self.role is Role.HUB and self.federation_key is not None:
+            raise ValueError("the hub never holds the regions' federation key")
+        region = (
+            self.federation_region_id,
+            self.federation_hub_url,
+            self.federation_region_key,
+            self.federation_key,
+        )
+        if any(v is not None for v in region) and not all(v is not None for v in region):
+            raise ValueError(
+                "a federated region needs federation_region_id, federation_hub_url,"
+                " federation_region_key and federation_key together"
+            )
+        if self.federation_region_id is not None and not _REGION_ID.fullmatch(
+            self.federation_region_id
+        ):
+            raise ValueError("federation_region_id must be [a-z0-9-], up to 32 characters")
+
+    @property
+    def is_federated_region(self) -> bool:
+        return self.role is Role.INDEX and self.federation_region_id is not None
+
+    @property
+    def is_hub(self) -> bool:
+        return self.role is Role.HUB
 
     @property
     def alerts_enabled(self) -> bool:

@@ -51,9 +51,17 @@ class Server:
                 self.process.wait()
 
 
-def start_server(database_url: str, data_dir: Path, *args: str, **extra_env: str) -> Server:
-    """``verwijsindex serve [args]`` on a free port, once it answers ``/readyz``."""
-    port = free_port()
+def start_server(
+    database_url: str,
+    data_dir: Path,
+    *args: str,
+    port: int | None = None,
+    command: tuple[str, ...] = ("serve",),
+    **extra_env: str,
+) -> Server:
+    """``verwijsindex serve [args]`` (or another ``command``) on ``port`` (default a free
+    one), once it answers ``/readyz``."""
+    port = port or free_port()
     env = {
         **os.environ,
         "VERWIJSINDEX_DATABASE_URL": database_url,
@@ -63,9 +71,9 @@ def start_server(database_url: str, data_dir: Path, *args: str, **extra_env: str
         **extra_env,
     }
     log_path = data_dir / f"server-{port}.log"
-    log = log_path.open("wb")
+    log = log_path.open("ab")  # a restart on the same port appends
     process = subprocess.Popen(
-        [sys.executable, "-m", "verwijsindex.cli", "serve", *args],
+        [sys.executable, "-m", "verwijsindex.cli", *command, *args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -46,6 +46,8 @@ class Operation(StrEnum):
     COORDINATION_READ = "coordination.read"
     COORDINATION_HISTORY = "coordination.history"
     COORDINATION_LIST = "coordination.list"
+    FEDERATION_HANDOFF = "federation.handoff"
+    FEDERATION_REPORT = "federation.report"
 
 
 class Status(StrEnum):
@@ -110,6 +112,12 @@ ACTIVITIES: dict[str, ProcessingActivity] = {
             "Coordinating care after a match (regie): who coordinates, deadlines, escalation",
             "Jeugdwet art. 7.1.2.1 (vroegtijdige en onderlinge afstemming) and 7.1.4.1",
         ),
+        ProcessingActivity(
+            "VI-10",
+            "Matching across regional indexes through the hub (federated pseudonym, opaque"
+            " reference, sealed participant card)",
+            "Jeugdwet art. 7.1.4.1 and 7.1.4.3 (aansluiting verwijsindexen)",
+        ),
     )
 }
 
@@ -152,6 +160,8 @@ _ACTIVITY_OF: dict[Operation, str] = {
     Operation.COORDINATION_READ: "VI-09",
     Operation.COORDINATION_HISTORY: "VI-09",
     Operation.COORDINATION_LIST: "VI-09",
+    Operation.FEDERATION_HANDOFF: "VI-10",
+    Operation.FEDERATION_REPORT: "VI-10",
 }
 
 

@@ -1,5 +1,5 @@
 """The ``verwijsindex`` command line: one module per audience (``serve``, ``admin``, ``keys``,
-``access_log``, ``notifier``, ``audit``, ``statistics``, ``keyservice``, and the
+``access_log``, ``notifier``, ``audit``, ``statistics``, ``keyservice``, ``hub``, and the
 organisation-side tools in
 ``organisation``)."""
 
@@ -11,6 +11,7 @@ from verwijsindex.cli import (
     access_log,
     admin,
     audit,
+    hub,
     keys,
     keyservice,
     notifier,
@@ -41,5 +42,6 @@ for _command in (
     audit.audit,
     organisation.exchange,
     statistics.statistics,
+    hub.hub,
 ):
     main.add_command(_command)

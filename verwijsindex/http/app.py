@@ -19,6 +19,7 @@ from verwijsindex.context import build_context
 from verwijsindex.coordination import routes as coordination
 from verwijsindex.covenants import routes as covenants
 from verwijsindex.families import routes as family_matches
+from verwijsindex.federation import routes as federation
 from verwijsindex.http import health
 from verwijsindex.http import metrics as operator_metrics
 from verwijsindex.http.docs_page import docs_router
@@ -50,6 +51,16 @@ same youth it makes a **match** and notifies the participating organisations.
 
 Authenticate with `Authorization: Bearer <api key>`; professional keys name the acting
 professional in `X-Professional-Id`. Every error is RFC 9457 `application/problem+json`.
+"""
+
+
+HUB_DESCRIPTION = """\
+The hub of federated regional indexes (docs/federation.md): regions hand off new and ended
+registrations (a federated pseudonym, an opaque reference, a sealed card) and the hub reports
+cross-region matches back to each region's `POST /federation/v1/reports`.
+
+No API keys: every request is signed with the region's key for its direction (Standard
+Webhooks `v1` headers and `X-Federation-Region`); 401 otherwise.
 """
 
 
@@ -85,9 +96,13 @@ def create_app(
                 ctx.database, settings.sqlite_checkpoint_interval_s, app.state.checkpoints
             )
             tasks.append(asyncio.create_task(checkpoints, name="sqlite-checkpoint"))
-        if settings.run_sweeper:
+        if settings.run_sweeper and not settings.is_hub:
             tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
-        if settings.run_webhook_worker:
+        if ctx.federation is not None and settings.run_federation_worker:
+            tasks.append(asyncio.create_task(ctx.federation.run(), name="federation"))
+        if ctx.hub is not None and settings.run_federation_worker:
+            tasks.append(asyncio.create_task(ctx.hub.run(), name="hub"))
+        if settings.run_webhook_worker and not settings.is_hub:
             worker = ctx.webhooks.new_worker()
             tasks.append(asyncio.create_task(worker.run(), name="webhook-worker"))
         if settings.alerts_enabled and settings.run_alert_worker:
@@ -131,6 +146,18 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(docs_router(app.title))
+    if settings.is_hub:
+        # The hub serves its own routes only: it holds no registrations or organisations.
+        app.title = "Verwijsindex hub"
+        app.description = HUB_DESCRIPTION
+        app.include_router(federation.hub_router)
+        app.add_middleware(
+            RequestContextMiddleware,
+            max_body_bytes=settings.max_batch_body_bytes,
+            max_batch_body_bytes=settings.max_batch_body_bytes,
+            direct_routes=None,
+        )
+        return app
     app.include_router(registrations.router)
     app.include_router(matches.router)
     app.include_router(family_matches.router)
@@ -146,6 +173,7 @@ def create_app(
     app.include_router(covenants.router)
     app.include_router(coordination.router)
     app.include_router(alerts.router)
+    app.include_router(federation.region_router)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

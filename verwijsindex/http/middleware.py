@@ -112,7 +112,9 @@ class RequestContextMiddleware:
 
     def _limit(self, scope: Scope) -> int:
         path: str = scope.get("path", "")
-        return self.max_batch_body_bytes if path.endswith(":batch") else self.max_body_bytes
+        if path.endswith(":batch") or path.startswith("/federation/"):
+            return self.max_batch_body_bytes
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -47,6 +47,7 @@ from verwijsindex.errors import (
     InvalidInput,
     NotFound,
     ServiceUnavailable,
+    Unauthenticated,
     VerwijsindexError,
 )
 from verwijsindex.http.access import access_context
@@ -206,6 +207,7 @@ class Problem:
 # (``_NOTIFIER_DETAILS``), so no URL or secret is echoed.
 _TABLE: tuple[tuple[type[Exception], int, str | None], ...] = (
     (RateLimited, 429, None),
+    (Unauthenticated, 401, None),
     (InvalidInput, 422, None),
     (Forbidden, 403, None),
     (NotFound, 404, None),

@@ -211,13 +211,27 @@ class ProfessionalContact(BaseModel):
     phone: str
 
 
+MatchScope = Literal["regional", "cross_region"]
+
+
 class ParticipantOut(BaseModel):
-    registration_id: str
+    registration_id: str = Field(
+        description="The registration; of a participant in another region, that region's"
+        " opaque reference"
+    )
     organisation: OrganisationRef
-    professional: ProfessionalContact
+    professional: ProfessionalContact | None = Field(
+        description="Null only for a participant in another region when that region or this"
+        " one does not share professionals' contact details"
+    )
     registered_at: datetime
     joined_at: datetime
     left_at: datetime | None
+    region: str | None = Field(
+        default=None,
+        description="The region of a participant registered in another region (a cross-region"
+        " match); null for this region's participants",
+    )
 
 
 class MatchOut(BaseModel):
@@ -229,6 +243,11 @@ class MatchOut(BaseModel):
     coordination: CoordinationOut | None = Field(
         description="Who coordinates the match (regie); docs/coordination.md"
     )
+    scope: MatchScope = Field(
+        default="regional",
+        description="'cross_region' when the hub matched registrations of this and other"
+        " regions (docs/federation.md); 'regional' otherwise",
+    )
 
 
 class MatchSummary(BaseModel):
@@ -236,6 +255,7 @@ class MatchSummary(BaseModel):
     status: MatchStatus
     created_at: datetime
     closed_at: datetime | None
+    scope: MatchScope = "regional"
 
 
 class MatchPage(BaseModel):

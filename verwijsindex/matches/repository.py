@@ -115,6 +115,7 @@ class MatchHead:
     status: MatchStatus
     created_at: datetime
     closed_at: datetime | None
+    cross_region: bool = False
 
 
 async def list_matches(
@@ -158,6 +159,10 @@ class ParticipantView:
     professional_name: str
     professional_email: str
     professional_phone: str
+    region: str | None = None
+    """The region of a participant in another region (a cross-region match); None here."""
+    contact_shared: bool = True
+    """Whether the professional's contact is shown (another region's covenant may not)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +175,7 @@ class MatchView:
     closed_at: datetime | None
     participants: list[ParticipantView]
     coordination: CoordinationSummary | None = None
+    cross_region: bool = False
 
 
 def with_participants(head: Table, participants: Table, foreign_key: str) -> Select[Any]:

@@ -58,6 +58,7 @@ async def list_matches(
                 status=m.status,
                 created_at=m.created_at,
                 closed_at=m.closed_at,
+                scope="cross_region" if m.cross_region else "regional",
             )
             for m in page
         ],
@@ -102,13 +103,17 @@ async def get_match(
                     name=p.professional_name,
                     email=p.professional_email,
                     phone=p.professional_phone,
-                ),
+                )
+                if p.contact_shared
+                else None,
                 registered_at=p.registered_at,
                 joined_at=p.joined_at,
                 left_at=p.left_at,
+                region=p.region,
             )
             for p in match.participants
         ],
         coordination=CoordinationOut.of(match.coordination) if match.coordination else None,
+        scope="cross_region" if match.cross_region else "regional",
     )
     return Response(content=out.model_dump_json(), media_type="application/json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,16 +17,26 @@ from verwijsindex.matches.repository import MatchHead, MatchView
 from verwijsindex.storage import Database
 from verwijsindex.storage.group_commit import GroupCommitter
 
+if TYPE_CHECKING:
+    from verwijsindex.federation.service import RegionFederation
+
 
 class MatchService:
     """The matches an organisation takes part in, read in a snapshot and logged."""
 
     def __init__(
-        self, *, database: Database, writes: GroupCommitter, access_log: AccessLogger
+        self,
+        *,
+        database: Database,
+        writes: GroupCommitter,
+        access_log: AccessLogger,
+        federation: RegionFederation | None = None,
     ) -> None:
         self._database = database
         self._writes = writes
         self._access_log = access_log
+        self._federation = federation
+        """A federated region's cross-region matches, read beside the regional ones."""
 
     @staticmethod
     async def open_participants(
@@ -54,12 +65,20 @@ class MatchService:
             match = await repo.match_for_organisation(
                 session, match_id=match_id, organisation_id=organisation_id
             )
+            if match is None and self._federation is not None:
+                match = await self._federation.match_for_organisation(
+                    session, match_id=match_id, organisation_id=organisation_id
+                )
             if match is None:
                 raise NotFound("match not found")
-            coordination = await coordination_repo.summary(session, match_id)
+            coordination = (
+                None if match.cross_region else await coordination_repo.summary(session, match_id)
+            )
         match = replace(match, coordination=coordination)
         subjects = [Subject.match(match.id)]
-        professionals = dict.fromkeys(p.professional_id for p in match.participants)
+        professionals = dict.fromkeys(
+            p.professional_id for p in match.participants if p.region is None
+        )
         subjects += [Subject.professional(pro_id) for pro_id in professionals]
         await record_read(self._writes, self._access_log, access, Operation.MATCH_READ, subjects)
         return match
@@ -83,6 +102,15 @@ class MatchService:
                 after=after,
                 limit=limit + 1,
             )
+            if self._federation is not None:
+                rows += await self._federation.list_for_organisation(
+                    session,
+                    organisation_id=organisation_id,
+                    status=status,
+                    after=after,
+                    limit=limit + 1,
+                )
+                rows.sort(key=lambda m: (m.created_at, m.id))
         page = rows[:limit]
         subjects = [Subject.match(m.id) for m in page]
         await record_read(self._writes, self._access_log, access, Operation.MATCH_LIST, subjects)

@@ -24,6 +24,7 @@ from verwijsindex.errors import (
 )
 from verwijsindex.families import repository as family_repo
 from verwijsindex.families.index import FamilyBatch, FamilyIndex, Node
+from verwijsindex.federation.staging import FederationStaging, StagedHandoffs
 from verwijsindex.keys import KeyRing
 from verwijsindex.matches import repository as match_repo
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
@@ -172,6 +173,7 @@ class _Pending:
     events: list[Event] = field(default_factory=list)
     rows: dict[str, RegistrationRow] = field(default_factory=dict)
     """The registrations taking part in the matches this batch opens or joins, by id."""
+    handoffs: StagedHandoffs = field(default_factory=StagedHandoffs)
 
     def opened(self) -> list[OpenedMatch]:
         taking_part: dict[str, list[RegistrationRow]] = {m.id: [] for m in self.matches}
@@ -195,6 +197,7 @@ class _Pending:
         if self.matches and hooks is not None:
             self.events += await hooks.matches_opened(session, self.opened())
         await enqueue_many(session, self.events)
+        await self.handoffs.flush(session)
 
 
 @dataclass(frozen=True)
@@ -235,11 +238,21 @@ class MatchIndex:
     """The match index: register, withdraw, end and purge, with exactly one open match per
     youth. Writers for one youth are serialised by :func:`repo.lock_subject`."""
 
-    def __init__(self, *, keys: KeyRing, clock: Clock, hooks: MatchHooks | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        keys: KeyRing,
+        clock: Clock,
+        hooks: MatchHooks | None = None,
+        federation: FederationStaging | None = None,
+    ) -> None:
         self._keys = keys
         self._clock = clock
         self._families = FamilyIndex()
         self.hooks = hooks
+        self._federation = federation
+        """A federated region's hand-off to the hub (an outbox row per new or ended
+        registration, in the same transaction); None when the index is not federated."""
 
     async def register(
         self,
@@ -391,6 +404,8 @@ class MatchIndex:
                     subject_token=item.token,
                 )
             )
+        if self._federation is not None:
+            self._federation.stage_created(pending.handoffs, outcomes, now)
         await pending.flush(session, self.hooks)
         await families.flush(session)
         await duties.tell_earlier_involvement(
@@ -618,6 +633,8 @@ class MatchIndex:
             occurred_at=now,
         )
         await self._families.end(session, [registration.id], now)
+        if self._federation is not None:
+            await self._federation.stage_ended(session, [registration.id], now)
         participation = await match_repo.open_participation_of_registration(
             session, registration.id
         )

@@ -26,6 +26,7 @@ def schema_metadata() -> list[MetaData]:
     from verwijsindex.coordination import models as _coordination_models  # noqa: F401
     from verwijsindex.covenants import models as _covenant_models  # noqa: F401
     from verwijsindex.families import models as _family_models  # noqa: F401
+    from verwijsindex.federation import models as _federation_models  # noqa: F401
     from verwijsindex.matches import models as _match_models  # noqa: F401
     from verwijsindex.organisations import models as _organisation_models  # noqa: F401
     from verwijsindex.registrations import models as _registration_models  # noqa: F401

@@ -649,6 +649,10 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     ("GET", "/v1/municipalities/{code}/covenant/versions"): municipality_admin_only(
         fixed("/v1/municipalities/0363/covenant/versions"), ok=200, other_org=403
     ),
+    # The hub's callback to a federated region: signed with the region's key, never an API
+    # key. This index is no federated region, so every caller gets 404 (signatures: the
+    # federation tests).
+    ("POST", "/federation/v1/reports"): public(fixed("/federation/v1/reports", {}), 404),
     ("GET", "/healthz"): public(fixed("/healthz")),
     ("GET", "/readyz"): public(fixed("/readyz")),
     ("GET", "/openapi.json"): public(fixed("/openapi.json")),

@@ -146,7 +146,10 @@ class TestMatch:
             "closed_at",
             "participants",
             "coordination",
+            "scope",
         }
+        assert match["scope"] == "regional"
+        assert {p["region"] for p in match["participants"]} == {None}
         emails = sorted(p["professional"]["email"] for p in match["participants"])
         assert emails == ["pro0@org.example", "pro1@org.example"]
         assert {p["organisation"]["sector"] for p in match["participants"]} == {
