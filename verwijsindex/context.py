@@ -17,6 +17,7 @@ from verwijsindex.ledger.service import LedgerAudit
 from verwijsindex.matches.service import MatchService
 from verwijsindex.organisations.credentials import CredentialCache
 from verwijsindex.organisations.service import AdminService, ApiKeyService
+from verwijsindex.portal.service import PortalService
 from verwijsindex.production import check_production
 from verwijsindex.registrations.index import MatchIndex
 from verwijsindex.registrations.service import RegistrationService
@@ -52,6 +53,7 @@ class AppContext:
     ledger: LedgerAudit
     webhooks: Webhooks
     credentials: CredentialCache
+    portal: PortalService
 
 
 def build_context(
@@ -113,4 +115,12 @@ def build_context(
         ledger=LedgerAudit(database=db, consent=consent, access_log=access_log, clock=clock),
         webhooks=webhooks,
         credentials=credentials,
+        portal=PortalService(
+            settings=settings,
+            database=db,
+            access_log=access_log,
+            clock=clock,
+            admin=admin,
+            credentials=credentials,
+        ),
     )

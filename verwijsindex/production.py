@@ -51,6 +51,11 @@ def check_production(settings: Settings) -> None:
             "production mode refuses VERWIJSINDEX_ALLOW_LOOPBACK_WEBHOOK_ADDRESSES=true;"
             " webhooks may only reach public addresses"
         )
+    if not settings.portal_secure_cookies:
+        raise ConfigurationError(
+            "production mode refuses VERWIJSINDEX_PORTAL_SECURE_COOKIES=false;"
+            " the portal is served over https"
+        )
     path = sqlite_path(settings)
     if path is None:
         return

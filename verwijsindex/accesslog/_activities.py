@@ -32,6 +32,10 @@ class Operation(StrEnum):
     EXCHANGE_LIST = "exchange.list"
     EXCHANGE_READ = "exchange.read"
     EXCHANGE_ACKNOWLEDGE = "exchange.acknowledge"
+    ADMIN_DEACTIVATE_PROFESSIONAL = "admin.deactivate-professional"
+    ADMIN_RESET_SECOND_FACTOR = "admin.reset-second-factor"
+    PORTAL_SIGN_IN = "portal.sign-in"
+    PORTAL_SIGN_OUT = "portal.sign-out"
 
 
 class Status(StrEnum):
@@ -91,6 +95,11 @@ ACTIVITIES: dict[str, ProcessingActivity] = {
             "AVG art. 6(1)(a); on a legal ground Wmo 2015 art. 5.2.6, Jeugdwet art. 7.3.11 or"
             " AVG art. 6(1)(c)",
         ),
+        ProcessingActivity(
+            "VI-09",
+            "Signing professionals in to the web portal and out of it",
+            "AVG art. 32 (security of processing); NEN 7513",
+        ),
     )
 }
 
@@ -119,6 +128,10 @@ _ACTIVITY_OF: dict[Operation, str] = {
     Operation.EXCHANGE_LIST: "VI-08",
     Operation.EXCHANGE_READ: "VI-08",
     Operation.EXCHANGE_ACKNOWLEDGE: "VI-08",
+    Operation.ADMIN_DEACTIVATE_PROFESSIONAL: "VI-06",
+    Operation.ADMIN_RESET_SECOND_FACTOR: "VI-06",
+    Operation.PORTAL_SIGN_IN: "VI-09",
+    Operation.PORTAL_SIGN_OUT: "VI-09",
 }
 
 

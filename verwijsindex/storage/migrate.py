@@ -24,6 +24,7 @@ def schema_metadata() -> list[MetaData]:
     from verwijsindex.accesslog import _models as _access_log_models  # noqa: F401
     from verwijsindex.matches import models as _match_models  # noqa: F401
     from verwijsindex.organisations import models as _organisation_models  # noqa: F401
+    from verwijsindex.portal import models as _portal_models  # noqa: F401
     from verwijsindex.registrations import models as _registration_models  # noqa: F401
     from verwijsindex.storage.base import Base
 
