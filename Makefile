@@ -4,7 +4,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format install install-test clean bench
+OIDC_PROVIDER := tests/portal_browser/oidc
+
+.PHONY: run test lint format install install-test clean bench browser-test-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +28,20 @@ run: $(STAMP)
 	$(BIN)/verwijsindex demo
 	$(BIN)/verwijsindex serve
 
-test: $(TEST_STAMP)
+# What the portal's browser tests need beyond pip: Debian's Chromium (driven by Playwright
+# through its executable path; no browser download) and the npm package oidc-provider
+# (a real OpenID Connect provider under node), installed when missing.
+browser-test-deps:
+	@test -x /usr/bin/chromium || { \
+		echo "installing chromium and chromium-driver (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+	@command -v node >/dev/null || { \
+		echo "installing nodejs and npm (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	@test -d $(OIDC_PROVIDER)/node_modules/oidc-provider || \
+		npm install --prefix $(OIDC_PROVIDER) --no-audit --no-fund --loglevel=error
+
+test: $(TEST_STAMP) browser-test-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
 
 lint: $(TEST_STAMP)
@@ -44,4 +59,4 @@ bench: $(STAMP)
 	$(BIN)/python -m scripts.bench.run --quick --out bench-results/
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(OIDC_PROVIDER)/node_modules

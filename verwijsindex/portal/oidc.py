@@ -127,6 +127,28 @@ class OidcClient:
         except (JoseError, ValueError) as exc:
             raise OidcFailed("the ID token did not verify") from exc
         value = decoded.claims.get(self.claim)
+        if value is None and metadata.get("userinfo_endpoint"):
+            value = await self._from_userinfo(
+                metadata["userinfo_endpoint"], token.get("access_token"), decoded.claims["sub"]
+            )
         if not isinstance(value, str) or not value:
             raise OidcFailed("the ID token lacks the configured claim")
         return value
+
+    async def _from_userinfo(self, endpoint: str, access_token: object, sub: object) -> object:
+        """The claim from the UserInfo endpoint (providers that keep scope claims out of the
+        ID token); its ``sub`` must be the ID token's (OpenID Connect Core 5.3.2)."""
+        if not isinstance(access_token, str):
+            return None
+        try:
+            async with httpx.AsyncClient(timeout=10.0) as http:
+                answer = await http.get(
+                    endpoint, headers={"Authorization": f"Bearer {access_token}"}
+                )
+                answer.raise_for_status()
+                info = answer.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise OidcFailed("the identity provider's user info could not be read") from exc
+        if not isinstance(info, dict) or info.get("sub") != sub:
+            raise OidcFailed("the user info is of another subject")
+        return info.get(self.claim)
