@@ -18,7 +18,7 @@ from tests.e2e.conftest import free_port
 
 HERE = Path(__file__).resolve().parent / "oidc"
 CLIENT_ID = "verwijsindex-portal"
-CLIENT_SECRET = "test-client-secret-0123456789abcdef"  # noqa: S105
+CLIENT_SECRET = "test-client-secret-0123456789abcdef"
 
 
 @dataclass
