@@ -190,7 +190,7 @@ async def page(request: Request, *, anonymous: bool = False) -> Page:
             current.browser = current.new_session.session
         return current
     if browser is None or browser.user is None:
-        raise SignInRequired(expired=bool(token))
+        raise SignInRequired(expired=bool(token) and browser is None)
     return current
 
 
