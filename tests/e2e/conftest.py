@@ -51,9 +51,12 @@ class Server:
                 self.process.wait()
 
 
-def start_server(database_url: str, data_dir: Path, *args: str, **extra_env: str) -> Server:
-    """``verwijsindex serve [args]`` on a free port, once it answers ``/readyz``."""
-    port = free_port()
+def start_server(
+    database_url: str, data_dir: Path, *args: str, port: int | None = None, **extra_env: str
+) -> Server:
+    """``verwijsindex serve [args]`` on ``port`` (default a free one), once it answers
+    ``/readyz``."""
+    port = port or free_port()
     env = {
         **os.environ,
         "VERWIJSINDEX_DATABASE_URL": database_url,

@@ -75,7 +75,7 @@ async def professionals_of_organisation(
         .where(Professional.organisation_id == organisation_id)
         .order_by(Professional.name, Professional.id)
     )
-    return [(p, a) for p, a in rows.tuples()]
+    return [(row[0], row[1]) for row in rows]
 
 
 async def organisations_named(session: AsyncSession, ids: set[str]) -> dict[str, str]:
@@ -84,4 +84,4 @@ async def organisations_named(session: AsyncSession, ids: set[str]) -> dict[str,
     rows = await session.execute(
         select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
     )
-    return dict(rows.tuples().all())
+    return {row[0]: row[1] for row in rows}
