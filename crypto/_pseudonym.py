@@ -26,6 +26,9 @@ Pseudonym = NewType("Pseudonym", str)
 PSEUDONYM_PURPOSE_MATCH = "match-pseudonym"
 PSEUDONYM_PURPOSE_ACCESS_LOG = "access-log-subject"
 PSEUDONYM_PURPOSE_ACCESS_LOG_SCOPED = "access-log-subject-scoped"
+PSEUDONYM_PURPOSE_PARENT = "parent-pseudonym"
+"""A parent's or guardian's pseudonym on a registration (the family match): its own key, so
+it cannot be joined with a youth's match pseudonym or an access-log pseudonym."""
 
 _SALT = b"verwijsindex"
 _MIN_MASTER_KEY_BYTES = 32

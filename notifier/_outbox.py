@@ -31,6 +31,21 @@ class EventType(StrEnum):
     MATCH_PARTICIPANT_LEFT = "match.participant_left"
     MATCH_CLOSED = "match.closed"
     REGISTRATION_ENDED = "registration.ended"
+    REGISTRATION_INFORM_DUE = "registration.inform_due"
+    REGISTRATION_EXPIRING = "registration.expiring"
+    REGISTRATION_EARLIER_INVOLVEMENT = "registration.earlier_involvement"
+    FAMILY_MATCH_CREATED = "family_match.created"
+    FAMILY_MATCH_PARTICIPANT_JOINED = "family_match.participant_joined"
+    FAMILY_MATCH_PARTICIPANT_LEFT = "family_match.participant_left"
+    FAMILY_MATCH_CLOSED = "family_match.closed"
+    COORDINATION_PROPOSED = "coordination.proposed"
+    COORDINATION_ACCEPTED = "coordination.accepted"
+    COORDINATION_DECLINED = "coordination.declined"
+    COORDINATION_HANDED_OVER = "coordination.handed_over"
+    COORDINATION_ESCALATED = "coordination.escalated"
+    COORDINATION_DE_ESCALATED = "coordination.de_escalated"
+    COORDINATION_CLOSED = "coordination.closed"
+    COORDINATION_REMINDER = "coordination.reminder"
 
 
 class OutboxEvent(NotifierBase):
@@ -47,7 +62,7 @@ class OutboxEvent(NotifierBase):
 
 
 _ALLOWED_DATA_KEYS = frozenset(
-    {"match_id", "registration_id", "participant_registration_id", "reason"}
+    {"match_id", "registration_id", "participant_registration_id", "reason", "family_match_id"}
 )
 
 

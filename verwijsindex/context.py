@@ -12,6 +12,9 @@ from verwijsindex.accesslog import AccessLogger
 from verwijsindex.accesslog.service import AccessLogAudit
 from verwijsindex.clock import Clock
 from verwijsindex.consents.service import MatchConsents
+from verwijsindex.coordination.service import CoordinationService
+from verwijsindex.covenants.service import CovenantService
+from verwijsindex.families.service import FamilyMatchService
 from verwijsindex.keys import KeyRing
 from verwijsindex.ledger.service import LedgerAudit
 from verwijsindex.matches.service import MatchService
@@ -43,6 +46,7 @@ class AppContext:
     index: MatchIndex
     registrations: RegistrationService
     matches: MatchService
+    family_matches: FamilyMatchService
     writes: GroupCommitter
     access_log: AccessLogger
     access_log_audit: AccessLogAudit
@@ -53,6 +57,8 @@ class AppContext:
     ledger: LedgerAudit
     webhooks: Webhooks
     credentials: CredentialCache
+    covenants: CovenantService
+    coordination: CoordinationService
     portal: PortalService
 
 
@@ -64,9 +70,12 @@ def build_context(
     check_production(settings)
     keys = KeyRing.load(settings)
     db = database or create_database(settings)
-    index = MatchIndex(keys=keys, clock=clock)
     writes = GroupCommitter(database=db, max_batch=settings.group_commit_max_batch)
     access_log = AccessLogger(keys=keys, clock=clock)
+    coordination = CoordinationService(
+        database=db, writes=writes, access_log=access_log, clock=clock
+    )
+    index = MatchIndex(keys=keys, clock=clock, hooks=coordination)
     abuse = AbuseGuard(settings=settings, clock=clock)
     registrations = RegistrationService(
         index=index,
@@ -103,6 +112,7 @@ def build_context(
         index=index,
         registrations=registrations,
         matches=MatchService(database=db, writes=writes, access_log=access_log),
+        family_matches=FamilyMatchService(database=db, writes=writes, access_log=access_log),
         writes=writes,
         access_log=access_log,
         access_log_audit=AccessLogAudit(database=db, access_log=access_log),
@@ -115,6 +125,14 @@ def build_context(
         ledger=LedgerAudit(database=db, consent=consent, access_log=access_log, clock=clock),
         webhooks=webhooks,
         credentials=credentials,
+        coordination=coordination,
+        covenants=CovenantService(
+            database=db,
+            writes=writes,
+            access_log=access_log,
+            clock=clock,
+            production=settings.is_production,
+        ),
         portal=PortalService(
             settings=settings,
             database=db,

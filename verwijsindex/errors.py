@@ -30,6 +30,10 @@ class SubjectTooOld(InvalidInput):
     code = "subject-too-old"
 
 
+class InvalidTerm(InvalidInput):
+    code = "invalid-term"
+
+
 class Forbidden(VerwijsindexError):
     """The actor may not do this (for example act for a professional of another
     organisation)."""

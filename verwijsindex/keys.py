@@ -31,6 +31,7 @@ from crypto import (
     PSEUDONYM_PURPOSE_ACCESS_LOG,
     PSEUDONYM_PURPOSE_ACCESS_LOG_SCOPED,
     PSEUDONYM_PURPOSE_MATCH,
+    PSEUDONYM_PURPOSE_PARENT,
     Pseudonym,
     PseudonymKey,
     derive_subkey,
@@ -253,6 +254,12 @@ class KeyRing:
             )
             for v, m in self._masters.items()
         }
+        self._parent_keys = {
+            v: PseudonymKey.derive(
+                master_key=m._material, version=v, purpose=PSEUDONYM_PURPOSE_PARENT
+            )
+            for v, m in self._masters.items()
+        }
         # Keyed once; each hash continues a copy (as PseudonymKey does).
         self._trace_mac = hmac.new(
             derive_subkey(
@@ -336,6 +343,13 @@ class KeyRing:
         versions = sorted(self._pseudonym_keys, reverse=True)
         return [self._pseudonym_keys[v].pseudonymise(bsn) for v in versions]
 
+    def all_parent_pseudonyms(self, bsn: BSN) -> list[Pseudonym]:
+        """A parent's pseudonym under every known version, current first: keyed by its own
+        HKDF purpose, so a parent's value never equals (or can be joined with) a youth's match
+        pseudonym or an access-log pseudonym of the same number without the master key."""
+        versions = sorted(self._parent_keys, reverse=True)
+        return [self._parent_keys[v].pseudonymise(bsn) for v in versions]
+
     def access_log_subject(self, bsn: BSN, organisation_id: str | None) -> Pseudonym:
         """The youth's access-log pseudonym as seen by one organisation, under the current
         version: keyed by a different HKDF purpose than the match pseudonym (so the access log
@@ -385,8 +399,8 @@ class KeyRing:
     def subkey(self, purpose: str, *, version: int | None = None, length: int = 32) -> bytes:
         """A key for another purpose, derived from the (current) master key."""
         v = self.current_version if version is None else version
-        if purpose == PSEUDONYM_PURPOSE_MATCH:
-            raise ConfigurationError("use pseudonymise() for match pseudonyms")
+        if purpose in (PSEUDONYM_PURPOSE_MATCH, PSEUDONYM_PURPOSE_PARENT):
+            raise ConfigurationError("use pseudonymise() or all_parent_pseudonyms() for those")
         return derive_subkey(self._masters[v]._material, purpose=purpose, version=v, length=length)
 
 

@@ -16,6 +16,20 @@ from tests.e2e.conftest import Server
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
+def run_import(
+    server: Server, csv_file: Path, professional_id: str, key: str
+) -> subprocess.CompletedProcess[str]:
+    """``verwijsindex import-registrations`` of ``csv_file`` against the server."""
+    command = ["import-registrations", str(csv_file), "--url", server.base_url]
+    return subprocess.run(
+        [sys.executable, "-m", "verwijsindex.cli", *command, "--professional-id", professional_id],
+        env={**server.env, "VERWIJSINDEX_API_KEY": key},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 class TestImport:
     def test_csv_import_reports_failed_lines_without_values(
         self, server: Server, tmp_path: Path
@@ -67,23 +81,7 @@ class TestImport:
         lines.append(lines[5])  # a duplicate: idempotent
         csv_file = tmp_path / "youths.csv"
         csv_file.write_text("\n".join(lines) + "\n")
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "verwijsindex.cli",
-                "import-registrations",
-                str(csv_file),
-                "--url",
-                server.base_url,
-                "--professional-id",
-                pro["id"],
-            ],
-            env={**server.env, "VERWIJSINDEX_API_KEY": key},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        proc = run_import(server, csv_file, pro["id"], key)
         assert proc.returncode == 1, proc.stderr  # some rows failed
         report = json.loads(proc.stdout)
         assert report["rows"] == 2501
@@ -121,3 +119,43 @@ class TestImport:
         )
         assert proc.returncode != 0
         assert "birth_date" in proc.stderr
+
+
+class TestImportWithParents:
+    def test_parents_columns_make_a_family_match(self, server: Server, tmp_path: Path) -> None:
+        def cli(*args: str) -> dict[str, str]:
+            result: dict[str, str] = json.loads(server.cli(*args).stdout)
+            return result
+
+        org = cli(
+            "admin", "create-organisation", "--name", "Wijkteam", "--sector", "municipal-team",
+            "--municipality", "0014",
+        )  # fmt: skip
+        pros = [
+            cli(
+                *("admin", "create-professional", "--organisation", org["id"]),
+                *("--name", f"P{n}", "--email", f"p{n}@x.example", "--phone", "+31 50 555 0001"),
+            )
+            for n in range(2)
+        ]
+        key = cli("admin", "create-api-key", "--organisation", org["id"], "--role", "professional")
+        parent, other = make_bsn(8100), make_bsn(8101)
+        csv_file = tmp_path / "families.csv"
+        csv_file.write_text(
+            "bsn,birth_date,professional_id,parent1_bsn,parent2_bsn,term\n"
+            f"{make_bsn(8000)},2012-01-01,{pros[0]['id']},{parent},,P1Y\n"
+            f"{make_bsn(8001)},2013-01-01,{pros[1]['id']},{other},{parent},\n"
+            f"{make_bsn(8002)},2013-01-01,{pros[1]['id']},123456789,,\n"
+        )
+        proc = run_import(server, csv_file, pros[0]["id"], key["key"])
+        report = json.loads(proc.stdout)
+        assert (report["created"], report["failed"]) == (2, 1)
+        assert report["failures"] == [{"line": 4, "problem": "invalid-bsn"}]
+        for secret in (parent, other, "123456789"):
+            assert secret not in proc.stdout + proc.stderr
+        headers = {"Authorization": f"Bearer {key['key']}", "X-Professional-Id": pros[0]["id"]}
+        families = httpx.get(f"{server.base_url}/v1/family-matches", headers=headers).json()
+        assert len(families["items"]) == 1
+        items = httpx.get(f"{server.base_url}/v1/registrations", headers=headers).json()["items"]
+        assert {i["family_match_id"] for i in items} == {families["items"][0]["id"]}
+        assert parent not in server.logs()

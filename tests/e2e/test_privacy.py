@@ -1,5 +1,6 @@
-"""No BSN or birth date at rest or in logs: register many known youths through a real server,
-then scan the raw database (SQLite file and WAL, or a PostgreSQL dump) and the server's log."""
+"""No BSN or birth date at rest or in logs: register many known youths (with their parents'
+BSNs, so that family matches form) through a real server, then scan the raw database (SQLite
+file and WAL, or a PostgreSQL dump) and the server's log for every youth's and parent's BSN."""
 
 from __future__ import annotations
 
@@ -123,15 +124,32 @@ class TestNoPersonalDataAtRest:
             database_url, tmp_path, VERWIJSINDEX_RATE_LIMIT_PROFESSIONAL_PER_MINUTE="0"
         )
         youths = [(make_bsn(i), date(2005, 1, 1) + timedelta(days=37 * i)) for i in range(120)]
+        # Two consecutive youths are siblings: they share a parent; each has a second one.
+        parents = [(make_bsn(5000 + i // 2), make_bsn(6000 + i)) for i in range(120)]
+        families: set[str] = set()
         try:
             a, b = _setup(server, 1), _setup(server, 2)
             with httpx.Client(base_url=server.base_url, timeout=10) as http:
                 for i, (bsn, birth) in enumerate(youths):
-                    body = {"bsn": bsn, "birth_date": birth.isoformat()}
-                    assert http.post("/v1/registrations", json=body, headers=a).status_code == 201
+                    body = {
+                        "bsn": bsn,
+                        "birth_date": birth.isoformat(),
+                        "parents": [{"bsn": p} for p in parents[i]],
+                    }
+                    r = http.post("/v1/registrations", json=body, headers=a)
+                    assert r.status_code == 201
+                    families.add(r.json()["family_match_id"])
                     if i % 3 == 0:  # a third of them match
                         r = http.post("/v1/registrations", json=body, headers=b)
                         assert r.json()["match_id"]
+                        families.add(r.json()["family_match_id"])
+                    if i % 10 == 5:  # a parent failing the 11-test is refused, not echoed
+                        valid = parents[i][1]
+                        wrong = valid[:8] + str((int(valid[8]) + 1) % 10)  # one check digit
+                        bad = {**body, "parents": [{"bsn": parents[i][0]}, {"bsn": wrong}]}
+                        r = http.post("/v1/registrations", json=bad, headers=b)
+                        assert r.status_code == 422
+                        assert wrong not in r.text and parents[i][0] not in r.text
                     if i % 10 == 0:  # some bad input carrying personal data too
                         bad = {"bsn": bsn[:8], "birth_date": birth.isoformat(), "name": "X"}
                         assert (
@@ -155,8 +173,14 @@ class TestNoPersonalDataAtRest:
             server.stop()
         logs = server.logs().encode()
         assert b'"event": "request"' in logs  # the log was captured
+        assert len(families - {None}) >= 10  # family matches formed
         data = _database_bytes(database_url, tmp_path)
         for bsn, birth in youths:
             for needle in _needles(bsn, birth):
                 assert needle not in data, "personal data found in the database"
                 assert needle not in logs, "personal data found in the log"
+        for pair in parents:
+            for parent in pair:
+                for needle in (parent.encode(), parent.encode("utf-16-le")):
+                    assert needle not in data, "a parent's BSN found in the database"
+                    assert needle not in logs, "a parent's BSN found in the log"

@@ -256,6 +256,20 @@ def test_professionals_and_an_admin_in_the_browser(browser: Browser, portal: Por
     a.get_by_role("link", name=re.compile("Bekijk de professionals")).first.click()
     assert "Demo Intern Begeleider" in a.content() and "ib@regenboog.example" in a.content()
 
+    # Coordination: the organisation the covenant proposes accepts it.
+    match_url = a.url
+    for candidate in (a, b):
+        candidate.goto(match_url)
+        accept = candidate.get_by_role("button", name="Regie accepteren")
+        if accept.count():
+            accept.click()
+            candidate.wait_for_load_state()
+            assert candidate.locator("#regie-status").inner_text() == "geaccepteerd"
+            check_accessible(candidate)
+            break
+    else:
+        raise AssertionError("neither participant was proposed as coordinator")
+
     # --- the org admin adds a professional --------------------------------------------------
     ctx_admin, admin = context()
     sign_in_locally(admin, base, accounts["beheer@jeugdteam.example"])

@@ -15,6 +15,12 @@ class Operation(StrEnum):
     REGISTRATION_EXPIRE = "registration.expire"
     MATCH_READ = "match.read"
     MATCH_LIST = "match.list"
+    FAMILY_MATCH_READ = "family-match.read"
+    FAMILY_MATCH_LIST = "family-match.list"
+    INFORMING_RECORD = "registration.informing.record"
+    INFORMING_READ = "registration.informing.read"
+    REGISTRATION_RENEW = "registration.renew"
+    EARLIER_INVOLVEMENT_READ = "registration.earlier-involvement.read"
     SUBJECT_ACCESS = "subject-access"
     SUBJECT_ERASURE = "subject-erasure"
     AUDIT_ACCESS_LOG_READ = "audit.access-log.read"
@@ -32,6 +38,14 @@ class Operation(StrEnum):
     EXCHANGE_LIST = "exchange.list"
     EXCHANGE_READ = "exchange.read"
     EXCHANGE_ACKNOWLEDGE = "exchange.acknowledge"
+    COVENANT_READ = "covenant.read"
+    COVENANT_VERSIONS = "covenant.versions"
+    COVENANT_UPDATE = "covenant.update"
+    COORDINATION_ACT = "coordination.act"
+    COORDINATION_SYSTEM = "coordination.system"
+    COORDINATION_READ = "coordination.read"
+    COORDINATION_HISTORY = "coordination.history"
+    COORDINATION_LIST = "coordination.list"
     ADMIN_DEACTIVATE_PROFESSIONAL = "admin.deactivate-professional"
     ADMIN_RESET_SECOND_FACTOR = "admin.reset-second-factor"
     PORTAL_SIGN_IN = "portal.sign-in"
@@ -97,6 +111,11 @@ ACTIVITIES: dict[str, ProcessingActivity] = {
         ),
         ProcessingActivity(
             "VI-09",
+            "Coordinating care after a match (regie): who coordinates, deadlines, escalation",
+            "Jeugdwet art. 7.1.2.1 (vroegtijdige en onderlinge afstemming) and 7.1.4.1",
+        ),
+        ProcessingActivity(
+            "VI-10",
             "Signing professionals in to the web portal and out of it",
             "AVG art. 32 (security of processing); NEN 7513",
         ),
@@ -111,6 +130,12 @@ _ACTIVITY_OF: dict[Operation, str] = {
     Operation.REGISTRATION_EXPIRE: "VI-03",
     Operation.MATCH_READ: "VI-02",
     Operation.MATCH_LIST: "VI-02",
+    Operation.FAMILY_MATCH_READ: "VI-02",
+    Operation.FAMILY_MATCH_LIST: "VI-02",
+    Operation.INFORMING_RECORD: "VI-01",
+    Operation.INFORMING_READ: "VI-01",
+    Operation.REGISTRATION_RENEW: "VI-01",
+    Operation.EARLIER_INVOLVEMENT_READ: "VI-02",
     Operation.SUBJECT_ACCESS: "VI-04",
     Operation.SUBJECT_ERASURE: "VI-04",
     Operation.AUDIT_ACCESS_LOG_READ: "VI-05",
@@ -128,10 +153,18 @@ _ACTIVITY_OF: dict[Operation, str] = {
     Operation.EXCHANGE_LIST: "VI-08",
     Operation.EXCHANGE_READ: "VI-08",
     Operation.EXCHANGE_ACKNOWLEDGE: "VI-08",
+    Operation.COVENANT_READ: "VI-06",
+    Operation.COVENANT_VERSIONS: "VI-06",
+    Operation.COVENANT_UPDATE: "VI-06",
+    Operation.COORDINATION_ACT: "VI-09",
+    Operation.COORDINATION_SYSTEM: "VI-09",
+    Operation.COORDINATION_READ: "VI-09",
+    Operation.COORDINATION_HISTORY: "VI-09",
+    Operation.COORDINATION_LIST: "VI-09",
     Operation.ADMIN_DEACTIVATE_PROFESSIONAL: "VI-06",
     Operation.ADMIN_RESET_SECOND_FACTOR: "VI-06",
-    Operation.PORTAL_SIGN_IN: "VI-09",
-    Operation.PORTAL_SIGN_OUT: "VI-09",
+    Operation.PORTAL_SIGN_IN: "VI-10",
+    Operation.PORTAL_SIGN_OUT: "VI-10",
 }
 
 

@@ -77,7 +77,8 @@ def create_professional(organisation_id: str, name: str, email: str, phone: str)
     "--role",
     required=True,
     help="professional, org-admin, reviewer, auditor (appointed by the operator or the"
-    " supervisory authority) or privacy-officer",
+    " supervisory authority), privacy-officer or municipality-admin (the last two only for an"
+    " organisation of sector municipality)",
 )
 @click.option(
     "--expires-in-days",

@@ -34,8 +34,8 @@ def import_registrations(
     csv_file: Path, url: str, api_key: str, professional_id: str, batch_size: int
 ) -> None:
     """Register every row of CSV_FILE (columns bsn, birth_date[, municipality,
-    professional_id]) through the batch endpoint, with a progress bar. Failed rows are listed
-    by line number and problem type, never by value."""
+    professional_id, term, parent1_bsn … parent4_bsn]) through the batch endpoint, with a
+    progress bar. Failed rows are listed by line number and problem type, never by value."""
     import httpx
 
     from verwijsindex.client.importer import ImportFailed, import_csv

@@ -1,8 +1,10 @@
 """Import registrations from CSV through the batch endpoint, as an organisation's system would.
 
-Columns (header row required): ``bsn``, ``birth_date`` and optionally ``municipality`` and
-``professional_id``. Rows are sent in batches of up to 1,000; a row that fails is reported by
-its line number and problem type, never by its values.
+Columns (header row required): ``bsn``, ``birth_date`` and optionally ``municipality``,
+``professional_id``, ``term`` (an ISO 8601 duration such as ``P1Y``) and the parents' or
+guardians' numbers ``parent1_bsn`` … ``parent4_bsn`` (empty cells are left out). Rows are
+sent in batches of up to 1,000; a row that fails is reported by its line number and problem
+type, never by its values.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any, TextIO
 import httpx
 
 REQUIRED = ("bsn", "birth_date")
-OPTIONAL = ("municipality", "professional_id")
+OPTIONAL = ("municipality", "professional_id", "term")
+PARENTS = tuple(f"parent{n}_bsn" for n in range(1, 5))
 MAX_BATCH = 1000
 
 
@@ -33,18 +36,22 @@ class ImportReport:
     failures: list[tuple[int, str]] = field(default_factory=list)  # (line, problem type)
 
 
-def _rows(handle: TextIO) -> Iterator[tuple[int, dict[str, str]]]:
+def _rows(handle: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
     reader = csv.DictReader(handle)
     columns = set(reader.fieldnames or ())
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise ImportFailed(f"the CSV header lacks column(s): {', '.join(missing)}")
-    unknown = columns - set(REQUIRED) - set(OPTIONAL)
+    unknown = columns - set(REQUIRED) - set(OPTIONAL) - set(PARENTS)
     if unknown:
         raise ImportFailed(f"unknown CSV column(s): {', '.join(sorted(unknown))}")
     for row in reader:
         item = {k: (row.get(k) or "").strip() for k in (*REQUIRED, *OPTIONAL)}
-        yield reader.line_num, {k: v for k, v in item.items() if v or k in REQUIRED}
+        out: dict[str, Any] = {k: v for k, v in item.items() if v or k in REQUIRED}
+        parents = [(row.get(k) or "").strip() for k in PARENTS]
+        if any(parents):
+            out["parents"] = [{"bsn": p} for p in parents if p]
+        yield reader.line_num, out
 
 
 def import_csv(
@@ -62,7 +69,7 @@ def import_csv(
     headers = {"Authorization": f"Bearer {api_key}", "X-Professional-Id": professional_id}
     report = ImportReport()
 
-    def send(batch: list[tuple[int, dict[str, str]]]) -> None:
+    def send(batch: list[tuple[int, dict[str, Any]]]) -> None:
         response = client.post(
             "/v1/registrations:batch",
             json={"items": [item for _, item in batch]},
@@ -87,7 +94,7 @@ def import_csv(
             progress(len(batch))
 
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        batch: list[tuple[int, dict[str, str]]] = []
+        batch: list[tuple[int, dict[str, Any]]] = []
         for line, item in _rows(handle):
             batch.append((line, item))
             if len(batch) == batch_size:

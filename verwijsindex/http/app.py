@@ -15,6 +15,9 @@ from verwijsindex.accesslog import routes as audit_log
 from verwijsindex.clock import Clock, SystemClock
 from verwijsindex.consents import routes as consents
 from verwijsindex.context import build_context
+from verwijsindex.coordination import routes as coordination
+from verwijsindex.covenants import routes as covenants
+from verwijsindex.families import routes as family_matches
 from verwijsindex.http import health
 from verwijsindex.http.middleware import RequestContextMiddleware
 from verwijsindex.http.problems import install_error_handlers
@@ -121,6 +124,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(registrations.router)
     app.include_router(matches.router)
+    app.include_router(family_matches.router)
     app.include_router(audit_log.router)
     app.include_router(subject_rights.router)
     app.include_router(api_keys.router)
@@ -128,6 +132,8 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(audit_tables.router)
     app.include_router(webhooks.router)
+    app.include_router(covenants.router)
+    app.include_router(coordination.router)
     portal.install(app)
     app.add_middleware(
         RequestContextMiddleware,

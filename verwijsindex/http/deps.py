@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.context import AppContext
+from verwijsindex.coordination.service import CoordinationCaller
 from verwijsindex.http.problems import ApiProblem
 from verwijsindex.organisations.credentials import CachedKey, CachedProfessional
 from verwijsindex.organisations.models import Professional, Role
@@ -120,6 +121,16 @@ async def get_org_admin(principal: PrincipalDep) -> Principal:
 OrgAdminDep = Annotated[Principal, Depends(get_org_admin)]
 
 
+async def get_municipality_admin(principal: PrincipalDep) -> Principal:
+    """A ``municipality-admin`` key; which municipality it may manage the service checks."""
+    if principal.role is not Role.MUNICIPALITY_ADMIN:
+        raise ApiProblem(403, "forbidden-role", "this API key's role may not do this")
+    return principal
+
+
+MunicipalityAdminDep = Annotated[Principal, Depends(get_municipality_admin)]
+
+
 @dataclass(frozen=True)
 class ProfessionalCaller:
     principal: Principal
@@ -213,3 +224,26 @@ def cached_professional_caller(
     if professional is None or _refusal_of(professional, principal) is not None:
         return None
     return _caller(principal, professional_id)
+
+
+async def get_coordination_caller(
+    request: Request,
+    x_professional_id: Annotated[
+        str | None,
+        Header(description="The acting professional (professional keys only)"),
+    ] = None,
+) -> CoordinationCaller:
+    """A professional of an organisation (as :func:`get_professional_caller` admits it) or a
+    municipality-admin; any other role is 403."""
+    principal = await get_principal(request, app_context(request))
+    if principal.role is Role.MUNICIPALITY_ADMIN:
+        return CoordinationCaller(organisation_id=principal.organisation_id, role=principal.role)
+    caller = await get_professional_caller(request, x_professional_id)
+    return CoordinationCaller(
+        organisation_id=caller.actor.organisation_id,
+        role=caller.principal.role,
+        professional_id=caller.actor.professional_id,
+    )
+
+
+CoordinationCallerDep = Annotated[CoordinationCaller, Depends(get_coordination_caller)]

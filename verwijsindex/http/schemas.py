@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from verwijsindex.coordination.schemas import CoordinationOut
+from verwijsindex.families.models import FamilyMatchStatus
 from verwijsindex.matches.models import MatchStatus
 from verwijsindex.organisations.models import Role
 from verwijsindex.registrations.models import RegistrationStatus
@@ -30,6 +32,32 @@ BIRTH_DATE_SCHEMA: dict[str, Any] = {
 MUNICIPALITY_SCHEMA: dict[str, Any] = {"pattern": "^[0-9]{4}$"}
 
 
+TERM_SCHEMA: dict[str, Any] = {
+    "pattern": "^P(?:[0-9]{1,2}Y)?(?:[0-9]{1,3}M)?(?:[0-9]{1,4}D)?$",
+    "examples": ["P1Y", "P6M", "P90D"],
+}
+
+
+class ParentIn(_Strict):
+    bsn: str = Field(
+        description="A parent's or guardian's BSN (nine digits passing the 11-test). Used for a"
+        " keyed pseudonym of its own purpose, never stored.",
+        json_schema_extra=BSN_SCHEMA,
+    )
+
+    model_config = ConfigDict(extra="forbid")
+
+
+PARENTS_DESCRIPTION = (
+    "The youth's parents or guardians (at most 4, duplicates counted once). Registrations of"
+    " different youths by different professionals that share a parent form a family match."
+)
+TERM_DESCRIPTION = (
+    "The registration's term, an ISO 8601 duration of years, months and days (P1Y, P6M,"
+    " P90D); at most two years and never past the 23rd birthday. Default the longest."
+)
+
+
 class RegistrationCreate(_Strict):
     bsn: str = Field(
         description="Nine digits passing the 11-test. Used, never stored.",
@@ -43,6 +71,12 @@ class RegistrationCreate(_Strict):
         default=None,
         description="CBS municipality code (four digits); default the organisation's",
         json_schema_extra=MUNICIPALITY_SCHEMA,
+    )
+    parents: list[ParentIn] = Field(
+        default_factory=list, description=PARENTS_DESCRIPTION, json_schema_extra={"maxItems": 4}
+    )
+    term: str | None = Field(
+        default=None, description=TERM_DESCRIPTION, json_schema_extra=TERM_SCHEMA
     )
 
     model_config = ConfigDict(
@@ -58,6 +92,12 @@ class BatchItem(_Strict):
     professional_id: str | None = Field(
         default=None,
         description="A professional of the caller's organisation; default X-Professional-Id",
+    )
+    parents: list[ParentIn] = Field(
+        default_factory=list, description=PARENTS_DESCRIPTION, json_schema_extra={"maxItems": 4}
+    )
+    term: str | None = Field(
+        default=None, description=TERM_DESCRIPTION, json_schema_extra=TERM_SCHEMA
     )
 
 
@@ -97,6 +137,7 @@ class RegistrationOut(BaseModel):
     ended_at: datetime | None
     end_reason: str | None
     match_id: str | None
+    family_match_id: str | None
     organisation_id: str
     professional_id: str
     municipality: str
@@ -134,6 +175,9 @@ class MatchOut(BaseModel):
     created_at: datetime
     closed_at: datetime | None
     participants: list[ParticipantOut]
+    coordination: CoordinationOut | None = Field(
+        description="Who coordinates the match (regie); docs/coordination.md"
+    )
 
 
 class MatchSummary(BaseModel):
@@ -145,6 +189,118 @@ class MatchSummary(BaseModel):
 
 class MatchPage(BaseModel):
     items: list[MatchSummary]
+    next_cursor: str | None
+
+
+class InformingCreate(_Strict):
+    status: Literal["informed", "postponed"]
+    informed: list[Literal["youth", "parents"]] = Field(
+        default_factory=list,
+        description="With informed: who was informed (the youth from 12, the parents under 16)",
+    )
+    informed_on: str | None = Field(
+        default=None,
+        description="With informed: the day they were informed (YYYY-MM-DD, not in the future)",
+        json_schema_extra={"format": "date"},
+    )
+    reason: Literal["safety_youth", "safety_others", "unreachable", "other"] | None = Field(
+        default=None, description="With postponed: why informing waits (a code, no free text)"
+    )
+    revisit_on: str | None = Field(
+        default=None,
+        description="With postponed: the day to look again (after today, before the end)",
+        json_schema_extra={"format": "date"},
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "informed",
+                    "informed": ["youth", "parents"],
+                    "informed_on": "2026-03-01",
+                },
+                {"status": "postponed", "reason": "safety_youth", "revisit_on": "2026-04-01"},
+            ]
+        },
+    )
+
+
+class InformingOut(BaseModel):
+    id: str
+    status: Literal["informed", "postponed"]
+    informed: list[Literal["youth", "parents"]]
+    informed_on: str | None
+    reason: str | None
+    revisit_on: str | None
+    professional_id: str
+    recorded_at: datetime
+
+
+class InformingState(BaseModel):
+    """A registration's informing: its records, oldest first; ``current`` is the last (null:
+    nothing recorded yet)."""
+
+    current: InformingOut | None
+    records: list[InformingOut]
+
+
+class RegistrationRenew(_Strict):
+    bsn: str = Field(
+        description="The registration's youth (checked against its pseudonym). Never stored.",
+        json_schema_extra=BSN_SCHEMA,
+    )
+    birth_date: str = Field(
+        description="Presented again for the age limit (it is not stored). Never stored.",
+        json_schema_extra=BIRTH_DATE_SCHEMA,
+    )
+    term: str | None = Field(
+        default=None, description=TERM_DESCRIPTION, json_schema_extra=TERM_SCHEMA
+    )
+
+
+class EarlierInvolvementOut(BaseModel):
+    organisation: OrganisationRef
+    professional: ProfessionalContact
+    ended_at: datetime
+
+
+class EarlierInvolvementList(BaseModel):
+    items: list[EarlierInvolvementOut]
+
+
+class FamilyParticipantOut(BaseModel):
+    """A participant of a family match, in a match participant's shape. Another
+    organisation's participation shows the organisation and professional only
+    (``registration_id`` and ``registered_at`` are null, and one professional's several
+    registrations are one entry): never which child, never which parent."""
+
+    registration_id: str | None
+    organisation: OrganisationRef
+    professional: ProfessionalContact
+    registered_at: datetime | None
+    joined_at: datetime
+    left_at: datetime | None
+
+
+class FamilyMatchOut(BaseModel):
+    id: str
+    status: FamilyMatchStatus
+    created_at: datetime
+    closed_at: datetime | None
+    participants: list[FamilyParticipantOut]
+
+
+class FamilyMatchSummary(BaseModel):
+    id: str
+    status: FamilyMatchStatus
+    created_at: datetime
+    closed_at: datetime | None
+
+
+class FamilyMatchPage(BaseModel):
+    items: list[FamilyMatchSummary]
     next_cursor: str | None
 
 

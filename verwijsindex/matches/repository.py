@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    Select,
     Table,
     bindparam,
     delete,
@@ -18,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import Pseudonym
+from verwijsindex.coordination.state import CoordinationSummary
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.organisations.models import Organisation, Professional
 from verwijsindex.registrations.models import Registration
@@ -167,42 +169,53 @@ class MatchView:
     created_at: datetime
     closed_at: datetime | None
     participants: list[ParticipantView]
+    coordination: CoordinationSummary | None = None
 
 
-_ORGANISATION_PARTICIPATES = _PARTICIPANTS.alias("of_organisation")
-
-# One statement: the match's columns on each participant's row. An organisation that takes
-# part has a participation, whose registration (and that registration's organisation and
-# professional) exists, so the match is visible to it exactly when there is a row.
-_MATCH_OF_ORGANISATION = (
-    select(
-        *_MATCH_COLUMNS,
-        _REGISTRATIONS.c.id,
-        _REGISTRATIONS.c.created_at,
-        _PARTICIPANTS.c.joined_at,
-        _PARTICIPANTS.c.left_at,
-        _ORGANISATIONS.c.id,
-        _ORGANISATIONS.c.name,
-        _ORGANISATIONS.c.sector,
-        _PROFESSIONALS.c.id,
-        _PROFESSIONALS.c.name,
-        _PROFESSIONALS.c.email,
-        _PROFESSIONALS.c.phone,
+def with_participants(head: Table, participants: Table, foreign_key: str) -> Select[Any]:
+    """One statement: the columns of ``head`` (a match or a family match: id, status,
+    created_at, closed_at) on each of its participants' rows (``participants.<foreign_key>``
+    names the head), with each participant's registration, organisation and professional in
+    :class:`ParticipantView`'s order. An organisation that takes part has a participation,
+    whose registration (and that registration's organisation and professional) exists, so the
+    head is visible to it exactly when there is a row. Binds ``head_id`` and
+    ``organisation_id``."""
+    of_organisation = participants.alias("of_organisation")
+    return (
+        select(
+            head.c.id,
+            head.c.status,
+            head.c.created_at,
+            head.c.closed_at,
+            _REGISTRATIONS.c.id,
+            _REGISTRATIONS.c.created_at,
+            participants.c.joined_at,
+            participants.c.left_at,
+            _ORGANISATIONS.c.id,
+            _ORGANISATIONS.c.name,
+            _ORGANISATIONS.c.sector,
+            _PROFESSIONALS.c.id,
+            _PROFESSIONALS.c.name,
+            _PROFESSIONALS.c.email,
+            _PROFESSIONALS.c.phone,
+        )
+        .select_from(participants)
+        .join(head, head.c.id == participants.c[foreign_key])
+        .join(_REGISTRATIONS, _REGISTRATIONS.c.id == participants.c.registration_id)
+        .join(_ORGANISATIONS, _ORGANISATIONS.c.id == _REGISTRATIONS.c.organisation_id)
+        .join(_PROFESSIONALS, _PROFESSIONALS.c.id == _REGISTRATIONS.c.professional_id)
+        .where(
+            participants.c[foreign_key] == bindparam("head_id"),
+            exists().where(
+                of_organisation.c[foreign_key] == head.c.id,
+                of_organisation.c.organisation_id == bindparam("organisation_id"),
+            ),
+        )
+        .order_by(participants.c.joined_at, participants.c.id)
     )
-    .select_from(_PARTICIPANTS)
-    .join(_MATCHES, _MATCHES.c.id == _PARTICIPANTS.c.match_id)
-    .join(_REGISTRATIONS, _REGISTRATIONS.c.id == _PARTICIPANTS.c.registration_id)
-    .join(_ORGANISATIONS, _ORGANISATIONS.c.id == _REGISTRATIONS.c.organisation_id)
-    .join(_PROFESSIONALS, _PROFESSIONALS.c.id == _REGISTRATIONS.c.professional_id)
-    .where(
-        _PARTICIPANTS.c.match_id == bindparam("match_id"),
-        exists().where(
-            _ORGANISATION_PARTICIPATES.c.match_id == _MATCHES.c.id,
-            _ORGANISATION_PARTICIPATES.c.organisation_id == bindparam("organisation_id"),
-        ),
-    )
-    .order_by(_PARTICIPANTS.c.joined_at, _PARTICIPANTS.c.id)
-)
+
+
+_MATCH_OF_ORGANISATION = with_participants(_MATCHES, _PARTICIPANTS, "match_id")
 
 
 async def match_for_organisation(
@@ -211,7 +224,7 @@ async def match_for_organisation(
     """The match with its participants, or None when the organisation does not take part
     (or there is no such match): one statement, no mapped objects."""
     result = await session.execute(
-        _MATCH_OF_ORGANISATION, {"match_id": match_id, "organisation_id": organisation_id}
+        _MATCH_OF_ORGANISATION, {"head_id": match_id, "organisation_id": organisation_id}
     )
     rows: Sequence[Sequence[Any]] = result.all()
     if not rows:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from verwijsindex.accesslog import Operation
+from verwijsindex.coordination.schemas import CoordinationOut
 from verwijsindex.http.access import access_context, audited
 from verwijsindex.http.deps import Ctx, ProfessionalDep
 from verwijsindex.http.pagination import KeysetCursor, decode_cursor, encode_cursor
@@ -108,5 +109,6 @@ async def get_match(
             )
             for p in match.participants
         ],
+        coordination=CoordinationOut.of(match.coordination) if match.coordination else None,
     )
     return Response(content=out.model_dump_json(), media_type="application/json")

@@ -3,11 +3,13 @@ in the access log before it is answered."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.accesslog import AccessContext, AccessLogger, Operation, Subject, record_read
+from verwijsindex.coordination import repository as coordination_repo
 from verwijsindex.errors import NotFound
 from verwijsindex.matches import repository as repo
 from verwijsindex.matches.repository import MatchHead, MatchView
@@ -44,15 +46,18 @@ class MatchService:
         return await repo.share_open_match(session, organisation_a, organisation_b)
 
     async def get(self, access: AccessContext, *, organisation_id: str, match_id: str) -> MatchView:
-        """The match with its participants' organisations and contact details; NotFound when
+        """The match with its participants' organisations and contact details and its
+        coordination (status, level, coordinator, deadline); NotFound when
         the organisation does not take part. Logged: the youth (by match reference) and every
         professional whose contact details are shown."""
         async with self._database.read() as session:
             match = await repo.match_for_organisation(
                 session, match_id=match_id, organisation_id=organisation_id
             )
-        if match is None:
-            raise NotFound("match not found")
+            if match is None:
+                raise NotFound("match not found")
+            coordination = await coordination_repo.summary(session, match_id)
+        match = replace(match, coordination=coordination)
         subjects = [Subject.match(match.id)]
         professionals = dict.fromkeys(p.professional_id for p in match.participants)
         subjects += [Subject.professional(pro_id) for pro_id in professionals]

@@ -26,7 +26,9 @@ class Sector(StrEnum):
 
 class Role(StrEnum):
     """API key roles (docs/security.md, "Roles"). ``auditor`` and ``privacy-officer`` are
-    issued only on the command line; an org-admin issues ``professional`` and ``reviewer``."""
+    issued only on the command line; an org-admin issues ``professional`` and ``reviewer``.
+    ``privacy-officer`` and ``municipality-admin`` belong to an organisation of sector
+    ``municipality``."""
 
     PROFESSIONAL = "professional"
     ORG_ADMIN = "org-admin"
@@ -37,6 +39,10 @@ class Role(StrEnum):
     """An organisation's own review: its own access-log records, anomaly flags and ledger
     entries."""
     PRIVACY_OFFICER = "privacy-officer"
+    MUNICIPALITY_ADMIN = "municipality-admin"
+    """A municipality's covenant manager (an organisation of sector ``municipality``): its
+    own municipality's covenant and the coordination of matches under it. Issued only on the
+    command line."""
 
 
 class Organisation(Base):

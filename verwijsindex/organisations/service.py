@@ -135,9 +135,12 @@ class AdminService:
         organisation = await org_repo.get_organisation(session, organisation_id)
         if organisation is None:
             raise NotFound("organisation not found")
-        if role_value is Role.PRIVACY_OFFICER and organisation.sector != Sector.MUNICIPALITY:
+        if (
+            role_value in (Role.PRIVACY_OFFICER, Role.MUNICIPALITY_ADMIN)
+            and organisation.sector != Sector.MUNICIPALITY
+        ):
             raise InvalidInput(
-                "a privacy-officer key belongs to the municipality's organisation"
+                f"a {role_value.value} key belongs to a municipality's organisation"
                 " (sector 'municipality')"
             )
         key = self._key_prefix + secrets.token_urlsafe(32)

@@ -2,10 +2,9 @@
 
 A section of the portal adds its entry here: ``(path, label, who)`` where ``who`` is
 ``"professional"`` (every signed-in professional) or ``"org-admin"``. Labels are message
-ids (English) translated in the templates. Places are kept for sections still to come,
-between the entries they belong with: a match's coordination (regie) after the matches,
-family matches beside them, the municipality's covenant editor and statistics dashboard
-after the organisation's own admin pages."""
+ids (English) translated in the templates. A match's coordination (regie) is on
+the match's own page. A place is kept for sections still to come: the municipality's
+covenant editor and statistics dashboard after the organisation's own admin pages."""
 
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ ENTRIES: list[tuple[str, str, str]] = [
     ("/portal/registraties", "My registrations", "professional"),
     ("/portal/registraties/nieuw", "Register a worry", "professional"),
     ("/portal/matches", "My matches", "professional"),
-    # family matches and coordination (regie) go here
+    ("/portal/gezinsmatches", "Family matches", "professional"),
     ("/portal/uitwisselingen", "Exchange inbox", "professional"),
     ("/portal/beheer/professionals", "Professionals", "org-admin"),
     ("/portal/beheer/api-sleutels", "API keys", "org-admin"),

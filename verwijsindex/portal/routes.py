@@ -17,13 +17,17 @@ from fastapi.staticfiles import StaticFiles
 from consent import ConsentError, DataCategory, Direction, EventKind, GrantorRole, Method, Purpose
 from verwijsindex.consents.service import ConsentEventRequest
 from verwijsindex.context import AppContext
+from verwijsindex.coordination.machine import ClosureCheck, DeclineReason, EscalateReason
+from verwijsindex.coordination.service import ActionInput, CoordinationCaller
 from verwijsindex.errors import (
     InvalidBirthDate,
     InvalidBSN,
+    InvalidInput,
     NotFound,
     SubjectTooOld,
     VerwijsindexError,
 )
+from verwijsindex.organisations.models import Role
 from verwijsindex.portal import admin_routes
 from verwijsindex.portal.i18n import HERE, LANGUAGES, environments
 from verwijsindex.portal.oidc import OidcClient, OidcFailed
@@ -37,7 +41,7 @@ from verwijsindex.portal.web import (
     page,
     text,
 )
-from verwijsindex.registrations.index import RegistrationRequest
+from verwijsindex.registrations.index import MAX_PARENTS, RegistrationRequest
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
@@ -249,7 +253,7 @@ async def registrations(request: Request) -> Response:
 @router.get("/registraties/nieuw")
 async def new_registration_form(request: Request) -> Response:
     current = await page(request)
-    return current.render("registration_new.html", errors=[])
+    return current.render("registration_new.html", errors=[], parents=MAX_PARENTS)
 
 
 @router.post("/registraties/nieuw")
@@ -258,6 +262,14 @@ async def new_registration(request: Request) -> Response:
     form = await current.form()
     bsn = text(form, "bsn", 20).replace(" ", "").replace(".", "")
     birth_date = text(form, "birth_date", 20)
+    parents = tuple(
+        p
+        for p in (
+            text(form, f"parent{n}", 20).replace(" ", "").replace(".", "")
+            for n in range(1, MAX_PARENTS + 1)
+        )
+        if p
+    )
     errors: list[tuple[str, str]] = []
     if not bsn:
         errors.append(("bsn", "Enter the BSN."))
@@ -267,20 +279,29 @@ async def new_registration(request: Request) -> Response:
         try:
             outcome = await current.ctx.registrations.register(
                 current.access(),
-                RegistrationRequest(actor=current.actor, bsn=bsn, birth_date=birth_date),
+                RegistrationRequest(
+                    actor=current.actor, bsn=bsn, birth_date=birth_date, parents=parents
+                ),
             )
-        except InvalidBSN:
-            errors.append(("bsn", "This is not a valid BSN (it fails the 11-test)."))
+        except InvalidBSN as exc:
+            if "parent" in exc.detail:
+                errors.append(("parent1", "A parent's BSN is not valid (it fails the 11-test)."))
+            else:
+                errors.append(("bsn", "This is not a valid BSN (it fails the 11-test)."))
         except (InvalidBirthDate, SubjectTooOld):
             errors.append(
                 ("birth_date", "Enter a birth date in the past of a youth younger than 23.")
             )
+        except InvalidInput as exc:
+            if "parent" not in exc.detail:
+                raise
+            errors.append(("parent1", "A parent's BSN cannot be the youth's own."))
         except VerwijsindexError:
             errors.append(("bsn", "The registration could not be made. Try again later."))
         else:
             return current.redirect(f"/portal/registraties/{outcome.registration.id}")
     # The values are not sent back: the page after submitting never holds them.
-    return current.render("registration_new.html", status=422, errors=errors)
+    return current.render("registration_new.html", status=422, errors=errors, parents=MAX_PARENTS)
 
 
 async def _own_registration(current: Page, registration_id: str) -> Any | None:
@@ -307,6 +328,7 @@ async def registration(request: Request, registration_id: str) -> Response:
         "registration.html",
         registration=found[0],
         match_id=found[1],
+        family_match_id=found[2],
         reasons=WITHDRAW_REASONS,
         errors=[],
     )
@@ -349,7 +371,7 @@ async def withdraw(request: Request, registration_id: str) -> Response:
 
 
 async def _my_match_ids(current: Page) -> set[str]:
-    return {match_id for _, match_id in await _my_registrations(current) if match_id}
+    return {row[1] for row in await _my_registrations(current) if row[1]}
 
 
 @router.get("/matches")
@@ -382,6 +404,12 @@ async def _match_page(
     events, _states = await current.ctx.match_consents.events(
         current.access(), organisation_id=current.user.organisation_id, match_id=match_id
     )
+    try:
+        coordination = await current.ctx.coordination.read(
+            current.access(), _coordination_caller(current), match_id
+        )
+    except NotFound:
+        coordination = None
     organisations = {p.organisation_id: p.organisation_name for p in match.participants}
     counterparts = {o: n for o, n in organisations.items() if o != current.user.organisation_id}
     return current.render(
@@ -391,6 +419,12 @@ async def _match_page(
         events=events,
         organisations=organisations,
         counterparts=counterparts,
+        coordination=coordination,
+        coordination_vocabulary={
+            "decline": [r.value for r in DeclineReason],
+            "escalate": [r.value for r in EscalateReason],
+            "close": [c.value for c in ClosureCheck],
+        },
         errors=errors or [],
         vocabulary={
             "event": [e.value for e in EventKind],
@@ -485,3 +519,98 @@ async def exchanges(request: Request) -> Response:
     shown = [e for e in inbox if e.match_id in mine]
     names = await current.ctx.portal.organisation_names({e.sender_organisation_id for e in shown})
     return current.render("exchanges.html", exchanges=shown, names=names)
+
+
+def _coordination_caller(current: Page) -> CoordinationCaller:
+    return CoordinationCaller(
+        organisation_id=current.user.organisation_id,
+        role=Role.PROFESSIONAL,
+        professional_id=current.user.professional_id,
+    )
+
+
+COORDINATION_ACTIONS = ("accept", "decline", "handover", "escalate", "close")
+
+
+@router.post("/matches/{match_id}/regie/{action}")
+async def act_on_coordination(request: Request, match_id: str, action: str) -> Response:
+    """A participant's coordination action (regie): accept, decline with a reason, hand over
+    to another participant, escalate with a reason, close with every closure check."""
+    current = await page(request)
+    form = await current.form()
+    if action not in COORDINATION_ACTIONS:
+        return _not_found(current)
+    mine = await _my_match_ids(current)
+    if match_id not in mine:
+        return _not_found(current)
+    reason: str | list[str] | None = None
+    target: str | None = None
+    if action in ("decline", "escalate"):
+        reason = text(form, "reason", 40)
+    elif action == "close":
+        reason = [str(v) for v in form.getlist("checks")]
+    elif action == "handover":
+        target = text(form, "organisation", 40)
+    try:
+        await current.ctx.coordination.act(
+            current.access(),
+            _coordination_caller(current),
+            match_id,
+            action,
+            ActionInput(reason=reason, organisation_id=target),
+        )
+    except NotFound:
+        return _not_found(current)
+    except InvalidInput:
+        return await _match_page(
+            current,
+            match_id,
+            status=422,
+            errors=[(f"regie-{action}", "Choose a reason (closing: confirm every check).")],
+        )
+    except VerwijsindexError:
+        return await _match_page(
+            current,
+            match_id,
+            status=409,
+            errors=[(f"regie-{action}", "This coordination action is not open to you now.")],
+        )
+    return current.redirect(f"/portal/matches/{match_id}#regie")
+
+
+# --- family matches --------------------------------------------------------------------------
+
+
+async def _my_family_match_ids(current: Page) -> set[str]:
+    return {row[2] for row in await _my_registrations(current) if len(row) > 2 and row[2]}
+
+
+@router.get("/gezinsmatches")
+async def family_matches(request: Request) -> Response:
+    current = await page(request)
+    mine = await _my_family_match_ids(current)
+    heads, _ = await current.ctx.family_matches.page(
+        current.access(),
+        organisation_id=current.user.organisation_id,
+        status=None,
+        after=None,
+        limit=_LIST_LIMIT,
+    )
+    shown = sorted((f for f in heads if f.id in mine), key=lambda f: f.created_at, reverse=True)
+    return current.render("family_matches.html", matches=shown)
+
+
+@router.get("/gezinsmatches/{family_match_id}")
+async def family_match(request: Request, family_match_id: str) -> Response:
+    current = await page(request)
+    if family_match_id not in await _my_family_match_ids(current):
+        return _not_found(current)
+    try:
+        view = await current.ctx.family_matches.get(
+            current.access(),
+            organisation_id=current.user.organisation_id,
+            family_match_id=family_match_id,
+        )
+    except NotFound:
+        return _not_found(current)
+    return current.render("family_match.html", match=view)

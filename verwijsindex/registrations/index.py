@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,12 +22,15 @@ from verwijsindex.errors import (
     RegistrationNotActive,
     VerwijsindexError,
 )
+from verwijsindex.families import repository as family_repo
+from verwijsindex.families.index import FamilyBatch, FamilyIndex, Node
 from verwijsindex.keys import KeyRing
 from verwijsindex.matches import repository as match_repo
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.organisations import repository as org_repo
+from verwijsindex.registrations import duties
 from verwijsindex.registrations import repository as repo
-from verwijsindex.registrations.lifecycle import parse_birth_date, registration_end
+from verwijsindex.registrations.lifecycle import parse_birth_date, parse_term, registration_end
 from verwijsindex.registrations.models import (
     WITHDRAW_REASONS,
     EndReason,
@@ -53,6 +57,7 @@ class RegisterResult:
     bsn: crypto.BSN = field(repr=False)
     """The youth's BSN as parsed and checked once (for the caller's access-log subject); held
     in memory only, never stored, and left out of ``repr``."""
+    family_match_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,14 @@ class RegistrationRequest:
     bsn: str
     birth_date: str | date
     municipality: str | None = None
+    parents: tuple[str, ...] = ()
+    """The BSNs of the youth's parents or guardians (at most :data:`MAX_PARENTS`), used for
+    their pseudonyms and dropped."""
+    term: str | None = None
+    """The registration's term as an ISO 8601 duration (None: the longest allowed)."""
+
+
+MAX_PARENTS = 4
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,8 @@ class _Prepared:
     older: tuple[str, ...]
     ends_at: datetime
     municipality: str | None
+    parents: tuple[tuple[Pseudonym, tuple[Pseudonym, ...]], ...] = ()
+    """Each parent's current pseudonym and its pseudonyms under older key versions."""
 
 
 @dataclass
@@ -98,6 +113,38 @@ class _Youth:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class OpenedMatch:
+    """A match a registration opened: its open registrations, oldest first."""
+
+    match_id: str
+    created_at: datetime
+    registrations: tuple[RegistrationRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LeftMatch:
+    """A registration left a match (and the match closed, when fewer than two remained)."""
+
+    match_id: str
+    registration_id: str
+    closed: bool
+    remaining: tuple[tuple[str, str], ...]
+    """(organisation id, registration id) of the registrations that remained (and, when the
+    match closed, left with it)."""
+
+
+class MatchHooks(Protocol):
+    """What else happens, in the same transaction, when matches open or lose a participant
+    (the coordination of ``verwijsindex.coordination``)."""
+
+    async def matches_opened(self, session: AsyncSession, opened: Sequence[OpenedMatch]) -> None:
+        """New matches (called once per write, with every match it opened)."""
+
+    async def participant_left(self, session: AsyncSession, left: LeftMatch) -> None:
+        """A registration left its match."""
+
+
 @dataclass
 class _Pending:
     """New rows of one batch, flushed parent tables first (no ORM relationships order them)."""
@@ -106,6 +153,23 @@ class _Pending:
     matches: list[Match] = field(default_factory=list)
     participants: list[MatchParticipant] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    rows: dict[str, RegistrationRow] = field(default_factory=dict)
+    """The registrations taking part in the matches this batch opens or joins, by id."""
+
+    def opened(self) -> list[OpenedMatch]:
+        taking_part: dict[str, list[RegistrationRow]] = {m.id: [] for m in self.matches}
+        for participant in self.participants:
+            found = taking_part.get(participant.match_id)
+            if found is not None:
+                found.append(self.rows[participant.registration_id])
+        return [
+            OpenedMatch(
+                match_id=m.id,
+                created_at=m.created_at,
+                registrations=tuple(sorted(taking_part[m.id], key=lambda r: (r.created_at, r.id))),
+            )
+            for m in self.matches
+        ]
 
     async def flush(self, session: AsyncSession) -> None:
         await repo.insert_registrations(session, self.registrations)
@@ -129,9 +193,11 @@ class MatchIndex:
     """The match index: register, withdraw, end and purge, with exactly one open match per
     youth. Writers for one youth are serialised by :func:`repo.lock_subject`."""
 
-    def __init__(self, *, keys: KeyRing, clock: Clock) -> None:
+    def __init__(self, *, keys: KeyRing, clock: Clock, hooks: MatchHooks | None = None) -> None:
         self._keys = keys
         self._clock = clock
+        self._families = FamilyIndex()
+        self.hooks = hooks
 
     async def register(
         self,
@@ -175,15 +241,24 @@ class MatchIndex:
             return [p for p in prepared if isinstance(p, VerwijsindexError)]
 
         subjects = sorted({p.pseudonym for p in valid})
-        await repo.lock_subjects(session, subjects)
+        parents = sorted({parent for p in valid for parent, _ in p.parents})
+        await repo.lock_subjects(session, sorted({*subjects, *parents}) if parents else subjects)
         moved: set[str] = set()
+        version = self._keys.current_version
         for p in valid:
             if p.older and p.pseudonym not in moved:
                 moved.add(p.pseudonym)
                 await repo.repseudonymise(
-                    session, old=p.older, new=p.pseudonym, key_version=self._keys.current_version
+                    session, old=p.older, new=p.pseudonym, key_version=version
                 )
+            for parent, older in p.parents:
+                if older and parent not in moved:
+                    moved.add(parent)
+                    await family_repo.repseudonymise_parents(
+                        session, old=older, new=parent, key_version=version
+                    )
         youths = await self._load_youths(session, subjects)
+        families = await self._families.load(session, parents) if parents else FamilyBatch()
         municipalities = await org_repo.organisation_municipalities(
             session, {p.actor.organisation_id for p in valid if p.municipality is None}
         )
@@ -197,12 +272,16 @@ class MatchIndex:
             youth = youths[item.pseudonym]
             existing = youth.active_of(item.actor.professional_id)
             if existing is not None:
+                family_id = families.family_of.get(existing.id)
+                if family_id is None:
+                    family_id = await family_repo.open_family_of_registration(session, existing.id)
                 outcomes.append(
                     RegisterResult(
                         registration=existing,
                         created=False,
                         match_id=youth.match_of(existing.id),
                         bsn=item.bsn,
+                        family_match_id=family_id,
                     )
                 )
                 continue
@@ -224,12 +303,25 @@ class MatchIndex:
                 end_reason=None,
             )
             pending.registrations.append(registration)
+            family_id = None
+            if item.parents:
+                node = Node(
+                    registration.id,
+                    registration.pseudonym,
+                    registration.professional_id,
+                    registration.organisation_id,
+                )
+                family_id = families.add(node, [p for p, _ in item.parents], version, now)
             others = list(youth.active)  # one active registration per professional
             youth.active.append(registration)
             if not others:
                 outcomes.append(
                     RegisterResult(
-                        registration=registration, created=True, match_id=None, bsn=item.bsn
+                        registration=registration,
+                        created=True,
+                        match_id=None,
+                        bsn=item.bsn,
+                        family_match_id=family_id,
                     )
                 )
                 continue
@@ -243,9 +335,18 @@ class MatchIndex:
                     created=True,
                     match_id=youth.match_id,
                     bsn=item.bsn,
+                    family_match_id=family_id,
                 )
             )
         await pending.flush(session)
+        await families.flush(session)
+        await duties.tell_earlier_involvement(
+            session,
+            [(r.id, r.pseudonym, r.organisation_id, r.municipality) for r in pending.registrations],
+            now,
+        )
+        if pending.matches and self.hooks is not None:
+            await self.hooks.matches_opened(session, pending.opened())
         return outcomes
 
     def _prepare(self, request: RegistrationRequest, now: datetime) -> _Prepared:
@@ -253,7 +354,11 @@ class MatchIndex:
             valid_bsn = crypto.parse_bsn(request.bsn)
         except crypto.InvalidBSN as exc:
             raise InvalidBSN(str(exc)) from None
-        ends_at = registration_end(birth_date=parse_birth_date(request.birth_date), created_at=now)
+        ends_at = registration_end(
+            birth_date=parse_birth_date(request.birth_date),
+            created_at=now,
+            term=parse_term(request.term),
+        )
         if request.municipality is not None and not _valid_municipality(request.municipality):
             raise InvalidInput("municipality must be a four-digit CBS municipality code")
         pseudonyms = self._keys.all_pseudonyms(valid_bsn)
@@ -264,7 +369,30 @@ class MatchIndex:
             older=tuple(pseudonyms[1:]),
             ends_at=ends_at,
             municipality=request.municipality,
+            parents=self._parents(request.parents, valid_bsn) if request.parents else (),
         )
+
+    def _parents(
+        self, values: Sequence[str], youth: crypto.BSN
+    ) -> tuple[tuple[Pseudonym, tuple[Pseudonym, ...]], ...]:
+        """Each distinct parent's pseudonyms (current first), or raise: more than
+        :data:`MAX_PARENTS`, a number failing the 11-test, or the youth's own number."""
+        if len(values) > MAX_PARENTS:
+            raise InvalidInput(f"at most {MAX_PARENTS} parents")
+        seen: dict[crypto.BSN, None] = {}
+        for position, value in enumerate(values):
+            try:
+                parent = crypto.parse_bsn(value)
+            except crypto.InvalidBSN:
+                raise InvalidBSN(f"parents[{position}].bsn is not a valid BSN") from None
+            if parent == youth:
+                raise InvalidInput(f"parents[{position}].bsn is the youth's own")
+            seen[parent] = None
+        out = []
+        for known in seen:
+            pseudonyms = self._keys.all_parent_pseudonyms(known)
+            out.append((pseudonyms[0], tuple(pseudonyms[1:])))
+        return tuple(out)
 
     async def _load_youths(
         self, session: AsyncSession, subjects: Sequence[Pseudonym]
@@ -300,6 +428,7 @@ class MatchIndex:
         youth.match_id = match.id
         youth.participants = []
         for reg in registrations:
+            pending.rows[reg.id] = reg
             participant = MatchParticipant(
                 id=new_id(),
                 match_id=match.id,
@@ -339,6 +468,7 @@ class MatchIndex:
             left_at=None,
         )
         pending.participants.append(newcomer)
+        pending.rows[registration.id] = registration
         pending.events.extend(
             Event(
                 event_type=EventType.MATCH_PARTICIPANT_JOINED,
@@ -371,7 +501,7 @@ class MatchIndex:
         )
         if registration is None:
             raise NotFound("registration not found")
-        await repo.lock_subject(session, registration.pseudonym)
+        await self.lock_for_end(session, [registration])
         await session.refresh(registration)
         if registration.status != RegistrationStatus.ACTIVE:
             raise RegistrationNotActive("the registration has already ended")
@@ -381,11 +511,22 @@ class MatchIndex:
         )
         return registration
 
+    async def lock_for_end(
+        self, session: AsyncSession, registrations: Sequence[Registration]
+    ) -> None:
+        """Take the subject locks that ending ``registrations`` needs: their youths' and their
+        parents' (one statement, sorted, as the registration path takes them). A
+        registration's parents never change while it is active, so reading them before the
+        lock is safe."""
+        parents = await family_repo.parents_of_registrations(session, [r.id for r in registrations])
+        await repo.lock_subjects(session, sorted({*(r.pseudonym for r in registrations), *parents}))
+
     async def end_registration(
         self, session: AsyncSession, registration: Registration, *, reason: EndReason
     ) -> None:
         """End an active registration now (status ``ended``), with the usual outbox events and
-        match bookkeeping. The caller holds the subject lock."""
+        match and family-match bookkeeping. The caller holds the locks of
+        :meth:`lock_for_end`."""
         await self._end(session, registration, RegistrationStatus.ENDED, reason, self._clock.now())
 
     async def _end(
@@ -399,6 +540,7 @@ class MatchIndex:
         registration.status = status
         registration.ended_at = now
         registration.end_reason = reason
+        await duties.keep_if_agreed(session, registration, reason, now)
         await enqueue(
             session,
             event_type=EventType.REGISTRATION_ENDED,
@@ -406,6 +548,7 @@ class MatchIndex:
             data={"registration_id": registration.id, "reason": str(reason)},
             occurred_at=now,
         )
+        await self._families.end(session, [registration.id], now)
         participation = await match_repo.open_participation_of_registration(
             session, registration.id
         )
@@ -432,7 +575,8 @@ class MatchIndex:
                 occurred_at=now,
                 match_id=match_id,
             )
-        if len(remaining) < 2:
+        closed = len(remaining) < 2
+        if closed:
             match = await session.get(Match, match_id)
             assert match is not None
             match.status = MatchStatus.CLOSED
@@ -448,6 +592,16 @@ class MatchIndex:
                     match_id=match_id,
                 )
         await session.flush()
+        if self.hooks is not None:
+            await self.hooks.participant_left(
+                session,
+                LeftMatch(
+                    match_id=match_id,
+                    registration_id=registration.id,
+                    closed=closed,
+                    remaining=tuple((p.organisation_id, p.registration_id) for p in remaining),
+                ),
+            )
 
     async def end_due_registrations(
         self, session: AsyncSession, *, limit: int = 500
@@ -455,14 +609,20 @@ class MatchIndex:
         """End up to ``limit`` registrations whose end date has passed; return them."""
         now = self._clock.now()
         due = await repo.due_registrations(session, now=now, limit=limit)
+        await self.lock_for_end(session, due)
+        ended = []
         for registration in due:
-            await repo.lock_subject(session, registration.pseudonym)
+            await session.refresh(registration)
+            if registration.status != RegistrationStatus.ACTIVE:
+                continue  # withdrawn meanwhile
             await self._end(session, registration, RegistrationStatus.ENDED, EndReason.EXPIRED, now)
-        return due
+            ended.append(registration)
+        return ended
 
     async def purge(self, session: AsyncSession, *, retention: timedelta) -> tuple[int, int]:
         """Delete ended registrations and closed matches older than the retention period."""
         cutoff = self._clock.now() - retention
+        await family_repo.purge_closed_family_matches(session, closed_before=cutoff)
         purged_regs = await repo.purge_ended_registrations(session, ended_before=cutoff)
         purged_matches = await match_repo.purge_closed_matches(session, closed_before=cutoff)
         return purged_regs, purged_matches

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crypto import Pseudonym
@@ -83,6 +83,106 @@ class Registration(Base):
             "ended_at",
             where="status <> 'active'",
         ),
+    )
+
+
+class RegistrationParent(Base):
+    """A parent or guardian named on an active registration, by a keyed pseudonym under its
+    own purpose (``parent-pseudonym``). Deleted when the registration ends: a link lives
+    exactly as long as the registration may match (ADR 0016)."""
+
+    __tablename__ = "registration_parents"
+
+    registration_id: Mapped[str] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    pseudonym: Mapped[Pseudonym] = mapped_column(String(64), primary_key=True)
+    key_version: Mapped[int]
+
+    __table_args__ = (Index("ix_registration_parents_pseudonym", "pseudonym"),)
+
+
+class InformingStatus(StrEnum):
+    INFORMED = "informed"
+    POSTPONED = "postponed"
+
+
+class PostponeReason(StrEnum):
+    """Why informing the youth or parents is postponed (Jeugdwet art. 7.1.4.3): informing now
+    would endanger the youth (``safety_youth``) or someone else (``safety_others``), the
+    youth and parents cannot be reached yet (``unreachable``), or another reason the
+    organisation's file records (``other``)."""
+
+    SAFETY_YOUTH = "safety_youth"
+    SAFETY_OTHERS = "safety_others"
+    UNREACHABLE = "unreachable"
+    OTHER = "other"
+
+
+class RegistrationInforming(Base):
+    """One record of the duty to inform: who was informed and when, or why informing is
+    postponed and when to look again. The latest record of a registration is its state; the
+    earlier ones stay as its history (and for the statistics)."""
+
+    __tablename__ = "registration_informing"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    registration_id: Mapped[str] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
+    status: Mapped[InformingStatus] = mapped_column(StrEnumText(InformingStatus, 12))
+    youth_informed: Mapped[bool] = mapped_column(Boolean)
+    parents_informed: Mapped[bool] = mapped_column(Boolean)
+    informed_on: Mapped[date | None]
+    reason: Mapped[PostponeReason | None] = mapped_column(StrEnumText(PostponeReason, 20))
+    revisit_on: Mapped[date | None]
+    professional_id: Mapped[str] = mapped_column(ForeignKey("professionals.id"))
+    recorded_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_registration_informing_registration", "registration_id", "recorded_at"),
+        Index("ix_registration_informing_recorded_at", "recorded_at"),
+    )
+
+
+class ReminderKind(StrEnum):
+    INFORM_DUE = "inform_due"
+    EXPIRING = "expiring"
+
+
+class RegistrationReminder(Base):
+    """A reminder the sweeper has sent: one row per registration, kind and due moment, written
+    in the transaction that puts the webhook event in the outbox, so a reminder is sent once
+    whatever the number of sweepers and whenever one is killed."""
+
+    __tablename__ = "registration_reminders"
+
+    registration_id: Mapped[str] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[ReminderKind] = mapped_column(StrEnumText(ReminderKind, 20), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(primary_key=True)
+    sent_at: Mapped[datetime]
+
+
+class EarlierInvolvement(Base):
+    """An ended registration kept, by the youth's pseudonym, for a municipality that switched
+    on earlier involvement (its covenant's ``earlier_involvement``): a new registration of the
+    youth learns that this organisation was involved until ``ended_at``. Deleted at
+    ``purge_after`` (at most five years after the end)."""
+
+    __tablename__ = "earlier_involvements"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    pseudonym: Mapped[Pseudonym] = mapped_column(String(64))
+    key_version: Mapped[int]
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    professional_id: Mapped[str] = mapped_column(ForeignKey("professionals.id"))
+    municipality: Mapped[str] = mapped_column(String(4))
+    ended_at: Mapped[datetime]
+    purge_after: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_earlier_involvements_pseudonym", "pseudonym"),
+        Index("ix_earlier_involvements_purge_after", "purge_after"),
     )
 
 

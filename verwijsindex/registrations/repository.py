@@ -20,10 +20,15 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import Pseudonym
+from verwijsindex.families.models import FamilyMatch, FamilyMatchParticipant, FamilyMatchStatus
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.registrations.models import (
     REGISTRATION_COLUMNS,
+    EarlierInvolvement,
     Registration,
+    RegistrationInforming,
+    RegistrationParent,
+    RegistrationReminder,
     RegistrationRow,
     RegistrationStatus,
 )
@@ -132,6 +137,11 @@ async def repseudonymise(
         .where(Match.subject_pseudonym.in_(old), status_is(Match.status, MatchStatus.OPEN))
         .values(subject_pseudonym=new)
     )
+    await session.execute(
+        update(EarlierInvolvement)
+        .where(EarlierInvolvement.pseudonym.in_(old))
+        .values(pseudonym=new, key_version=key_version)
+    )
 
 
 async def get_registration_of_organisation(
@@ -166,8 +176,23 @@ _OPEN_MATCH_ID = (
     .scalar_subquery()
 )
 
+_FAMILIES = cast(Table, FamilyMatch.__table__)
+_FAMILY_PARTICIPANTS = cast(Table, FamilyMatchParticipant.__table__)
+
+_OPEN_FAMILY_ID = (
+    select(_FAMILY_PARTICIPANTS.c.family_match_id)
+    .join(_FAMILIES, _FAMILIES.c.id == _FAMILY_PARTICIPANTS.c.family_match_id)
+    .where(
+        _FAMILY_PARTICIPANTS.c.registration_id == _REGISTRATIONS.c.id,
+        _FAMILY_PARTICIPANTS.c.left_at.is_(None),
+        status_is(_FAMILIES.c.status, FamilyMatchStatus.OPEN),
+    )
+    .limit(1)
+    .scalar_subquery()
+)
+
 _WITH_OPEN_MATCH = select(
-    *(_REGISTRATIONS.c[name] for name in REGISTRATION_COLUMNS), _OPEN_MATCH_ID
+    *(_REGISTRATIONS.c[name] for name in REGISTRATION_COLUMNS), _OPEN_MATCH_ID, _OPEN_FAMILY_ID
 )
 
 _OF_ORGANISATION = _WITH_OPEN_MATCH.where(
@@ -176,12 +201,13 @@ _OF_ORGANISATION = _WITH_OPEN_MATCH.where(
 )
 
 
-RegistrationWithMatch = tuple[RegistrationRow, str | None]
-"""A registration as a plain row, and the id of its open match (None: none)."""
+RegistrationWithMatch = tuple[RegistrationRow, str | None, str | None]
+"""A registration as a plain row, and the ids of its open match and open family match (None:
+none)."""
 
 
 def _with_match(row: Sequence[Any]) -> RegistrationWithMatch:
-    return RegistrationRow(*row[:-1]), row[-1]
+    return RegistrationRow(*row[:-2]), row[-2], row[-1]
 
 
 async def registration_of_organisation(
@@ -245,5 +271,10 @@ async def purge_ended_registrations(session: AsyncSession, *, ended_before: date
     )
     ids = select(Registration.id).where(*due)
     await session.execute(delete(MatchParticipant).where(MatchParticipant.registration_id.in_(ids)))
+    for child in (FamilyMatchParticipant, RegistrationParent, RegistrationInforming):
+        await session.execute(delete(child).where(child.registration_id.in_(ids)))
+    await session.execute(
+        delete(RegistrationReminder).where(RegistrationReminder.registration_id.in_(ids))
+    )
     result = await session.execute(delete(Registration).where(*due))
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -26,16 +26,25 @@ from verwijsindex.http.problems import PROBLEM_BASE, exception_handler, status_f
 from verwijsindex.http.schemas import (
     READ_PROBLEMS,
     WRITE_PROBLEMS,
+    EarlierInvolvementList,
+    EarlierInvolvementOut,
+    InformingCreate,
+    InformingOut,
+    InformingState,
+    OrganisationRef,
+    ProfessionalContact,
     RegistrationBatch,
     RegistrationBatchResult,
     RegistrationCreate,
     RegistrationOut,
     RegistrationPage,
+    RegistrationRenew,
     RegistrationWithdraw,
     problem_responses,
 )
+from verwijsindex.registrations.duties import InformingInput
 from verwijsindex.registrations.index import RegistrationRequest
-from verwijsindex.registrations.models import Registration, RegistrationRow
+from verwijsindex.registrations.models import Registration, RegistrationInforming, RegistrationRow
 from verwijsindex.registrations.service import BatchItem
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
@@ -52,12 +61,20 @@ _RATE_LIMITED[429]["headers"] = {
 _CREATE_PROBLEMS = {**_WRITE_PROBLEMS, **_RATE_LIMITED}
 
 
-def to_out(registration: Registration | RegistrationRow, match_id: str | None) -> RegistrationOut:
-    return RegistrationOut.model_validate(registration_fields(registration, match_id))
+def to_out(
+    registration: Registration | RegistrationRow,
+    match_id: str | None,
+    family_match_id: str | None = None,
+) -> RegistrationOut:
+    return RegistrationOut.model_validate(
+        registration_fields(registration, match_id, family_match_id)
+    )
 
 
 def registration_fields(
-    registration: Registration | RegistrationRow, match_id: str | None
+    registration: Registration | RegistrationRow,
+    match_id: str | None,
+    family_match_id: str | None = None,
 ) -> dict[str, object]:
     """The fields of :class:`RegistrationOut`, in its order, as plain values: serialised with
     ``pydantic_core.to_json`` they give the same JSON as the model, without building and
@@ -72,6 +89,7 @@ def registration_fields(
         "ended_at": registration.ended_at,
         "end_reason": None if registration.end_reason is None else str(registration.end_reason),
         "match_id": match_id,
+        "family_match_id": family_match_id,
         "organisation_id": registration.organisation_id,
         "professional_id": registration.professional_id,
         "municipality": registration.municipality,
@@ -110,10 +128,14 @@ async def _register_one(
             bsn=body.bsn,
             birth_date=body.birth_date,
             municipality=body.municipality,
+            parents=tuple(parent.bsn for parent in body.parents),
+            term=body.term,
         ),
     )
     return Response(
-        content=to_out(outcome.registration, outcome.match_id).model_dump_json(),
+        content=to_out(
+            outcome.registration, outcome.match_id, outcome.family_match_id
+        ).model_dump_json(),
         status_code=201 if outcome.created else 200,
         media_type="application/json",
         headers={"Location": f"/v1/registrations/{outcome.registration.id}"},
@@ -187,6 +209,8 @@ async def create_registrations_batch(
                 birth_date=item.birth_date,
                 municipality=item.municipality,
                 professional_id=item.professional_id,
+                parents=tuple(parent.bsn for parent in item.parents),
+                term=item.term,
             )
             for item in body.items
         ],
@@ -205,7 +229,9 @@ async def create_registrations_batch(
             {
                 "index": index,
                 "status": 201 if outcome.created else 200,
-                "registration": registration_fields(outcome.registration, outcome.match_id),
+                "registration": registration_fields(
+                    outcome.registration, outcome.match_id, outcome.family_match_id
+                ),
                 "problem": None,
             }
         )
@@ -259,7 +285,7 @@ async def list_registrations(
     )
     last = page[-1][0] if more else None
     out = RegistrationPage(
-        items=[to_out(registration, match_id) for registration, match_id in page],
+        items=[to_out(registration, match, family) for registration, match, family in page],
         next_cursor=None if last is None else encode_cursor(last.created_at, last.id),
     )
     return Response(content=out.model_dump_json(), media_type="application/json")
@@ -280,7 +306,7 @@ async def get_registration(
     caller: ProfessionalDep,
     request: Request,
 ) -> Response:
-    registration, match_id = await ctx.registrations.get(
+    registration, match_id, family_match_id = await ctx.registrations.get(
         access_context(request),
         organisation_id=caller.actor.organisation_id,
         registration_id=registration_id,
@@ -288,7 +314,8 @@ async def get_registration(
     # Serialised once here rather than validated again against ``response_model`` (which
     # documents it), as the other hot routes do.
     return Response(
-        content=to_out(registration, match_id).model_dump_json(), media_type="application/json"
+        content=to_out(registration, match_id, family_match_id).model_dump_json(),
+        media_type="application/json",
     )
 
 
@@ -319,3 +346,160 @@ async def withdraw_registration(
         reason=body.reason,
     )
     return to_out(registration, None)
+
+
+def _informing_out(record: RegistrationInforming) -> InformingOut:
+    informed = [
+        who
+        for who, yes in (("youth", record.youth_informed), ("parents", record.parents_informed))
+        if yes
+    ]
+    return InformingOut.model_validate(
+        {
+            "id": record.id,
+            "status": str(record.status),
+            "informed": informed,
+            "informed_on": None if record.informed_on is None else record.informed_on.isoformat(),
+            "reason": None if record.reason is None else str(record.reason),
+            "revisit_on": None if record.revisit_on is None else record.revisit_on.isoformat(),
+            "professional_id": record.professional_id,
+            "recorded_at": record.recorded_at,
+        }
+    )
+
+
+@router.post(
+    "/{registration_id}/informing",
+    status_code=201,
+    response_model=InformingOut,
+    responses=_WRITE_PROBLEMS,
+    summary="Record informing the youth and/or parents, or why it is postponed",
+    dependencies=[
+        audited(Operation.INFORMING_RECORD, ref_type="registration", ref_param="registration_id")
+    ],
+)
+async def record_informing(
+    registration_id: Annotated[str, Path(max_length=64)],
+    body: InformingCreate,
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
+) -> InformingOut:
+    """The duty to inform (Jeugdwet art. 7.1.4.3): ``informed`` with who and the day, or
+    ``postponed`` with a coded reason and the day to look again. The latest record is the
+    registration's state; the index reminds (``registration.inform_due``) when nothing is
+    recorded within the covenant's ``inform_within`` or a postponement's day has come. Only
+    the registering organisation, only while the registration is active."""
+    record = await ctx.registrations.record_informing(
+        access_context(request),
+        actor=caller.actor,
+        registration_id=registration_id,
+        given=InformingInput(
+            status=body.status,
+            youth="youth" in body.informed,
+            parents="parents" in body.informed,
+            informed_on=body.informed_on,
+            reason=body.reason,
+            revisit_on=body.revisit_on,
+        ),
+    )
+    return _informing_out(record)
+
+
+@router.get(
+    "/{registration_id}/informing",
+    response_model=InformingState,
+    responses=_PROBLEMS,
+    summary="Read a registration's informing records",
+    dependencies=[
+        audited(Operation.INFORMING_READ, ref_type="registration", ref_param="registration_id")
+    ],
+)
+async def read_informing(
+    registration_id: Annotated[str, Path(max_length=64)],
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
+) -> InformingState:
+    """Only the registering organisation sees them."""
+    records = await ctx.registrations.informing(
+        access_context(request),
+        organisation_id=caller.actor.organisation_id,
+        registration_id=registration_id,
+    )
+    out = [_informing_out(r) for r in records]
+    return InformingState(current=out[-1] if out else None, records=out)
+
+
+@router.post(
+    "/{registration_id}/renew",
+    response_model=RegistrationOut,
+    responses=_WRITE_PROBLEMS,
+    summary="Renew a registration's term before it ends",
+    dependencies=[
+        audited(Operation.REGISTRATION_RENEW, ref_type="registration", ref_param="registration_id")
+    ],
+)
+async def renew_registration(
+    registration_id: Annotated[str, Path(max_length=64)],
+    body: RegistrationRenew,
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
+) -> Response:
+    """A new term from now while the worry continues: at most two years and never past the
+    23rd birthday, computed from the birth date presented again (it is not stored); the BSN
+    must be the registration's youth's. 409 when the registration has ended."""
+    registration, match_id, family_match_id = await ctx.registrations.renew(
+        access_context(request),
+        actor=caller.actor,
+        registration_id=registration_id,
+        bsn=body.bsn,
+        birth_date=body.birth_date,
+        term=body.term,
+    )
+    return Response(
+        content=to_out(registration, match_id, family_match_id).model_dump_json(),
+        media_type="application/json",
+    )
+
+
+@router.get(
+    "/{registration_id}/earlier-involvement",
+    response_model=EarlierInvolvementList,
+    responses=_PROBLEMS,
+    summary="Other organisations' earlier involvement with the registration's youth",
+    dependencies=[
+        audited(
+            Operation.EARLIER_INVOLVEMENT_READ, ref_type="registration", ref_param="registration_id"
+        )
+    ],
+)
+async def read_earlier_involvement(
+    registration_id: Annotated[str, Path(max_length=64)],
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
+) -> EarlierInvolvementList:
+    """Where the municipality's covenant switched earlier involvement on: other
+    organisations whose registration of the same youth ended within the covenant's retention
+    (organisation, sector, contact, end date). Empty otherwise."""
+    found = await ctx.registrations.earlier_involvement(
+        access_context(request),
+        organisation_id=caller.actor.organisation_id,
+        registration_id=registration_id,
+    )
+    return EarlierInvolvementList(
+        items=[
+            EarlierInvolvementOut(
+                organisation=OrganisationRef(
+                    id=e.organisation_id, name=e.organisation_name, sector=e.organisation_sector
+                ),
+                professional=ProfessionalContact(
+                    name=e.professional_name, email=e.professional_email, phone=e.professional_phone
+                ),
+                ended_at=e.ended_at,
+            )
+            for e in found
+        ]
+    )

@@ -1,4 +1,5 @@
-"""The lifecycle sweep: end due registrations and purge what retention allows."""
+"""The lifecycle sweep: end due registrations, act on coordination deadlines that have passed,
+and purge what retention allows."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ log = get_logger(__name__)
 async def sweep_once(ctx: AppContext) -> SweepResult:
     """End every due registration (in batches, one transaction each), then purge."""
     ended = await ctx.registrations.end_due()
+    inform_due, expiring = await ctx.registrations.send_reminders()
+    log.info("reminders", inform_due=inform_due, expiring=expiring)
+    coordination = await ctx.coordination.sweep()
     purged = await ctx.registrations.purge(retention=timedelta(days=ctx.settings.retention_days))
     regs, matches = purged.purged_registrations, purged.purged_matches
     async with ctx.database.transaction() as session:
@@ -38,7 +42,13 @@ async def sweep_once(ctx: AppContext) -> SweepResult:
     )
     result = SweepResult(ended=ended, purged_registrations=regs, purged_matches=matches)
     log.info("access_log_head_signed", count=head.count)
-    log.info("sweep", ended=ended, purged_registrations=regs, purged_matches=matches)
+    log.info(
+        "sweep",
+        ended=ended,
+        coordination_deadlines=coordination,
+        purged_registrations=regs,
+        purged_matches=matches,
+    )
     return result
 
 

@@ -22,6 +22,9 @@ def schema_metadata() -> list[MetaData]:
     from notifier import _models as _notifier_models  # noqa: F401
     from verwijsindex.abuse import _models as _abuse_models  # noqa: F401
     from verwijsindex.accesslog import _models as _access_log_models  # noqa: F401
+    from verwijsindex.coordination import models as _coordination_models  # noqa: F401
+    from verwijsindex.covenants import models as _covenant_models  # noqa: F401
+    from verwijsindex.families import models as _family_models  # noqa: F401
     from verwijsindex.matches import models as _match_models  # noqa: F401
     from verwijsindex.organisations import models as _organisation_models  # noqa: F401
     from verwijsindex.portal import models as _portal_models  # noqa: F401

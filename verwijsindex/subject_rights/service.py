@@ -280,6 +280,9 @@ class SubjectRightsService:
         for pseudonym in sorted(set(self._keys.all_pseudonyms(bsn))):
             await repo.lock_subject(session, pseudonym)
         registrations, matches = await self._rows_of(session, bsn)
+        await self._index.lock_for_end(
+            session, [r for r in registrations if r.status == RegistrationStatus.ACTIVE]
+        )
         ended = 0
         for registration in registrations:
             if registration.status == RegistrationStatus.ACTIVE:

@@ -31,6 +31,7 @@ ORG_ADMIN = "org-admin"
 AUDITOR = "auditor"  # appointed on the command line (make_caller issues it for A)
 REVIEWER = "reviewer"  # A's own review key, issued by A's org-admin
 PRIVACY_OFFICER = "privacy-officer"
+MUNICIPALITY_ADMIN = "municipality-admin"  # the covenant manager of A's municipality (0363)
 NO_KEY = "no-key"
 REVOKED = "revoked-key"
 EXPIRED = "expired-key"
@@ -42,6 +43,7 @@ CALLER_KINDS = (
     AUDITOR,
     REVIEWER,
     PRIVACY_OFFICER,
+    MUNICIPALITY_ADMIN,
     NO_KEY,
     REVOKED,
     EXPIRED,
@@ -103,6 +105,26 @@ async def withdrawal(world: World) -> Prepared:
     )
 
 
+async def informing_record(world: World) -> Prepared:
+    body = {"status": "informed", "informed": ["youth"], "informed_on": "2026-03-01"}
+    return Prepared(f"/v1/registrations/{await _registration_of_a(world)}/informing", body)
+
+
+async def informing_read(world: World) -> Prepared:
+    return Prepared(f"/v1/registrations/{await _registration_of_a(world)}/informing")
+
+
+async def renewal(world: World) -> Prepared:
+    body = registration_body(world.bsn())
+    r = await world.client.post("/v1/registrations", json=body, headers=world.headers[("A", PRO)])
+    assert r.status_code == 201, r.text
+    return Prepared(f"/v1/registrations/{r.json()['id']}/renew", body)
+
+
+async def earlier_involvement(world: World) -> Prepared:
+    return Prepared(f"/v1/registrations/{await _registration_of_a(world)}/earlier-involvement")
+
+
 async def new_registration(world: World) -> Prepared:
     return Prepared("/v1/registrations", registration_body(world.bsn()))
 
@@ -117,6 +139,19 @@ async def match(world: World) -> Prepared:
     )
     assert (first.status_code, second.status_code) == (201, 201)
     return Prepared(f"/v1/matches/{second.json()['match_id']}")
+
+
+async def family_match(world: World) -> Prepared:
+    parent = world.bsn()
+    bodies = [{**registration_body(world.bsn()), "parents": [{"bsn": parent}]} for _ in range(2)]
+    first = await world.client.post(
+        "/v1/registrations", json=bodies[0], headers=world.headers[("A", PRO)]
+    )
+    second = await world.client.post(
+        "/v1/registrations", json=bodies[1], headers=world.headers[("C", PRO)]
+    )
+    assert (first.status_code, second.status_code) == (201, 201)
+    return Prepared(f"/v1/family-matches/{second.json()['family_match_id']}")
 
 
 async def api_key_revocation(world: World) -> Prepared:
@@ -149,6 +184,7 @@ def professional_only(prepare: Prepare, *, ok: int, other_org: int) -> Endpoint:
             AUDITOR: 403,
             REVIEWER: 403,
             PRIVACY_OFFICER: 403,
+            MUNICIPALITY_ADMIN: 403,
             NO_KEY: 401,
             REVOKED: 401,
             EXPIRED: 401,
@@ -168,12 +204,41 @@ def org_admin_only(prepare: Prepare, *, ok: int, other_org: int) -> Endpoint:
             AUDITOR: 403,
             REVIEWER: 403,
             PRIVACY_OFFICER: 403,
+            MUNICIPALITY_ADMIN: 403,
             NO_KEY: 401,
             REVOKED: 401,
             EXPIRED: 401,
             OTHER_ORG: other_org,
         },
     )
+
+
+def municipality_admin_only(prepare: Prepare, *, ok: int, other_org: int) -> Endpoint:
+    """A municipality's covenant and coordination: its own municipality-admin only."""
+    return Endpoint(
+        MUNICIPALITY_ADMIN,
+        prepare,
+        {
+            PRO: 403,
+            PRO_NO_ID: 403,
+            ORG_ADMIN: 403,
+            AUDITOR: 403,
+            REVIEWER: 403,
+            PRIVACY_OFFICER: 403,
+            MUNICIPALITY_ADMIN: ok,
+            NO_KEY: 401,
+            REVOKED: 401,
+            EXPIRED: 401,
+            OTHER_ORG: other_org,
+        },
+    )
+
+
+COVENANT = {
+    "coordinator_sectors": ["youth-protection", "veilig-thuis", "municipal-team"],
+    "respond_within": "P2D",
+    "coordinate_within": "P10D",
+}
 
 
 def reader_role(owner: str, prepare: Prepare, *, other_org: int = 200) -> Endpoint:
@@ -192,6 +257,7 @@ def reader_role(owner: str, prepare: Prepare, *, other_org: int = 200) -> Endpoi
             AUDITOR: ok.get(AUDITOR, 403),
             REVIEWER: ok.get(REVIEWER, 403),
             PRIVACY_OFFICER: ok[PRIVACY_OFFICER],
+            MUNICIPALITY_ADMIN: 403,
             NO_KEY: 401,
             REVOKED: 401,
             EXPIRED: 401,
@@ -375,7 +441,33 @@ async def redelivery(world: World) -> Prepared:
     return Prepared(f"/v1/webhook-messages/{r.json()['items'][0]['id']}/redeliver")
 
 
+def coordination_path(suffix: str, body: dict[str, Any] | None = None) -> Prepare:
+    async def prepare(world: World) -> Prepared:
+        return Prepared(f"/v1/matches/{await _match_id(world)}/coordination{suffix}", body)
+
+    return prepare
+
+
+def coordination_reader(prepare: Prepare) -> Endpoint:
+    """A match's coordination: its participants and the municipality-admin of its
+    municipality."""
+    endpoint = professional_only(prepare, ok=200, other_org=404)
+    return Endpoint(PRO, prepare, {**endpoint.expect, MUNICIPALITY_ADMIN: 200})
+
+
 MATRIX: dict[tuple[str, str], Endpoint] = {
+    # A (youth-care) is proposed; any participant may escalate; the municipality may not
+    # while a participant is proposed (403), another organisation's match is 404.
+    ("POST", "/v1/matches/{match_id}/coordination/{action}"): professional_only(
+        coordination_path("/escalate", {"reason": "no-progress"}), ok=200, other_org=404
+    ),
+    ("GET", "/v1/matches/{match_id}/coordination"): coordination_reader(coordination_path("")),
+    ("GET", "/v1/matches/{match_id}/coordination/history"): coordination_reader(
+        coordination_path("/history")
+    ),
+    ("GET", "/v1/municipalities/{code}/coordinations"): municipality_admin_only(
+        fixed("/v1/municipalities/0363/coordinations"), ok=200, other_org=403
+    ),
     ("POST", "/v1/webhook-endpoints"): org_admin_only(
         fixed("/v1/webhook-endpoints", HOOK), ok=201, other_org=201
     ),
@@ -439,6 +531,7 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
             AUDITOR: 403,
             REVIEWER: 403,
             PRIVACY_OFFICER: 403,
+            MUNICIPALITY_ADMIN: 403,
             NO_KEY: 401,
             REVOKED: 401,
             EXPIRED: 401,
@@ -465,6 +558,16 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     # Subject rights: the municipality's privacy officer only (another municipality's too).
     ("POST", "/v1/subject-access"): reader_role(PRIVACY_OFFICER, subject_access),
     ("POST", "/v1/subject-erasure"): reader_role(PRIVACY_OFFICER, subject_erasure),
+    # Covenants: the municipality-admin of that municipality (another municipality's: 403).
+    ("GET", "/v1/municipalities/{code}/covenant"): municipality_admin_only(
+        fixed("/v1/municipalities/0363/covenant"), ok=200, other_org=403
+    ),
+    ("PUT", "/v1/municipalities/{code}/covenant"): municipality_admin_only(
+        fixed("/v1/municipalities/0363/covenant", COVENANT), ok=200, other_org=403
+    ),
+    ("GET", "/v1/municipalities/{code}/covenant/versions"): municipality_admin_only(
+        fixed("/v1/municipalities/0363/covenant/versions"), ok=200, other_org=403
+    ),
     ("GET", "/healthz"): public(fixed("/healthz")),
     ("GET", "/readyz"): public(fixed("/readyz")),
     ("GET", "/openapi.json"): public(fixed("/openapi.json")),
@@ -481,8 +584,26 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     ("POST", "/v1/registrations/{registration_id}/withdraw"): professional_only(
         withdrawal, ok=200, other_org=404
     ),
+    ("POST", "/v1/registrations/{registration_id}/informing"): professional_only(
+        informing_record, ok=201, other_org=404
+    ),
+    ("GET", "/v1/registrations/{registration_id}/informing"): professional_only(
+        informing_read, ok=200, other_org=404
+    ),
+    ("POST", "/v1/registrations/{registration_id}/renew"): professional_only(
+        renewal, ok=200, other_org=404
+    ),
+    ("GET", "/v1/registrations/{registration_id}/earlier-involvement"): professional_only(
+        earlier_involvement, ok=200, other_org=404
+    ),
     ("GET", "/v1/matches"): professional_only(fixed("/v1/matches"), ok=200, other_org=200),
     ("GET", "/v1/matches/{match_id}"): professional_only(match, ok=200, other_org=404),
+    ("GET", "/v1/family-matches"): professional_only(
+        fixed("/v1/family-matches"), ok=200, other_org=200
+    ),
+    ("GET", "/v1/family-matches/{family_match_id}"): professional_only(
+        family_match, ok=200, other_org=404
+    ),
     ("GET", "/v1/api-keys"): org_admin_only(fixed("/v1/api-keys"), ok=200, other_org=200),
     ("POST", "/v1/api-keys"): org_admin_only(
         fixed("/v1/api-keys", {"role": "reviewer"}), ok=201, other_org=201
@@ -541,6 +662,15 @@ async def _build_world(ctx: AppContext, client: httpx.AsyncClient, clock: Frozen
         other_privacy = await ctx.admin.create_api_key(
             session, organisation_id=municipalities[1].id, role="privacy-officer"
         )
+        elsewhere = await ctx.admin.create_organisation(
+            session, name="Gemeente elders", sector="municipality", municipality="0599"
+        )
+        municipality_admin = await ctx.admin.create_api_key(
+            session, organisation_id=municipalities[0].id, role="municipality-admin"
+        )
+        other_municipality_admin = await ctx.admin.create_api_key(
+            session, organisation_id=elsewhere.id, role="municipality-admin"
+        )
         other_auditor = await ctx.admin.create_api_key(
             session, organisation_id=callers["B"].organisation_id, role="auditor"
         )
@@ -549,8 +679,15 @@ async def _build_world(ctx: AppContext, client: httpx.AsyncClient, clock: Frozen
         )
         revoked = {}
         expired = {}
-        for role in ("professional", "org-admin", "auditor", "privacy-officer"):
-            owner_org = municipalities[0].id if role == "privacy-officer" else a.organisation_id
+        for role in (
+            "professional",
+            "org-admin",
+            "auditor",
+            "privacy-officer",
+            "municipality-admin",
+        ):
+            at_municipality = role in ("privacy-officer", "municipality-admin")
+            owner_org = municipalities[0].id if at_municipality else a.organisation_id
             issued = await ctx.admin.create_api_key(session, organisation_id=owner_org, role=role)
             await ctx.admin.revoke_api_key(session, key_id=issued.id, organisation_id=owner_org)
             revoked[role] = issued.key
@@ -572,7 +709,11 @@ async def _build_world(ctx: AppContext, client: httpx.AsyncClient, clock: Frozen
         world.headers[(owner, OTHER_ORG)] = (
             other.admin_headers if owner == ORG_ADMIN else other.headers
         )
-    for owner, other_key in ((AUDITOR, other_auditor.key), (PRIVACY_OFFICER, other_privacy.key)):
+    for owner, other_key in (
+        (AUDITOR, other_auditor.key),
+        (PRIVACY_OFFICER, other_privacy.key),
+        (MUNICIPALITY_ADMIN, other_municipality_admin.key),
+    ):
         world.headers[(owner, REVOKED)] = bearer(revoked[owner])
         world.headers[(owner, EXPIRED)] = bearer(expired[owner])
         world.headers[(owner, OTHER_ORG)] = bearer(other_key)
@@ -586,6 +727,7 @@ async def _build_world(ctx: AppContext, client: httpx.AsyncClient, clock: Frozen
     world.headers[("any", AUDITOR)] = a.auditor_headers
     world.headers[("any", REVIEWER)] = bearer(reviewer.key)
     world.headers[("any", PRIVACY_OFFICER)] = bearer(privacy.key)
+    world.headers[("any", MUNICIPALITY_ADMIN)] = bearer(municipality_admin.key)
     world.headers[("any", NO_KEY)] = {}
     return world
 

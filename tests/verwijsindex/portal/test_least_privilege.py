@@ -14,6 +14,7 @@ import fastapi.routing
 import httpx
 from fastapi import FastAPI
 
+from tests.conftest import make_bsn
 from tests.verwijsindex.portal.helpers import csrf_of, make_account, sign_in
 from verwijsindex.context import AppContext
 
@@ -71,6 +72,17 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
         "/portal/matches/{match}/toestemming",
         {},
         _e(303, 422, 404, 404, 404),
+    ),
+    ("POST", "/portal/matches/{match_id}/regie/{action}"): (
+        "/portal/matches/{match}/regie/escalate",
+        {},
+        _e(303, 422, 404, 404, 404),
+    ),
+    ("GET", "/portal/gezinsmatches"): ("/portal/gezinsmatches", {}, _e(303, 200, 200, 200, 200)),
+    ("GET", "/portal/gezinsmatches/{family_match_id}"): (
+        "/portal/gezinsmatches/{family}",
+        {},
+        _e(303, 200, 404, 404, 404),
     ),
     ("GET", "/portal/uitwisselingen"): ("/portal/uitwisselingen", {}, _e(303, 200, 200, 200, 200)),
     ("GET", "/portal/beheer/professionals"): (
@@ -187,6 +199,30 @@ async def test_exact_status_for_every_portal_page_and_browser(
                 headers=matcher.api_headers,
             )
         ).json()
+        # A sibling registered by the matcher with the same parent: a family match.
+        family = (
+            await clients[PRO].post(
+                "/v1/registrations",
+                json={
+                    "bsn": make_bsn(11),
+                    "birth_date": "2013-02-03",
+                    "parents": [{"bsn": make_bsn(13)}],
+                },
+                headers=pro.api_headers,
+            )
+        ).json()
+        sibling = (
+            await clients[PRO].post(
+                "/v1/registrations",
+                json={
+                    "bsn": make_bsn(12),
+                    "birth_date": "2014-03-04",
+                    "parents": [{"bsn": make_bsn(13)}],
+                },
+                headers=matcher.api_headers,
+            )
+        ).json()
+        assert sibling.get("family_match_id"), (family, sibling)
         key = await ctx.api_keys.issue(
             organisation_id=pro.organisation_id, role="reviewer", expires_in_days=None
         )
@@ -199,6 +235,7 @@ async def test_exact_status_for_every_portal_page_and_browser(
         values = {
             "registration": registration["id"],
             "match": matched["match_id"],
+            "family": sibling["family_match_id"],
             "target": target.professional_id,
             "key": key.id,
             "endpoint": endpoint.endpoint.id,

@@ -287,3 +287,88 @@ async def test_a_registration_through_the_api_shows_in_the_portal(
     page = await browser.get("/portal/registraties")
     assert f"/portal/registraties/{r.json()['id']}" in page.text
     assert PASSWORD not in page.text
+
+
+async def test_accepting_coordination_on_a_match(
+    ctx: AppContext, browser: httpx.AsyncClient, second_browser: httpx.AsyncClient
+) -> None:
+    a = await make_account(ctx, 0)
+    b = await make_account(ctx, 1)
+    await _signed_in(browser, ctx, a)
+    await _signed_in(second_browser, ctx, b)
+    await _register(browser)
+    await _register(second_browser)
+    path = re.search(
+        r'href="(/portal/matches/[0-9a-f-]{36})"', (await browser.get("/portal/matches")).text
+    )
+    assert path
+    pages = {c: (await c.get(path.group(1))).text for c in (browser, second_browser)}
+    assert all('id="regie-status">voorgesteld<' in p for p in pages.values())
+    proposed = [c for c, p in pages.items() if 'id="regie-accept"' in p]
+    assert len(proposed) == 1, "exactly one organisation is proposed as coordinator"
+    (coordinator,) = proposed
+    other = second_browser if coordinator is browser else browser
+    # The other participant cannot accept in its place: 409 with an error summary.
+    refused = await other.post(
+        path.group(1) + "/regie/accept", data={"csrf_token": csrf_of(pages[other])}
+    )
+    assert refused.status_code == 409 and 'href="#regie-accept"' in refused.text
+    accepted = await coordinator.post(
+        path.group(1) + "/regie/accept", data={"csrf_token": csrf_of(pages[coordinator])}
+    )
+    assert accepted.status_code == 303
+    after = await other.get(path.group(1))
+    assert 'id="regie-status">geaccepteerd<' in after.text
+    async with ctx.database.read() as session:
+        acts = (
+            (
+                await session.execute(
+                    select(AccessLogRecord.reason).where(
+                        AccessLogRecord.operation == "coordination.act"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert acts == ["accept"]
+
+
+async def test_parents_make_a_family_match(
+    ctx: AppContext, browser: httpx.AsyncClient, second_browser: httpx.AsyncClient
+) -> None:
+    a = await make_account(ctx, 0)
+    b = await make_account(ctx, 1)
+    await _signed_in(browser, ctx, a)
+    await _signed_in(second_browser, ctx, b)
+    parent = "100000915"
+    first = await form_post(
+        browser,
+        "/portal/registraties/nieuw",
+        "/portal/registraties/nieuw",
+        {"bsn": "100000770", "birth_date": "2013-02-03", "parent1": parent},
+    )
+    assert first.status_code == 303
+    second = await form_post(
+        second_browser,
+        "/portal/registraties/nieuw",
+        "/portal/registraties/nieuw",
+        {"bsn": "100000848", "birth_date": "2014-03-04", "parent2": parent},
+    )
+    assert second.status_code == 303
+    shown = await second_browser.get(second.headers["location"])
+    link = re.search(r'href="(/portal/gezinsmatches/[^"]+)"', shown.text)
+    assert link, "the registration links to its family match"
+    family = await second_browser.get(link.group(1))
+    assert family.status_code == 200 and "Professional 0" in family.text
+    listing = await browser.get("/portal/gezinsmatches")
+    assert link.group(1) in listing.text
+    for page in (shown.text, family.text, listing.text):
+        assert parent not in page and "100000848" not in page
+    bad = await form_post(
+        browser,
+        "/portal/registraties/nieuw",
+        "/portal/registraties/nieuw",
+        {"bsn": BSN, "birth_date": BIRTH, "parent1": "123456789"},
+    )
+    assert bad.status_code == 422 and 'href="#parent1"' in bad.text

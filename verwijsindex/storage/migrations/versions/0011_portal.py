@@ -1,7 +1,7 @@
 """portal: professionals' sign-in accounts and server-side browser sessions
 
 Revision ID: 0011_portal
-Revises: 0007_appointed_auditors
+Revises: 0009_family_match
 Create Date: 2026-12-06 15:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_portal"
-down_revision: str | None = "0007_appointed_auditors"
+down_revision: str | None = "0009_family_match"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

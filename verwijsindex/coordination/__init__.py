@@ -1,0 +1,1 @@
+"""Coordination (regie) after a match: who coordinates, deadlines, escalation, feedback."""

@@ -1,0 +1,655 @@
+"""Coordination after a match: the first proposal when a match opens, the participants' and
+the municipality's actions, what happens when participants leave, and the deadlines.
+
+Each public method that a route or the sweeper calls is a unit of work with its access-log
+record; :meth:`CoordinationService.matches_opened` and :meth:`participant_left` work inside
+the registration's or withdrawal's own transaction (the hooks of ``MatchIndex``). Every change
+is a row of the history, a new version of the coordination row (a writer that read an older
+version changes nothing) and webhooks to the participants through the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notifier import Event, EventType, enqueue_many
+from verwijsindex.accesslog import AccessContext, AccessLogger, Operation, Subject, record_read
+from verwijsindex.clock import Clock
+from verwijsindex.coordination import machine
+from verwijsindex.coordination import repository as repo
+from verwijsindex.coordination.machine import (
+    API_ACTIONS,
+    MUNICIPALITY_ACTIONS,
+    PROFESSIONAL_ACTIONS,
+    Action,
+    ActorKind,
+    ActorNotAllowed,
+    CoordinationChanged,
+    DeclineReason,
+    EscalateReason,
+    Outcome,
+    Participant,
+    State,
+    Terms,
+)
+from verwijsindex.coordination.models import Coordination, CoordinationEvent
+from verwijsindex.coordination.state import CoordinationStatus, CoordinationSummary
+from verwijsindex.covenants.service import Covenant, CovenantService
+from verwijsindex.errors import InvalidInput, NotFound
+from verwijsindex.organisations import repository as org_repo
+from verwijsindex.organisations.models import Role, Sector
+from verwijsindex.registrations.index import LeftMatch, OpenedMatch
+from verwijsindex.storage import Database
+from verwijsindex.storage.base import new_id
+from verwijsindex.storage.group_commit import GroupCommitter
+
+_SWEEP_BATCH = 200
+_SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinationCaller:
+    """Who acts: a professional of a participating organisation, or a municipality-admin."""
+
+    organisation_id: str
+    role: Role
+    professional_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionInput:
+    reason: str | Sequence[str] | None = None
+    organisation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    at: datetime
+    action: str
+    actor_role: str
+    actor_organisation_id: str | None
+    reason: str | None
+    target_organisation_id: str | None
+    status: CoordinationStatus
+    level: int
+    coordinator_organisation_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Actor:
+    role: str
+    organisation_id: str | None
+    kinds: frozenset[ActorKind]
+
+
+_SYSTEM_ACTOR = _Actor(_SYSTEM, None, frozenset({ActorKind.SYSTEM}))
+
+
+def terms_of(covenant: Covenant) -> Terms:
+    return Terms(
+        sectors=tuple(s.value for s in covenant.coordinator_sectors),
+        respond_within=covenant.respond_span,
+        coordinate_within=covenant.coordinate_span,
+    )
+
+
+def _seat(organisation_id: str | None, registration_id: str | None) -> tuple[str, str] | None:
+    if organisation_id is None or registration_id is None:
+        return None
+    return (organisation_id, registration_id)
+
+
+def state_of(row: Coordination) -> State:
+    return State(
+        status=row.status,
+        level=row.level,
+        coordinator=_seat(row.coordinator_organisation_id, row.coordinator_registration_id),
+        handover_from=_seat(row.handover_from_organisation_id, row.handover_from_registration_id),
+        declined=frozenset(d for d in row.declined.split(",") if d),
+        due_at=row.due_at,
+        coordinate_due_at=row.coordinate_due_at,
+        reminded=row.reminded,
+    )
+
+
+def _columns(state: State) -> dict[str, object]:
+    coordinator = state.coordinator or (None, None)
+    handover = state.handover_from or (None, None)
+    return {
+        "status": state.status,
+        "level": state.level,
+        "coordinator_organisation_id": coordinator[0],
+        "coordinator_registration_id": coordinator[1],
+        "handover_from_organisation_id": handover[0],
+        "handover_from_registration_id": handover[1],
+        "declined": ",".join(sorted(state.declined)),
+        "due_at": state.due_at,
+        "coordinate_due_at": state.coordinate_due_at,
+        "reminded": state.reminded,
+    }
+
+
+def _receivers(participants: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Each organisation once, with its earliest registration in the match."""
+    out: dict[str, str] = {}
+    for organisation_id, registration_id in participants:
+        out.setdefault(organisation_id, registration_id)
+    return out
+
+
+class CoordinationService:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        writes: GroupCommitter,
+        access_log: AccessLogger,
+        clock: Clock,
+    ) -> None:
+        self._database = database
+        self._writes = writes
+        self._access_log = access_log
+        self._clock = clock
+
+    # ---- inside the registration's transaction (MatchIndex hooks) ------------------------
+
+    async def matches_opened(self, session: AsyncSession, opened: Sequence[OpenedMatch]) -> None:
+        """Each new match's coordination: the first proposal by the covenant's order among
+        its participants (ties: the earliest registration), or level 2 when none is eligible.
+        A handful of statements whatever the number of matches."""
+        if not opened:
+            return
+        sectors = await repo.sectors_of(
+            session, {r.organisation_id for m in opened for r in m.registrations}
+        )
+        covenants = await CovenantService.current_of(
+            session, {m.registrations[0].municipality for m in opened}
+        )
+        rows: list[Coordination] = []
+        history: list[CoordinationEvent] = []
+        events: list[Event] = []
+        for match in opened:
+            covenant = covenants[match.registrations[0].municipality]
+            participants = [
+                Participant(
+                    r.organisation_id, r.id, sectors.get(r.organisation_id, ""), r.created_at
+                )
+                for r in match.registrations
+            ]
+            outcome = machine.start(participants, terms_of(covenant), match.created_at)
+            row = Coordination(
+                match_id=match.match_id,
+                municipality=covenant.municipality,
+                covenant_id=covenant.id,
+                version=1,
+                match_created_at=match.created_at,
+                first_accepted_at=None,
+                accepted_at=None,
+                closed_at=None,
+                updated_at=match.created_at,
+                **_columns(outcome.state),
+            )
+            rows.append(row)
+            history.append(
+                self._history(
+                    match.match_id, match.created_at, "start", _SYSTEM_ACTOR, outcome, None
+                )
+            )
+            receivers = _receivers([(p.organisation_id, p.registration_id) for p in participants])
+            events += self._events(match.match_id, match.created_at, outcome, receivers, [])
+        await repo.add(session, rows, history)
+        if any(r.status is CoordinationStatus.ESCALATED for r in rows):
+            events += await self._municipality_events(session, rows, history)
+        await enqueue_many(session, events)
+        await self._access_log.record_many(
+            session,
+            AccessContext.system(role=_SYSTEM, started_at=self._clock.now()),
+            operation=Operation.COORDINATION_SYSTEM,
+            subjects=[Subject.match(r.match_id) for r in rows],
+            reason="start",
+        )
+
+    async def _municipality_events(
+        self,
+        session: AsyncSession,
+        rows: Sequence[Coordination],
+        history: Sequence[CoordinationEvent],
+    ) -> list[Event]:
+        events: list[Event] = []
+        for row, item in zip(rows, history, strict=True):
+            if row.status is not CoordinationStatus.ESCALATED:
+                continue
+            for organisation_id in await repo.municipality_organisations(session, row.municipality):
+                events.append(
+                    Event(
+                        EventType.COORDINATION_ESCALATED,
+                        organisation_id,
+                        {"match_id": row.match_id},
+                        item.at,
+                        match_id=row.match_id,
+                    )
+                )
+        return events
+
+    async def participant_left(self, session: AsyncSession, left: LeftMatch) -> None:
+        """A registration left the match: a closed match closes its coordination; a
+        coordinator (or proposed one) who left is followed by the next proposal or the
+        municipality; a handover whose giver left no longer falls back to it."""
+        row = await repo.lock(session, left.match_id)
+        if row is None or row.status is CoordinationStatus.CLOSED:
+            return
+        now = self._clock.now()
+        state = state_of(row)
+        if left.closed:
+            action = Action.MATCH_CLOSED
+        elif state.coordinator is not None and state.coordinator[1] == left.registration_id:
+            action = Action.COORDINATOR_LEFT
+        else:
+            if state.handover_from is not None and state.handover_from[1] == left.registration_id:
+                values = {
+                    "handover_from_organisation_id": None,
+                    "handover_from_registration_id": None,
+                }
+                if not await repo.update_if_version(session, row.match_id, row.version, values):
+                    raise CoordinationChanged("the coordination changed at the same moment")
+            return
+        participants = await repo.participants(session, left.match_id)
+        terms = await self._terms(session, row)
+        outcome = machine.step(
+            state, action, _SYSTEM_ACTOR.kinds, participants=participants, terms=terms, now=now
+        )
+        told = (
+            list(left.remaining)
+            if left.closed
+            else [(p.organisation_id, p.registration_id) for p in participants]
+        )
+        await self._apply(session, row, action, _SYSTEM_ACTOR, outcome, None, told, now)
+        await self._access_log.record(
+            session,
+            AccessContext.system(role=_SYSTEM, started_at=now),
+            operation=Operation.COORDINATION_SYSTEM,
+            subject=Subject.match(row.match_id),
+            reason=action.value,
+        )
+
+    # ---- units of work ---------------------------------------------------------------------
+
+    async def act(
+        self,
+        access: AccessContext,
+        caller: CoordinationCaller,
+        match_id: str,
+        action_name: str,
+        body: ActionInput,
+    ) -> CoordinationSummary:
+        """One action of ``POST /v1/matches/{id}/coordination/{action}``: 404 for an unknown
+        action or a match the caller has no part in, 403 for an action this caller may not
+        take, 409 for one the state does not allow, 422 for a reason outside the codes."""
+        action = self._action(action_name, caller)
+        reason, target = self._input(action, body)
+        async with self._database.transaction() as session:
+            row = await repo.lock(session, match_id)
+            if row is None:
+                raise NotFound("match not found")
+            participants = await repo.participants(session, match_id)
+            actor = await self._actor(session, caller, row, participants)
+            now = self._clock.now()
+            outcome = machine.step(
+                state_of(row),
+                action,
+                actor.kinds,
+                participants=participants,
+                terms=await self._terms(session, row),
+                now=now,
+                reason=reason,
+                target=target,
+            )
+            told = [(p.organisation_id, p.registration_id) for p in participants]
+            await self._apply(session, row, action, actor, outcome, target, told, now)
+            await self._access_log.record(
+                session,
+                access,
+                operation=Operation.COORDINATION_ACT,
+                subject=Subject.match(match_id),
+                reason=action.value,
+            )
+        return _summary(match_id, outcome.state)
+
+    @staticmethod
+    def _action(name: str, caller: CoordinationCaller) -> Action:
+        try:
+            action = Action(name)
+        except ValueError:
+            action = None
+        if action is None or action not in API_ACTIONS:
+            raise NotFound(
+                "unknown coordination action; one of: "
+                + ", ".join(sorted(a.value for a in API_ACTIONS))
+            )
+        allowed = (
+            MUNICIPALITY_ACTIONS if caller.role is Role.MUNICIPALITY_ADMIN else PROFESSIONAL_ACTIONS
+        )
+        if action not in allowed:
+            raise ActorNotAllowed(f"a {caller.role.value} key may not {action.value}")
+        return action
+
+    @staticmethod
+    def _input(action: Action, body: ActionInput) -> tuple[str | None, str | None]:
+        """The coded reason and the target organisation an action needs, checked."""
+        reason = body.reason
+        if action in (Action.HANDOVER, Action.ASSIGN):
+            if not body.organisation_id:
+                raise InvalidInput(f"{action.value} needs organisation_id")
+            if reason is not None:
+                raise InvalidInput(f"{action.value} takes no reason")
+            return None, body.organisation_id
+        if body.organisation_id is not None:
+            raise InvalidInput(f"{action.value} takes no organisation_id")
+        if action is Action.DECLINE:
+            return machine.coded(DeclineReason, _one(reason)), None
+        if action is Action.ESCALATE:
+            return machine.coded(EscalateReason, _one(reason)), None
+        if action is Action.CLOSE:
+            checks = [reason] if isinstance(reason, str) else list(reason or [])
+            return machine.closure_reason(checks), None
+        if reason is not None:
+            raise InvalidInput(f"{action.value} takes no reason")
+        return None, None
+
+    async def _actor(
+        self,
+        session: AsyncSession,
+        caller: CoordinationCaller,
+        row: Coordination,
+        participants: Sequence[Participant],
+    ) -> _Actor:
+        """What the caller is to this coordination now; NotFound when it has no part in it
+        (another organisation's match, another municipality's)."""
+        if caller.role is Role.MUNICIPALITY_ADMIN:
+            if not await self._manages(session, caller.organisation_id, row.municipality):
+                raise NotFound("match not found")
+            return _Actor(
+                caller.role.value, caller.organisation_id, frozenset({ActorKind.MUNICIPALITY})
+            )
+        if caller.organisation_id not in {p.organisation_id for p in participants}:
+            raise NotFound("match not found")
+        kinds = {ActorKind.PARTICIPANT}
+        if row.coordinator_organisation_id == caller.organisation_id:
+            if row.status is CoordinationStatus.PROPOSED:
+                kinds.add(ActorKind.PROPOSED)
+            elif row.status is CoordinationStatus.ACCEPTED:
+                kinds.add(ActorKind.COORDINATOR)
+        return _Actor(caller.role.value, caller.organisation_id, frozenset(kinds))
+
+    @staticmethod
+    async def _manages(session: AsyncSession, organisation_id: str, municipality: str) -> bool:
+        organisation = await org_repo.get_organisation(session, organisation_id)
+        return (
+            organisation is not None
+            and organisation.sector == Sector.MUNICIPALITY
+            and organisation.municipality == municipality
+        )
+
+    async def _terms(self, session: AsyncSession, row: Coordination) -> Terms:
+        covenant = await CovenantService.covenant_version(
+            session, row.covenant_id, municipality=row.municipality
+        )
+        return terms_of(covenant)
+
+    def _history(
+        self,
+        match_id: str,
+        at: datetime,
+        action: str,
+        actor: _Actor,
+        outcome: Outcome,
+        target: str | None,
+    ) -> CoordinationEvent:
+        state = outcome.state
+        return CoordinationEvent(
+            id=new_id(),
+            match_id=match_id,
+            at=at,
+            action=action,
+            actor_role=actor.role,
+            actor_organisation_id=actor.organisation_id,
+            reason=outcome.reason,
+            target_organisation_id=target,
+            status=state.status,
+            level=state.level,
+            coordinator_organisation_id=state.coordinator[0] if state.coordinator else None,
+        )
+
+    @staticmethod
+    def _events(
+        match_id: str,
+        at: datetime,
+        outcome: Outcome,
+        receivers: dict[str, str],
+        municipality: Sequence[str],
+    ) -> list[Event]:
+        events: list[Event] = []
+        for event_type in outcome.events:
+            if event_type is EventType.COORDINATION_REMINDER:
+                seat = outcome.state.coordinator
+                targets = {seat[0]: seat[1]} if seat is not None else {}
+            else:
+                targets = receivers
+            events += [
+                Event(
+                    event_type,
+                    organisation_id,
+                    {"match_id": match_id, "registration_id": registration_id},
+                    at,
+                    match_id=match_id,
+                )
+                for organisation_id, registration_id in targets.items()
+            ]
+            if event_type in (
+                EventType.COORDINATION_ESCALATED,
+                EventType.COORDINATION_DE_ESCALATED,
+            ):
+                events += [
+                    Event(
+                        event_type, organisation_id, {"match_id": match_id}, at, match_id=match_id
+                    )
+                    for organisation_id in municipality
+                    if organisation_id not in receivers
+                ]
+        return events
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        row: Coordination,
+        action: Action,
+        actor: _Actor,
+        outcome: Outcome,
+        target: str | None,
+        told: Sequence[tuple[str, str]],
+        now: datetime,
+    ) -> None:
+        """Store the outcome (only over the version read), its history row and its webhooks."""
+        values = _columns(outcome.state)
+        values["updated_at"] = now
+        if action is Action.ACCEPT:
+            values["accepted_at"] = now
+            if row.first_accepted_at is None:
+                values["first_accepted_at"] = now
+        if outcome.state.status is CoordinationStatus.CLOSED:
+            values["closed_at"] = now
+        if not await repo.update_if_version(session, row.match_id, row.version, values):
+            raise CoordinationChanged("the coordination changed at the same moment; read it again")
+        await repo.add_event(
+            session, self._history(row.match_id, now, action.value, actor, outcome, target)
+        )
+        municipality: list[str] = []
+        if any(
+            e in (EventType.COORDINATION_ESCALATED, EventType.COORDINATION_DE_ESCALATED)
+            for e in outcome.events
+        ):
+            municipality = await repo.municipality_organisations(session, row.municipality)
+        await enqueue_many(
+            session, self._events(row.match_id, now, outcome, _receivers(told), municipality)
+        )
+
+    async def _reader(
+        self, session: AsyncSession, caller: CoordinationCaller, match_id: str
+    ) -> Coordination:
+        """The coordination a caller may read: a participant's (now or before) or its
+        municipality's; NotFound otherwise."""
+        row = await repo.get(session, match_id)
+        if row is None:
+            raise NotFound("match not found")
+        if caller.role is Role.MUNICIPALITY_ADMIN:
+            allowed = await self._manages(session, caller.organisation_id, row.municipality)
+        else:
+            allowed = await repo.ever_took_part(session, match_id, caller.organisation_id)
+        if not allowed:
+            raise NotFound("match not found")
+        return row
+
+    async def read(
+        self, access: AccessContext, caller: CoordinationCaller, match_id: str
+    ) -> CoordinationSummary:
+        async with self._database.read() as session:
+            row = await self._reader(session, caller, match_id)
+            summary = repo.summary_of(row)
+        await record_read(
+            self._writes,
+            self._access_log,
+            access,
+            Operation.COORDINATION_READ,
+            [Subject.match(match_id)],
+        )
+        return summary
+
+    async def history(
+        self, access: AccessContext, caller: CoordinationCaller, match_id: str
+    ) -> list[HistoryItem]:
+        """Who did what and when, oldest first; codes only, never content."""
+        async with self._database.read() as session:
+            await self._reader(session, caller, match_id)
+            rows = await repo.history(session, match_id)
+        await record_read(
+            self._writes,
+            self._access_log,
+            access,
+            Operation.COORDINATION_HISTORY,
+            [Subject.match(match_id)],
+        )
+        return [
+            HistoryItem(
+                at=r.at,
+                action=r.action,
+                actor_role=r.actor_role,
+                actor_organisation_id=r.actor_organisation_id,
+                reason=r.reason,
+                target_organisation_id=r.target_organisation_id,
+                status=r.status,
+                level=r.level,
+                coordinator_organisation_id=r.coordinator_organisation_id,
+            )
+            for r in rows
+        ]
+
+    async def of_municipality(
+        self,
+        access: AccessContext,
+        caller: CoordinationCaller,
+        municipality: str,
+        *,
+        status: CoordinationStatus | None,
+        limit: int,
+    ) -> list[CoordinationSummary]:
+        """The coordinations of the municipality's matches (procesregie): ids, status,
+        level, coordinator and deadline; 403 for another municipality's."""
+        async with self._database.read() as session:
+            if caller.role is not Role.MUNICIPALITY_ADMIN or not await self._manages(
+                session, caller.organisation_id, municipality
+            ):
+                raise ActorNotAllowed("a municipality-admin sees only its own municipality's")
+            found = await repo.of_municipality(session, municipality, status=status, limit=limit)
+        await record_read(
+            self._writes,
+            self._access_log,
+            access,
+            Operation.COORDINATION_LIST,
+            [Subject.match(s.match_id) for s in found],
+        )
+        return found
+
+    # ---- deadlines (the sweeper) -------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Act on every deadline that has passed: no acceptance within ``respond_within`` →
+        level 2; an accepted coordination not closed within ``coordinate_within`` → a
+        reminder to the coordinator, and when the grace (``respond_within``) passes too →
+        level 2. Each match in a transaction of its own that locks its row (skipping rows
+        another sweeper holds) and rechecks the deadline, so several sweepers and a sweep
+        cut off half-way (kill -9) act exactly once per deadline. Returns the changes made."""
+        changed = 0
+        while True:
+            now = self._clock.now()
+            async with self._database.read() as session:
+                due = await repo.due(session, now=now, limit=_SWEEP_BATCH)
+            for match_id in due:
+                changed += await self._deadline(match_id, now)
+            if len(due) < _SWEEP_BATCH:
+                return changed
+
+    async def _deadline(self, match_id: str, now: datetime) -> int:
+        async with self._database.transaction() as session:
+            row = await repo.lock(session, match_id, skip_locked=True)
+            if (
+                row is None
+                or row.due_at is None
+                or row.due_at > now
+                or row.status not in (CoordinationStatus.PROPOSED, CoordinationStatus.ACCEPTED)
+            ):
+                return 0
+            if row.status is CoordinationStatus.PROPOSED:
+                action = Action.RESPOND_DEADLINE
+            else:
+                action = Action.COORDINATE_DEADLINE if row.reminded else Action.REMIND
+            participants = await repo.participants(session, match_id)
+            outcome = machine.step(
+                state_of(row),
+                action,
+                _SYSTEM_ACTOR.kinds,
+                participants=participants,
+                terms=await self._terms(session, row),
+                now=now,
+            )
+            told = [(p.organisation_id, p.registration_id) for p in participants]
+            await self._apply(session, row, action, _SYSTEM_ACTOR, outcome, None, told, now)
+            await self._access_log.record(
+                session,
+                AccessContext.system(role=_SYSTEM, started_at=now),
+                operation=Operation.COORDINATION_SYSTEM,
+                subject=Subject.match(match_id),
+                reason=action.value,
+            )
+        return 1
+
+
+def _summary(match_id: str, state: State) -> CoordinationSummary:
+    coordinator = state.coordinator or (None, None)
+    return CoordinationSummary(
+        match_id=match_id,
+        status=state.status,
+        level=state.level,
+        coordinator_organisation_id=coordinator[0],
+        coordinator_registration_id=coordinator[1],
+        due_at=state.due_at,
+    )
+
+
+def _one(reason: str | Sequence[str] | None) -> str | None:
+    if reason is None or isinstance(reason, str):
+        return reason
+    raise InvalidInput("reason must be one code")

@@ -1,0 +1,1 @@
+"""A municipality's covenant (convenant): who may coordinate after a match, and the deadlines."""

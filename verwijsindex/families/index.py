@@ -1,0 +1,300 @@
+"""The family match's rules (ADR 0016).
+
+Two active registrations are *family-linked* when they name a common parent (the same parent
+pseudonym), concern different youths (different youth pseudonyms) and were made by different
+professionals. A family match holds the registrations connected by such links:
+
+- a new registration linked to registrations of no family match opens one with them;
+- linked to registrations of one family match, it joins it (with any linked registration not
+  in it yet);
+- linked to registrations of several family matches (two parents, two families that are now
+  one), the oldest family match takes them all: the younger ones close with reason
+  ``merged`` and their participants join the oldest;
+- when a registration ends it leaves; so does every participant left without a link to another
+  participant; below two participants the family match closes (``no_pair_left``). A family
+  match is not split when the registration that connected two groups ends: it stays one
+  until no pair is left.
+
+Siblings registered by one professional do not link (that professional knows both), and two
+registrations of one youth are the youth's own match, not a family match. Writers are
+serialised by the subject locks of the youths and parents concerned and, for any change of a
+family match's participants, by :func:`repo.lock_family_matches` taken after them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crypto import Pseudonym
+from notifier import Event, EventType, enqueue_many
+from verwijsindex.families import repository as repo
+from verwijsindex.families.models import (
+    FamilyCloseReason,
+    FamilyMatch,
+    FamilyMatchParticipant,
+    FamilyMatchStatus,
+)
+from verwijsindex.families.repository import Linked
+from verwijsindex.storage.base import insert_objects, new_id
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A registration as the family rules see it."""
+
+    registration_id: str
+    youth: Pseudonym
+    professional_id: str
+    organisation_id: str
+
+
+def linked(a: Node, b: Node) -> bool:
+    return a.youth != b.youth and a.professional_id != b.professional_id
+
+
+def _event(
+    kind: EventType, family_id: str, organisation_id: str, registration_id: str, now: datetime
+) -> Event:
+    return Event(
+        event_type=kind,
+        organisation_id=organisation_id,
+        data={"family_match_id": family_id, "registration_id": registration_id},
+        occurred_at=now,
+        match_id=family_id,
+    )
+
+
+@dataclass
+class FamilyBatch:
+    """What one write group knows of the families of its parents, and what it changes."""
+
+    by_parent: dict[Pseudonym, list[Node]] = field(default_factory=dict)
+    family_of: dict[str, str] = field(default_factory=dict)
+    """Registration id → its open family match."""
+    families: dict[str, FamilyMatch] = field(default_factory=dict)
+    participants: dict[str, list[FamilyMatchParticipant]] = field(default_factory=dict)
+    """Family match id → current participations (loaded ones are mapped and tracked by the
+    session; new ones are inserted at the end)."""
+    new_links: list[tuple[str, str, int]] = field(default_factory=list)
+    new_families: list[FamilyMatch] = field(default_factory=list)
+    new_participants: list[FamilyMatchParticipant] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def add(
+        self, node: Node, parents: Sequence[Pseudonym], key_version: int, now: datetime
+    ) -> str | None:
+        """Link a new registration to its parents; open, join or merge family matches as the
+        rules say. Returns the registration's family match id, if any."""
+        neighbours: dict[str, Node] = {}
+        for parent in parents:
+            for other in self.by_parent.setdefault(parent, []):
+                if linked(node, other):
+                    neighbours.setdefault(other.registration_id, other)
+            self.by_parent[parent].append(node)
+            self.new_links.append((node.registration_id, parent, key_version))
+        if not neighbours:
+            return None
+        found = {self.family_of[r] for r in neighbours if r in self.family_of}
+        if not found:
+            family = self._open(now)
+        else:
+            ordered = sorted((self.families[f] for f in found), key=lambda f: (f.created_at, f.id))
+            family = ordered[0]
+            for younger in ordered[1:]:
+                self._merge(younger, family, now)
+        created = family.id not in self.participants or not self.participants[family.id]
+        newcomers = [
+            n
+            for n in [*neighbours.values(), node]
+            if self.family_of.get(n.registration_id) != family.id
+        ]
+        current = self.participants.setdefault(family.id, [])
+        for n in newcomers:
+            participant = FamilyMatchParticipant(
+                id=new_id(),
+                family_match_id=family.id,
+                registration_id=n.registration_id,
+                organisation_id=n.organisation_id,
+                joined_at=now,
+                left_at=None,
+            )
+            self.new_participants.append(participant)
+            current.append(participant)
+            self.family_of[n.registration_id] = family.id
+        kind = (
+            EventType.FAMILY_MATCH_CREATED if created else EventType.FAMILY_MATCH_PARTICIPANT_JOINED
+        )
+        self.events.extend(
+            _event(kind, family.id, p.organisation_id, p.registration_id, now) for p in current
+        )
+        return family.id
+
+    def _open(self, now: datetime) -> FamilyMatch:
+        family = FamilyMatch(
+            id=new_id(),
+            status=FamilyMatchStatus.OPEN,
+            created_at=now,
+            closed_at=None,
+            close_reason=None,
+        )
+        self.new_families.append(family)
+        self.families[family.id] = family
+        self.participants[family.id] = []
+        return family
+
+    def _merge(self, younger: FamilyMatch, older: FamilyMatch, now: datetime) -> None:
+        """Close ``younger``; its participants become newcomers of ``older``."""
+        younger.status = FamilyMatchStatus.CLOSED
+        younger.closed_at = now
+        younger.close_reason = FamilyCloseReason.MERGED
+        for p in self.participants.pop(younger.id, []):
+            p.left_at = now
+            self.family_of.pop(p.registration_id, None)
+            self.events.append(
+                Event(
+                    event_type=EventType.FAMILY_MATCH_CLOSED,
+                    organisation_id=p.organisation_id,
+                    data={
+                        "family_match_id": younger.id,
+                        "registration_id": p.registration_id,
+                        "reason": str(FamilyCloseReason.MERGED),
+                    },
+                    occurred_at=now,
+                    match_id=younger.id,
+                )
+            )
+        del self.families[younger.id]
+
+    async def flush(self, session: AsyncSession) -> None:
+        """Write the batch: changes to loaded rows first (a participant leaves its old family
+        match before it joins another), then the new rows."""
+        await session.flush()
+        await repo.insert_parent_links(session, self.new_links)
+        await insert_objects(session, self.new_families)
+        await insert_objects(session, self.new_participants)
+        await enqueue_many(session, self.events)
+
+
+class FamilyIndex:
+    """Loads what a write group needs to know of its parents' families, and ends
+    registrations' part in them."""
+
+    async def load(self, session: AsyncSession, parents: Sequence[Pseudonym]) -> FamilyBatch:
+        """The active registrations naming ``parents`` and their family matches. The caller
+        holds the parents' subject locks; when any of them is named already, the family lock
+        is taken before the family matches are read."""
+        batch = FamilyBatch()
+        links: list[Linked] = await repo.links_of_parents(session, parents)
+        if not links:
+            return batch
+        for link in links:
+            batch.by_parent.setdefault(link.parent, []).append(
+                Node(link.registration_id, link.youth, link.professional_id, link.organisation_id)
+            )
+        await repo.lock_family_matches(session)
+        family_of = await repo.open_families_of_registrations(
+            session, sorted({link.registration_id for link in links})
+        )
+        batch.family_of = dict(family_of)
+        ids = sorted(set(family_of.values()))
+        for family in await repo.family_matches(session, ids):
+            batch.families[family.id] = family
+        for participant in await repo.current_participations(session, family_ids=ids):
+            batch.participants.setdefault(participant.family_match_id, []).append(participant)
+        return batch
+
+    async def end(
+        self, session: AsyncSession, registration_ids: Sequence[str], now: datetime
+    ) -> None:
+        """The registrations have ended: delete their parents' links; they leave their family
+        matches, as does every participant left without a link; a family match below two
+        participants closes. The caller holds the subject locks of the registrations' youths
+        and parents."""
+        if not registration_ids:
+            return
+        await repo.delete_parent_links(session, registration_ids)
+        if not await repo.open_families_of_registrations(session, registration_ids):
+            return
+        await repo.lock_family_matches(session)
+        leaving = await repo.current_participations(session, registration_ids=registration_ids)
+        events: list[Event] = []
+        for family_id in sorted({p.family_match_id for p in leaving}):
+            await self._leave(
+                session,
+                family_id,
+                [p for p in leaving if p.family_match_id == family_id],
+                now,
+                events,
+            )
+        await session.flush()
+        await enqueue_many(session, events)
+
+    async def _leave(
+        self,
+        session: AsyncSession,
+        family_id: str,
+        leaving: list[FamilyMatchParticipant],
+        now: datetime,
+        events: list[Event],
+    ) -> None:
+        for p in leaving:
+            p.left_at = now
+        await session.flush()
+        members = await repo.members(session, family_id)
+        current = {
+            p.registration_id: p
+            for p in await repo.current_participations(session, family_ids=[family_id])
+        }
+        nodes = {
+            m.registration_id: (Node(m.registration_id, m.youth, m.professional_id, ""), m.parents)
+            for m in members
+        }
+        keep = {
+            r
+            for r, (node, parents) in nodes.items()
+            if any(
+                o != r and parents & other_parents and linked(node, other)
+                for o, (other, other_parents) in nodes.items()
+            )
+        }
+        family = await session.get(FamilyMatch, family_id)
+        assert family is not None
+        gone = [p for r, p in current.items() if r not in keep]
+        stay = [p for r, p in current.items() if r in keep]
+        for p in gone:
+            p.left_at = now
+        if len(stay) < 2:
+            family.status = FamilyMatchStatus.CLOSED
+            family.closed_at = now
+            family.close_reason = FamilyCloseReason.NO_PAIR_LEFT
+            for p in stay:
+                p.left_at = now
+            events.extend(
+                Event(
+                    event_type=EventType.FAMILY_MATCH_CLOSED,
+                    organisation_id=p.organisation_id,
+                    data={
+                        "family_match_id": family_id,
+                        "registration_id": p.registration_id,
+                        "reason": str(FamilyCloseReason.NO_PAIR_LEFT),
+                    },
+                    occurred_at=now,
+                    match_id=family_id,
+                )
+                for p in [*gone, *stay]
+            )
+            return
+        events.extend(
+            _event(
+                EventType.FAMILY_MATCH_PARTICIPANT_LEFT,
+                family_id,
+                p.organisation_id,
+                p.registration_id,
+                now,
+            )
+            for p in [*gone, *stay]
+        )
