@@ -46,6 +46,8 @@ FORM_ERRORS = [
     N_("A parent's BSN cannot be the youth's own."),
     N_("Choose a reason (closing: confirm every check)."),
     N_("This coordination action is not open to you now."),
+    N_("Enter the youth's BSN and birth date as registered."),
+    N_("Choose who was informed and the day (not in the future)."),
 ]
 
 NAVIGATION = [

@@ -41,6 +41,7 @@ from verwijsindex.portal.web import (
     page,
     text,
 )
+from verwijsindex.registrations.duties import InformingInput
 from verwijsindex.registrations.index import MAX_PARENTS, RegistrationRequest
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
@@ -324,14 +325,91 @@ async def registration(request: Request, registration_id: str) -> Response:
     found = await _own_registration(current, registration_id)
     if found is None:
         return _not_found(current)
+    return await _registration_page(current, found)
+
+
+async def _registration_page(
+    current: Page, found: Any, *, status: int = 200, errors: list[tuple[str, str]] | None = None
+) -> Response:
+    informing = await current.ctx.registrations.informing(
+        current.access(),
+        organisation_id=current.user.organisation_id,
+        registration_id=found[0].id,
+    )
     return current.render(
         "registration.html",
+        status=status,
         registration=found[0],
         match_id=found[1],
         family_match_id=found[2],
+        informing=informing[-1] if informing else None,
         reasons=WITHDRAW_REASONS,
-        errors=[],
+        errors=errors or [],
     )
+
+
+@router.post("/registraties/{registration_id}/verlengen")
+async def renew(request: Request, registration_id: str) -> Response:
+    """A new term from now; the BSN and birth date are presented again (and not kept)."""
+    current = await page(request)
+    form = await current.form()
+    found = await _own_registration(current, registration_id)
+    if found is None:
+        return _not_found(current)
+    bsn = text(form, "renew_bsn", 20).replace(" ", "").replace(".", "")
+    birth_date = text(form, "renew_birth_date", 20)
+    try:
+        await current.ctx.registrations.renew(
+            current.access(),
+            actor=current.actor,
+            registration_id=registration_id,
+            bsn=bsn,
+            birth_date=birth_date,
+            term=None,
+        )
+    except NotFound:
+        return _not_found(current)
+    except VerwijsindexError:
+        return await _registration_page(
+            current,
+            found,
+            status=422,
+            errors=[("renew_bsn", "Enter the youth's BSN and birth date as registered.")],
+        )
+    return current.redirect(f"/portal/registraties/{registration_id}")
+
+
+@router.post("/registraties/{registration_id}/geinformeerd")
+async def record_informing(request: Request, registration_id: str) -> Response:
+    """Record that the youth and/or the parents were informed of the registration."""
+    current = await page(request)
+    form = await current.form()
+    found = await _own_registration(current, registration_id)
+    if found is None:
+        return _not_found(current)
+    who = {str(v) for v in form.getlist("informed")}
+    try:
+        await current.ctx.registrations.record_informing(
+            current.access(),
+            actor=current.actor,
+            registration_id=registration_id,
+            given=InformingInput(
+                status="informed",
+                youth="youth" in who,
+                parents="parents" in who,
+                informed_on=text(form, "informed_on", 20) or None,
+            ),
+        )
+    except NotFound:
+        return _not_found(current)
+    except VerwijsindexError:
+        return await _registration_page(
+            current,
+            found,
+            status=422,
+            errors=[("informed", "Choose who was informed and the day (not in the future).")],
+        )
+    return current.redirect(f"/portal/registraties/{registration_id}")
 
 
 @router.post("/registraties/{registration_id}/intrekken")
@@ -343,26 +421,16 @@ async def withdraw(request: Request, registration_id: str) -> Response:
     if found is None:
         return _not_found(current)
     if reason not in WITHDRAW_REASONS:
-        return current.render(
-            "registration.html",
-            status=422,
-            registration=found[0],
-            match_id=found[1],
-            reasons=WITHDRAW_REASONS,
-            errors=[("reason", "Choose a reason.")],
+        return await _registration_page(
+            current, found, status=422, errors=[("reason", "Choose a reason.")]
         )
     try:
         await current.ctx.registrations.withdraw(
             current.access(), actor=current.actor, registration_id=registration_id, reason=reason
         )
     except VerwijsindexError:
-        return current.render(
-            "registration.html",
-            status=409,
-            registration=found[0],
-            match_id=found[1],
-            reasons=WITHDRAW_REASONS,
-            errors=[("reason", "This registration has already ended.")],
+        return await _registration_page(
+            current, found, status=409, errors=[("reason", "This registration has already ended.")]
         )
     return current.redirect(f"/portal/registraties/{registration_id}")
 

@@ -62,6 +62,16 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
         {},
         _e(303, 422, 404, 404, 404),
     ),
+    ("POST", "/portal/registraties/{registration_id}/verlengen"): (
+        "/portal/registraties/{registration}/verlengen",
+        {},
+        _e(303, 422, 404, 404, 404),
+    ),
+    ("POST", "/portal/registraties/{registration_id}/geinformeerd"): (
+        "/portal/registraties/{registration}/geinformeerd",
+        {},
+        _e(303, 422, 404, 404, 404),
+    ),
     ("GET", "/portal/matches"): ("/portal/matches", {}, _e(303, 200, 200, 200, 200)),
     ("GET", "/portal/matches/{match_id}"): (
         "/portal/matches/{match}",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from tests.verwijsindex.portal.helpers import (
     sign_in,
 )
 from verwijsindex.accesslog import AccessLogRecord
+from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
 
 BSN = "123456782"
@@ -372,3 +374,40 @@ async def test_parents_make_a_family_match(
         {"bsn": BSN, "birth_date": BIRTH, "parent1": "123456789"},
     )
     assert bad.status_code == 422 and 'href="#parent1"' in bad.text
+
+
+async def test_renew_and_record_informing(
+    ctx: AppContext, browser: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    a = await make_account(ctx, 0)
+    await _signed_in(browser, ctx, a)
+    location = (await _register(browser)).headers["location"]
+    page = await browser.get(location)
+    assert "Nog niet vastgelegd." in page.text
+    informed = await form_post(
+        browser,
+        location,
+        location + "/geinformeerd",
+        {"informed": "parents", "informed_on": "2026-03-01"},
+    )
+    assert informed.status_code == 303
+    page = await browser.get(location)
+    assert "Geïnformeerd op 01-03-2026:" in page.text and "de ouders" in page.text
+    before = re.search(r"<dt>Loopt af</dt><dd>([^<]+)<", page.text)
+    assert before
+    clock.advance(timedelta(days=30))
+    await _signed_in(browser, ctx, a)  # the session ended meanwhile
+    wrong = await form_post(
+        browser,
+        location,
+        location + "/verlengen",
+        {"renew_bsn": "111222333", "renew_birth_date": BIRTH},
+    )
+    assert wrong.status_code == 422 and 'href="#renew_bsn"' in wrong.text
+    assert "111222333" not in wrong.text and BIRTH not in wrong.text
+    renewed = await form_post(
+        browser, location, location + "/verlengen", {"renew_bsn": BSN, "renew_birth_date": BIRTH}
+    )
+    assert renewed.status_code == 303
+    after = re.search(r"<dt>Loopt af</dt><dd>([^<]+)<", (await browser.get(location)).text)
+    assert after and after.group(1) != before.group(1)
