@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from tests.verwijsindex.portal.helpers import (
@@ -197,3 +198,17 @@ async def test_english_second(ctx: AppContext, browser: httpx.AsyncClient) -> No
     page = await browser.get("/portal/aanmelden")
     assert '<html lang="en">' in page.text and "Sign in" in page.text
     assert "Aanmelden" not in page.text
+
+
+async def test_secure_cookie_when_served_over_https(app: FastAPI, ctx: AppContext) -> None:
+    """Over https (production's default) the session cookie is Secure and __Host- named."""
+    ctx.settings.portal_secure_cookies = True
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        page = await client.get("/portal/aanmelden")
+        cookie = page.headers["set-cookie"]
+        assert cookie.startswith("__Host-verwijsindex-portal=")
+        assert "Secure" in cookie and "HttpOnly" in cookie and "Path=/" in cookie
+        account = await make_account(ctx, 0)
+        assert (await sign_in(client, ctx, account)).status_code == 303
+        assert (await client.get("/portal/registraties")).status_code == 200
