@@ -23,7 +23,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 import crypto
 from notifier import Event, EventType, enqueue_many
 from verwijsindex.clock import AMSTERDAM
-from verwijsindex.covenants.service import Covenant, CovenantService
+from verwijsindex.covenants.models import CovenantVersion
+from verwijsindex.covenants.service import Covenant, CovenantService, default_covenant
 from verwijsindex.errors import InvalidInput, NotFound, RegistrationNotActive
 from verwijsindex.keys import KeyRing
 from verwijsindex.organisations.models import Organisation, Professional
@@ -219,45 +220,71 @@ async def _claim(
     return set((await session.execute(statement)).scalars())
 
 
+LOOKBACK = timedelta(days=30)
+"""How far past its deadline the sweep still finds a registration to remind about (a sweeper
+stopped for longer misses the older reminders): it keeps each sweep's reads to the
+registrations of a window, found through indexes, at any size of the index."""
+
+_PAGE = 1000
+
+
 async def inform_due(session: AsyncSession, *, now: datetime, limit: int) -> list[Event]:
     """``registration.inform_due`` for each active registration older than its
     municipality's ``inform_within`` with nothing recorded, and for each whose latest record
     is a postponement whose day to look again has come; each once."""
-    pending = (
-        select(Registration.municipality)
-        .where(
-            status_is(Registration.status, RegistrationStatus.ACTIVE),
-            ~exists().where(RegistrationInforming.registration_id == Registration.id),
-        )
-        .distinct()
-    )
-    municipalities = list((await session.execute(pending)).scalars())
-    covenants = await covenants_of(session, municipalities)
+    with_covenant = await session.execute(select(CovenantVersion.municipality).distinct())
+    covenants = await covenants_of(session, list(with_covenant.scalars()))
+    default = default_covenant("").inform_span
+    spans = [default, *(c.inform_span for c in covenants.values())]
+    newest, oldest = now - min(spans), now - max(spans) - LOOKBACK
+    organisations = list((await session.execute(select(Organisation.id))).scalars())
     due: list[tuple[str, str, datetime]] = []
-    for municipality in sorted(municipalities):
-        span = covenants[municipality].inform_span
-        rows = await session.execute(
-            select(Registration.id, Registration.organisation_id, Registration.created_at)
+    after: tuple[datetime, str] | None = None
+    while len(due) < limit and organisations:
+        # Through the index by organisation and creation time: the window only.
+        query = (
+            select(
+                Registration.id,
+                Registration.organisation_id,
+                Registration.created_at,
+                Registration.municipality,
+            )
             .where(
+                Registration.organisation_id.in_(organisations),
+                Registration.created_at > oldest,
+                Registration.created_at <= newest,
                 status_is(Registration.status, RegistrationStatus.ACTIVE),
-                Registration.municipality == municipality,
-                Registration.created_at <= now - span,
                 ~exists().where(RegistrationInforming.registration_id == Registration.id),
                 ~_reminder_exists(ReminderKind.INFORM_DUE, Registration.created_at),
             )
             .order_by(Registration.created_at, Registration.id)
-            .limit(limit)
+            .limit(_PAGE)
         )
-        due.extend((r, o, c) for r, o, c in rows.all())
+        if after is not None:
+            created, rid = after
+            query = query.where(
+                (Registration.created_at > created)
+                | ((Registration.created_at == created) & (Registration.id > rid))
+            )
+        rows = (await session.execute(query)).all()
+        for rid, organisation_id, created, municipality in rows:
+            covenant = covenants.get(municipality)
+            span = covenant.inform_span if covenant is not None else default
+            if created <= now - span and len(due) < limit:
+                due.append((rid, organisation_id, created))
+        if len(rows) < _PAGE:
+            break
+        after = (rows[-1][2], rows[-1][0])
     later = RegistrationInforming.__table__.alias("later")
     today = now.astimezone(AMSTERDAM).date()
     revisits = await session.execute(
         select(Registration.id, Registration.organisation_id, RegistrationInforming.recorded_at)
-        .join(RegistrationInforming, RegistrationInforming.registration_id == Registration.id)
+        .join(Registration, RegistrationInforming.registration_id == Registration.id)
         .where(
-            status_is(Registration.status, RegistrationStatus.ACTIVE),
-            RegistrationInforming.status == InformingStatus.POSTPONED,
             RegistrationInforming.revisit_on <= today,
+            RegistrationInforming.revisit_on > (now - LOOKBACK).astimezone(AMSTERDAM).date(),
+            RegistrationInforming.status == InformingStatus.POSTPONED,
+            status_is(Registration.status, RegistrationStatus.ACTIVE),
             ~exists().where(
                 and_(
                     later.c.registration_id == RegistrationInforming.registration_id,

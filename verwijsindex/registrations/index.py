@@ -259,6 +259,16 @@ class MatchIndex:
                     )
         youths = await self._load_youths(session, subjects)
         families = await self._families.load(session, parents) if parents else FamilyBatch()
+        # The family matches of registrations that a request may return again (200), as
+        # they were before this batch: one query, only when there are any.
+        repeated = {
+            r.id
+            for p in valid
+            if (r := youths[p.pseudonym].active_of(p.actor.professional_id)) is not None
+        }
+        earlier_families = await family_repo.open_families_of_registrations(
+            session, sorted(repeated)
+        )
         municipalities = await org_repo.organisation_municipalities(
             session, {p.actor.organisation_id for p in valid if p.municipality is None}
         )
@@ -272,9 +282,7 @@ class MatchIndex:
             youth = youths[item.pseudonym]
             existing = youth.active_of(item.actor.professional_id)
             if existing is not None:
-                family_id = families.family_of.get(existing.id)
-                if family_id is None:
-                    family_id = await family_repo.open_family_of_registration(session, existing.id)
+                family_id = families.family_of.get(existing.id) or earlier_families.get(existing.id)
                 outcomes.append(
                     RegisterResult(
                         registration=existing,

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from notifier import OutboxEvent
 from tests.conftest import Caller, make_bsn, make_caller
+from tests.verwijsindex.helpers import privacy_officer_headers
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
 from verwijsindex.registrations.models import (
@@ -357,6 +358,25 @@ class TestEarlierInvolvement:
         assert other.status_code == 404
         clock.advance(timedelta(days=366))
         await sweep_once(ctx)
+        assert await count(ctx, EarlierInvolvement) == 0
+
+    async def test_an_erasure_removes_the_kept_involvement(
+        self, client: httpx.AsyncClient, pros: list[Caller], ctx: AppContext
+    ) -> None:
+        await set_covenant(ctx, client, earlier_involvement={"enabled": True, "retention": "P1Y"})
+        reg = await register(client, pros[0])
+        await client.post(
+            f"/v1/registrations/{reg['id']}/withdraw",
+            json={"reason": "other"},
+            headers=pros[0].headers,
+        )
+        assert await count(ctx, EarlierInvolvement) == 1
+        r = await client.post(
+            "/v1/subject-erasure",
+            json={"bsn": YOUTH, "reason": "data-subject-request", "request_reference": "AVG-1"},
+            headers=await privacy_officer_headers(ctx),
+        )
+        assert r.status_code == 200, r.text
         assert await count(ctx, EarlierInvolvement) == 0
 
 

@@ -146,6 +146,7 @@ def upgrade() -> None:
             ["registration_id", "recorded_at"],
             unique=False,
         )
+        batch_op.create_index("ix_registration_informing_revisit_on", ["revisit_on"], unique=False)
 
     op.create_table(
         "registration_parents",
@@ -190,6 +191,7 @@ def downgrade() -> None:
 
     op.drop_table("registration_parents")
     with op.batch_alter_table("registration_informing", schema=None) as batch_op:
+        batch_op.drop_index("ix_registration_informing_revisit_on")
         batch_op.drop_index("ix_registration_informing_registration")
         batch_op.drop_index("ix_registration_informing_recorded_at")
 
