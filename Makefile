@@ -4,7 +4,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint format install install-test clean bench browser system-deps
+OIDC_PROVIDER := tests/portal_browser/oidc
+
+.PHONY: run test lint format install install-test clean bench browser-test-deps system-deps
 
 # pysodium (the ristretto255 group of the blind pseudonyms, docs/adr/0020) loads the system's
 # libsodium; Debian's libsodium23 is installed when it is missing (needs root, as on CI).
@@ -34,14 +36,21 @@ run: $(STAMP)
 	$(BIN)/verwijsindex demo
 	$(BIN)/verwijsindex serve
 
-test: $(TEST_STAMP) browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
+# What the portal's browser tests need beyond pip: Debian's Chromium (driven by Playwright
+# through its executable path; no browser download) and the npm package oidc-provider
+# (a real OpenID Connect provider under node), installed when missing.
+browser-test-deps:
+	@test -x /usr/bin/chromium || { \
+		echo "installing chromium and chromium-driver (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+	@command -v node >/dev/null || { \
+		echo "installing nodejs and npm (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	@test -d $(OIDC_PROVIDER)/node_modules/oidc-provider || \
+		npm install --prefix $(OIDC_PROVIDER) --no-audit --no-fund --loglevel=error
 
-# The browser tests drive Debian's Chromium (Playwright with its executable path, no browser
-# download); installed here when missing (needs root, as on CI).
-browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+test: $(TEST_STAMP) browser-test-deps
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
@@ -58,4 +67,4 @@ bench: $(STAMP)
 	$(BIN)/python -m scripts.bench.run --quick --out bench-results/
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(OIDC_PROVIDER)/node_modules

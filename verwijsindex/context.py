@@ -29,6 +29,7 @@ from verwijsindex.metrics import Metrics, process_metrics
 from verwijsindex.operations.service import OperationsGauges
 from verwijsindex.organisations.credentials import CredentialCache
 from verwijsindex.organisations.service import AdminService, ApiKeyService
+from verwijsindex.portal.service import PortalService
 from verwijsindex.production import check_production
 from verwijsindex.registrations.index import MatchIndex
 from verwijsindex.registrations.service import RegistrationService
@@ -78,6 +79,7 @@ class AppContext:
     """This index's federation with a hub, when it is a federated region."""
     hub: HubService | None = None
     """The hub's service, when this process is the hub (``VERWIJSINDEX_ROLE=hub``)."""
+    portal: PortalService
 
 
 def build_context(
@@ -225,4 +227,12 @@ def build_context(
         blind=blind,
         federation=federation,
         hub=hub,
+        portal=PortalService(
+            settings=settings,
+            database=db,
+            access_log=access_log,
+            clock=clock,
+            admin=admin,
+            credentials=credentials,
+        ),
     )

@@ -39,6 +39,18 @@ async def seed_demo(ctx: AppContext) -> str:
             email="ib@regenboog.example",
             phone="+31 20 555 0202",
         )
+        admin = await ctx.admin.create_professional(
+            session,
+            organisation_id=a.id,
+            name="Demo Beheerder",
+            email="beheer@jeugdteam.example",
+            phone="+31 20 555 0100",
+        )
+        accounts = [
+            await ctx.portal.create_account(session, professional=pa, org_admin=False),
+            await ctx.portal.create_account(session, professional=pb, org_admin=False),
+            await ctx.portal.create_account(session, professional=admin, org_admin=True),
+        ]
         ka = await ctx.admin.create_api_key(session, organisation_id=a.id, role="professional")
         kb = await ctx.admin.create_api_key(session, organisation_id=b.id, role="professional")
         kadmin = await ctx.admin.create_api_key(session, organisation_id=a.id, role="org-admin")
@@ -47,7 +59,7 @@ async def seed_demo(ctx: AppContext) -> str:
             (Operation.ADMIN_CREATE_ORGANISATION, [("organisation", a.id), ("organisation", b.id)]),
             (
                 Operation.ADMIN_CREATE_PROFESSIONAL,
-                [("professional", pa.id), ("professional", pb.id)],
+                [("professional", pa.id), ("professional", pb.id), ("professional", admin.id)],
             ),
             (Operation.ADMIN_CREATE_API_KEY, [("api-key", k.id) for k in (ka, kb, kadmin)]),
         ):
@@ -58,6 +70,15 @@ async def seed_demo(ctx: AppContext) -> str:
                 subjects=[Subject.reference(t, i) for t, i in subjects],
             )
     base = f"http://{ctx.settings.host}:{ctx.settings.port}"
+    labels = ("professional", "professional", "org-admin")
+    portal_accounts = "".join(
+        f"""
+  {issued.username} ({label})
+    password : {issued.password}
+    secret   : {issued.totp_secret}
+    link     : {issued.provisioning_uri}"""
+        for issued, label in zip(accounts, labels, strict=True)
+    )
     return f"""
 Demo seeded. These API keys are shown ONCE; they are stored only as hashes.
 
@@ -84,6 +105,11 @@ Try it (111222333 is a test BSN that passes the 11-test):
 The second answer carries a match_id; read it with
   curl -s {base}/v1/matches/<match_id> \\
     -H 'Authorization: Bearer {kb.key}' -H 'X-Professional-Id: {pb.id}'
+
+The web portal: {base}/portal/ (sign in with a user name, its password and the six-digit
+code of an authenticator app to which you add the secret, or its otpauth:// link):
+{portal_accounts}
+  Without an app: .venv/bin/python -c "import pyotp; print(pyotp.TOTP('<secret>').now())"
 
 API documentation: {base}/docs (OpenAPI: {base}/openapi.json)
 """

@@ -73,6 +73,11 @@ def check_production(settings: Settings) -> None:
             " use https (or a loopback address)"
         )
     _check_federation_key(settings)
+    if not settings.portal_secure_cookies:
+        raise ConfigurationError(
+            "production mode refuses VERWIJSINDEX_PORTAL_SECURE_COOKIES=false;"
+            " the portal is served over https"
+        )
     path = sqlite_path(settings)
     if path is None:
         return

@@ -308,6 +308,46 @@ class Settings(BaseSettings):
         description="Send a region's outbox to the hub, or the hub's reports to the regions,"
         " from inside 'serve' (a background task)",
     )
+    portal_secure_cookies: bool | None = Field(
+        default=None,
+        description="Portal session cookie marked Secure (and named __Host-); default true in"
+        " production, which refuses false, and false in development (served over http)",
+    )
+    portal_idle_minutes: float = Field(
+        default=15.0, gt=0, le=24 * 60, description="A portal session ends after this idle time"
+    )
+    portal_session_hours: float = Field(
+        default=12.0, gt=0, le=7 * 24, description="A portal session ends this long after sign-in"
+    )
+    portal_backoff_after: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Failed sign-ins of one account before each further attempt waits longer",
+    )
+    portal_backoff_max_seconds: float = Field(
+        default=900.0, gt=0, description="The longest wait after failed sign-ins"
+    )
+    portal_oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect issuer of the organisation's identity provider; unset: the"
+        " portal offers only its own accounts",
+    )
+    portal_oidc_client_id: str | None = None
+    portal_oidc_client_secret: SecretStr | None = None
+    portal_oidc_scope: str = "openid email"
+    portal_oidc_claim: str = Field(
+        default="email",
+        description="The ID token claim whose value is the portal account's user name",
+    )
+    portal_oidc_redirect_uri: str | None = Field(
+        default=None,
+        description="The callback URL registered at the provider; default derived from the"
+        " request (<scheme>://<host>/portal/oidc/callback)",
+    )
+    portal_oidc_label: str = Field(
+        default="", description="The identity provider's name on the sign-in button"
+    )
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
@@ -325,6 +365,12 @@ class Settings(BaseSettings):
             self.allow_http_webhooks = development
         if self.allow_loopback_webhook_addresses is None:
             self.allow_loopback_webhook_addresses = development
+        if self.portal_secure_cookies is None:
+            self.portal_secure_cookies = not development
+        if self.portal_oidc_issuer and not (
+            self.portal_oidc_client_id and self.portal_oidc_client_secret
+        ):
+            raise ValueError("portal_oidc_issuer needs portal_oidc_client_id and _client_secret")
         if self.webhook_lease_seconds is None:
             self.webhook_lease_seconds = self.webhook_timeout_seconds + 15.0
         if self.webhook_lease_seconds <= self.webhook_timeout_seconds:

@@ -92,7 +92,7 @@ async def _pg_admin(statement: str) -> None:
         await conn.close()
 
 
-def create_database(backend: str, workdir: Path, label: str) -> BenchDatabase:
+def create_database(backend: str, workdir: Path, label: str, *, seed: bool = True) -> BenchDatabase:
     data_dir = workdir / label
     if data_dir.exists():
         shutil.rmtree(data_dir)
@@ -105,7 +105,8 @@ def create_database(backend: str, workdir: Path, label: str) -> BenchDatabase:
         asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
         host = PG_ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
         db = BenchDatabase(backend, f"postgresql+asyncpg://{host}/{name}", data_dir, name)
-    db.people = asyncio.run(_seed(db, professionals=8))
+    if seed:
+        db.people = asyncio.run(_seed(db, professionals=8))
     return db
 
 

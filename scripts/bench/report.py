@@ -200,6 +200,7 @@ def render_markdown(res: dict[str, Any]) -> str:
         out += render_blind([p["blind"] for p in bulk_rows if p.get("blind")])
     out += render_scaleout(res)
     out += render_webhooks(res.get("webhooks"))
+    out += render_portal(res.get("portal"))
     out += render_targets(res, fast)
     for p in points:
         prof = p.get("profile")
@@ -424,3 +425,25 @@ def render_targets(res: dict[str, Any], fast: dict[int, dict[str, Any]]) -> list
         out.append("| PostgreSQL: 2 workers ≥ 1.6× one | – | not measured in this run |")
     out.append("")
     return out
+
+
+def render_portal(points: list[dict[str, Any]] | None) -> list[str]:
+    """The portal's page latency at 8 signed-in sessions (``scripts/bench/portal.py``)."""
+    if not points:
+        return []
+    out = [
+        "## Portal pages at 8 signed-in sessions (`scripts/bench/portal.py`)",
+        "",
+        "Must hold: p99 < 100 ms.",
+        "",
+        "| backend | page | requests | p50 ms | p99 ms | max ms |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for point in points:
+        rows = [*point["pages"].items(), ("all pages", point["all"])]
+        for name, figures in rows:
+            out.append(
+                f"| {point['backend']} | {name} | {figures['requests']} | {figures['p50_ms']}"
+                f" | {figures['p99_ms']} | {figures['max_ms']} |"
+            )
+    return [*out, ""]

@@ -1,4 +1,5 @@
-"""The benchmark suite: ceilings, registration throughput and latency, scale and scale-out.
+"""The benchmark suite: ceilings, registration throughput and latency, scale and scale-out,
+and the portal's page latency at 8 signed-in sessions.
 
 Everything is measured side by side on this machine in the same run and written as
 ``results.json`` and ``results.md`` under ``--out``. The load generator is wrk (Debian package
@@ -23,6 +24,7 @@ from typing import Any
 from scripts.bench.ceilings import run_ceilings
 from scripts.bench.common import BIRTH_DATE, MATCH_READ_CLIENTS, TARGET_CLIENTS, Options, log
 from scripts.bench.machine import machine_info
+from scripts.bench.portal import run_portal
 from scripts.bench.processes import Wrk
 from scripts.bench.report import save
 from scripts.bench.scale import run_scale_points, run_scaleout
@@ -53,6 +55,11 @@ def run_suite(opts: Options) -> dict[str, Any]:
         if opts.webhook_matches > 0:
             results["webhooks"] = run_webhooks(opts.webhook_matches)
             save(opts, results)
+        results["portal"] = [
+            run_portal(backend, opts.workdir, opts.out / "logs", opts.duration)
+            for backend in opts.backends
+        ]
+        save(opts, results)
     if opts.scaleout:
         run_scaleout(opts, wrk, results)
     return results

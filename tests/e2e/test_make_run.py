@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 
 from tests.e2e.conftest import free_port
@@ -90,6 +91,29 @@ class TestMakeRun:
             ]
             assert results[0]["match_id"] is None and results[1]["match_id"]
             assert httpx.get(base + "/docs").status_code == 200
+            # The printed portal sign-in works: user name, password and a TOTP code.
+            user, password, secret = re.findall(
+                r"^  (\S+@\S+) \(professional\)\n\s+password : (\S+)\n\s+secret   : (\S+)",
+                output,
+                re.M,
+            )[0]
+            assert f"{base}/portal/" in output and "otpauth://totp/" in output
+            with httpx.Client(base_url=base) as browser:
+                form = browser.get("/portal/aanmelden")
+                token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+                assert token, form.text
+                signed_in = browser.post(
+                    "/portal/aanmelden",
+                    data={
+                        "csrf_token": token.group(1),
+                        "username": user,
+                        "password": password,
+                        "code": pyotp.TOTP(secret).now(),
+                    },
+                    headers={"Origin": base},
+                )
+                assert signed_in.status_code == 303, signed_in.text
+                assert "Mijn registraties" in browser.get("/portal/registraties").text
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:

@@ -108,6 +108,12 @@ class TestServeRefuses:
         assert result.returncode != 0
         assert "VERWIJSINDEX_ALLOW_HTTP_WEBHOOKS" in result.stderr
 
+    def test_portal_cookies_without_secure(self, data_dir: Path) -> None:
+        result = _serve(data_dir, VERWIJSINDEX_PORTAL_SECURE_COOKIES="false")
+        assert result.returncode != 0
+        assert "VERWIJSINDEX_PORTAL_SECURE_COOKIES" in result.stderr
+        assert _production(data_dir).portal_secure_cookies is True
+
     def test_private_webhook_addresses_allowed(self, data_dir: Path) -> None:
         result = _serve(data_dir, VERWIJSINDEX_ALLOW_PRIVATE_WEBHOOK_ADDRESSES="true")
         assert result.returncode != 0

@@ -48,6 +48,10 @@ class Operation(StrEnum):
     COORDINATION_LIST = "coordination.list"
     FEDERATION_HANDOFF = "federation.handoff"
     FEDERATION_REPORT = "federation.report"
+    ADMIN_DEACTIVATE_PROFESSIONAL = "admin.deactivate-professional"
+    ADMIN_RESET_SECOND_FACTOR = "admin.reset-second-factor"
+    PORTAL_SIGN_IN = "portal.sign-in"
+    PORTAL_SIGN_OUT = "portal.sign-out"
 
 
 class Status(StrEnum):
@@ -118,6 +122,11 @@ ACTIVITIES: dict[str, ProcessingActivity] = {
             " reference, sealed participant card)",
             "Jeugdwet art. 7.1.4.1 and 7.1.4.3 (aansluiting verwijsindexen)",
         ),
+        ProcessingActivity(
+            "VI-11",
+            "Signing professionals in to the web portal and out of it",
+            "AVG art. 32 (security of processing); NEN 7513",
+        ),
     )
 }
 
@@ -162,6 +171,10 @@ _ACTIVITY_OF: dict[Operation, str] = {
     Operation.COORDINATION_LIST: "VI-09",
     Operation.FEDERATION_HANDOFF: "VI-10",
     Operation.FEDERATION_REPORT: "VI-10",
+    Operation.ADMIN_DEACTIVATE_PROFESSIONAL: "VI-06",
+    Operation.ADMIN_RESET_SECOND_FACTOR: "VI-06",
+    Operation.PORTAL_SIGN_IN: "VI-11",
+    Operation.PORTAL_SIGN_OUT: "VI-11",
 }
 
 

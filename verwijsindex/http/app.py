@@ -30,6 +30,7 @@ from verwijsindex.ledger import table_routes as audit_tables
 from verwijsindex.logging import configure_logging, get_logger
 from verwijsindex.matches import routes as matches
 from verwijsindex.organisations import routes as api_keys
+from verwijsindex.portal import routes as portal
 from verwijsindex.registrations import routes as registrations
 from verwijsindex.registrations.sweep import run_sweeper
 from verwijsindex.settings import Settings
@@ -174,6 +175,7 @@ def create_app(
     app.include_router(coordination.router)
     app.include_router(alerts.router)
     app.include_router(federation.region_router)
+    portal.install(app)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -30,6 +30,12 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
+_PORTAL_CSP = (
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    b"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+_PORTAL = "/portal/"
+_FORM = b"application/x-www-form-urlencoded"
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -135,6 +141,7 @@ class RequestContextMiddleware:
         state["request_id"] = request_id
         state["trace"] = trace
         docs = path == DOCS_PATH
+        portal = path.startswith(_PORTAL)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -144,8 +151,16 @@ class RequestContextMiddleware:
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.append((b"traceparent", trace.traceparent.encode()))
                 for name, value in SECURITY_HEADERS:
-                    if docs and name == b"content-security-policy":
-                        value = DOCS_CSP
+                    if name == b"content-security-policy":
+                        if docs:
+                            value = DOCS_CSP
+                        elif portal:
+                            value = _PORTAL_CSP
+                    elif portal and name == b"referrer-policy":
+                        # With no-referrer a browser sends "Origin: null" on a form's POST;
+                        # the portal checks that its forms come from its own origin. No
+                        # portal URL holds personal data, and none leaves for another site.
+                        value = b"same-origin"
                     headers.append((name, value))
                 message = {**message, "headers": headers}
             await send(message)
@@ -161,7 +176,7 @@ class RequestContextMiddleware:
                     send_wrapper, 400, _problem(400, "control-character", detail)
                 )
                 return
-            rejection = self._check_body_headers(scope)
+            rejection = self._check_body_headers(scope, form=portal)
             if rejection is not None:
                 status, problem = rejection
                 await self._send_problem(send_wrapper, status, problem)
@@ -175,7 +190,7 @@ class RequestContextMiddleware:
                         _problem(413, "body-too-large", "the request body is too large"),
                     )
                     return
-                if body:
+                if body and not portal:
                     try:
                         parsed = parse_strict_json(body)
                     except StrictJSONError as exc:
@@ -224,7 +239,9 @@ class RequestContextMiddleware:
             )
             structlog.contextvars.unbind_contextvars("request_id", "trace_id")
 
-    def _check_body_headers(self, scope: Scope) -> tuple[int, bytes] | None:
+    def _check_body_headers(self, scope: Scope, *, form: bool = False) -> tuple[int, bytes] | None:
+        """A refusal of the request's body headers, or None. ``form``: the portal's pages,
+        whose bodies are HTML forms (``application/x-www-form-urlencoded``), not JSON."""
         if scope.get("method") not in _BODY_METHODS:
             return None
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
@@ -240,7 +257,10 @@ class RequestContextMiddleware:
                 return None
         if length is None and b"transfer-encoding" not in headers:
             return None
-        if not _is_json_media_type(headers.get(b"content-type", b"")):
+        content_type = headers.get(b"content-type", b"")
+        if form and content_type.split(b";")[0].strip().lower() == _FORM:
+            return None
+        if not _is_json_media_type(content_type):
             return 415, _problem(
                 415,
                 "unsupported-media-type",

@@ -29,6 +29,7 @@ def schema_metadata() -> list[MetaData]:
     from verwijsindex.federation import models as _federation_models  # noqa: F401
     from verwijsindex.matches import models as _match_models  # noqa: F401
     from verwijsindex.organisations import models as _organisation_models  # noqa: F401
+    from verwijsindex.portal import models as _portal_models  # noqa: F401
     from verwijsindex.registrations import models as _registration_models  # noqa: F401
     from verwijsindex.statistics import models as _statistics_models  # noqa: F401
     from verwijsindex.storage.base import Base

@@ -1,0 +1,133 @@
+"""Message ids the portal shows that are not literal in a template: form errors chosen in
+the routes, statuses, reasons and the consent vocabulary. Marked here so that Babel's
+extraction finds them (``pybabel extract -k N_``); the templates translate them with
+``_(value)``."""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:
+    return message
+
+
+FORM_ERRORS = [
+    N_("An account with this e-mail address exists."),
+    N_("Choose a reason."),
+    N_("Choose a role."),
+    N_("Choose at least one kind of data."),
+    N_("Choose how it was recorded."),
+    N_("Choose the direction."),
+    N_("Choose the other organisation."),
+    N_("Choose the purpose."),
+    N_("Choose what was decided."),
+    N_("Choose who decided."),
+    N_("Enter a birth date in the past of a youth younger than 23."),
+    N_("Enter a name of 1 to 200 characters."),
+    N_("Enter a number of days from 1 to 3650."),
+    N_("Enter a valid e-mail address."),
+    N_("Enter a valid telephone number."),
+    N_("Enter the BSN."),
+    N_("Enter the URL."),
+    N_("Enter the birth date."),
+    N_("Enter the e-mail address."),
+    N_("Enter the name."),
+    N_("Enter the six-digit code from your authenticator app."),
+    N_("Enter the telephone number."),
+    N_("Enter the youth's birth date."),
+    N_("Enter your password."),
+    N_("Enter your user name."),
+    N_("The registration could not be made. Try again later."),
+    N_("This URL cannot receive webhooks (https, a public address)."),
+    N_("This consent cannot be recorded: check who decided for the youth's age."),
+    N_("This is not a valid BSN (it fails the 11-test)."),
+    N_("This registration has already ended."),
+    N_("You cannot deactivate your own account."),
+    N_("A parent's BSN is not valid (it fails the 11-test)."),
+    N_("A parent's BSN cannot be the youth's own."),
+    N_("Choose a reason (closing: confirm every check)."),
+    N_("This coordination action is not open to you now."),
+    N_("Enter the youth's BSN and birth date as registered."),
+    N_("Choose who was informed and the day (not in the future)."),
+]
+
+NAVIGATION = [
+    N_("My registrations"),
+    N_("Register a worry"),
+    N_("My matches"),
+    N_("Family matches"),
+    N_("Exchange inbox"),
+    N_("Professionals"),
+    N_("API keys"),
+    N_("Webhooks"),
+]
+
+FORM_LABELS = [N_("Decided by"), N_("How it was given")]
+
+VALUES = [
+    # registration and match statuses, withdrawal and end reasons
+    N_("active"),
+    N_("withdrawn"),
+    N_("expired"),
+    N_("ended"),
+    N_("open"),
+    N_("closed"),
+    N_("unjustified"),
+    N_("risk_resolved"),
+    N_("deceased"),
+    N_("other"),
+    N_("erasure"),
+    # coordination: statuses, reasons to decline and escalate, closure checks
+    N_("proposed"),
+    N_("accepted"),
+    N_("escalated"),
+    N_("no-capacity"),
+    N_("other-better-placed"),
+    N_("not-involved-enough"),
+    N_("outside-mandate"),
+    N_("conflict-of-interest"),
+    N_("no-coordinator"),
+    N_("no-progress"),
+    N_("safety-concern"),
+    N_("disagreement"),
+    N_("beyond-mandate"),
+    N_("risks-covered"),
+    N_("aftercare-arranged"),
+    N_("registering-professionals-told"),
+    # sectors
+    N_("youth-care"),
+    N_("education"),
+    N_("police"),
+    N_("youth-work"),
+    N_("municipal-team"),
+    N_("youth-protection"),
+    N_("veilig-thuis"),
+    N_("health-care"),
+    N_("municipality"),
+    # consent vocabulary
+    N_("given"),
+    N_("refused"),
+    N_("youth"),
+    N_("parent"),
+    N_("guardian"),
+    N_("care-coordination"),
+    N_("safety-assessment"),
+    N_("education-support"),
+    N_("care"),
+    N_("safety"),
+    N_("health"),
+    N_("justice"),
+    N_("outgoing"),
+    N_("incoming"),
+    N_("both"),
+    N_("oral"),
+    N_("written"),
+    N_("digital"),
+    # API key roles, webhook message states and delivery outcomes
+    N_("professional"),
+    N_("reviewer"),
+    N_("pending"),
+    N_("delivered"),
+    N_("dead"),
+    N_("retry"),
+    N_("disable-endpoint"),
+]
