@@ -31,6 +31,13 @@ class EventType(StrEnum):
     MATCH_PARTICIPANT_LEFT = "match.participant_left"
     MATCH_CLOSED = "match.closed"
     REGISTRATION_ENDED = "registration.ended"
+    REGISTRATION_INFORM_DUE = "registration.inform_due"
+    REGISTRATION_EXPIRING = "registration.expiring"
+    REGISTRATION_EARLIER_INVOLVEMENT = "registration.earlier_involvement"
+    FAMILY_MATCH_CREATED = "family_match.created"
+    FAMILY_MATCH_PARTICIPANT_JOINED = "family_match.participant_joined"
+    FAMILY_MATCH_PARTICIPANT_LEFT = "family_match.participant_left"
+    FAMILY_MATCH_CLOSED = "family_match.closed"
     COORDINATION_PROPOSED = "coordination.proposed"
     COORDINATION_ACCEPTED = "coordination.accepted"
     COORDINATION_DECLINED = "coordination.declined"
@@ -39,12 +46,6 @@ class EventType(StrEnum):
     COORDINATION_DE_ESCALATED = "coordination.de_escalated"
     COORDINATION_CLOSED = "coordination.closed"
     COORDINATION_REMINDER = "coordination.reminder"
-    REGISTRATION_INFORM_DUE = "registration.inform_due"
-    REGISTRATION_EXPIRING = "registration.expiring"
-    FAMILY_MATCH_CREATED = "family_match.created"
-    FAMILY_MATCH_PARTICIPANT_JOINED = "family_match.participant_joined"
-    FAMILY_MATCH_PARTICIPANT_LEFT = "family_match.participant_left"
-    FAMILY_MATCH_CLOSED = "family_match.closed"
 
 
 class OutboxEvent(NotifierBase):

@@ -3,7 +3,10 @@
 -- for a youth that a professional of organisation A registered 15 requests earlier on the
 -- same thread, so about 10% of the requests create a match (if the first registration is
 -- still in flight the two race, which the service serialises; a match results either way).
--- usage: wrk ... -s register.lua URL -- <data.lua> <bsn offset>
+-- With a third argument "parents" every body also names two parents (their own BSN range,
+-- one pair per youth, so they link no two youths: the family-match work of a registration
+-- with parents, without family matches).
+-- usage: wrk ... -s register.lua URL -- <data.lua> <bsn offset> [parents]
 local threads = {}
 local counter = 0
 
@@ -12,8 +15,7 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local function bsn(k)
-  local x = 10000000 + 2 * k
+local function bsn_from(x)
   for _ = 1, 2 do
     local s = tostring(x)
     local total = 0
@@ -28,9 +30,18 @@ local function bsn(k)
   end
 end
 
+local function bsn(k)
+  return bsn_from(10000000 + 2 * k)
+end
+
+local function parent(k, j)
+  return bsn_from(80000000 + 4 * k + 2 * j)
+end
+
 function init(args)
   dofile(args[1])
   base = tonumber(args[2]) + tid * 200000
+  with_parents = args[3] == "parents"
   local function headers(list)
     local out = {}
     for i, who in ipairs(list) do
@@ -57,7 +68,13 @@ function request()
     k = base + n
     h = headers_a[(n % #headers_a) + 1]
   end
-  local body = '{"bsn":"' .. bsn(k) .. '","birth_date":"' .. BENCH.birth_date .. '"}'
+  local body
+  if with_parents then
+    body = '{"bsn":"' .. bsn(k) .. '","birth_date":"' .. BENCH.birth_date
+      .. '","parents":[{"bsn":"' .. parent(k, 0) .. '"},{"bsn":"' .. parent(k, 1) .. '"}]}'
+  else
+    body = '{"bsn":"' .. bsn(k) .. '","birth_date":"' .. BENCH.birth_date .. '"}'
+  end
   return wrk.format("POST", "/v1/registrations", h, body)
 end
 

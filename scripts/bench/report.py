@@ -151,12 +151,15 @@ def render_markdown(res: dict[str, Any]) -> str:
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for p in bulk_rows:
-            b = p["bulk"]
-            share = f"{b['rows_per_s'] / executemany:.1%}" if executemany else "–"
-            out.append(
-                f"| {p['backend']} | {b['registrations']:,} | {b['concurrency']} | {b['seconds']} "
-                f"| {b['rows_per_s']:,} | {b['batch_p50_ms']} | {share} |"
-            )
+            for key, name in (("bulk", p["backend"]), ("bulk_parents", "… two parents each")):
+                b = p.get(key)
+                if b is None:
+                    continue
+                share = f"{b['rows_per_s'] / executemany:.1%}" if executemany else "–"
+                out.append(
+                    f"| {name} | {b['registrations']:,} | {b['concurrency']} | {b['seconds']} "
+                    f"| {b['rows_per_s']:,} | {b['batch_p50_ms']} | {share} |"
+                )
         out.append("")
         imports = [p for p in bulk_rows if p.get("csv_import")]
         if imports:
@@ -172,6 +175,26 @@ def render_markdown(res: dict[str, Any]) -> str:
                 out.append(
                     f"| {p['backend']} | {c['rows']:,} | {c['registrations']:,} | {c['failed']} "
                     f"| {c['seconds']} | {c['rows_per_s']:,} |"
+                )
+            out.append("")
+        with_parents = [p for p in points if p.get("register_parents")]
+        if with_parents:
+            out += [
+                f"## Registration with two parents ({TARGET_CLIENTS} clients, same run and "
+                "database)",
+                "",
+                "| backend | preloaded | without parents req/s | with two parents req/s | ratio "
+                "| p99 without | p99 with |",
+                "|---|---:|---:|---:|---:|---:|---:|",
+            ]
+            for p in with_parents:
+                plain = _by_clients(p.get("register")).get(TARGET_CLIENTS, {})
+                parents = p["register_parents"]
+                ratio = f"{parents['rps'] / plain['rps']:.1%}" if plain.get("rps") else "–"
+                out.append(
+                    f"| {p['backend']} | {p['preloaded']:,} | {plain.get('rps', 0):,.0f} "
+                    f"| {parents['rps']:,.0f} | {ratio} | {_ms(plain.get('p99_ms'))} "
+                    f"| {_ms(parents.get('p99_ms'))} |"
                 )
             out.append("")
     out += render_scaleout(res)
@@ -332,6 +355,19 @@ def render_targets(res: dict[str, Any], fast: dict[int, dict[str, Any]]) -> list
         if ceiling:
             share = bulk["rows_per_s"] / ceiling
             rows.append(("bulk ≥ half of raw executemany", f"{share:.1%}", share >= 0.5))
+    for p in points:
+        plain = _by_clients(p.get("register")).get(TARGET_CLIENTS)
+        parents = p.get("register_parents")
+        if plain and parents and plain.get("rps"):
+            ratio = parents["rps"] / plain["rps"]
+            rows.append(
+                (
+                    f"{p['backend']} at {p['preloaded']:,}: registration with two parents within "
+                    "10 % of one without (issue 17)",
+                    f"{ratio:.1%}",
+                    ratio >= 0.9,
+                )
+            )
     runs = _scaleout_runs(res)
     one, two = runs.get((1, TARGET_CLIENTS)), runs.get((2, TARGET_CLIENTS))
     if one and two and one["rps"]:

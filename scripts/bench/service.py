@@ -75,6 +75,15 @@ def service_point(
                 f"p99 {r['p99_ms']:.1f} ms non-2xx {r['non_2xx']}, server CPU "
                 f"{r['server_cpu_cores']} cores, {r['server_cpu_ms_per_request']} ms/request"
             )
+        # The same 32 clients, the same database and run, each registration naming two
+        # parents (ADR 0016 holds it within 10 % of a registration without).
+        offset = str(wrk.next_offset())
+        r = wrk.run(url, "register.lua", [str(data), offset, "parents"], TARGET_CLIENTS)
+        point["register_parents"] = r
+        log(
+            f"{label}: register with two parents c={TARGET_CLIENTS}: {r['rps']:.0f}/s "
+            f"p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms non-2xx {r['non_2xx']}"
+        )
         matches = bench_match_ids(db)
         point["match_ids_read"] = len(matches)
         if matches:
@@ -90,6 +99,8 @@ def service_point(
             log(f"{label}: bulk, {total:,} registrations in batches of 1,000")
             point["bulk"] = bulk_point(url, db.people, total)
             log(f"{label}: bulk {point['bulk']['rows_per_s']:,}/s")
+            point["bulk_parents"] = bulk_point(url, db.people, total, parents=True)
+            log(f"{label}: bulk with two parents {point['bulk_parents']['rows_per_s']:,}/s")
             log(f"{label}: CSV import of {total:,} registrations (import-registrations)")
             point["csv_import"] = csv_import_point(url, db.people, total, opts.workdir)
             log(f"{label}: CSV import {point['csv_import']['rows_per_s']:,}/s")
@@ -115,7 +126,8 @@ def service_point(
 
 
 def _bsns(count: int, start: int = 60_000_000) -> list[str]:
-    """``count`` valid BSNs from the bulk benchmark's own range (disjoint from wrk's)."""
+    """``count`` valid BSNs from the bulk benchmark's own range (disjoint from wrk's; with
+    parents, the youths from 70,000,000 and their parents from 90,000,000)."""
     out: list[str] = []
     base = start
     while len(out) < count:
@@ -128,21 +140,24 @@ def _bsns(count: int, start: int = 60_000_000) -> list[str]:
 
 
 def bulk_point(
-    url: str, people: dict[str, Any], total: int, concurrency: int = 2
+    url: str, people: dict[str, Any], total: int, concurrency: int = 2, *, parents: bool = False
 ) -> dict[str, Any]:
     """End-to-end registrations/s through ``POST /v1/registrations:batch`` (1,000 per
-    request, ``concurrency`` requests in flight), fresh youths."""
+    request, ``concurrency`` requests in flight), fresh youths; with ``parents``, each
+    naming two parents of its own."""
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
 
     who = people["a"][0]
     headers = {"Authorization": f"Bearer {who['key']}", "X-Professional-Id": who["professional"]}
-    youths = _bsns(total + 1)
-    batches = [
-        {"items": [{"bsn": b, "birth_date": BIRTH_DATE} for b in youths[s : s + 1000]]}
-        for s in range(1, total + 1, 1000)
-    ]
+    youths = _bsns(total + 1, 70_000_000 if parents else 60_000_000)
+    items: list[dict[str, Any]] = [{"bsn": b, "birth_date": BIRTH_DATE} for b in youths]
+    if parents:
+        pairs = _bsns(2 * len(youths), 90_000_000)
+        for n, item in enumerate(items):
+            item["parents"] = [{"bsn": pairs[2 * n]}, {"bsn": pairs[2 * n + 1]}]
+    batches = [{"items": items[s : s + 1000]} for s in range(1, total + 1, 1000)]
     bodies = [json.dumps(b).encode() for b in batches]
     created = 0
     latencies: list[float] = []
@@ -159,13 +174,14 @@ def bulk_point(
             r.raise_for_status()
             return int(r.json()["created"])
 
-        send(json.dumps({"items": [{"bsn": youths[0], "birth_date": BIRTH_DATE}]}).encode())
+        send(json.dumps({"items": items[:1]}).encode())
         started = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
             created = sum(pool.map(send, bodies))
         seconds = time.perf_counter() - started
     latencies.sort()
     return {
+        "parents": 2 if parents else 0,
         "registrations": created,
         "requests": len(bodies),
         "concurrency": concurrency,

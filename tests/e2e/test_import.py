@@ -16,6 +16,20 @@ from tests.e2e.conftest import Server
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
+def run_import(
+    server: Server, csv_file: Path, professional_id: str, key: str
+) -> subprocess.CompletedProcess[str]:
+    """``verwijsindex import-registrations`` of ``csv_file`` against the server."""
+    command = ["import-registrations", str(csv_file), "--url", server.base_url]
+    return subprocess.run(
+        [sys.executable, "-m", "verwijsindex.cli", *command, "--professional-id", professional_id],
+        env={**server.env, "VERWIJSINDEX_API_KEY": key},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 class TestImport:
     def test_csv_import_reports_failed_lines_without_values(
         self, server: Server, tmp_path: Path
@@ -67,23 +81,7 @@ class TestImport:
         lines.append(lines[5])  # a duplicate: idempotent
         csv_file = tmp_path / "youths.csv"
         csv_file.write_text("\n".join(lines) + "\n")
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "verwijsindex.cli",
-                "import-registrations",
-                str(csv_file),
-                "--url",
-                server.base_url,
-                "--professional-id",
-                pro["id"],
-            ],
-            env={**server.env, "VERWIJSINDEX_API_KEY": key},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        proc = run_import(server, csv_file, pro["id"], key)
         assert proc.returncode == 1, proc.stderr  # some rows failed
         report = json.loads(proc.stdout)
         assert report["rows"] == 2501
@@ -135,16 +133,8 @@ class TestImportWithParents:
         )  # fmt: skip
         pros = [
             cli(
-                "admin",
-                "create-professional",
-                "--organisation",
-                org["id"],
-                "--name",
-                f"P{n}",
-                "--email",
-                f"p{n}@x.example",
-                "--phone",
-                "+31 50 555 0001",
+                *("admin", "create-professional", "--organisation", org["id"]),
+                *("--name", f"P{n}", "--email", f"p{n}@x.example", "--phone", "+31 50 555 0001"),
             )
             for n in range(2)
         ]
@@ -157,23 +147,7 @@ class TestImportWithParents:
             f"{make_bsn(8001)},2013-01-01,{pros[1]['id']},{other},{parent},\n"
             f"{make_bsn(8002)},2013-01-01,{pros[1]['id']},123456789,,\n"
         )
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "verwijsindex.cli",
-                "import-registrations",
-                str(csv_file),
-                "--url",
-                server.base_url,
-                "--professional-id",
-                pros[0]["id"],
-            ],
-            env={**server.env, "VERWIJSINDEX_API_KEY": key["key"]},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        proc = run_import(server, csv_file, pros[0]["id"], key["key"])
         report = json.loads(proc.stdout)
         assert (report["created"], report["failed"]) == (2, 1)
         assert report["failures"] == [{"line": 4, "problem": "invalid-bsn"}]

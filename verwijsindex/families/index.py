@@ -99,32 +99,27 @@ class FamilyBatch:
         if not neighbours:
             return None
         found = {self.family_of[r] for r in neighbours if r in self.family_of}
-        if not found:
-            family = self._open(now)
-        else:
-            ordered = sorted((self.families[f] for f in found), key=lambda f: (f.created_at, f.id))
-            family = ordered[0]
-            for younger in ordered[1:]:
-                self._merge(younger, family, now)
-        created = family.id not in self.participants or not self.participants[family.id]
-        newcomers = [
-            n
-            for n in [*neighbours.values(), node]
-            if self.family_of.get(n.registration_id) != family.id
-        ]
+        ordered = sorted((self.families[f] for f in found), key=lambda f: (f.created_at, f.id))
+        family = ordered[0] if ordered else self._open(now)
+        created = not self.participants[family.id]
+        # Everyone of a younger family match joins the oldest, not only the linked ones.
+        newcomers = {r: o for younger in ordered[1:] for r, o in self._merge(younger, family, now)}
+        for n in [*neighbours.values(), node]:
+            if self.family_of.get(n.registration_id) != family.id:
+                newcomers.setdefault(n.registration_id, n.organisation_id)
         current = self.participants.setdefault(family.id, [])
-        for n in newcomers:
+        for registration_id, organisation_id in newcomers.items():
             participant = FamilyMatchParticipant(
                 id=new_id(),
                 family_match_id=family.id,
-                registration_id=n.registration_id,
-                organisation_id=n.organisation_id,
+                registration_id=registration_id,
+                organisation_id=organisation_id,
                 joined_at=now,
                 left_at=None,
             )
             self.new_participants.append(participant)
             current.append(participant)
-            self.family_of[n.registration_id] = family.id
+            self.family_of[registration_id] = family.id
         kind = (
             EventType.FAMILY_MATCH_CREATED if created else EventType.FAMILY_MATCH_PARTICIPANT_JOINED
         )
@@ -146,14 +141,19 @@ class FamilyBatch:
         self.participants[family.id] = []
         return family
 
-    def _merge(self, younger: FamilyMatch, older: FamilyMatch, now: datetime) -> None:
-        """Close ``younger``; its participants become newcomers of ``older``."""
+    def _merge(
+        self, younger: FamilyMatch, older: FamilyMatch, now: datetime
+    ) -> list[tuple[str, str]]:
+        """Close ``younger``; its participants (``(registration_id, organisation_id)``,
+        returned) become newcomers of ``older``."""
+        moved: list[tuple[str, str]] = []
         younger.status = FamilyMatchStatus.CLOSED
         younger.closed_at = now
         younger.close_reason = FamilyCloseReason.MERGED
         for p in self.participants.pop(younger.id, []):
             p.left_at = now
             self.family_of.pop(p.registration_id, None)
+            moved.append((p.registration_id, p.organisation_id))
             self.events.append(
                 Event(
                     event_type=EventType.FAMILY_MATCH_CLOSED,
@@ -168,6 +168,7 @@ class FamilyBatch:
                 )
             )
         del self.families[younger.id]
+        return moved
 
     async def flush(self, session: AsyncSession) -> None:
         """Write the batch: changes to loaded rows first (a participant leaves its old family

@@ -175,24 +175,6 @@ async def members(session: AsyncSession, family_id: str) -> list[Member]:
     return [Member(r, y, p, frozenset(ps)) for r, (y, p, ps) in found.items()]
 
 
-_OPEN_FAMILY_OF_REGISTRATION = (
-    select(_PARTICIPANTS.c.family_match_id)
-    .join(_FAMILIES, _FAMILIES.c.id == _PARTICIPANTS.c.family_match_id)
-    .where(
-        _PARTICIPANTS.c.registration_id == bindparam("registration_id"),
-        _PARTICIPANTS.c.left_at.is_(None),
-        status_is(_FAMILIES.c.status, FamilyMatchStatus.OPEN),
-    )
-)
-
-
-async def open_family_of_registration(session: AsyncSession, registration_id: str) -> str | None:
-    result = await session.execute(
-        _OPEN_FAMILY_OF_REGISTRATION, {"registration_id": registration_id}
-    )
-    return result.scalar_one_or_none()
-
-
 async def open_families_of_registrations(
     session: AsyncSession, registration_ids: Sequence[str]
 ) -> dict[str, str]:

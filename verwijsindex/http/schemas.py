@@ -192,6 +192,84 @@ class MatchPage(BaseModel):
     next_cursor: str | None
 
 
+class InformingCreate(_Strict):
+    status: Literal["informed", "postponed"]
+    informed: list[Literal["youth", "parents"]] = Field(
+        default_factory=list,
+        description="With informed: who was informed (the youth from 12, the parents under 16)",
+    )
+    informed_on: str | None = Field(
+        default=None,
+        description="With informed: the day they were informed (YYYY-MM-DD, not in the future)",
+        json_schema_extra={"format": "date"},
+    )
+    reason: Literal["safety_youth", "safety_others", "unreachable", "other"] | None = Field(
+        default=None, description="With postponed: why informing waits (a code, no free text)"
+    )
+    revisit_on: str | None = Field(
+        default=None,
+        description="With postponed: the day to look again (after today, before the end)",
+        json_schema_extra={"format": "date"},
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "informed",
+                    "informed": ["youth", "parents"],
+                    "informed_on": "2026-03-01",
+                },
+                {"status": "postponed", "reason": "safety_youth", "revisit_on": "2026-04-01"},
+            ]
+        },
+    )
+
+
+class InformingOut(BaseModel):
+    id: str
+    status: Literal["informed", "postponed"]
+    informed: list[Literal["youth", "parents"]]
+    informed_on: str | None
+    reason: str | None
+    revisit_on: str | None
+    professional_id: str
+    recorded_at: datetime
+
+
+class InformingState(BaseModel):
+    """A registration's informing: its records, oldest first; ``current`` is the last (null:
+    nothing recorded yet)."""
+
+    current: InformingOut | None
+    records: list[InformingOut]
+
+
+class RegistrationRenew(_Strict):
+    bsn: str = Field(
+        description="The registration's youth (checked against its pseudonym). Never stored.",
+        json_schema_extra=BSN_SCHEMA,
+    )
+    birth_date: str = Field(
+        description="Presented again for the age limit (it is not stored). Never stored.",
+        json_schema_extra=BIRTH_DATE_SCHEMA,
+    )
+    term: str | None = Field(
+        default=None, description=TERM_DESCRIPTION, json_schema_extra=TERM_SCHEMA
+    )
+
+
+class EarlierInvolvementOut(BaseModel):
+    organisation: OrganisationRef
+    professional: ProfessionalContact
+    ended_at: datetime
+
+
+class EarlierInvolvementList(BaseModel):
+    items: list[EarlierInvolvementOut]
+
+
 class FamilyParticipantOut(BaseModel):
     """A participant of a family match, in a match participant's shape. Another
     organisation's participation shows the organisation and professional only

@@ -28,6 +28,7 @@ from verwijsindex.keys import KeyRing
 from verwijsindex.matches import repository as match_repo
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.organisations import repository as org_repo
+from verwijsindex.registrations import duties
 from verwijsindex.registrations import repository as repo
 from verwijsindex.registrations.lifecycle import parse_birth_date, parse_term, registration_end
 from verwijsindex.registrations.models import (
@@ -263,6 +264,16 @@ class MatchIndex:
                     )
         youths = await self._load_youths(session, subjects)
         families = await self._families.load(session, parents) if parents else FamilyBatch()
+        # The family matches of registrations that a request may return again (200), as
+        # they were before this batch: one query, only when there are any.
+        repeated = {
+            r.id
+            for p in valid
+            if (r := youths[p.pseudonym].active_of(p.actor.professional_id)) is not None
+        }
+        earlier_families = await family_repo.open_families_of_registrations(
+            session, sorted(repeated)
+        )
         municipalities = await org_repo.organisation_municipalities(
             session, {p.actor.organisation_id for p in valid if p.municipality is None}
         )
@@ -276,9 +287,7 @@ class MatchIndex:
             youth = youths[item.pseudonym]
             existing = youth.active_of(item.actor.professional_id)
             if existing is not None:
-                family_id = families.family_of.get(existing.id)
-                if family_id is None:
-                    family_id = await family_repo.open_family_of_registration(session, existing.id)
+                family_id = families.family_of.get(existing.id) or earlier_families.get(existing.id)
                 outcomes.append(
                     RegisterResult(
                         registration=existing,
@@ -344,6 +353,11 @@ class MatchIndex:
             )
         await pending.flush(session, self.hooks)
         await families.flush(session)
+        await duties.tell_earlier_involvement(
+            session,
+            [(r.id, r.pseudonym, r.organisation_id, r.municipality) for r in pending.registrations],
+            now,
+        )
         return outcomes
 
     def _prepare(self, request: RegistrationRequest, now: datetime) -> _Prepared:
@@ -537,6 +551,7 @@ class MatchIndex:
         registration.status = status
         registration.ended_at = now
         registration.end_reason = reason
+        await duties.keep_if_agreed(session, registration, reason, now)
         await enqueue(
             session,
             event_type=EventType.REGISTRATION_ENDED,

@@ -140,6 +140,8 @@ class RegistrationInforming(Base):
     __table_args__ = (
         Index("ix_registration_informing_registration", "registration_id", "recorded_at"),
         Index("ix_registration_informing_recorded_at", "recorded_at"),
+        # The sweep's postponements whose day to look again has come.
+        Index("ix_registration_informing_revisit_on", "revisit_on"),
     )
 
 

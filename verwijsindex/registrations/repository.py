@@ -24,6 +24,7 @@ from verwijsindex.families.models import FamilyMatch, FamilyMatchParticipant, Fa
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.registrations.models import (
     REGISTRATION_COLUMNS,
+    EarlierInvolvement,
     Registration,
     RegistrationInforming,
     RegistrationParent,
@@ -135,6 +136,11 @@ async def repseudonymise(
         update(Match)
         .where(Match.subject_pseudonym.in_(old), status_is(Match.status, MatchStatus.OPEN))
         .values(subject_pseudonym=new)
+    )
+    await session.execute(
+        update(EarlierInvolvement)
+        .where(EarlierInvolvement.pseudonym.in_(old))
+        .values(pseudonym=new, key_version=key_version)
     )
 
 

@@ -26,16 +26,25 @@ from verwijsindex.http.problems import PROBLEM_BASE, exception_handler, status_f
 from verwijsindex.http.schemas import (
     READ_PROBLEMS,
     WRITE_PROBLEMS,
+    EarlierInvolvementList,
+    EarlierInvolvementOut,
+    InformingCreate,
+    InformingOut,
+    InformingState,
+    OrganisationRef,
+    ProfessionalContact,
     RegistrationBatch,
     RegistrationBatchResult,
     RegistrationCreate,
     RegistrationOut,
     RegistrationPage,
+    RegistrationRenew,
     RegistrationWithdraw,
     problem_responses,
 )
+from verwijsindex.registrations.duties import InformingInput
 from verwijsindex.registrations.index import RegistrationRequest
-from verwijsindex.registrations.models import Registration, RegistrationRow
+from verwijsindex.registrations.models import Registration, RegistrationInforming, RegistrationRow
 from verwijsindex.registrations.service import BatchItem
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
@@ -337,3 +346,160 @@ async def withdraw_registration(
         reason=body.reason,
     )
     return to_out(registration, None)
+
+
+def _informing_out(record: RegistrationInforming) -> InformingOut:
+    informed = [
+        who
+        for who, yes in (("youth", record.youth_informed), ("parents", record.parents_informed))
+        if yes
+    ]
+    return InformingOut.model_validate(
+        {
+            "id": record.id,
+            "status": str(record.status),
+            "informed": informed,
+            "informed_on": None if record.informed_on is None else record.informed_on.isoformat(),
+            "reason": None if record.reason is None else str(record.reason),
+            "revisit_on": None if record.revisit_on is None else record.revisit_on.isoformat(),
+            "professional_id": record.professional_id,
+            "recorded_at": record.recorded_at,
+        }
+    )
+
+
+@router.post(
+    "/{registration_id}/informing",
+    status_code=201,
+    response_model=InformingOut,
+    responses=_WRITE_PROBLEMS,
+    summary="Record informing the youth and/or parents, or why it is postponed",
+    dependencies=[
+        audited(Operation.INFORMING_RECORD, ref_type="registration", ref_param="registration_id")
+    ],
+)
+async def record_informing(
+    registration_id: Annotated[str, Path(max_length=64)],
+    body: InformingCreate,
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
+) -> InformingOut:
+    """The duty to inform (Jeugdwet art. 7.1.4.3): ``informed`` with who and the day, or
+    ``postponed`` with a coded reason and the day to look again. The latest record is the
+    registration's state; the index reminds (``registration.inform_due``) when nothing is
+    recorded within the covenant's ``inform_within`` or a postponement's day has come. Only
+    the registering organisation, only while the registration is active."""
+    record = await ctx.registrations.record_informing(
+        access_context(request),
+        actor=caller.actor,
+        registration_id=registration_id,
+        given=InformingInput(
+            status=body.status,
+            youth="youth" in body.informed,
+            parents="parents" in body.informed,
+            informed_on=body.informed_on,
+            reason=body.reason,
+            revisit_on=body.revisit_on,
+        ),
+    )
+    return _informing_out(record)
+
+
+@router.get(
+    "/{registration_id}/informing",
+    response_model=InformingState,
+    responses=_PROBLEMS,
+    summary="Read a registration's informing records",
+    dependencies=[
+        audited(Operation.INFORMING_READ, ref_type="registration", ref_param="registration_id")
+    ],
+)
+async def read_informing(
+    registration_id: Annotated[str, Path(max_length=64)],
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
+) -> InformingState:
+    """Only the registering organisation sees them."""
+    records = await ctx.registrations.informing(
+        access_context(request),
+        organisation_id=caller.actor.organisation_id,
+        registration_id=registration_id,
+    )
+    out = [_informing_out(r) for r in records]
+    return InformingState(current=out[-1] if out else None, records=out)
+
+
+@router.post(
+    "/{registration_id}/renew",
+    response_model=RegistrationOut,
+    responses=_WRITE_PROBLEMS,
+    summary="Renew a registration's term before it ends",
+    dependencies=[
+        audited(Operation.REGISTRATION_RENEW, ref_type="registration", ref_param="registration_id")
+    ],
+)
+async def renew_registration(
+    registration_id: Annotated[str, Path(max_length=64)],
+    body: RegistrationRenew,
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
+) -> Response:
+    """A new term from now while the worry continues: at most two years and never past the
+    23rd birthday, computed from the birth date presented again (it is not stored); the BSN
+    must be the registration's youth's. 409 when the registration has ended."""
+    registration, match_id, family_match_id = await ctx.registrations.renew(
+        access_context(request),
+        actor=caller.actor,
+        registration_id=registration_id,
+        bsn=body.bsn,
+        birth_date=body.birth_date,
+        term=body.term,
+    )
+    return Response(
+        content=to_out(registration, match_id, family_match_id).model_dump_json(),
+        media_type="application/json",
+    )
+
+
+@router.get(
+    "/{registration_id}/earlier-involvement",
+    response_model=EarlierInvolvementList,
+    responses=_PROBLEMS,
+    summary="Other organisations' earlier involvement with the registration's youth",
+    dependencies=[
+        audited(
+            Operation.EARLIER_INVOLVEMENT_READ, ref_type="registration", ref_param="registration_id"
+        )
+    ],
+)
+async def read_earlier_involvement(
+    registration_id: Annotated[str, Path(max_length=64)],
+    ctx: Ctx,
+    caller: ProfessionalDep,
+    request: Request,
+) -> EarlierInvolvementList:
+    """Where the municipality's covenant switched earlier involvement on: other
+    organisations whose registration of the same youth ended within the covenant's retention
+    (organisation, sector, contact, end date). Empty otherwise."""
+    found = await ctx.registrations.earlier_involvement(
+        access_context(request),
+        organisation_id=caller.actor.organisation_id,
+        registration_id=registration_id,
+    )
+    return EarlierInvolvementList(
+        items=[
+            EarlierInvolvementOut(
+                organisation=OrganisationRef(
+                    id=e.organisation_id, name=e.organisation_name, sector=e.organisation_sector
+                ),
+                professional=ProfessionalContact(
+                    name=e.professional_name, email=e.professional_email, phone=e.professional_phone
+                ),
+                ended_at=e.ended_at,
+            )
+            for e in found
+        ]
+    )

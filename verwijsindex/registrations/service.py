@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import crypto
+from notifier import enqueue_many
 from verwijsindex.abuse import AbuseGuard, BulkGrant
 from verwijsindex.accesslog import (
     AccessContext,
@@ -25,9 +27,15 @@ from verwijsindex.accesslog import (
     record_read,
 )
 from verwijsindex.clock import Clock
-from verwijsindex.errors import NotFound, ProfessionalNotInOrganisation, VerwijsindexError
+from verwijsindex.errors import (
+    NotFound,
+    ProfessionalNotInOrganisation,
+    RegistrationNotActive,
+    VerwijsindexError,
+)
 from verwijsindex.keys import KeyRing
 from verwijsindex.organisations import repository as org_repo
+from verwijsindex.registrations import duties
 from verwijsindex.registrations import repository as repo
 from verwijsindex.registrations.index import (
     Actor,
@@ -36,7 +44,11 @@ from verwijsindex.registrations.index import (
     RegistrationRequest,
     SweepResult,
 )
-from verwijsindex.registrations.models import Registration
+from verwijsindex.registrations.models import (
+    Registration,
+    RegistrationInforming,
+    RegistrationStatus,
+)
 from verwijsindex.registrations.repository import RegistrationWithMatch
 from verwijsindex.storage import Database
 from verwijsindex.storage.group_commit import GroupCommitter, GroupedWrite
@@ -296,10 +308,136 @@ class RegistrationService:
                 return ended
 
     async def purge(self, *, retention: timedelta) -> SweepResult:
-        """Delete what ended longer than ``retention`` ago (registrations, closed matches)."""
+        """Delete what ended longer than ``retention`` ago (registrations, closed matches and
+        family matches) and earlier involvement past its covenant's retention."""
         async with self._database.transaction() as session:
             now = self._clock.now()
             for hook in self._purge_hooks:
                 await hook(session, now - retention)
             registrations, matches = await self.index.purge(session, retention=retention, at=now)
+            await duties.purge_earlier_involvement(session, now=now)
         return SweepResult(ended=0, purged_registrations=registrations, purged_matches=matches)
+
+    async def send_reminders(self) -> tuple[int, int]:
+        """The sweeper's reminders: ``registration.inform_due`` (nothing recorded within the
+        covenant's ``inform_within``, or a postponement's day to look again has come) and
+        ``registration.expiring`` (30 days before the end), in batches of one transaction
+        each. Each is sent once, whatever the number of sweepers and wherever one stops: its
+        reminder row and its outbox event commit together. Returns how many of each."""
+        sent = [0, 0]
+        for position, find in enumerate((duties.inform_due, duties.expiring)):
+            while True:
+                async with self._database.transaction() as session:
+                    events = await find(session, now=self._clock.now(), limit=_SWEEP_BATCH)
+                    await enqueue_many(session, events)
+                sent[position] += len(events)
+                if len(events) < _SWEEP_BATCH:
+                    break
+        return sent[0], sent[1]
+
+    async def record_informing(
+        self,
+        access: AccessContext,
+        *,
+        actor: Actor,
+        registration_id: str,
+        given: duties.InformingInput,
+    ) -> RegistrationInforming:
+        """Record that the youth and/or parents were informed, or why informing is postponed
+        and until when, for an active registration of the actor's organisation. Logged."""
+        async with self._database.transaction() as session:
+            registration = await duties.registration_of(
+                session, registration_id, actor.organisation_id, active=True
+            )
+            record = duties.informing_record(
+                given, registration=registration, actor=actor, now=self._clock.now()
+            )
+            session.add(record)
+            await session.flush()
+            await self._access_log.record(
+                session,
+                access,
+                operation=Operation.INFORMING_RECORD,
+                subject=Subject.registration(registration.id),
+                reason=str(record.status),
+            )
+        return record
+
+    async def informing(
+        self, access: AccessContext, *, organisation_id: str, registration_id: str
+    ) -> list[RegistrationInforming]:
+        """The registration's informing records, oldest first (the last is its state); only
+        for the registering organisation. Logged."""
+        async with self._database.read() as session:
+            registration = await duties.registration_of(
+                session, registration_id, organisation_id, active=False
+            )
+            records = await duties.informing_records(session, registration.id)
+        await record_read(
+            self._writes,
+            self._access_log,
+            access,
+            Operation.INFORMING_READ,
+            [Subject.registration(registration_id)],
+        )
+        return records
+
+    async def renew(
+        self,
+        access: AccessContext,
+        *,
+        actor: Actor,
+        registration_id: str,
+        bsn: str,
+        birth_date: str,
+        term: str | None,
+    ) -> RegistrationWithMatch:
+        """A new term from now for an active registration of the actor's organisation, with
+        the limits of a new registration (two years, the 23rd birthday from the birth date
+        presented again). The BSN must be the registration's youth's. Logged."""
+        async with self._database.transaction() as session:
+            registration = await duties.registration_of(
+                session, registration_id, actor.organisation_id, active=True
+            )
+            await repo.lock_subject(session, registration.pseudonym)
+            await session.refresh(registration)
+            now = self._clock.now()
+            if registration.status != RegistrationStatus.ACTIVE or registration.ends_at <= now:
+                raise RegistrationNotActive("the registration has ended")
+            registration.ends_at = duties.renewed_end(
+                registration, keys=self._keys, bsn=bsn, birth_date=birth_date, term=term, now=now
+            )
+            await session.flush()
+            subject = self._keys.access_log_subject(crypto.parse_bsn(bsn), access.organisation_id)
+            await self._access_log.record(
+                session,
+                access,
+                operation=Operation.REGISTRATION_RENEW,
+                subject=Subject.person(subject),
+                reference=f"registration:{registration.id}",
+            )
+            found = await repo.registration_of_organisation(
+                session, registration_id=registration.id, organisation_id=actor.organisation_id
+            )
+        assert found is not None
+        return found
+
+    async def earlier_involvement(
+        self, access: AccessContext, *, organisation_id: str, registration_id: str
+    ) -> list[duties.EarlierView]:
+        """Other organisations' earlier involvement with the registration's youth, where the
+        municipalities' covenants switched it on. Logged: the registration and every
+        professional whose contact details are shown."""
+        async with self._database.read() as session:
+            registration = await duties.registration_of(
+                session, registration_id, organisation_id, active=False
+            )
+            found = await duties.earlier_involvement(session, registration, now=self._clock.now())
+        subjects = [Subject.registration(registration_id)]
+        subjects += [
+            Subject.professional(p) for p in dict.fromkeys(e.professional_id for e in found)
+        ]
+        await record_read(
+            self._writes, self._access_log, access, Operation.EARLIER_INVOLVEMENT_READ, subjects
+        )
+        return found

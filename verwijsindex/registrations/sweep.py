@@ -20,6 +20,8 @@ log = get_logger(__name__)
 async def sweep_once(ctx: AppContext) -> SweepResult:
     """End every due registration (in batches, one transaction each), then purge."""
     ended = await ctx.registrations.end_due()
+    inform_due, expiring = await ctx.registrations.send_reminders()
+    log.info("reminders", inform_due=inform_due, expiring=expiring)
     coordination = await ctx.coordination.sweep()
     # The statistics first; the purge counts what the rollup has not reached (its hook).
     await ctx.statistics.roll_up()

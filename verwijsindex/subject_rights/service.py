@@ -36,7 +36,12 @@ from verwijsindex.organisations.models import Organisation
 from verwijsindex.registrations import repository as repo
 from verwijsindex.registrations.index import MatchIndex
 from verwijsindex.registrations.lifecycle import parse_birth_date
-from verwijsindex.registrations.models import EndReason, Registration, RegistrationStatus
+from verwijsindex.registrations.models import (
+    EarlierInvolvement,
+    EndReason,
+    Registration,
+    RegistrationStatus,
+)
 from verwijsindex.storage import Database, queries
 from verwijsindex.storage.checkpoint import truncate_log
 
@@ -322,6 +327,12 @@ class SubjectRightsService:
             await session.execute(delete(Match).where(Match.id.in_(match_ids)))
         if reg_ids:
             await session.execute(delete(Registration).where(Registration.id.in_(reg_ids)))
+        # Earlier involvement kept under the youth's pseudonym (ADR 0016) goes too.
+        await session.execute(
+            delete(EarlierInvolvement).where(
+                EarlierInvolvement.pseudonym.in_(self._keys.all_pseudonyms(bsn))
+            )
+        )
         return ErasureReport(
             ended_registrations=ended,
             erased_registrations=len(reg_ids),

@@ -317,3 +317,31 @@ class TestKeyRotation:
         async with ctx.database.transaction() as s:
             versions = (await s.execute(select(RegistrationParent.key_version))).scalars().all()
         assert sorted(versions) == [2, 2]
+
+
+class TestBatch:
+    async def test_a_batch_with_parents_makes_the_family_match_within_it(
+        self, client: httpx.AsyncClient, ctx: AppContext, five: list[Caller]
+    ) -> None:
+        colleague = await make_caller(ctx, 9, organisation_id=five[0].organisation_id)
+        items = [
+            {**body(KIDS[0], MOTHER), "professional_id": five[0].professional_id},
+            {**body(KIDS[1], MOTHER, FATHER), "professional_id": colleague.professional_id},
+            {**body(KIDS[2], "123456789"), "professional_id": colleague.professional_id},
+            {**body(KIDS[3], *[make_bsn(960 + i) for i in range(5)])},
+        ]
+        r = await client.post(
+            "/v1/registrations:batch", json={"items": items}, headers=five[0].headers
+        )
+        assert r.status_code == 200, r.text
+        results = r.json()["results"]
+        assert [x["status"] for x in results] == [201, 201, 422, 422]
+        family = results[1]["registration"]["family_match_id"]
+        assert family is not None
+        assert results[0]["registration"]["family_match_id"] is None  # the first of the pair
+        read = await client.get(
+            f"/v1/registrations/{results[0]['registration']['id']}", headers=five[0].headers
+        )
+        assert read.json()["family_match_id"] == family
+        for secret in (MOTHER, FATHER, "123456789"):
+            assert secret not in r.text

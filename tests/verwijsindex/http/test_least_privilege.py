@@ -105,6 +105,26 @@ async def withdrawal(world: World) -> Prepared:
     )
 
 
+async def informing_record(world: World) -> Prepared:
+    body = {"status": "informed", "informed": ["youth"], "informed_on": "2026-03-01"}
+    return Prepared(f"/v1/registrations/{await _registration_of_a(world)}/informing", body)
+
+
+async def informing_read(world: World) -> Prepared:
+    return Prepared(f"/v1/registrations/{await _registration_of_a(world)}/informing")
+
+
+async def renewal(world: World) -> Prepared:
+    body = registration_body(world.bsn())
+    r = await world.client.post("/v1/registrations", json=body, headers=world.headers[("A", PRO)])
+    assert r.status_code == 201, r.text
+    return Prepared(f"/v1/registrations/{r.json()['id']}/renew", body)
+
+
+async def earlier_involvement(world: World) -> Prepared:
+    return Prepared(f"/v1/registrations/{await _registration_of_a(world)}/earlier-involvement")
+
+
 async def new_registration(world: World) -> Prepared:
     return Prepared("/v1/registrations", registration_body(world.bsn()))
 
@@ -585,6 +605,18 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     ),
     ("POST", "/v1/registrations/{registration_id}/withdraw"): professional_only(
         withdrawal, ok=200, other_org=404
+    ),
+    ("POST", "/v1/registrations/{registration_id}/informing"): professional_only(
+        informing_record, ok=201, other_org=404
+    ),
+    ("GET", "/v1/registrations/{registration_id}/informing"): professional_only(
+        informing_read, ok=200, other_org=404
+    ),
+    ("POST", "/v1/registrations/{registration_id}/renew"): professional_only(
+        renewal, ok=200, other_org=404
+    ),
+    ("GET", "/v1/registrations/{registration_id}/earlier-involvement"): professional_only(
+        earlier_involvement, ok=200, other_org=404
     ),
     ("GET", "/v1/matches"): professional_only(fixed("/v1/matches"), ok=200, other_org=200),
     ("GET", "/v1/matches/{match_id}"): professional_only(match, ok=200, other_org=404),

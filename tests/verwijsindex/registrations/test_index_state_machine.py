@@ -1,5 +1,6 @@
 """A hypothesis state machine of register / withdraw / sweep against a plain model of the
-rules, on both databases."""
+rules, on both databases: the youth's match and, with parents named on registrations, the
+family match."""
 
 from __future__ import annotations
 
@@ -13,17 +14,18 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from notifier import OutboxEvent
 from tests.conftest import make_caller
 from verwijsindex.clock import AMSTERDAM, FrozenClock
 from verwijsindex.context import AppContext, build_context
 from verwijsindex.errors import RegistrationNotActive, SubjectTooOld
+from verwijsindex.families.models import FamilyMatch, FamilyMatchParticipant
 from verwijsindex.matches.models import Match, MatchParticipant
-from verwijsindex.registrations.index import Actor
+from verwijsindex.registrations.index import Actor, RegistrationRequest
 from verwijsindex.registrations.lifecycle import add_years
-from verwijsindex.registrations.models import Registration
+from verwijsindex.registrations.models import Registration, RegistrationParent
 from verwijsindex.registrations.sweep import sweep_once
 from verwijsindex.settings import Settings
 
@@ -33,6 +35,7 @@ PHASES = (
     else list(Phase)
 )
 YOUTHS = ["111222333", "123456782", "999999990"]
+PARENTS = ["100000009", "012345672"]
 BIRTH = "2015-06-15"
 # The youth turns 23 on 2038-06-15; registrations end at the latest at the start of that month
 # (Amsterdam time), or on the birthday itself when made within that month.
@@ -52,6 +55,12 @@ class ModelRegistration:
     youth: int
     created_at: datetime
     active: bool = True
+    parents: frozenset[int] = frozenset()
+
+
+def family_linked(a: ModelRegistration, b: ModelRegistration) -> bool:
+    """The family match's link: a shared parent, different youths, different professionals."""
+    return bool(a.parents & b.parents) and a.youth != b.youth and a.professional != b.professional
 
 
 @dataclass
@@ -74,16 +83,31 @@ def _machine(
 
         async def _reset(self) -> None:
             async with ctx.database.transaction() as s:
-                for table in (OutboxEvent, MatchParticipant, Match, Registration):
+                for table in (
+                    OutboxEvent,
+                    FamilyMatchParticipant,
+                    FamilyMatch,
+                    RegistrationParent,
+                    MatchParticipant,
+                    Match,
+                    Registration,
+                ):
                     await s.execute(delete(table))
 
-        @rule(p=st.integers(0, len(actors) - 1), y=st.integers(0, len(YOUTHS) - 1))
-        def register(self, p: int, y: int) -> None:
+        @rule(
+            p=st.integers(0, len(actors) - 1),
+            y=st.integers(0, len(YOUTHS) - 1),
+            parents=st.frozensets(st.integers(0, len(PARENTS) - 1)),
+        )
+        def register(self, p: int, y: int, parents: frozenset[int]) -> None:
             async def go() -> tuple[str, bool]:
+                request = RegistrationRequest(
+                    actors[p], YOUTHS[y], BIRTH, parents=tuple(PARENTS[i] for i in sorted(parents))
+                )
                 async with ctx.database.transaction() as s:
-                    res = await ctx.index.register(
-                        s, actor=actors[p], bsn=YOUTHS[y], birth_date=BIRTH, municipality=None
-                    )
+                    (res,) = await ctx.index.register_many(s, [request])
+                    if isinstance(res, Exception):
+                        raise res
                     return res.registration.id, res.created
 
             if clock.now() >= BIRTHDAY_23:
@@ -96,7 +120,9 @@ def _machine(
                 assert not created and rid == existing[0].id
             else:
                 assert created
-                self.model.registrations.append(ModelRegistration(rid, p, y, clock.now()))
+                self.model.registrations.append(
+                    ModelRegistration(rid, p, y, clock.now(), parents=parents)
+                )
 
         @rule(i=st.integers(0, 30))
         def withdraw(self, i: int) -> None:
@@ -160,6 +186,56 @@ def _machine(
                 if len(self.model.active(y)) >= 2
             ]
             assert sorted(map(sorted, open_matches.values())) == sorted(map(sorted, expected))
+
+        @invariant()
+        def family_matches_agree_with_the_links(self) -> None:
+            async def read() -> tuple[dict[str, set[str]], list[str], int]:
+                async with ctx.database.transaction() as s:
+                    rows = await s.execute(
+                        select(FamilyMatch.id, FamilyMatchParticipant.registration_id)
+                        .join(
+                            FamilyMatchParticipant,
+                            FamilyMatchParticipant.family_match_id == FamilyMatch.id,
+                        )
+                        .where(
+                            FamilyMatch.status == "open", FamilyMatchParticipant.left_at.is_(None)
+                        )
+                    )
+                    families: dict[str, set[str]] = {}
+                    for fid, rid in rows.all():
+                        families.setdefault(fid, set()).add(rid)
+                    all_open = list(
+                        (
+                            await s.execute(
+                                select(FamilyMatch.id).where(FamilyMatch.status == "open")
+                            )
+                        ).scalars()
+                    )
+                    links = (
+                        await s.execute(select(func.count()).select_from(RegistrationParent))
+                    ).scalar_one()
+                return families, all_open, int(links)
+
+            families, all_open, links = runner.run(read())
+            active = {r.id: r for r in self.model.active()}
+            # Links live exactly as long as their registration.
+            assert links == sum(len(r.parents) for r in active.values())
+            assert set(all_open) == set(families)
+            family_of: dict[str, str] = {}
+            for fid, members in families.items():
+                assert len(members) >= 2
+                for rid in members:
+                    assert rid in active, "an ended registration takes part in a family match"
+                    assert rid not in family_of, "a registration in two family matches"
+                    family_of[rid] = fid
+                    # Every participant is linked to another participant of its family match.
+                    assert any(family_linked(active[rid], active[o]) for o in members if o != rid)
+            # Every linked pair is in one family match.
+            for a in active.values():
+                for b in active.values():
+                    if a.id < b.id and family_linked(a, b):
+                        assert family_of.get(a.id) is not None
+                        assert family_of.get(a.id) == family_of.get(b.id)
 
     return IndexMachine
 

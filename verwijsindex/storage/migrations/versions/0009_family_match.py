@@ -6,7 +6,7 @@ duty to inform, the reminders the sweeper has sent (inform due, expiring) and th
 registrations kept for earlier involvement where a municipality switched it on (ADR 0016).
 
 Revision ID: 0009_family_match
-Revises: 0007_appointed_auditors
+Revises: 0008_coordination
 Create Date: 2026-12-06 15:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_family_match"
-down_revision: str | None = "0007_appointed_auditors"
+down_revision: str | None = "0008_coordination"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -146,6 +146,7 @@ def upgrade() -> None:
             ["registration_id", "recorded_at"],
             unique=False,
         )
+        batch_op.create_index("ix_registration_informing_revisit_on", ["revisit_on"], unique=False)
 
     op.create_table(
         "registration_parents",
@@ -190,6 +191,7 @@ def downgrade() -> None:
 
     op.drop_table("registration_parents")
     with op.batch_alter_table("registration_informing", schema=None) as batch_op:
+        batch_op.drop_index("ix_registration_informing_revisit_on")
         batch_op.drop_index("ix_registration_informing_registration")
         batch_op.drop_index("ix_registration_informing_recorded_at")
 
