@@ -124,7 +124,8 @@ def test_sigkill_during_delivery_then_restart_delivers_everything(
         receiver.release.set()  # the held request completes into a dead socket
 
         server = start_server(database_url, tmp_path, **FAST_RETRIES)
-        wait_until(lambda: len(receiver.unique("a")) == 5 and len(receiver.unique("b")) == 5)
+        # Each match: match.created and coordination.proposed to both organisations.
+        wait_until(lambda: len(receiver.unique("a")) == 10 and len(receiver.unique("b")) == 10)
 
         for admin in (a_admin, b_admin):
             pending = httpx.get(
@@ -137,7 +138,7 @@ def test_sigkill_during_delivery_then_restart_delivers_everything(
             assert dead == []
         assert receiver.rejected == 0
         types = {d.payload["type"] for d in receiver.unique().values()}
-        assert types == {"match.created"}
+        assert types == {"match.created", "coordination.proposed"}
     finally:
         server.stop()
         receiver.stop()
@@ -165,9 +166,10 @@ def test_standalone_workers_deliver_each_message_once(database_url: str, tmp_pat
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        wait_until(lambda: len(receiver.unique()) == 10)
+        # 5 matches x 2 organisations x (match.created, coordination.proposed)
+        wait_until(lambda: len(receiver.unique()) == 20)
         time.sleep(0.3)
-        assert receiver.requests == 10  # exactly once each when nothing fails
+        assert receiver.requests == 20  # exactly once each when nothing fails
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=15) == 0
     finally:
