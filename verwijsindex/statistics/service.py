@@ -67,9 +67,18 @@ def months_between(first: str, last: str) -> list[str]:
 
 
 def parse_month(text: str, name: str) -> str:
-    if not _MONTH.fullmatch(text):
+    found = _MONTH.fullmatch(text)
+    if not found:
         raise InvalidInput(f"{name} must be a month as YYYY-MM")
+    if not 2000 <= int(found.group(1)) <= 2999:
+        raise InvalidInput(f"{name} must be a month from 2000-01 on")
     return text
+
+
+def month_count(first: str, last: str) -> int:
+    """Months from ``first`` to ``last``, both included."""
+    (y1, m1), (y2, m2) = ((int(p) for p in month.split("-")) for month in (first, last))
+    return (y2 - y1) * 12 + (m2 - m1) + 1
 
 
 @dataclass(frozen=True)
@@ -220,7 +229,7 @@ class StatisticsService:
         first, last = parse_month(first, "from"), parse_month(last, "to")
         if first > last:
             raise InvalidInput("from must not be after to")
-        if len(months_between(first, last)) > MAX_MONTHS:
+        if month_count(first, last) > MAX_MONTHS:
             raise InvalidInput(f"ask for at most {MAX_MONTHS} months at a time")
         countable = month_of(self._clock.now() - self._lag)
         async with self._database.read() as session:

@@ -144,6 +144,8 @@ async def test_csv_export(
         {"municipality": "363", "from": "2026-01", "to": "2026-12"},
         {"municipality": "0363", "from": "2026-05", "to": "2026-01"},
         {"municipality": "0363", "from": "2000-01", "to": "2026-01"},
+        {"municipality": "0016", "from": "0000-09", "to": "7100-05"},
+        {"municipality": "0363", "from": "1999-12", "to": "2000-01"},
         {"municipality": "0363", "from": "2026-01"},
     ],
 )

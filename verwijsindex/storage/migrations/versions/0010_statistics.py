@@ -1,7 +1,7 @@
 """statistics: the rollup's cells and watermark, and the time indexes its counting queries use
 
 Revision ID: 0010_statistics
-Revises: 0008_coordination, 0009_family_match
+Revises: 0009_family_match
 Create Date: 2026-12-06 15:00:00
 """
 
