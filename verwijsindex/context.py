@@ -75,11 +75,11 @@ class AppContext:
     covenants: CovenantService
     coordination: CoordinationService
     blind: BlindPath
+    portal: PortalService
     federation: RegionFederation | None = None
     """This index's federation with a hub, when it is a federated region."""
     hub: HubService | None = None
     """The hub's service, when this process is the hub (``VERWIJSINDEX_ROLE=hub``)."""
-    portal: PortalService
 
 
 def build_context(
