@@ -173,7 +173,8 @@ class FamilyBatch:
     async def flush(self, session: AsyncSession) -> None:
         """Write the batch: changes to loaded rows first (a participant leaves its old family
         match before it joins another), then the new rows."""
-        await session.flush()
+        if self.families:  # loaded (and possibly changed) rows are tracked by the session
+            await session.flush()
         await repo.insert_parent_links(session, self.new_links)
         await insert_objects(session, self.new_families)
         await insert_objects(session, self.new_participants)

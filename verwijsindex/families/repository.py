@@ -50,17 +50,19 @@ class Linked:
     organisation_id: str
 
 
-_LINKS_OF_PARENTS = (
+_PARENT_LINKS = select(_PARENTS.c.pseudonym, _PARENTS.c.registration_id).where(
+    _PARENTS.c.pseudonym.in_(bindparam("parents", expanding=True))
+)
+
+_LINKED_REGISTRATIONS = (
     select(
-        _PARENTS.c.pseudonym,
         _REGISTRATIONS.c.id,
         _REGISTRATIONS.c.pseudonym,
         _REGISTRATIONS.c.professional_id,
         _REGISTRATIONS.c.organisation_id,
     )
-    .join(_REGISTRATIONS, _REGISTRATIONS.c.id == _PARENTS.c.registration_id)
     .where(
-        _PARENTS.c.pseudonym.in_(bindparam("parents", expanding=True)),
+        _REGISTRATIONS.c.id.in_(bindparam("ids", expanding=True)),
         status_is(_REGISTRATIONS.c.status, RegistrationStatus.ACTIVE),
     )
     .order_by(_REGISTRATIONS.c.created_at, _REGISTRATIONS.c.id)
@@ -68,11 +70,22 @@ _LINKS_OF_PARENTS = (
 
 
 async def links_of_parents(session: AsyncSession, parents: Sequence[Pseudonym]) -> list[Linked]:
-    """The active registrations naming any of ``parents``, oldest first."""
+    """The active registrations naming any of ``parents``, oldest first. Usually no parent is
+    named elsewhere: then this is one lookup in the parents' index, nothing more."""
     if not parents:
         return []
-    result = await session.execute(_LINKS_OF_PARENTS, {"parents": list(parents)})
-    return [Linked(*row) for row in result]
+    found = (await session.execute(_PARENT_LINKS, {"parents": list(parents)})).all()
+    if not found:
+        return []
+    by_registration: dict[str, list[Pseudonym]] = {}
+    for parent, registration_id in found:
+        by_registration.setdefault(registration_id, []).append(parent)
+    rows = await session.execute(_LINKED_REGISTRATIONS, {"ids": sorted(by_registration)})
+    return [
+        Linked(parent, registration_id, youth, professional_id, organisation_id)
+        for registration_id, youth, professional_id, organisation_id in rows
+        for parent in by_registration[registration_id]
+    ]
 
 
 _INSERT_PARENTS = RowInsert(_PARENTS, ("registration_id", "pseudonym", "key_version"))
