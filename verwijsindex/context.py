@@ -140,6 +140,7 @@ def build_context(
         keys=keys,
         clock=clock,
         hooks=coordination,
+        covenants=covenants.current_covenants,
         federation=None
         if federation is None
         else FederationStaging(federation_keys, references, source=settings.federation_input),

@@ -15,6 +15,7 @@ import crypto
 from crypto import Pseudonym
 from notifier import Event, EventType, enqueue, enqueue_many
 from verwijsindex.clock import Clock
+from verwijsindex.covenants.service import CurrentCovenants
 from verwijsindex.errors import (
     InvalidBSN,
     InvalidInput,
@@ -245,11 +246,15 @@ class MatchIndex:
         clock: Clock,
         hooks: MatchHooks | None = None,
         federation: FederationStaging | None = None,
+        covenants: CurrentCovenants | None = None,
     ) -> None:
         self._keys = keys
         self._clock = clock
         self._families = FamilyIndex()
         self.hooks = hooks
+        self._covenants = covenants
+        """The covenants as the write path reads them (cached briefly); with it, earlier
+        involvement is looked up only for municipalities that have switched it on."""
         self._federation = federation
         """A federated region's hand-off to the hub (an outbox row per new or ended
         registration, in the same transaction); None when the index is not federated."""
@@ -409,11 +414,25 @@ class MatchIndex:
         await pending.flush(session, self.hooks)
         await families.flush(session)
         await duties.tell_earlier_involvement(
-            session,
-            [(r.id, r.pseudonym, r.organisation_id, r.municipality) for r in pending.registrations],
-            now,
+            session, await self._earlier_involvement_asked(session, pending.registrations), now
         )
         return outcomes
+
+    async def _earlier_involvement_asked(
+        self, session: AsyncSession, registrations: Sequence[RegistrationRow]
+    ) -> list[tuple[str, str, str, str]]:
+        """The new registrations whose municipality keeps earlier involvement: all of them
+        without the covenant cache, else only those (usually none: the option is off by
+        default, and then no query is made)."""
+        asked = registrations
+        if self._covenants is not None and registrations:
+            covenants = await self._covenants.of(session, {r.municipality for r in registrations})
+            asked = [
+                r
+                for r in registrations
+                if covenants[r.municipality].terms.earlier_involvement.enabled
+            ]
+        return [(r.id, r.pseudonym, r.organisation_id, r.municipality) for r in asked]
 
     def _prepare(self, request: RegistrationRequest, now: datetime) -> _Prepared:
         valid_bsn: crypto.BSN | None = None
