@@ -32,6 +32,10 @@ PSEUDONYM_PURPOSE_PARENT = "parent-pseudonym"
 it cannot be joined with a youth's match pseudonym or an access-log pseudonym."""
 PSEUDONYM_PURPOSE_BLIND = "blind-pseudonym"
 """The purpose of the key that turns a subject token (blind path) into a stored pseudonym."""
+PSEUDONYM_PURPOSE_BLIND_PARENT = "blind-parent-pseudonym"
+"""The purpose of the key that turns a parent's subject token into the parent's stored
+pseudonym (the family match on the blind path, and on the direct path with a key service):
+distinct from a youth's, so a parent's value never equals the same person's youth pseudonym."""
 
 _SALT = b"verwijsindex"
 _MIN_MASTER_KEY_BYTES = 32

@@ -31,6 +31,7 @@ from crypto import (
     PSEUDONYM_PURPOSE_ACCESS_LOG,
     PSEUDONYM_PURPOSE_ACCESS_LOG_SCOPED,
     PSEUDONYM_PURPOSE_BLIND,
+    PSEUDONYM_PURPOSE_BLIND_PARENT,
     PSEUDONYM_PURPOSE_MATCH,
     PSEUDONYM_PURPOSE_PARENT,
     Pseudonym,
@@ -250,6 +251,12 @@ class KeyRing:
             )
             for v, m in self._masters.items()
         }
+        self._blind_parent_keys = {
+            v: PseudonymKey.derive(
+                master_key=m._material, version=v, purpose=PSEUDONYM_PURPOSE_BLIND_PARENT
+            )
+            for v, m in self._masters.items()
+        }
         self._access_log_keys = {
             v: PseudonymKey.derive(
                 master_key=m._material, version=v, purpose=PSEUDONYM_PURPOSE_ACCESS_LOG
@@ -364,6 +371,13 @@ class KeyRing:
         own HMAC of the key service's OPRF output (docs/adr/0020)."""
         versions = sorted(self._blind_keys, reverse=True)
         return [self._blind_keys[v].pseudonymise_token(token) for v in versions]
+
+    def blind_parent_pseudonyms(self, token: SubjectToken) -> list[Pseudonym]:
+        """The stored pseudonym of a parent known by its subject token (the blind path, and the
+        direct path with a key service) under every known version, current first: keyed by
+        its own purpose, so it never equals the same person's pseudonym as a youth."""
+        versions = sorted(self._blind_parent_keys, reverse=True)
+        return [self._blind_parent_keys[v].pseudonymise_token(token) for v in versions]
 
     def access_log_subject_of(
         self, bsn: BSN | None, token: SubjectToken | None, organisation_id: str | None

@@ -220,11 +220,14 @@ class TestOrganisationTools:
         self, database_url: str, tmp_path: Path
     ) -> None:
         """``import-registrations --keyservice-url`` and ``register --keyservice-url`` as an
-        organisation runs them: the 11-test on the client, tokens to the index, a match."""
+        organisation runs them: the 11-test on the client, tokens to the index, a match; the
+        import's parents go by token and form a family match with a sibling another
+        organisation registers by BSN on the direct path."""
         keyservice = start_keyservice(tmp_path / "keyservice")
         (tmp_path / "index").mkdir()
         index: Server | None = None
         youths = [make_bsn(700 + i) for i in range(5)]
+        mother, sibling = make_bsn(720), make_bsn(721)
         try:
             index = start_server(
                 database_url,
@@ -235,9 +238,10 @@ class TestOrganisationTools:
             a, b = _setup(index, 1), _setup(index, 2)
             csv_file = tmp_path / "youths.csv"
             csv_file.write_text(
-                "bsn,birth_date\n"
-                + "".join(f"{bsn},{BIRTH}\n" for bsn in youths)
-                + f"123456789,{BIRTH}\n"  # fails the 11-test: reported, never sent
+                "bsn,birth_date,parent1_bsn\n"
+                + f"{youths[0]},{BIRTH},{mother}\n"
+                + "".join(f"{bsn},{BIRTH},\n" for bsn in youths[1:])
+                + f"123456789,{BIRTH},\n"  # fails the 11-test: reported, never sent
             )
             env = {
                 **index.env,
@@ -264,11 +268,36 @@ class TestOrganisationTools:
             )  # fmt: skip
             assert json.loads(registered.stdout)["match_id"]
             assert youths[2] not in registered.stdout + registered.stderr
+            # The sibling by BSN on the direct path (the index obtains the tokens of youth
+            # and parent): one family match with the blind import's registration.
+            org_a_keys = env["VERWIJSINDEX_CLIENT_KEYSERVICE_API_KEY"]
+            with (
+                httpx.Client(base_url=index.base_url, timeout=30) as http,
+                KeyServiceClient(keyservice.base_url, api_key=org_a_keys) as keys,
+            ):
+                direct = http.post(
+                    "/v1/registrations",
+                    json={"bsn": sibling, "birth_date": BIRTH, "parents": [{"bsn": mother}]},
+                    headers=b,
+                )
+                assert direct.status_code == 201
+                family = direct.json()["family_match_id"]
+                assert family and direct.json()["match_id"] is None
+                assert http.get(f"/v1/family-matches/{family}", headers=a).status_code == 200
+                # A parent by BSN beside a youth by token: refused, never stored.
+                (body,) = blind_bodies(keys, [Youth(bsn=youths[3], birth_date=BIRTH)])
+                mixed = http.post(
+                    "/v1/registrations", json={**body, "parents": [{"bsn": mother}]}, headers=a
+                )
+                assert mixed.status_code == 422 and mother not in mixed.text
         finally:
             if index is not None:
                 index.stop()
             keyservice.stop()
         logs = index.logs() if index is not None else ""
-        for bsn in youths:
+        for bsn in (*youths, mother, sibling):
             assert bsn not in logs and bsn not in keyservice.logs()
+        data = _database_bytes(database_url, tmp_path)
+        for needle in _needles(mother, __import__("datetime").date.fromisoformat(BIRTH)):
+            assert needle not in data and needle not in logs.encode()
         _assert_counts_only(keyservice)

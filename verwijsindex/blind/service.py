@@ -129,9 +129,10 @@ class BlindPath:
             waiting = await repo.any_active_direct_pseudonym(session)
         if waiting:
             raise BlindPathClosed(
-                "active registrations are still under a pseudonym of the BSN (verwijsindex"
-                " keys blind-status counts them); the blind path opens when they have been"
-                " presented again on the direct path or have ended"
+                "active registrations are still under a pseudonym of the BSN, or name a"
+                " parent under one (verwijsindex keys blind-status counts them); the blind"
+                " path opens when they have been presented again on the direct path or have"
+                " ended"
             )
         self._open = True
 

@@ -10,8 +10,9 @@ Example::
     httpx.post(index_url + "/v1/registrations", json=bodies[0], headers=...)
 
 Parents (``Youth.parents``) are blinded the same way and sent as
-``"parents": [{"subject_token": …}]``: the seam for the family match, whose index side
-accepts that shape where it accepts ``"parents": [{"bsn": …}]``.
+``"parents": [{"subject_token": …, "earlier_subject_tokens"?: […]}]``: the index accepts
+parents by token beside a youth by token (never by BSN), and a family match forms with
+siblings registered on either path (docs/family-match.md).
 """
 
 from __future__ import annotations

@@ -55,16 +55,6 @@ TERM_SCHEMA: dict[str, Any] = {
 }
 
 
-class ParentIn(_Strict):
-    bsn: str = Field(
-        description="A parent's or guardian's BSN (nine digits passing the 11-test). Used for a"
-        " keyed pseudonym of its own purpose, never stored.",
-        json_schema_extra=BSN_SCHEMA,
-    )
-
-    model_config = ConfigDict(extra="forbid")
-
-
 PARENTS_DESCRIPTION = (
     "The youth's parents or guardians (at most 4, duplicates counted once). Registrations of"
     " different youths by different professionals that share a parent form a family match."
@@ -87,6 +77,33 @@ class _OneSubject(BaseModel):
         if token is None and getattr(self, "earlier_subject_tokens", None):
             raise ValueError("earlier_subject_tokens go with subject_token")
         return self
+
+
+class ParentIn(_Strict, _OneSubject):
+    """A parent or guardian: by ``bsn`` beside a youth named by BSN, by ``subject_token``
+    beside a youth named by subject token (the blind path); mixed forms are refused (422)."""
+
+    bsn: str | None = Field(
+        default=None,
+        description="A parent's or guardian's BSN (nine digits passing the 11-test), beside a"
+        " youth's bsn. Used for a keyed pseudonym of its own purpose, never stored.",
+        json_schema_extra=BSN_SCHEMA,
+    )
+    subject_token: str | None = Field(
+        default=None,
+        description="The blind path, beside a youth's subject_token: the parent's OPRF output"
+        " from the key service, as for a youth. Used for a keyed pseudonym of its own purpose"
+        " (blind-parent-pseudonym), never stored.",
+        json_schema_extra=SUBJECT_TOKEN_SCHEMA,
+    )
+    earlier_subject_tokens: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="With subject_token: the parent's tokens under every earlier key version"
+        " the key service offers",
+    )
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_SUBJECT)
 
 
 class RegistrationCreate(_Strict, _OneSubject):

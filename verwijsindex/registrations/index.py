@@ -86,9 +86,23 @@ class RegistrationRequest:
     earlier_subject_tokens: tuple[str, ...] = ()
     parents: tuple[str, ...] = ()
     """The BSNs of the youth's parents or guardians (at most :data:`MAX_PARENTS`), used for
-    their pseudonyms and dropped."""
+    their pseudonyms and dropped. Only beside a youth named by BSN."""
     term: str | None = None
     """The registration's term as an ISO 8601 duration (None: the longest allowed)."""
+    parent_tokens: tuple[ParentTokens, ...] = ()
+    """The parents by subject token: on the blind path (beside a youth named by
+    ``subject_token``, never beside ``parents``), and on the direct path with a key service,
+    where the registration service adds the tokens it obtained for ``parents``, one for each
+    and in their order (so both paths store the same parent pseudonyms)."""
+
+
+@dataclass(frozen=True)
+class ParentTokens:
+    """A parent named by subject token: under the key service's newest key version, and
+    under each earlier one it offers (the parent's older pseudonyms move over)."""
+
+    subject_token: str = field(repr=False)
+    earlier_subject_tokens: tuple[str, ...] = field(default=(), repr=False)
 
 
 MAX_PARENTS = 4
@@ -217,18 +231,25 @@ def _tokens(
         if request.earlier_subject_tokens:
             raise InvalidInput("earlier_subject_tokens need a subject_token")
         return None, ()
+    return _checked_tokens(request.subject_token, request.earlier_subject_tokens, "")
+
+
+def _checked_tokens(
+    current: str, earlier: Sequence[str], where: str
+) -> tuple[crypto.SubjectToken, tuple[crypto.SubjectToken, ...]]:
+    """A subject token and its earlier-version tokens, checked for form (``where`` names
+    the field's place in an error, e.g. ``parents[0].``)."""
     try:
-        versions = [crypto.parse_subject_token(request.subject_token)[0]]
-        versions += [crypto.parse_subject_token(t)[0] for t in request.earlier_subject_tokens]
+        versions = [crypto.parse_subject_token(current)[0]]
+        versions += [crypto.parse_subject_token(t)[0] for t in earlier]
     except crypto.InvalidSubjectToken as exc:
-        raise InvalidInput(str(exc)) from None
+        raise InvalidInput(f"{where}{exc}" if where else str(exc)) from None
     if len(set(versions)) != len(versions) or versions[0] != max(versions):
         raise InvalidInput(
-            "subject_token must be under the key service's newest key version and each"
-            " earlier token under another, older one"
+            f"{where}subject_token must be under the key service's newest key version and"
+            " each earlier token under another, older one"
         )
-    token = crypto.SubjectToken(request.subject_token)
-    return token, tuple(crypto.SubjectToken(t) for t in request.earlier_subject_tokens)
+    return crypto.SubjectToken(current), tuple(crypto.SubjectToken(t) for t in earlier)
 
 
 def _valid_municipality(code: str) -> bool:
@@ -469,33 +490,59 @@ class MatchIndex:
             older=tuple(pseudonyms[1:]),
             ends_at=ends_at,
             municipality=request.municipality,
-            parents=self._parents(request.parents, valid_bsn) if request.parents else (),
+            parents=(
+                self._parents(request, valid_bsn, token)
+                if request.parents or request.parent_tokens
+                else ()
+            ),
         )
 
     def _parents(
-        self, values: Sequence[str], youth: crypto.BSN | None
+        self,
+        request: RegistrationRequest,
+        youth: crypto.BSN | None,
+        youth_token: crypto.SubjectToken | None,
     ) -> tuple[tuple[Pseudonym, tuple[Pseudonym, ...]], ...]:
         """Each distinct parent's pseudonyms (current first), or raise: more than
-        :data:`MAX_PARENTS`, a number failing the 11-test, the youth's own number, or a
-        parent's BSN beside a youth named by subject token (the blind path sends no BSN)."""
-        if len(values) > MAX_PARENTS:
+        :data:`MAX_PARENTS`, a number failing the 11-test, a malformed token, the youth's own
+        number or token, or mixed forms: a parent by BSN beside a youth named by subject
+        token (the blind path sends no BSN) or a parent by token beside a youth named by BSN.
+
+        A parent named by token (the blind path) is stored under the index's HMAC of the
+        token under its own purpose; on the direct path with a key service the registration
+        service has added each parent's tokens, and the parent is stored under the same value,
+        its earlier-token and BSN pseudonyms moving over to it (as the youth's do)."""
+        values, tokens = request.parents, request.parent_tokens
+        if max(len(values), len(tokens)) > MAX_PARENTS:
             raise InvalidInput(f"at most {MAX_PARENTS} parents")
-        if youth is None:
+        if youth is None and values:
             raise InvalidInput("a registration by subject_token names no parent by bsn")
-        seen: dict[crypto.BSN, None] = {}
-        for position, value in enumerate(values):
-            try:
-                parent = crypto.parse_bsn(value)
-            except crypto.InvalidBSN:
-                raise InvalidBSN(f"parents[{position}].bsn is not a valid BSN") from None
-            if parent == youth:
-                raise InvalidInput(f"parents[{position}].bsn is the youth's own")
-            seen[parent] = None
-        out = []
-        for known in seen:
-            pseudonyms = self._keys.all_parent_pseudonyms(known)
-            out.append((pseudonyms[0], tuple(pseudonyms[1:])))
-        return tuple(out)
+        by_bsn = youth is not None and request.subject_token is None
+        if tokens and (by_bsn or (youth is not None and len(tokens) != len(values))):
+            raise InvalidInput("a registration by bsn names its parents by bsn")
+        pseudonyms: dict[Pseudonym, list[Pseudonym]] = {}
+        for position in range(max(len(values), len(tokens))):
+            known: list[Pseudonym] = []
+            if tokens:
+                current, earlier = _checked_tokens(
+                    tokens[position].subject_token,
+                    tokens[position].earlier_subject_tokens,
+                    f"parents[{position}].",
+                )
+                if youth is None and current == youth_token:
+                    raise InvalidInput(f"parents[{position}].subject_token is the youth's own")
+                for token in (current, *earlier):
+                    known.extend(self._keys.blind_parent_pseudonyms(token))
+            if values:
+                try:
+                    parent = crypto.parse_bsn(values[position])
+                except crypto.InvalidBSN:
+                    raise InvalidBSN(f"parents[{position}].bsn is not a valid BSN") from None
+                if parent == youth:
+                    raise InvalidInput(f"parents[{position}].bsn is the youth's own")
+                known.extend(self._keys.all_parent_pseudonyms(parent))
+            pseudonyms.setdefault(known[0], known[1:])
+        return tuple((current, tuple(older)) for current, older in pseudonyms.items())
 
     async def _load_youths(
         self, session: AsyncSession, subjects: Sequence[Pseudonym]

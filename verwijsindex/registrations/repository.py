@@ -14,6 +14,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    or_,
     select,
     text,
     update,
@@ -96,19 +97,39 @@ def _under_bsn_pseudonym() -> Any:
     )
 
 
+def _linked_under_bsn_pseudonym() -> Any:
+    """Parent links under a pseudonym of the parent's BSN (``p<v>.``), as a range the links'
+    pseudonym index serves; links exist only for active registrations."""
+    return and_(RegistrationParent.pseudonym >= "p", RegistrationParent.pseudonym < "q")
+
+
 async def any_active_direct_pseudonym(session: AsyncSession) -> bool:
-    """Whether an active registration is still under a pseudonym of the BSN, which the blind
-    path cannot find (it opens when there is none, docs/blind-pseudonyms.md). One index probe,
-    however many there are."""
+    """Whether an active registration is still under a pseudonym of the BSN, or names a
+    parent under one, which the blind path cannot find (it opens when there is none,
+    docs/blind-pseudonyms.md). Two index probes, however many there are."""
     found = await session.execute(select(Registration.id).where(_under_bsn_pseudonym()).limit(1))
-    return found.first() is not None
+    if found.first() is not None:
+        return True
+    linked = await session.execute(
+        select(RegistrationParent.registration_id).where(_linked_under_bsn_pseudonym()).limit(1)
+    )
+    return linked.first() is not None
 
 
 async def active_direct_pseudonym_count(session: AsyncSession) -> int:
-    """How many active registrations are still under a pseudonym of the BSN (for
-    ``verwijsindex keys blind-status``)."""
+    """How many active registrations are still under a pseudonym of the BSN or name a parent
+    under one (for ``verwijsindex keys blind-status``)."""
+    linked = select(RegistrationParent.registration_id).where(_linked_under_bsn_pseudonym())
     result = await session.execute(
-        select(func.count()).select_from(Registration).where(_under_bsn_pseudonym())
+        select(func.count())
+        .select_from(Registration)
+        .where(
+            status_is(Registration.status, RegistrationStatus.ACTIVE),
+            or_(
+                and_(Registration.pseudonym >= "p", Registration.pseudonym < "q"),
+                Registration.id.in_(linked),
+            ),
+        )
     )
     return int(result.scalar_one())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 import pydantic_core
@@ -32,6 +33,7 @@ from verwijsindex.http.schemas import (
     InformingOut,
     InformingState,
     OrganisationRef,
+    ParentIn,
     ProfessionalContact,
     RegistrationBatch,
     RegistrationBatchResult,
@@ -43,7 +45,7 @@ from verwijsindex.http.schemas import (
     problem_responses,
 )
 from verwijsindex.registrations.duties import InformingInput
-from verwijsindex.registrations.index import RegistrationRequest
+from verwijsindex.registrations.index import ParentTokens, RegistrationRequest
 from verwijsindex.registrations.models import Registration, RegistrationInforming, RegistrationRow
 from verwijsindex.registrations.service import BatchItem
 
@@ -60,6 +62,20 @@ _RATE_LIMITED[429]["headers"] = {
 }
 _UNAVAILABLE = problem_responses(503)
 _CREATE_PROBLEMS = {**_WRITE_PROBLEMS, **_RATE_LIMITED, **_UNAVAILABLE}
+
+
+def parent_bsns(parents: Sequence[ParentIn]) -> tuple[str, ...]:
+    """The parents named by BSN (the direct path)."""
+    return tuple(p.bsn for p in parents if p.bsn is not None)
+
+
+def parent_tokens(parents: Sequence[ParentIn]) -> tuple[ParentTokens, ...]:
+    """The parents named by subject token (the blind path)."""
+    return tuple(
+        ParentTokens(p.subject_token, tuple(p.earlier_subject_tokens))
+        for p in parents
+        if p.subject_token is not None
+    )
 
 
 def to_out(
@@ -133,10 +149,11 @@ async def _register_one(
             bsn=body.bsn,
             birth_date=body.birth_date,
             municipality=body.municipality,
-            parents=tuple(parent.bsn for parent in body.parents),
+            parents=parent_bsns(body.parents),
             term=body.term,
             subject_token=body.subject_token,
             earlier_subject_tokens=tuple(body.earlier_subject_tokens),
+            parent_tokens=parent_tokens(body.parents),
         ),
     )
     return Response(
@@ -216,10 +233,11 @@ async def create_registrations_batch(
                 birth_date=item.birth_date,
                 municipality=item.municipality,
                 professional_id=item.professional_id,
-                parents=tuple(parent.bsn for parent in item.parents),
+                parents=parent_bsns(item.parents),
                 term=item.term,
                 subject_token=item.subject_token,
                 earlier_subject_tokens=tuple(item.earlier_subject_tokens),
+                parent_tokens=parent_tokens(item.parents),
             )
             for item in body.items
         ],

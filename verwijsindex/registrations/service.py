@@ -43,6 +43,7 @@ from verwijsindex.registrations import repository as repo
 from verwijsindex.registrations.index import (
     Actor,
     MatchIndex,
+    ParentTokens,
     RegisterResult,
     RegistrationRequest,
     SweepResult,
@@ -82,6 +83,7 @@ class BatchItem:
     term: str | None = None
     subject_token: str | None = None
     earlier_subject_tokens: tuple[str, ...] = ()
+    parent_tokens: tuple[ParentTokens, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,7 @@ class RegistrationService:
                 term=item.term,
                 subject_token=item.subject_token,
                 earlier_subject_tokens=item.earlier_subject_tokens,
+                parent_tokens=item.parent_tokens,
             )
             attempts.append(_Attempt(access, request, grant))
         requests = await self._with_tokens([a.request for a in attempts])
@@ -197,39 +200,49 @@ class RegistrationService:
         self, requests: Sequence[RegistrationRequest]
     ) -> list[RegistrationRequest]:
         """Before the write: admit the blind path's requests (raises when it is closed or a
-        client's key list is outdated), and on the direct path with a key service add each
-        valid BSN's subject tokens, obtained in one round trip, so that both paths store one
-        pseudonym. An invalid BSN is left for the index to refuse (it is never sent)."""
+        client's key list is outdated; parents' tokens count as the youth's do), and on the
+        direct path with a key service add the subject tokens of each valid youth's BSN and
+        its parents' BSNs, obtained in one round trip, so that both paths store the same
+        pseudonyms of youths and parents. A request with an invalid BSN, or naming parents by
+        token beside a youth's BSN, is left for the index to refuse (nothing is sent)."""
         blind = [r for r in requests if r.subject_token is not None]
         if blind:
             if self._blind is None:
                 raise BlindPathClosed("this index does not accept subject tokens")
             versions = []
             for r in blind:
-                try:
-                    presented = [r.subject_token or "", *r.earlier_subject_tokens]
-                    versions.append([crypto.parse_subject_token(t)[0] for t in presented])
-                except crypto.InvalidSubjectToken:
-                    continue  # refused as invalid input by the index, item by item
+                named = [(r.subject_token or "", r.earlier_subject_tokens)]
+                named += [(p.subject_token, p.earlier_subject_tokens) for p in r.parent_tokens]
+                for current, earlier in named:
+                    try:
+                        versions.append(
+                            [crypto.parse_subject_token(t)[0] for t in (current, *earlier)]
+                        )
+                    except crypto.InvalidSubjectToken:
+                        continue  # refused as invalid input by the index, item by item
             await self._blind.admit(versions)
         if self._blind is None or not self._blind.configured:
             return list(requests)
-        direct: dict[int, crypto.BSN] = {}
+        direct: dict[int, list[crypto.BSN]] = {}
         for position, r in enumerate(requests):
-            if r.subject_token is None and r.bsn is not None:
+            if r.subject_token is None and r.bsn is not None and not r.parent_tokens:
                 try:
-                    direct[position] = crypto.parse_bsn(r.bsn)
+                    direct[position] = [crypto.parse_bsn(b) for b in (r.bsn, *r.parents)]
                 except crypto.InvalidBSN:
                     continue
         if not direct:
             return list(requests)
-        tokens = await self._blind.tokens_for(list(direct.values()))
+        tokens = await self._blind.tokens_for([b for bsns in direct.values() for b in bsns])
         result = list(requests)
-        for position, youth in zip(direct, tokens, strict=True):
+        offset = 0
+        for position, bsns in direct.items():
+            youth, *parents = tokens[offset : offset + len(bsns)]
+            offset += len(bsns)
             result[position] = dataclasses.replace(
                 requests[position],
                 subject_token=youth.current,
                 earlier_subject_tokens=youth.earlier,
+                parent_tokens=tuple(ParentTokens(p.current, p.earlier) for p in parents),
             )
         return result
 

@@ -234,3 +234,189 @@ class TestKeyServiceDown:
             count = (await session.execute(text("SELECT count(*) FROM registrations"))).scalar()
         assert count == 0
         await down.aclose()
+
+
+MOTHER = "100000009"
+FATHER = "123456782"
+KID_DIRECT = "111222333"
+KID_BLIND = "999999990"
+
+
+async def _parent_tokens(keys: AsyncKeyServiceClient, *bsns: str) -> list[dict[str, object]]:
+    parents: list[dict[str, object]] = []
+    for tokens in await keys.tokens([crypto.parse_bsn(b) for b in bsns]):
+        parent: dict[str, object] = {"subject_token": tokens.current}
+        if tokens.earlier:
+            parent["earlier_subject_tokens"] = list(tokens.earlier)
+        parents.append(parent)
+    return parents
+
+
+def _direct_body(bsn: str, *parents: str) -> dict[str, object]:
+    return {**registration_body(bsn), "parents": [{"bsn": p} for p in parents]}
+
+
+async def _table_dump(ctx: AppContext, *tables: str) -> str:
+    dumps = []
+    async with ctx.database.read() as session:
+        for table in tables:
+            dumps.append(repr((await session.execute(text(f"SELECT * FROM {table}"))).all()))
+    return "".join(dumps)
+
+
+class TestParentsByToken:
+    """Parents on the blind path: stored under the index's HMAC of the parent's token under
+    a purpose of its own; the direct path with a key service stores the same value."""
+
+    async def test_siblings_on_both_paths_form_one_family_match(self, world: World) -> None:
+        world.attach()
+        direct = await world.post(_direct_body(KID_DIRECT, MOTHER, FATHER), 0)
+        assert direct.status_code == 201 and direct.json()["family_match_id"] is None
+        blind = await world.post(
+            {
+                **await _token_body(world.keys, KID_BLIND),
+                "parents": await _parent_tokens(world.keys, MOTHER),
+            },
+            1,
+        )
+        assert blind.status_code == 201, blind.text
+        family = blind.json()["family_match_id"]
+        assert family is not None and blind.json()["match_id"] is None  # siblings, not one youth
+        # A third sibling, blind, by the father only: the same family match.
+        third = await world.post(
+            {
+                **await _token_body(world.keys, "100000010"),
+                "parents": await _parent_tokens(world.keys, FATHER),
+            },
+            2,
+        )
+        assert third.json()["family_match_id"] == family
+        (mother_token,) = await world.keys.tokens([crypto.parse_bsn(MOTHER)])
+        expected = world.ctx.keys.blind_parent_pseudonyms(mother_token.current)[0]
+        async with world.ctx.database.read() as session:
+            links = (
+                await session.execute(text("SELECT pseudonym FROM registration_parents"))
+            ).all()
+            youths = (await session.execute(text("SELECT pseudonym FROM registrations"))).all()
+        stored = {r[0] for r in links}
+        assert expected in stored and len(stored) == 2  # mother and father, one value each
+        assert all(p.startswith("b1.") for p in stored)
+        assert expected not in world.ctx.keys.blind_pseudonyms(mother_token.current)
+        assert not stored & {r[0] for r in youths}
+
+    async def test_blind_first_then_direct(self, world: World) -> None:
+        world.attach()
+        blind = await world.post(
+            {
+                **await _token_body(world.keys, KID_BLIND),
+                "parents": await _parent_tokens(world.keys, MOTHER),
+            },
+            0,
+        )
+        assert blind.status_code == 201
+        batch = await world.client.post(
+            "/v1/registrations:batch",
+            json={"items": [_direct_body(KID_DIRECT, MOTHER)]},
+            headers=world.callers[1].headers,
+        )
+        (result,) = batch.json()["results"]
+        assert result["status"] == 201
+        assert result["registration"]["family_match_id"] is not None
+
+    async def test_no_parent_bsn_or_token_is_stored(self, world: World) -> None:
+        world.attach()
+        parents = await _parent_tokens(world.keys, MOTHER, FATHER)
+        body = {**await _token_body(world.keys, KID_BLIND), "parents": parents}
+        assert (await world.post(body, 0)).status_code == 201
+        sibling = {**await _token_body(world.keys, KID_DIRECT), "parents": parents[:1]}
+        assert (await world.post(sibling, 1)).json()["family_match_id"]
+        dump = await _table_dump(
+            world.ctx,
+            "registrations",
+            "registration_parents",
+            "family_matches",
+            "family_match_participants",
+            "access_log",
+            "outbox_events",
+        )
+        for value in (MOTHER, FATHER, *(str(p["subject_token"]) for p in parents)):
+            assert value not in dump and value[3:40] not in dump
+
+    @pytest.mark.parametrize(
+        "parent",
+        [
+            {"bsn": MOTHER, "subject_token": "t1." + "A" * 86},
+            {},
+            {"bsn": MOTHER, "earlier_subject_tokens": ["t1." + "A" * 86]},
+        ],
+    )
+    async def test_a_parent_names_exactly_one_form(
+        self, world: World, parent: dict[str, object]
+    ) -> None:
+        world.attach()
+        response = await world.post({**registration_body(KID_DIRECT), "parents": [parent]}, 0)
+        assert response.status_code == 422
+        assert MOTHER not in response.text
+
+    async def test_mixed_forms_are_refused(self, world: World) -> None:
+        world.attach()
+        youth_token = await _token_body(world.keys, KID_BLIND)
+        parent_token = await _parent_tokens(world.keys, MOTHER)
+        mixed = [
+            {**youth_token, "parents": [{"bsn": MOTHER}]},
+            {**registration_body(KID_DIRECT), "parents": parent_token},
+            {**registration_body(KID_DIRECT), "parents": [{"bsn": FATHER}, *parent_token]},
+        ]
+        for body in mixed:
+            response = await world.post(body, 0)
+            assert response.status_code == 422, body
+            assert response.json()["type"].endswith("/invalid-input")
+            assert MOTHER not in response.text and FATHER not in response.text
+        batch = await world.client.post(
+            "/v1/registrations:batch",
+            json={"items": [mixed[1], _direct_body(KID_DIRECT, MOTHER)]},
+            headers=world.callers[0].headers,
+        )
+        refused, registered = batch.json()["results"]
+        assert refused["status"] == 422 and registered["status"] == 201
+        own = {**youth_token, "parents": await _parent_tokens(world.keys, KID_BLIND)}
+        assert (await world.post(own, 0)).status_code == 422
+        assert await _table_dump(world.ctx, "registration_parents") != "[]"
+
+    async def test_without_a_key_service_a_parent_by_token_is_refused(
+        self, client: httpx.AsyncClient, callers: list[Caller]
+    ) -> None:
+        body = {**registration_body(KID_DIRECT), "parents": [{"subject_token": "t1." + "A" * 86}]}
+        response = await client.post("/v1/registrations", json=body, headers=callers[0].headers)
+        assert response.status_code == 422
+
+    async def test_parent_links_move_over_on_presentation(self, world: World) -> None:
+        before = await world.post(_direct_body(KID_DIRECT, MOTHER), 0)
+        assert before.status_code == 201  # no key service yet: p1. youth and parent
+        blind_path = world.attach()
+        # Presented again without the parent: the youth moves, the parent's link does not,
+        # so the blind path (which could not find it) stays closed.
+        assert (await world.post(registration_body(KID_DIRECT), 0)).status_code == 200
+        assert await blind_path.direct_pseudonyms_remaining() == 1
+        sibling = {
+            **await _token_body(world.keys, KID_BLIND),
+            "parents": await _parent_tokens(world.keys, MOTHER),
+        }
+        closed = await world.post(sibling, 1)
+        assert closed.status_code == 409
+        assert closed.json()["type"].endswith("/blind-path-closed")
+        assert (await world.post(_direct_body(KID_DIRECT, MOTHER), 0)).status_code == 200
+        assert await blind_path.direct_pseudonyms_remaining() == 0
+        opened = await world.post(sibling, 1)
+        assert opened.status_code == 201 and opened.json()["family_match_id"]
+
+    async def test_a_parent_token_under_an_old_key_list_is_outdated(
+        self, world: World, tmp_path: Path
+    ) -> None:
+        world.attach()
+        parent = await _parent_tokens(world.keys, MOTHER)  # under v1 only
+        key_files.rotate(KeyServiceSettings(data_dir=tmp_path / "keyservice"))
+        body = {**await _token_body(world.keys, KID_BLIND), "parents": parent}
+        response = await world.post(body, 0)
+        assert response.status_code == 409
+        assert response.json()["type"].endswith("/subject-token-outdated")
