@@ -49,6 +49,8 @@ from notifier._outbox import (
     enqueue,
     enqueue_many,
     mark_deliverable,
+    new_event_id,
+    outbox_row,
 )
 from notifier._retry import (
     STANDARD_WEBHOOKS_SCHEDULE,
@@ -130,6 +132,8 @@ __all__ = [
     "enqueue",
     "enqueue_many",
     "mark_deliverable",
+    "new_event_id",
+    "outbox_row",
     "parse_retry_after",
     "render_alert",
     "resolve_and_check",

@@ -121,6 +121,29 @@ _ENABLED_ENDPOINTS = (
 )
 
 
+def new_event_id() -> str:
+    """A new outbox event's id."""
+    return f"msg_{uuid.uuid4().hex}"
+
+
+def outbox_row(event: Event, event_id: str) -> dict[str, Any]:
+    """The ``outbox_events`` row of ``event`` by column name, as :func:`enqueue_many` writes
+    it (the payload is the webhook's body: type, timestamp and the thin data)."""
+    body = {
+        "type": str(event.event_type),
+        "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        "data": event.data,
+    }
+    return {
+        "id": event_id,
+        "event_type": str(event.event_type),
+        "organisation_id": event.organisation_id,
+        "match_id": event.match_id,
+        "payload": json.dumps(body, separators=(",", ":"), sort_keys=True),
+        "created_at": event.occurred_at,
+    }
+
+
 async def enqueue_many(session: AsyncSession, events: Sequence[Event]) -> list[str]:
     """Add events to the outbox in the session's transaction, in the given order, with one
     query for the organisations' enabled endpoints and one insert per table, whatever their
@@ -144,7 +167,7 @@ async def enqueue_many(session: AsyncSession, events: Sequence[Event]) -> list[s
     alerts_on = bool(session.info.get(ALERTS))
     alert_rows: list[dict[str, Any]] = []
     for event in events:
-        event_id = f"msg_{uuid.uuid4().hex}"
+        event_id = new_event_id()
         ids.append(event_id)
         if alerts_on:
             alert = alert_row(
@@ -157,22 +180,9 @@ async def enqueue_many(session: AsyncSession, events: Sequence[Event]) -> list[s
             )
             if alert is not None:
                 alert_rows.append(alert)
-        body = {
-            "type": str(event.event_type),
-            "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
-            "data": event.data,
-        }
-        payload = json.dumps(body, separators=(",", ":"), sort_keys=True)
-        event_rows.append(
-            {
-                "id": event_id,
-                "event_type": str(event.event_type),
-                "organisation_id": event.organisation_id,
-                "match_id": event.match_id,
-                "payload": payload,
-                "created_at": event.occurred_at,
-            }
-        )
+        row = outbox_row(event, event_id)
+        payload = row["payload"]
+        event_rows.append(row)
         messages.extend(
             WebhookMessage(
                 public_id=f"msg_{uuid.uuid4().hex}",

@@ -128,6 +128,7 @@ def ceiling_sqlite(rows: int, workdir: Path, commit_seconds: float = 3.0) -> dic
             email="p@example.org",
             phone="+31200000000",
             active=True,
+            alerts_enabled=True,
             created_at=now,
         ),
     )

@@ -4,7 +4,9 @@ database (``sqlite3`` ``executemany`` / PostgreSQL ``COPY``), bypassing the API.
 Pseudonyms are made with the service's own ``KeyRing`` (the keys under ``--data-dir``), so a
 server started on the same data directory matches against them. About ``--match-fraction``
 of the youths get a second registration by a professional of another organisation, with the
-match, its participants and the two ``match.created`` outbox events the service would write.
+match, its participants, its coordination (the first proposal under the municipality's default
+covenant, with its history row) and the outbox events the service would write
+(``match.created`` and the coordination's to each participant).
 Every registration also gets the ``registration.create`` record the service writes to the
 access log (hash-chained on from the log's tail, with the youth's access-log pseudonym), as a
 database of that size would hold; ``--no-access-log`` leaves the access log alone. The schema
@@ -26,6 +28,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +36,11 @@ from sqlalchemy.engine import make_url
 from uuid_utils import uuid7
 
 from crypto import BSN
+from notifier import Event, EventType, new_event_id, outbox_row
 from scripts.bench.tables import (
     ACCESS_LOG,
+    COORDINATION_EVENTS,
+    COORDINATIONS,
     MATCH_PARTICIPANTS,
     MATCHES,
     ORGANISATIONS,
@@ -47,10 +53,14 @@ from scripts.bench.tables import (
 )
 from verwijsindex.accesslog import GENESIS_HASH, Operation, Status, activity_of
 from verwijsindex.accesslog._chain import row_hash
+from verwijsindex.coordination.machine import Participant
+from verwijsindex.coordination.service import opening
+from verwijsindex.covenants.service import default_covenant
 from verwijsindex.keys import KeyRing
 from verwijsindex.settings import Settings
 
 SECTORS = ["youth-care", "education", "police", "youth-work", "municipal-team", "health-care"]
+MUNICIPALITY = "0363"
 DEFAULT_BSN_OFFSET = 30_000_000
 CHUNK = 50_000
 
@@ -72,6 +82,7 @@ class Plan:
     organisations: list[Row]
     professionals: list[Row]
     by_org: dict[str, list[str]]
+    sectors: dict[str, str]
 
 
 def _id_made_at(moment: datetime) -> str:
@@ -83,14 +94,16 @@ def make_plan(n_orgs: int, per_org: int, now: datetime, rng: random.Random) -> P
     orgs = []
     pros = []
     by_org: dict[str, list[str]] = {}
+    sectors: dict[str, str] = {}
     for i in range(n_orgs):
         oid = str(uuid.uuid4())
+        sectors[oid] = SECTORS[i % len(SECTORS)]
         orgs.append(
             ORGANISATIONS.row(
                 id=oid,
                 name=f"Load organisation {i}",
-                sector=SECTORS[i % len(SECTORS)],
-                municipality="0363",
+                sector=sectors[oid],
+                municipality=MUNICIPALITY,
                 created_at=now,
             )
         )
@@ -106,10 +119,11 @@ def make_plan(n_orgs: int, per_org: int, now: datetime, rng: random.Random) -> P
                     email=f"p{i}-{j}@example.org",
                     phone="+31 20 000 0000",
                     active=True,
+                    alerts_enabled=True,
                     created_at=now,
                 )
             )
-    return Plan(orgs, pros, by_org)
+    return Plan(orgs, pros, by_org, sectors)
 
 
 def registration(
@@ -122,7 +136,7 @@ def registration(
         key_version=version,
         organisation_id=organisation,
         professional_id=professional,
-        municipality="0363",
+        municipality=MUNICIPALITY,
         status="active",
         created_at=at,
         ends_at=at + timedelta(days=730),
@@ -171,6 +185,73 @@ class AccessLogChain:
         return ACCESS_LOG.of(row)
 
 
+_COVENANT = default_covenant(MUNICIPALITY)
+
+
+def match_rows(
+    *,
+    match_id: str,
+    at: datetime,
+    pseudonym: str,
+    registrations: list[tuple[str, str, datetime]],
+    sectors: dict[str, str],
+) -> dict[Columns, list[Row]]:
+    """The rows the service writes when ``registrations`` (registration id, organisation id,
+    made at; oldest first) open a match at ``at``: the match, its participants, its
+    coordination with the first history row (the municipality's default covenant; the loaded
+    municipality has no organisation of sector ``municipality`` to tell of a start at level
+    2), and the outbox events (``match.created`` to each participant, then the
+    coordination's)."""
+    participants = [
+        MATCH_PARTICIPANTS.row(
+            id=_id_made_at(at),
+            match_id=match_id,
+            registration_id=r,
+            organisation_id=o,
+            joined_at=at,
+            left_at=None,
+        )
+        for r, o, _ in registrations
+    ]
+    start = opening(
+        match_id,
+        at,
+        [Participant(o, r, sectors[o], made) for r, o, made in registrations],
+        _COVENANT,
+    )
+    events = [
+        Event(
+            EventType.MATCH_CREATED, o, {"match_id": match_id, "registration_id": r}, at, match_id
+        )
+        for r, o, _ in registrations
+    ] + start.events
+    coordination = {k: str(v) if isinstance(v, StrEnum) else v for k, v in start.row.items()}
+    history = {k: str(v) if isinstance(v, StrEnum) else v for k, v in start.history.items()}
+    history["id"] = _id_made_at(at)
+    return {
+        MATCHES: [
+            MATCHES.row(
+                id=match_id,
+                subject_pseudonym=pseudonym,
+                status="open",
+                created_at=at,
+                closed_at=None,
+            )
+        ],
+        MATCH_PARTICIPANTS: participants,
+        COORDINATIONS: [COORDINATIONS.of(coordination)],
+        COORDINATION_EVENTS: [COORDINATION_EVENTS.of(history)],
+        OUTBOX_EVENTS: [OUTBOX_EVENTS.of(outbox_row(e, new_event_id())) for e in events],
+    }
+
+
+Chunk = dict[Columns, list[Row]]
+
+
+def _chunk() -> Chunk:
+    return {columns: [] for columns in _LOADED}
+
+
 def generate(
     *,
     keys: KeyRing,
@@ -181,16 +262,14 @@ def generate(
     now: datetime,
     rng: random.Random,
     access_log_tail: tuple[int, str] | None = (0, GENESIS_HASH),
-) -> Iterator[tuple[list[Row], list[Row], list[Row], list[Row], list[Row]]]:
-    """Chunks of (registrations, matches, participants, outbox events, access-log records)."""
+) -> Iterator[Chunk]:
+    """Chunks of rows by table (every table of :data:`_LOADED`, in its order)."""
     version = keys.current_version
     org_ids = list(plan.by_org)
     every = round(1 / match_fraction) if match_fraction > 0 else 0
-    regs: list[Row] = []
-    matches: list[Row] = []
-    parts: list[Row] = []
-    events: list[Row] = []
-    records: list[Row] = []
+    chunk = _chunk()
+    regs = chunk[REGISTRATIONS]
+    records = chunk[ACCESS_LOG]
     chain = None
     if access_log_tail is not None:
         chain = AccessLogChain(keys, random.Random(rng.random()), *access_log_tail)
@@ -236,58 +315,40 @@ def generate(
             if chain:
                 records.append(chain.record(bsn, org2, pro2, created2))
             made += 1
-            mid = _id_made_at(created2)
-            matches.append(
-                MATCHES.row(
-                    id=mid,
-                    subject_pseudonym=pseudonym,
-                    status="open",
-                    created_at=created2,
-                    closed_at=None,
-                )
+            opened = match_rows(
+                match_id=_id_made_at(created2),
+                at=created2,
+                pseudonym=pseudonym,
+                registrations=[(rid, org, created), (rid2, org2, created2)],
+                sectors=plan.sectors,
             )
-            for r, o in ((rid, org), (rid2, org2)):
-                parts.append(
-                    MATCH_PARTICIPANTS.row(
-                        id=_id_made_at(created2),
-                        match_id=mid,
-                        registration_id=r,
-                        organisation_id=o,
-                        joined_at=created2,
-                        left_at=None,
-                    )
-                )
-                events.append(
-                    OUTBOX_EVENTS.row(
-                        id=str(uuid.uuid4()),
-                        event_type="match.created",
-                        organisation_id=o,
-                        match_id=mid,
-                        payload=json.dumps({"match_id": mid, "registration_id": r}),
-                        created_at=created2,
-                    )
-                )
+            for columns, rows in opened.items():
+                chunk[columns].extend(rows)
         k += 1
         if len(regs) >= CHUNK:
-            yield regs, matches, parts, events, records
-            regs, matches, parts, events, records = [], [], [], [], []
+            yield chunk
+            chunk = _chunk()
+            regs = chunk[REGISTRATIONS]
+            records = chunk[ACCESS_LOG]
     if regs:
-        yield regs, matches, parts, events, records
+        yield chunk
 
 
 _LOADED: tuple[Columns, ...] = (
     REGISTRATIONS,
     MATCHES,
     MATCH_PARTICIPANTS,
+    COORDINATIONS,
+    COORDINATION_EVENTS,
     OUTBOX_EVENTS,
     ACCESS_LOG,
 )
-"""The tables of :func:`generate`'s chunks, in the chunks' order."""
+"""The tables of :func:`generate`'s chunks, in the order they are written (parents first)."""
 
 _LOADED_TABLES = tuple(columns.table for columns in _LOADED)
 
 
-def load_sqlite(path: str, chunks: Iterator[Any], plan: Plan) -> int:
+def load_sqlite(path: str, chunks: Iterator[Chunk], plan: Plan) -> int:
     """One transaction, with the loaded tables' indexes dropped first and built again from
     their own SQL at the end (a sorted build instead of millions of inserts at random places:
     10^7 registrations with their access-log records in minutes instead of over an hour), and
@@ -315,9 +376,9 @@ def load_sqlite(path: str, chunks: Iterator[Any], plan: Plan) -> int:
     conn.executemany(ORGANISATIONS.insert_sql(), sqlite_rows(plan.organisations))
     conn.executemany(PROFESSIONALS.insert_sql(), sqlite_rows(plan.professionals))
     for chunk in chunks:
-        for columns, rows in zip(_LOADED, chunk, strict=True):
-            conn.executemany(columns.insert_sql(), sqlite_rows(rows))
-        total += len(chunk[0])
+        for columns in _LOADED:
+            conn.executemany(columns.insert_sql(), sqlite_rows(chunk[columns]))
+        total += len(chunk[REGISTRATIONS])
     for _name, sql in indexes:
         conn.execute(sql)
     conn.execute("COMMIT")
@@ -328,7 +389,7 @@ def load_sqlite(path: str, chunks: Iterator[Any], plan: Plan) -> int:
     return total
 
 
-async def load_postgres(dsn: str, chunks: Iterator[Any], plan: Plan) -> int:
+async def load_postgres(dsn: str, chunks: Iterator[Chunk], plan: Plan) -> int:
     import asyncpg
 
     conn = await asyncpg.connect(dsn)
@@ -348,9 +409,9 @@ async def load_postgres(dsn: str, chunks: Iterator[Any], plan: Plan) -> int:
             await _copy(conn, ORGANISATIONS, plan.organisations)
             await _copy(conn, PROFESSIONALS, plan.professionals)
             for chunk in chunks:
-                for columns, rows in zip(_LOADED, chunk, strict=True):
-                    await _copy(conn, columns, rows)
-                total += len(chunk[0])
+                for columns in _LOADED:
+                    await _copy(conn, columns, chunk[columns])
+                total += len(chunk[REGISTRATIONS])
             await conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
             for index in indexes:
                 await conn.execute(index["indexdef"])

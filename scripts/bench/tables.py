@@ -18,6 +18,7 @@ from sqlalchemy import Table
 
 from notifier import OutboxEvent
 from verwijsindex.accesslog import AccessLogRecord
+from verwijsindex.coordination.models import Coordination, CoordinationEvent
 from verwijsindex.matches.models import Match, MatchParticipant
 from verwijsindex.organisations.models import Organisation, Professional
 from verwijsindex.registrations.models import Registration
@@ -64,6 +65,8 @@ PROFESSIONALS = Columns(Professional.__table__)
 REGISTRATIONS = Columns(Registration.__table__)
 MATCHES = Columns(Match.__table__)
 MATCH_PARTICIPANTS = Columns(MatchParticipant.__table__)
+COORDINATIONS = Columns(Coordination.__table__)
+COORDINATION_EVENTS = Columns(CoordinationEvent.__table__)
 OUTBOX_EVENTS = Columns(OutboxEvent.__table__)
 ACCESS_LOG = Columns(AccessLogRecord.__table__)
 

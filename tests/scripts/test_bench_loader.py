@@ -1,9 +1,11 @@
 """The benchmark's loader writes what the service itself would: pseudonyms the service matches
-against, and access-log records that continue the hash chain; every row by column name."""
+against, access-log records that continue the hash chain, and each match with its
+coordination and outbox events; every row by column name."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from datetime import UTC, datetime
 
@@ -11,11 +13,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
+from notifier import OutboxEvent
 from scripts.bench.load_registrations import DEFAULT_BSN_OFFSET, bsn_of, load
 from scripts.bench.tables import REGISTRATIONS, sqlite_rows
 from tests.conftest import Caller, registration_body
 from verwijsindex.accesslog import AccessLogRecord
 from verwijsindex.context import AppContext
+from verwijsindex.coordination.models import Coordination, CoordinationEvent
 from verwijsindex.matches.models import Match
 from verwijsindex.registrations.models import Registration
 from verwijsindex.settings import Settings
@@ -24,6 +28,11 @@ from verwijsindex.settings import Settings
 async def _count(ctx: AppContext, column: object) -> int:
     async with ctx.database.transaction() as session:
         return int((await session.execute(select(func.count(column)))).scalar_one())  # type: ignore[call-overload]
+
+
+async def _match_ids(ctx: AppContext) -> list[str]:
+    async with ctx.database.transaction() as session:
+        return list((await session.execute(select(Match.id))).scalars())
 
 
 async def _load(settings: Settings, count: int, **options: object) -> dict[str, object]:
@@ -64,6 +73,30 @@ async def test_loaded_youths_match_and_the_access_log_verifies(
     assert r.json()["match_id"] is not None
     async with ctx.database.transaction() as session:
         assert (await ctx.access_log.verify(session)).records > before + 40
+
+    # Every match, loaded or made by the service, has its coordination, its first history
+    # row and outbox events of one form.
+    assert await _count(ctx, Coordination.match_id) == 4
+    async with ctx.database.transaction() as session:
+        starts = (
+            await session.execute(select(CoordinationEvent.match_id, CoordinationEvent.action))
+        ).all()
+        events = (
+            await session.execute(
+                select(OutboxEvent.match_id, OutboxEvent.event_type, OutboxEvent.payload)
+            )
+        ).all()
+    assert sorted(m for m, _ in starts) == sorted(await _match_ids(ctx))
+    assert {a for _, a in starts} == {"start"}
+    kinds: dict[str, set[str]] = {}
+    for match_id, event_type, payload in events:
+        body = json.loads(payload)
+        assert set(body) == {"type", "timestamp", "data"} and body["type"] == event_type
+        assert body["data"]["match_id"] == match_id
+        kinds.setdefault(match_id, set()).add(event_type)
+    assert len(kinds) == 4
+    for found in kinds.values():
+        assert "match.created" in found and any(k.startswith("coordination.") for k in found)
 
 
 async def test_without_access_log(ctx: AppContext, settings: Settings) -> None:

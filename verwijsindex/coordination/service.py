@@ -144,6 +144,72 @@ def _receivers(participants: Sequence[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """What a new match's coordination writes: its row, its first history row (both by
+    column name) and the events to its participants."""
+
+    row: dict[str, Any]
+    history: dict[str, Any]
+    events: list[Event]
+    escalated: bool
+    """Started at the municipality (level 2): its organisations get
+    ``coordination.escalated`` too."""
+
+
+def opening(
+    match_id: str,
+    created_at: datetime,
+    participants: Sequence[Participant],
+    covenant: Covenant,
+    terms: Terms | None = None,
+) -> Opening:
+    """The coordination a match opened at ``created_at`` starts with, under ``covenant``
+    (``participants`` oldest registration first). Pure: no database."""
+    outcome = machine.start(participants, terms or terms_of(covenant), created_at)
+    row = {
+        "match_id": match_id,
+        "municipality": covenant.municipality,
+        "covenant_id": covenant.id,
+        "version": 1,
+        "match_created_at": created_at,
+        "first_accepted_at": None,
+        "accepted_at": None,
+        "closed_at": None,
+        "updated_at": created_at,
+        **_columns(outcome.state),
+    }
+    history = _history_row(match_id, created_at, "start", _SYSTEM_ACTOR, outcome, None)
+    receivers = _receivers([(p.organisation_id, p.registration_id) for p in participants])
+    events = CoordinationService._events(match_id, created_at, outcome, receivers, [])
+    return Opening(row, history, events, outcome.state.status is CoordinationStatus.ESCALATED)
+
+
+def _history_row(
+    match_id: str,
+    at: datetime,
+    action: str,
+    actor: _Actor,
+    outcome: Outcome,
+    target: str | None,
+) -> dict[str, Any]:
+    """A history row's column values."""
+    state = outcome.state
+    return {
+        "id": new_id(),
+        "match_id": match_id,
+        "at": at,
+        "action": action,
+        "actor_role": actor.role,
+        "actor_organisation_id": actor.organisation_id,
+        "reason": outcome.reason,
+        "target_organisation_id": target,
+        "status": state.status,
+        "level": state.level,
+        "coordinator_organisation_id": state.coordinator[0] if state.coordinator else None,
+    }
+
+
 class CoordinationService:
     def __init__(
         self,
@@ -191,29 +257,13 @@ class CoordinationService:
                 )
                 for r in match.registrations
             ]
-            outcome = machine.start(participants, terms[municipality], match.created_at)
-            rows.append(
-                {
-                    "match_id": match.match_id,
-                    "municipality": covenant.municipality,
-                    "covenant_id": covenant.id,
-                    "version": 1,
-                    "match_created_at": match.created_at,
-                    "first_accepted_at": None,
-                    "accepted_at": None,
-                    "closed_at": None,
-                    "updated_at": match.created_at,
-                    **_columns(outcome.state),
-                }
+            start = opening(
+                match.match_id, match.created_at, participants, covenant, terms[municipality]
             )
-            history.append(
-                self._history(
-                    match.match_id, match.created_at, "start", _SYSTEM_ACTOR, outcome, None
-                )
-            )
-            receivers = _receivers([(p.organisation_id, p.registration_id) for p in participants])
-            events += self._events(match.match_id, match.created_at, outcome, receivers, [])
-            if outcome.state.status is CoordinationStatus.ESCALATED:
+            rows.append(start.row)
+            history.append(start.history)
+            events += start.events
+            if start.escalated:
                 escalated.append((match.match_id, covenant.municipality, match.created_at))
         await repo.add(session, rows, history)
         for match_id, municipality, at in escalated:
@@ -398,31 +448,6 @@ class CoordinationService:
         )
         return terms_of(covenant)
 
-    def _history(
-        self,
-        match_id: str,
-        at: datetime,
-        action: str,
-        actor: _Actor,
-        outcome: Outcome,
-        target: str | None,
-    ) -> dict[str, Any]:
-        """A history row's column values."""
-        state = outcome.state
-        return {
-            "id": new_id(),
-            "match_id": match_id,
-            "at": at,
-            "action": action,
-            "actor_role": actor.role,
-            "actor_organisation_id": actor.organisation_id,
-            "reason": outcome.reason,
-            "target_organisation_id": target,
-            "status": state.status,
-            "level": state.level,
-            "coordinator_organisation_id": state.coordinator[0] if state.coordinator else None,
-        }
-
     @staticmethod
     def _events(
         match_id: str,
@@ -484,7 +509,7 @@ class CoordinationService:
         if not await repo.update_if_version(session, row.match_id, row.version, values):
             raise CoordinationChanged("the coordination changed at the same moment; read it again")
         await repo.add_event(
-            session, self._history(row.match_id, now, action.value, actor, outcome, target)
+            session, _history_row(row.match_id, now, action.value, actor, outcome, target)
         )
         municipality: list[str] = []
         if any(

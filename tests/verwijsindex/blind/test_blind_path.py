@@ -14,14 +14,14 @@ from sqlalchemy import text
 
 import crypto
 from tests.conftest import Caller, registration_body
+from tests.verwijsindex.blind.helpers import attach_key_service as _attach
+from tests.verwijsindex.blind.helpers import in_process_key_service
 from verwijsindex.accesslog import AccessContext
 from verwijsindex.blind import federation_input
 from verwijsindex.blind.service import BlindPath
 from verwijsindex.context import AppContext
-from verwijsindex.keyservice import callers as caller_files
 from verwijsindex.keyservice import keys as key_files
 from verwijsindex.keyservice.client import AsyncKeyServiceClient
-from verwijsindex.keyservice.routes import create_keyservice_app
 from verwijsindex.keyservice.settings import KeyServiceSettings
 from verwijsindex.registrations.index import Actor, RegistrationRequest
 
@@ -31,20 +31,8 @@ BIRTH = "2012-05-01"
 @pytest.fixture
 async def keyservice(tmp_path: Path) -> AsyncIterator[AsyncKeyServiceClient]:
     """An organisation's client of an in-process key service (the index gets its own)."""
-    settings = KeyServiceSettings(data_dir=tmp_path / "keyservice")
-    app = create_keyservice_app(settings)
-    key = caller_files.issue(settings, "organisation", rate_per_minute=None, replace=False)
-    index_key = caller_files.issue(settings, "index", rate_per_minute=None, replace=False)
-    transport = httpx.ASGITransport(app=app)
-    http = httpx.AsyncClient(transport=transport, base_url="http://keys.test")
-    index_http = httpx.AsyncClient(transport=transport, base_url="http://keys.test")
-    client = AsyncKeyServiceClient("http://keys.test", api_key=key, http=http)
-    client.index_client = AsyncKeyServiceClient(  # type: ignore[attr-defined]
-        "http://keys.test", api_key=index_key, http=index_http
-    )
-    yield client
-    await client.aclose()
-    await client.index_client.aclose()  # type: ignore[attr-defined]
+    async with in_process_key_service(tmp_path / "keyservice") as client:
+        yield client
 
 
 @dataclass
@@ -75,15 +63,6 @@ def world(
     keyservice: AsyncKeyServiceClient,
 ) -> World:
     return World(client, ctx, callers, keyservice, keyservice.index_client)  # type: ignore[attr-defined]
-
-
-def _attach(ctx: AppContext, client: AsyncKeyServiceClient | None) -> BlindPath:
-    """Configure the running index with a key service (as the settings would)."""
-    blind = BlindPath(database=ctx.database, client=client, accept_tokens=True)
-    ctx.blind = blind
-    ctx.registrations._blind = blind
-    ctx.subject_rights._blind = blind
-    return blind
 
 
 async def _token_body(keys: AsyncKeyServiceClient, bsn: str) -> dict[str, object]:

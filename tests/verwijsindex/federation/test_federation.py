@@ -21,9 +21,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from crypto import PseudonymKey, format_subject_token, parse_bsn, signature_header
+from crypto import PseudonymKey, SubjectToken, parse_bsn, signature_header
 from notifier import OutboxEvent
 from tests.conftest import DatabaseTemplate, make_bsn, make_caller, registration_body
+from tests.verwijsindex.blind.helpers import attach_key_service, in_process_key_service
 from tests.verwijsindex.federation.helpers import three_databases
 from verwijsindex.accesslog import AccessContext
 from verwijsindex.accesslog._models import AccessLogRecord
@@ -462,23 +463,14 @@ class TestErasure:
 class TestSubjectTokenInput:
     @pytest.mark.parametrize("federation_input", ["subject-token"])
     async def test_the_subject_token_matches_across_regions_without_a_bsn(
-        self, world: World, clock: FrozenClock
+        self, world: World, clock: FrozenClock, tmp_path: Path
     ) -> None:
+        """Both regions use one key service: a direct registration in one region (the index
+        obtains the youth's token itself) and a blind one in the other (the organisation's
+        token) are handed off by subject token and match at the hub; a direct registration in
+        a region without a key service has no token and stays regional."""
         a_ctx, b_ctx = world.ctx("a"), world.ctx("b")
         callers = {"a": await make_caller(a_ctx, 1), "b": await make_caller(b_ctx, 2)}
-        token = format_subject_token(version=1, output=secrets.token_bytes(64))
-        for name, ctx in (("a", a_ctx), ("b", b_ctx)):
-            caller = callers[name]
-            await ctx.registrations.register(
-                AccessContext.system(role="operator", started_at=clock.now()),
-                RegistrationRequest(
-                    actor=Actor(caller.organisation_id, caller.professional_id),
-                    bsn=None,
-                    birth_date="2012-05-01",
-                    subject_token=token,
-                ),
-            )
-        # A direct registration without a key service has no token: it stays regional.
         direct = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=world.regions["a"]), base_url=CALLBACK["a"]
         )
@@ -488,8 +480,30 @@ class TestSubjectTokenInput:
                 json=registration_body(make_bsn(31)),
                 headers=callers["a"].headers,
             )
-        assert r.status_code == 201
-        assert a_ctx.federation is not None and await a_ctx.federation.pending() == 1
+            assert r.status_code == 201
+            assert a_ctx.federation is not None and await a_ctx.federation.pending() == 0
+
+            async with in_process_key_service(tmp_path / "keyservice") as organisation_keys:
+                for ctx in (a_ctx, b_ctx):
+                    attach_key_service(ctx, organisation_keys.index_client)  # type: ignore[attr-defined]
+                r = await direct.post(
+                    "/v1/registrations",
+                    json=registration_body(make_bsn(32)),
+                    headers=callers["a"].headers,
+                )
+                assert r.status_code == 201
+                assert await a_ctx.federation.pending() == 1
+                (tokens,) = await organisation_keys.tokens([parse_bsn(make_bsn(32))])
+                token = SubjectToken(tokens.current)
+                await b_ctx.registrations.register(
+                    AccessContext.system(role="operator", started_at=clock.now()),
+                    RegistrationRequest(
+                        actor=Actor(callers["b"].organisation_id, callers["b"].professional_id),
+                        bsn=None,
+                        birth_date="2012-05-01",
+                        subject_token=token,
+                    ),
+                )
         await world.sync()
         hub = world.ctx("hub")
         async with hub.database.read() as session:
