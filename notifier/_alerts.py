@@ -11,7 +11,9 @@ queued, and no address is copied into the outbox.
 What an alert says depends only on its *topic* (:func:`alert_topic`): never a name, BSN,
 birth date, match or registration id; only that there is something to see in the portal.
 Event types added later alert with the generic text unless listed in
-:data:`QUIET_EVENT_TYPES`.
+:data:`QUIET_EVENT_TYPES`. A producer that sends one event to every participant but addresses
+only some of them (a coordination proposal, a family match's newcomer) marks the other copies
+``Event(alerts=False)``: those are webhooks only.
 """
 
 from __future__ import annotations
@@ -57,11 +59,28 @@ class AlertTopic(StrEnum):
     PARTICIPANT_JOINED = "participant-joined"
     NEW_FAMILY_MATCH = "new-family-match"
     COORDINATION = "coordination"
+    INFORM_DUE = "inform-due"
+    EXPIRING = "expiring"
     OTHER = "other"
 
 
-QUIET_EVENT_TYPES = frozenset({"registration.ended", "match.participant_left", "match.closed"})
-"""Events that name a registration but send no e-mail: nothing for the professional to do."""
+QUIET_EVENT_TYPES = frozenset(
+    {
+        "registration.ended",
+        "registration.earlier_involvement",
+        "match.participant_left",
+        "match.closed",
+        "family_match.participant_left",
+        "family_match.closed",
+        "coordination.accepted",
+        "coordination.declined",
+        "coordination.de_escalated",
+        "coordination.closed",
+    }
+)
+"""Events that name a registration but send no e-mail: nothing for the professional to do
+(the portal and the webhooks show them). A declined or de-escalated coordination that leads to
+a new proposal alerts through that ``coordination.proposed``."""
 
 
 def alert_topic(event_type: str, data: Mapping[str, Any]) -> AlertTopic | None:
@@ -79,6 +98,10 @@ def alert_topic(event_type: str, data: Mapping[str, Any]) -> AlertTopic | None:
         return AlertTopic.NEW_FAMILY_MATCH
     if event_type.startswith("coordination."):
         return AlertTopic.COORDINATION
+    if event_type == "registration.inform_due":
+        return AlertTopic.INFORM_DUE
+    if event_type == "registration.expiring":
+        return AlertTopic.EXPIRING
     return AlertTopic.OTHER
 
 

@@ -129,9 +129,20 @@ _TEXTS: dict[AlertTopic, tuple[str, str, str]] = {
         "There is a new family match in the referral index. Sign in to see it:",
     ),
     AlertTopic.COORDINATION: (
-        "Verwijsindex: nieuws over de afstemming",
-        "Er is iets veranderd in de afstemming bij een van uw matches. Log in om te zien:",
-        "Something changed in the coordination of one of your matches. Sign in to see it:",
+        "Verwijsindex: de afstemming vraagt uw aandacht",
+        "De afstemming bij een van uw matches vraagt uw aandacht. Log in om te zien:",
+        "The coordination of one of your matches needs your attention. Sign in to see it:",
+    ),
+    AlertTopic.INFORM_DUE: (
+        "Verwijsindex: tijd om te informeren",
+        "Bij een van uw registraties is het tijd om de betrokkenen te informeren."
+        " Log in om te zien:",
+        "It is time to inform those concerned about one of your registrations. Sign in to see it:",
+    ),
+    AlertTopic.EXPIRING: (
+        "Verwijsindex: een registratie loopt binnenkort af",
+        "Een van uw registraties loopt binnenkort af. Log in om te zien:",
+        "One of your registrations ends soon. Sign in to see it:",
     ),
     AlertTopic.OTHER: (
         "Verwijsindex: er is een nieuwe melding",

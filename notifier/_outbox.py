@@ -86,6 +86,10 @@ class Event:
     data: dict[str, Any]
     occurred_at: datetime
     match_id: str | None = None
+    alerts: bool = True
+    """False when this copy is for the organisation's systems only: the event is not addressed
+    to the professional of the registration it names (another participant's coordination
+    proposal, say), so it writes no e-mail alert whatever its type."""
 
 
 async def enqueue(
@@ -169,7 +173,7 @@ async def enqueue_many(session: AsyncSession, events: Sequence[Event]) -> list[s
     for event in events:
         event_id = new_event_id()
         ids.append(event_id)
-        if alerts_on:
+        if alerts_on and event.alerts:
             alert = alert_row(
                 event_id=event_id,
                 event_type=str(event.event_type),

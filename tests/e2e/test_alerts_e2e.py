@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -58,21 +59,25 @@ def test_sigkill_while_sending_then_restart_sends_every_alert(
 
         server = start_server(database_url, tmp_path, **FAST_RETRIES, **mail)
         addresses = ("p1@example.org", "p2@example.org")
-        wait_until(
-            lambda: all(relay.to(address) for address in addresses) and len(relay.messages()) == 3
-        )
-        for address in addresses:
-            ids = {r.message["Message-ID"] for r in relay.to(address)}
-            assert len(ids) == 1  # a repeat carries the same Message-ID
-        for admin in (a_admin, b_admin):
 
-            def delivered(headers: dict[str, str] = admin) -> bool:
-                items = httpx.get(
-                    server.base_url + "/v1/alert-messages", headers=headers, timeout=10
+        def alerts() -> list[Any]:
+            return [
+                item
+                for admin in (a_admin, b_admin)
+                for item in httpx.get(
+                    server.base_url + "/v1/alert-messages", headers=admin, timeout=10
                 ).json()["items"]
-                return len(items) == 1 and items[0]["status"] == "delivered"
+            ]
 
-            wait_until(delivered)
+        wait_until(lambda: all(i["status"] == "delivered" for i in alerts()))
+        items = alerts()
+        # A new match for each professional, and its coordination proposal for one of them.
+        assert sorted(i["topic"] for i in items) == ["coordination", "new-match", "new-match"]
+        assert all(relay.to(address) for address in addresses)
+        ids = {r.message["Message-ID"] for r in relay.messages()}
+        assert ids == {f"<{i['id']}@gemeente.test>" for i in items}
+        # Every alert once, the one held at the kill twice (a repeat: the same Message-ID).
+        assert len(relay.messages()) == len(items) + 1
         assert "p1@example.org" not in server.logs() and "p2@example.org" not in server.logs()
     finally:
         server.stop()
@@ -98,9 +103,16 @@ def test_notifier_run_sends_alerts_when_serve_does_not(database_url: str, tmp_pa
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        wait_until(lambda: len(relay.messages()) == 4)
+        # Two matches: a new-match alert for each professional and each match's coordination
+        # proposal for one of them.
+        wait_until(lambda: len(relay.messages()) == 6)
         time.sleep(0.3)
-        assert len(relay.messages()) == 4  # once each
+        assert len(relay.messages()) == 6  # once each
+        subjects = sorted(r.message["Subject"] for r in relay.messages())
+        assert subjects == sorted(
+            ["Verwijsindex: er is een nieuwe match"] * 4
+            + ["Verwijsindex: de afstemming vraagt uw aandacht"] * 2
+        )
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=15) == 0
     finally:

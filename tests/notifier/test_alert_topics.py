@@ -46,8 +46,21 @@ NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
             AlertTopic.PARTICIPANT_JOINED,
         ),
         ("family_match.created", {"registration_id": "r"}, AlertTopic.NEW_FAMILY_MATCH),
+        ("family_match.participant_joined", {"registration_id": "r"}, AlertTopic.NEW_FAMILY_MATCH),
+        ("family_match.participant_left", {"registration_id": "r"}, None),
+        ("family_match.closed", {"registration_id": "r"}, None),
         ("coordination.proposed", {"registration_id": "r"}, AlertTopic.COORDINATION),
-        ("coordination.accepted", {"registration_id": "r"}, AlertTopic.COORDINATION),
+        ("coordination.handed_over", {"registration_id": "r"}, AlertTopic.COORDINATION),
+        ("coordination.escalated", {"registration_id": "r"}, AlertTopic.COORDINATION),
+        ("coordination.reminder", {"registration_id": "r"}, AlertTopic.COORDINATION),
+        ("coordination.escalated", {"match_id": "m"}, None),  # the municipality's copy
+        ("coordination.accepted", {"registration_id": "r"}, None),
+        ("coordination.declined", {"registration_id": "r"}, None),
+        ("coordination.de_escalated", {"registration_id": "r"}, None),
+        ("coordination.closed", {"registration_id": "r"}, None),
+        ("registration.inform_due", {"registration_id": "r"}, AlertTopic.INFORM_DUE),
+        ("registration.expiring", {"registration_id": "r"}, AlertTopic.EXPIRING),
+        ("registration.earlier_involvement", {"registration_id": "r"}, None),
         ("something.new", {"registration_id": "r"}, AlertTopic.OTHER),
         ("match.closed", {"match_id": "m", "registration_id": "r"}, None),
         ("match.participant_left", {"registration_id": "r"}, None),
@@ -63,7 +76,22 @@ def test_topic_of_each_event(
 
 def test_every_known_event_type_is_decided() -> None:
     alerting = {str(t) for t in EventType} - QUIET_EVENT_TYPES
-    assert alerting == {"match.created", "match.participant_joined"}
+    assert alerting == {
+        "match.created",
+        "match.participant_joined",
+        "family_match.created",
+        "family_match.participant_joined",
+        "coordination.proposed",
+        "coordination.handed_over",
+        "coordination.escalated",
+        "coordination.reminder",
+        "registration.inform_due",
+        "registration.expiring",
+    }
+    # Every alerting type has a text of its own, not the generic one.
+    for event_type in alerting:
+        topic = alert_topic(event_type, {"registration_id": "r"})
+        assert topic is not None and topic is not AlertTopic.OTHER, event_type
 
 
 @pytest.mark.parametrize("topic", [*(str(t) for t in AlertTopic), "unknown-topic"])
@@ -130,18 +158,33 @@ async def test_an_event_type_added_later_alerts_through_enqueue_many(tmp_path: P
     try:
         async with database.transaction() as session:
             assert session.info.get(ALERTS) is True
-            later = cast(EventType, "coordination.accepted")  # a type not in EventType yet
+            later = cast(EventType, "something.new")  # a type not in EventType yet
             await enqueue_many(
                 session,
                 [
                     Event(later, "org-1", {"registration_id": "reg-1"}, NOW),
                     Event(EventType.MATCH_CLOSED, "org-1", {"registration_id": "reg-1"}, NOW),
+                    # A copy for the organisation's systems only (not addressed to its
+                    # professional): no alert, whatever the type.
+                    Event(
+                        EventType.COORDINATION_PROPOSED,
+                        "org-2",
+                        {"registration_id": "reg-2"},
+                        NOW,
+                        alerts=False,
+                    ),
+                    Event(
+                        EventType.COORDINATION_PROPOSED, "org-1", {"registration_id": "reg-1"}, NOW
+                    ),
                 ],
             )
         async with database.transaction() as session:
-            rows = list((await session.scalars(select(AlertMessage))).all())
+            rows = list(
+                (await session.scalars(select(AlertMessage).order_by(AlertMessage.seq))).all()
+            )
         assert [(r.event_type, r.topic, r.registration_id, r.status) for r in rows] == [
-            ("coordination.accepted", "coordination", "reg-1", "pending")
+            ("something.new", "other", "reg-1", "pending"),
+            ("coordination.proposed", "coordination", "reg-1", "pending"),
         ]
     finally:
         await database.dispose()

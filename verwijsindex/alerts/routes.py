@@ -51,7 +51,7 @@ class AlertOut(BaseModel):
     event_type: str
     topic: str = Field(
         description="What the e-mail says: new-match, participant-joined, new-family-match,"
-        " coordination or other"
+        " coordination, inform-due, expiring or other"
     )
     status: Literal["pending", "delivered", "dead", "suppressed"]
     attempts: int

@@ -117,7 +117,9 @@ async def history(
     dependencies=[audited(Operation.COORDINATION_LIST)],
 )
 async def of_municipality(
-    code: Annotated[str, Path(pattern="^[0-9]{4}$")],
+    code: Annotated[
+        str, Path(pattern="^[0-9]{4}$", description="CBS municipality code", examples=["0363"])
+    ],
     ctx: Ctx,
     caller: CoordinationCallerDep,
     request: Request,

@@ -181,7 +181,7 @@ def opening(
     }
     history = _history_row(match_id, created_at, "start", _SYSTEM_ACTOR, outcome, None)
     receivers = _receivers([(p.organisation_id, p.registration_id) for p in participants])
-    events = CoordinationService._events(match_id, created_at, outcome, receivers, [])
+    events = CoordinationService._events(match_id, created_at, outcome, receivers, [], None)
     return Opening(row, history, events, outcome.state.status is CoordinationStatus.ESCALATED)
 
 
@@ -455,14 +455,25 @@ class CoordinationService:
         outcome: Outcome,
         receivers: dict[str, str],
         municipality: Sequence[str],
+        before: State | None,
     ) -> list[Event]:
+        """The webhooks of an outcome: every participant organisation is told (a reminder
+        only the coordinator). Only the copies addressed to a participant alert its
+        professional by e-mail (``Event.alerts``): a proposal or handover the organisation it goes
+        to, an escalation those it takes the coordination from (``before``: the state the
+        outcome left); the quiet types alert nobody (:data:`notifier.QUIET_EVENT_TYPES`)."""
+        now_seat = outcome.state.coordinator
+        taken = {s[0] for s in (before.coordinator, before.handover_from) if s} if before else set()
         events: list[Event] = []
         for event_type in outcome.events:
             if event_type is EventType.COORDINATION_REMINDER:
-                seat = outcome.state.coordinator
-                targets = {seat[0]: seat[1]} if seat is not None else {}
+                targets = {now_seat[0]: now_seat[1]} if now_seat is not None else {}
             else:
                 targets = receivers
+            if event_type is EventType.COORDINATION_ESCALATED:
+                addressed = taken
+            else:
+                addressed = {now_seat[0]} if now_seat is not None else set()
             events += [
                 Event(
                     event_type,
@@ -470,6 +481,7 @@ class CoordinationService:
                     {"match_id": match_id, "registration_id": registration_id},
                     at,
                     match_id=match_id,
+                    alerts=organisation_id in addressed,
                 )
                 for organisation_id, registration_id in targets.items()
             ]
@@ -498,6 +510,7 @@ class CoordinationService:
         now: datetime,
     ) -> None:
         """Store the outcome (only over the version read), its history row and its webhooks."""
+        before = state_of(row)
         values = _columns(outcome.state)
         values["updated_at"] = now
         if action is Action.ACCEPT:
@@ -518,7 +531,8 @@ class CoordinationService:
         ):
             municipality = await repo.municipality_organisations(session, row.municipality)
         await enqueue_many(
-            session, self._events(row.match_id, now, outcome, _receivers(told), municipality)
+            session,
+            self._events(row.match_id, now, outcome, _receivers(told), municipality, before),
         )
 
     async def _reader(

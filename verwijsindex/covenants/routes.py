@@ -17,7 +17,10 @@ from verwijsindex.organisations.service import Principal
 
 router = APIRouter(prefix="/v1/municipalities", tags=["covenants"])
 
-Code = Annotated[str, Path(pattern="^[0-9]{4}$", description="CBS municipality code")]
+Code = Annotated[
+    str,
+    Path(pattern="^[0-9]{4}$", description="CBS municipality code", examples=["0363"]),
+]
 _READ = problem_responses(*READ_PROBLEMS)
 _WRITE = problem_responses(*WRITE_PROBLEMS, 409)
 

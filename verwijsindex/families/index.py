@@ -57,7 +57,13 @@ def linked(a: Node, b: Node) -> bool:
 
 
 def _event(
-    kind: EventType, family_id: str, organisation_id: str, registration_id: str, now: datetime
+    kind: EventType,
+    family_id: str,
+    organisation_id: str,
+    registration_id: str,
+    now: datetime,
+    *,
+    alerts: bool = True,
 ) -> Event:
     return Event(
         event_type=kind,
@@ -65,6 +71,7 @@ def _event(
         data={"family_match_id": family_id, "registration_id": registration_id},
         occurred_at=now,
         match_id=family_id,
+        alerts=alerts,
     )
 
 
@@ -123,8 +130,17 @@ class FamilyBatch:
         kind = (
             EventType.FAMILY_MATCH_CREATED if created else EventType.FAMILY_MATCH_PARTICIPANT_JOINED
         )
+        # Every participant's systems are told; by e-mail only those for whom it is new.
         self.events.extend(
-            _event(kind, family.id, p.organisation_id, p.registration_id, now) for p in current
+            _event(
+                kind,
+                family.id,
+                p.organisation_id,
+                p.registration_id,
+                now,
+                alerts=p.registration_id in newcomers,
+            )
+            for p in current
         )
         return family.id
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from notifier import AlertMessage
 from tests.conftest import Caller, make_bsn, make_caller
 from tests.notifier.receiver import eventually, eventually_async
-from tests.notifier.smtp_server import PASSWORD, USER, SmtpRelay, make_certificates
+from tests.notifier.smtp_server import PASSWORD, USER, Received, SmtpRelay, make_certificates
 from tests.notifier.test_delivery import register
 from verwijsindex.context import AppContext
 from verwijsindex.logging import configure_logging
@@ -80,11 +80,29 @@ def email_of(n: int) -> str:
     return f"pro{n}@org.example"  # what make_caller gives professional n
 
 
-async def alerts_of(client: httpx.AsyncClient, caller: Caller, query: str = "") -> list[Any]:
+NEW_MATCH = "Verwijsindex: er is een nieuwe match"
+JOINED = "Verwijsindex: een nieuwe deelnemer in een match"
+COORDINATION = "Verwijsindex: de afstemming vraagt uw aandacht"
+
+
+def match_mails(relay: SmtpRelay, n: int) -> list[Received]:
+    """What professional n received about matches (a new match also starts its coordination,
+    whose proposal mails the proposed organisation's professional: counted apart)."""
+    return [r for r in relay.to(email_of(n)) if r.message["Subject"] in (NEW_MATCH, JOINED)]
+
+
+def all_match_mails(relay: SmtpRelay) -> list[Received]:
+    return [r for r in relay.messages() if r.message["Subject"] in (NEW_MATCH, JOINED)]
+
+
+async def alerts_of(
+    client: httpx.AsyncClient, caller: Caller, query: str = "", *, every: bool = False
+) -> list[Any]:
+    """The organisation's alerts about matches (``every``: of every event type)."""
     r = await client.get(f"/v1/alert-messages{query}", headers=caller.admin_headers)
     assert r.status_code == 200, r.text
     items: list[Any] = r.json()["items"]
-    return items
+    return [i for i in items if every or i["event_type"].startswith("match.")]
 
 
 class TestDelivery:
@@ -105,7 +123,7 @@ class TestDelivery:
         assert match_id is not None
 
         await eventually(
-            lambda: len(relay.to(email_of(0))) == 1 and len(relay.to(email_of(1))) == 1
+            lambda: len(match_mails(relay, 0)) == 1 and len(match_mails(relay, 1)) == 1
         )
         bsn = make_bsn(1)
         forbidden = [
@@ -122,7 +140,7 @@ class TestDelivery:
             b.professional_id,
         ]
         for n, caller in ((0, a), (1, b)):
-            (received,) = relay.to(email_of(n))
+            (received,) = match_mails(relay, n)
             assert received.tls and received.authenticated
             assert received.rcpt_tos == [email_of(n)]
             assert received.mail_from == "verwijsindex@gemeente.test"
@@ -165,13 +183,11 @@ class TestDelivery:
         a, b, c = callers
         await register(client, a, 2)
         await register(client, b, 2)
-        await eventually(lambda: len(relay.messages()) == 2)
+        await eventually(lambda: len(all_match_mails(relay)) == 2)
         await register(client, c, 2)
-        await eventually(lambda: len(relay.messages()) == 5)
-        subjects = {n: [r.message["Subject"] for r in relay.to(email_of(n))] for n in range(3)}
-        joined = "Verwijsindex: een nieuwe deelnemer in een match"
-        new = "Verwijsindex: er is een nieuwe match"
-        assert subjects == {0: [new, joined], 1: [new, joined], 2: [new]}
+        await eventually(lambda: len(all_match_mails(relay)) == 5)
+        subjects = {n: [r.message["Subject"] for r in match_mails(relay, n)] for n in range(3)}
+        assert subjects == {0: [NEW_MATCH, JOINED], 1: [NEW_MATCH, JOINED], 2: [NEW_MATCH]}
 
     async def test_no_alert_for_a_registration_without_a_match_nor_for_a_withdrawal(
         self, client: httpx.AsyncClient, ctx: AppContext, callers: list[Caller], relay: SmtpRelay
@@ -180,7 +196,7 @@ class TestDelivery:
         a, b = callers[0], callers[1]
         await register(client, a, 3)
         second = await register(client, b, 3)
-        await eventually(lambda: len(relay.messages()) == 2)
+        await eventually(lambda: len(all_match_mails(relay)) == 2)
         r = await client.post(
             f"/v1/registrations/{second['id']}/withdraw",
             json={"reason": "risk_resolved"},
@@ -189,9 +205,45 @@ class TestDelivery:
         assert r.status_code == 200, r.text
         await register(client, a, 4)  # alone: no match
         async with ctx.database.transaction() as session:
-            count = await session.scalar(select(func.count()).select_from(AlertMessage))
-        assert count == 2  # match.closed, participant_left, registration.ended are quiet
-        assert len(relay.messages()) == 2
+            types = list((await session.scalars(select(AlertMessage.event_type))).all())
+        # match.closed, participant_left, registration.ended, coordination.closed are quiet;
+        # the match's coordination proposal mailed the proposed professional alone.
+        assert sorted(types) == ["coordination.proposed", "match.created", "match.created"]
+        assert len(all_match_mails(relay)) == 2
+
+    async def test_a_coordination_proposal_mails_only_the_proposed_professional(
+        self, client: httpx.AsyncClient, callers: list[Caller], relay: SmtpRelay
+    ) -> None:
+        relay.start()
+        pair = callers[0], callers[1]
+        await register(client, pair[0], 6)
+        second = await register(client, pair[1], 6)
+        r = await client.get(
+            f"/v1/matches/{second['match_id']}/coordination", headers=pair[1].headers
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "proposed"
+        proposed = r.json()["coordinator"]["organisation_id"]
+        n = next(i for i, c in enumerate(pair) if c.organisation_id == proposed)
+        other = 1 - n
+
+        def coordination_mails(k: int) -> list[Received]:
+            return [r for r in relay.to(email_of(k)) if r.message["Subject"] == COORDINATION]
+
+        await eventually(lambda: len(coordination_mails(n)) == 1)
+        await eventually(lambda: len(match_mails(relay, 0)) + len(match_mails(relay, 1)) == 2)
+        (mail,) = coordination_mails(n)
+        assert "De afstemming bij een van uw matches vraagt uw aandacht." in mail.text
+        assert "The coordination of one of your matches needs your attention." in mail.text
+        assert second["match_id"] not in mail.raw.decode()
+        assert coordination_mails(other) == []
+        (alert,) = [
+            a for a in await alerts_of(client, pair[n], every=True) if a["topic"] == "coordination"
+        ]
+        assert alert["event_type"] == "coordination.proposed"
+        assert [
+            a for a in await alerts_of(client, pair[other], every=True) if a["topic"] != "new-match"
+        ] == []
 
 
 class TestOptOut:
@@ -223,7 +275,7 @@ class TestOptOut:
 
         await register(client, a, 5)
         await register(client, b, 5)
-        await eventually(lambda: len(relay.to(email_of(0))) == 1)
+        await eventually(lambda: len(match_mails(relay, 0)) == 1)
 
         async def suppressed() -> bool:
             items = await alerts_of(client, b)
@@ -232,7 +284,7 @@ class TestOptOut:
         await eventually_async(suppressed)
         (alert,) = await alerts_of(client, b, "?status=suppressed")
         assert alert["last_error"] == "opted-out" and alert["attempts"] == 0
-        assert relay.to(email_of(1)) == []
+        assert match_mails(relay, 1) == []
 
         # Switched on again by the organisation's admin, the alert is sent when redelivered.
         r = await client.put(path, json={"enabled": True}, headers=b.admin_headers)
@@ -241,8 +293,8 @@ class TestOptOut:
             f"/v1/alert-messages/{alert['id']}/redeliver", headers=b.admin_headers
         )
         assert r.status_code == 202
-        await eventually(lambda: len(relay.to(email_of(1))) == 1)
-        assert relay.to(email_of(1))[0].message["Message-ID"] == f"<{alert['id']}@gemeente.test>"
+        await eventually(lambda: len(match_mails(relay, 1)) == 1)
+        assert match_mails(relay, 1)[0].message["Message-ID"] == f"<{alert['id']}@gemeente.test>"
 
     async def test_other_roles_may_not_switch(
         self, client: httpx.AsyncClient, callers: list[Caller]
@@ -291,14 +343,14 @@ class TestRetries:
         assert {i["last_error"] for i in items} == {"connection"}
         relay.start()
         await eventually(
-            lambda: len(relay.to(email_of(0))) == 3 and len(relay.to(email_of(1))) == 3
+            lambda: len(match_mails(relay, 0)) == 3 and len(match_mails(relay, 1)) == 3
         )
 
         async def all_delivered() -> bool:
             return all(i["status"] == "delivered" for i in await alerts_of(client, a))
 
         await eventually_async(all_delivered)
-        ids = {r.message["Message-ID"] for r in relay.to(email_of(0))}
+        ids = {r.message["Message-ID"] for r in match_mails(relay, 0)}
         assert len(ids) == 3  # once each
         attempts = await _attempts_of(client, a)
         assert attempts[0]["outcome"] == "delivered"
@@ -327,7 +379,7 @@ class TestRetries:
             f"/v1/alert-messages/{alert['id']}/redeliver", headers=a.admin_headers
         )
         assert r.status_code == 202 and r.json()["status"] == "pending"
-        await eventually(lambda: len(relay.to(email_of(0))) == 1)
+        await eventually(lambda: len(match_mails(relay, 0)) == 1)
         r = await client.post(
             f"/v1/alert-messages/{alert['id']}/redeliver", headers=b.admin_headers
         )
@@ -341,7 +393,7 @@ class TestRetries:
         a, b = callers[0], callers[1]
         await register(client, a, 21)
         await register(client, b, 21)
-        await eventually(lambda: len(relay.to(email_of(1))) == 1)
+        await eventually(lambda: len(match_mails(relay, 1)) == 1)
 
         async def dead() -> bool:
             return len(await alerts_of(client, a, "?status=dead")) == 1
