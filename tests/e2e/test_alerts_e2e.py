@@ -58,19 +58,23 @@ def test_sigkill_while_sending_then_restart_sends_every_alert(
 
         server = start_server(database_url, tmp_path, **FAST_RETRIES, **mail)
         addresses = ("p1@example.org", "p2@example.org")
+        # The match alerts each professional twice, of the new match and of the proposed
+        # coordination (coordination.proposed names each registration too); the held
+        # message is sent again.
         wait_until(
-            lambda: all(relay.to(address) for address in addresses) and len(relay.messages()) == 3
+            lambda: all(relay.to(address) for address in addresses) and len(relay.messages()) == 5
         )
         for address in addresses:
-            ids = {r.message["Message-ID"] for r in relay.to(address)}
-            assert len(ids) == 1  # a repeat carries the same Message-ID
+            assert len({r.message["Message-ID"] for r in relay.to(address)}) == 2
+        sent = [r.message["Message-ID"] for r in relay.messages()]
+        assert len(set(sent)) == 4  # the repeat carries the same Message-ID
         for admin in (a_admin, b_admin):
 
             def delivered(headers: dict[str, str] = admin) -> bool:
                 items = httpx.get(
                     server.base_url + "/v1/alert-messages", headers=headers, timeout=10
                 ).json()["items"]
-                return len(items) == 1 and items[0]["status"] == "delivered"
+                return len(items) == 2 and all(i["status"] == "delivered" for i in items)
 
             wait_until(delivered)
         assert "p1@example.org" not in server.logs() and "p2@example.org" not in server.logs()
@@ -98,9 +102,11 @@ def test_notifier_run_sends_alerts_when_serve_does_not(database_url: str, tmp_pa
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        wait_until(lambda: len(relay.messages()) == 4)
+        # Two matches: both professionals alerted of each match and of its proposed
+        # coordination.
+        wait_until(lambda: len(relay.messages()) == 8)
         time.sleep(0.3)
-        assert len(relay.messages()) == 4  # once each
+        assert len(relay.messages()) == 8  # once each
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=15) == 0
     finally:
