@@ -11,6 +11,20 @@ def N_(message: str) -> str:
 
 
 FORM_ERRORS = [
+    N_("Choose a position from the list."),
+    N_("Give at least one sector a position."),
+    N_("Give each position to one sector only."),
+    N_("The covenant was changed at the same moment. Try again."),
+    N_("Enter a period of at least one hour."),
+    N_("Enter a period of at most five years, for example P5Y."),
+    N_("Enter a period of at most a year."),
+    N_("Enter a period such as P2D (two days) or PT12H (twelve hours)."),
+    N_("Enter a month as YYYY-MM."),
+    N_("Choose a measure from the list."),
+    N_("Ask for at most 60 months, the first not after the last."),
+    N_("Choose why informing is postponed."),
+    N_("Enter the day to look again."),
+    N_("Enter a day after today and before the registration ends."),
     N_("An account with this e-mail address exists."),
     N_("Choose a reason."),
     N_("Choose a role."),
@@ -130,4 +144,12 @@ VALUES = [
     N_("dead"),
     N_("retry"),
     N_("disable-endpoint"),
+]
+
+
+POSTPONE_REASONS = [
+    N_("safety_youth"),
+    N_("safety_others"),
+    N_("unreachable"),
+    N_("other"),
 ]
