@@ -70,6 +70,20 @@ async def test_the_municipality_edits_its_covenant_and_sees_who_changed_it(
     assert row.coordinator_sectors == "veilig-thuis,youth-care"
     assert row.earlier_involvement_enabled and row.earlier_involvement_retention == "P2Y"
 
+    # The API's version history names the portal professional too.
+    async with ctx.database.transaction() as session:
+        key = await ctx.admin.create_api_key(
+            session, organisation_id=admin.organisation_id, role="municipality-admin"
+        )
+    versions = await browser.get(
+        "/v1/municipalities/0363/covenant/versions",
+        headers={"Authorization": f"Bearer {key.key}"},
+    )
+    assert versions.status_code == 200, versions.text
+    assert versions.json()["items"][0]["changed_by"] == {
+        "organisation_id": admin.organisation_id,
+        "professional_id": admin.professional_id,
+    }
     records = await _operations(ctx, admin.professional_id)
     assert Operation.COVENANT_UPDATE.value in records
     assert Operation.COVENANT_VERSIONS.value in records
