@@ -153,3 +153,33 @@ POSTPONE_REASONS = [
     N_("unreachable"),
     N_("other"),
 ]
+
+
+MEASURE_LABELS = {
+    "registrations_made": N_("Registrations made"),
+    "registrations_ended_unjustified": N_("Registrations ended: unjustified"),
+    "registrations_ended_risk_resolved": N_("Registrations ended: risk resolved"),
+    "registrations_ended_deceased": N_("Registrations ended: deceased"),
+    "registrations_ended_other": N_("Registrations ended: other reason"),
+    "registrations_ended_expired": N_("Registrations ended: term expired"),
+    "registrations_ended_erasure": N_("Registrations ended: erased on request"),
+    "registrations_active": N_("Registrations active at the end of the month"),
+    "matches_made": N_("Matches made"),
+    "family_matches_made": N_("Family matches made"),
+    "coordination_proposed": N_("Coordination proposed"),
+    "coordination_accepted": N_("Coordination accepted"),
+    "coordination_escalated": N_("Coordination escalated"),
+    "consent_given": N_("Consent given"),
+    "consent_refused": N_("Consent refused"),
+    "consent_withdrawn": N_("Consent withdrawn"),
+    "exchanges_care_coordination": N_("Exchanges for care coordination"),
+    "exchanges_safety_assessment": N_("Exchanges for a safety assessment"),
+    "exchanges_education_support": N_("Exchanges for education support"),
+    "informing_informed": N_("Youth or parents informed"),
+    "informing_postponed": N_("Informing postponed"),
+    "coordination_days_to_accepted_median": N_("Days from match to accepted coordination (median)"),
+    "coordination_days_to_accepted_p90": N_(
+        "Days from match to accepted coordination (90th percentile)"
+    ),
+}
+"""The statistics dashboard's name of each measure (docs/statistics.md, "What is counted")."""

@@ -18,6 +18,7 @@ from verwijsindex.covenants.service import Covenant, MunicipalityAdmin
 from verwijsindex.errors import Conflict, InvalidInput
 from verwijsindex.organisations.models import Role, Sector
 from verwijsindex.portal.charts import bar_chart
+from verwijsindex.portal.messages import MEASURE_LABELS
 from verwijsindex.portal.web import NotAllowed, Page, admin_page, text
 from verwijsindex.statistics.measures import MEASURES
 from verwijsindex.statistics.schemas import csv_text
@@ -236,6 +237,7 @@ async def statistics(request: Request) -> Response:
         figures=figures,
         measure=measure,
         measures=MEASURES,
+        labels=MEASURE_LABELS,
         sectors=sectors,
         charts=charts,
         first=first,

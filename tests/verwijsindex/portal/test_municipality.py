@@ -16,6 +16,8 @@ from verwijsindex.accesslog import AccessLogRecord, Operation
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
 from verwijsindex.covenants.models import CovenantVersion
+from verwijsindex.portal.messages import MEASURE_LABELS
+from verwijsindex.statistics.measures import MEASURES
 from verwijsindex.statistics.schemas import csv_text
 
 COVENANT = "/portal/gemeente/convenant"
@@ -179,6 +181,9 @@ async def test_the_statistics_dashboard_shows_charts_a_table_and_csv(
     assert download.headers["content-type"].startswith("text/csv")
     assert download.text == csv_text(expected)
     assert "0363,2026-03,education,registrations_made,,true" in download.text
+
+    assert set(MEASURE_LABELS) == set(MEASURES)  # every measure has its name
+    assert '<option value="registrations_made" selected>Registraties gemaakt</option>' in page.text
 
     wrong = await browser.get(STATISTICS, params={"van": "2026-3", "maat": "nonsense"})
     assert wrong.status_code == 422
