@@ -773,6 +773,7 @@ async def set_alerts(request: Request) -> Response:
 
 @fallback.get("/{rest:path}")
 async def unknown_page(request: Request, rest: str) -> Response:
-    """Any other ``/portal/`` path: the portal's own 404 page (in the visitor's language)."""
-    current = await page(request, anonymous=True)
+    """Any other ``/portal/`` path: the portal's own 404 page (in the visitor's language);
+    it opens no session for a visitor without one."""
+    current = await page(request, anonymous=True, open_session=False)
     return _not_found(current)

@@ -234,6 +234,7 @@ async def test_an_unknown_portal_path_is_an_html_404_page(browser: httpx.AsyncCl
     assert answer.status_code == 404
     assert answer.headers["content-type"].startswith("text/html")
     assert "Pagina niet gevonden" in answer.text
+    assert "set-cookie" not in answer.headers  # no session opened for it
     assert (await browser.get("/portal/static/portal.css")).status_code == 200
     assert (
         (await browser.get("/v1/unknown"))
