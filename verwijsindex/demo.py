@@ -1,5 +1,6 @@
 """A small demo for ``make run``: two organisations in different sectors, one professional
-each, and their API keys, printed once."""
+each, and their API keys, printed once; and the municipality, whose administrator edits its
+covenant and reads its statistics in the portal."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ async def seed_demo(ctx: AppContext) -> str:
         b = await ctx.admin.create_organisation(
             session, name="Basisschool De Regenboog", sector="education", municipality="0363"
         )
+        municipality = await ctx.admin.create_organisation(
+            session, name="Gemeente Amsterdam", sector="municipality", municipality="0363"
+        )
         pa = await ctx.admin.create_professional(
             session,
             organisation_id=a.id,
@@ -46,20 +50,31 @@ async def seed_demo(ctx: AppContext) -> str:
             email="beheer@jeugdteam.example",
             phone="+31 20 555 0100",
         )
+        covenant_manager = await ctx.admin.create_professional(
+            session,
+            organisation_id=municipality.id,
+            name="Demo Gemeente",
+            email="convenant@amsterdam.example",
+            phone="+31 20 555 0400",
+        )
         accounts = [
             await ctx.portal.create_account(session, professional=pa, org_admin=False),
             await ctx.portal.create_account(session, professional=pb, org_admin=False),
             await ctx.portal.create_account(session, professional=admin, org_admin=True),
+            await ctx.portal.create_account(session, professional=covenant_manager, org_admin=True),
         ]
         ka = await ctx.admin.create_api_key(session, organisation_id=a.id, role="professional")
         kb = await ctx.admin.create_api_key(session, organisation_id=b.id, role="professional")
         kadmin = await ctx.admin.create_api_key(session, organisation_id=a.id, role="org-admin")
         operator = AccessContext.system(role="operator", started_at=ctx.clock.now())
         for operation, subjects in (
-            (Operation.ADMIN_CREATE_ORGANISATION, [("organisation", a.id), ("organisation", b.id)]),
+            (
+                Operation.ADMIN_CREATE_ORGANISATION,
+                [("organisation", o.id) for o in (a, b, municipality)],
+            ),
             (
                 Operation.ADMIN_CREATE_PROFESSIONAL,
-                [("professional", pa.id), ("professional", pb.id), ("professional", admin.id)],
+                [("professional", p.id) for p in (pa, pb, admin, covenant_manager)],
             ),
             (Operation.ADMIN_CREATE_API_KEY, [("api-key", k.id) for k in (ka, kb, kadmin)]),
         ):
@@ -70,7 +85,7 @@ async def seed_demo(ctx: AppContext) -> str:
                 subjects=[Subject.reference(t, i) for t, i in subjects],
             )
     base = f"http://{ctx.settings.host}:{ctx.settings.port}"
-    labels = ("professional", "professional", "org-admin")
+    labels = ("professional", "professional", "org-admin", "municipality-admin")
     portal_accounts = "".join(
         f"""
   {issued.username} ({label})

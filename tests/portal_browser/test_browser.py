@@ -69,11 +69,12 @@ class Portal:
 
 def _demo_accounts(output: str) -> dict[str, DemoAccount]:
     found = re.findall(
-        r"^  (\S+@\S+) \((?:professional|org-admin)\)\n\s+password : (\S+)\n\s+secret   : (\S+)",
+        r"^  (\S+@\S+) \((?:professional|org-admin|municipality-admin)\)\n"
+        r"\s+password : (\S+)\n\s+secret   : (\S+)",
         output,
         re.M,
     )
-    assert len(found) == 3, output
+    assert len(found) == 4, output
     return {u: DemoAccount(u, p, s) for u, p, s in found}
 
 
@@ -142,10 +143,13 @@ def no_personal_data(page: Page) -> None:
 
 
 def sign_in_locally(page: Page, base: str, account: DemoAccount) -> None:
+    # The code first: its wait for a fresh step must not idle the sign-in form's session
+    # (the idle test's timeout is three seconds).
+    code = account.code()
     page.goto(base + "/portal/aanmelden")
     page.get_by_label("Gebruikersnaam (je e-mailadres)").fill(account.username)
     page.get_by_label("Wachtwoord").fill(account.password)
-    page.get_by_label("Code uit je authenticator-app").fill(account.code())
+    page.get_by_label("Code uit je authenticator-app").fill(code)
     page.get_by_role("button", name="Aanmelden").click()
     page.wait_for_url(base + "/portal/registraties")
 
@@ -211,12 +215,46 @@ def test_professionals_and_an_admin_in_the_browser(browser: Browser, portal: Por
     a.get_by_role("button", name="Registreren").click()
     a.wait_for_url(re.compile(r".*/portal/registraties/[0-9a-f-]{36}$"))
     assert "actief" in a.locator("#status").inner_text()
+    registration_url = a.url
     no_personal_data(a)
     check_accessible(a)
     # Back in history: the form page comes back empty (autocomplete off, nothing kept).
     a.go_back()
     assert a.get_by_label("BSN van de jeugdige").input_value() == ""
     no_personal_data(a)
+    a.goto(registration_url)
+    # Informing postponed: a coded reason and the day to look again.
+    a.get_by_label("Reden van uitstel").select_option("unreachable")
+    a.get_by_label("Opnieuw bekijken op").fill(date.today().replace(day=1).isoformat())
+    a.get_by_role("button", name="Uitstel vastleggen").click()
+    a.wait_for_load_state()
+    assert a.locator(".error-summary").is_visible()  # not after today
+    check_accessible(a)
+    no_personal_data(a)
+    a.get_by_label("Reden van uitstel").select_option("unreachable")
+    a.get_by_label("Opnieuw bekijken op").fill(
+        date.fromordinal(date.today().toordinal() + 30).isoformat()
+    )
+    a.get_by_role("button", name="Uitstel vastleggen").click()
+    a.wait_for_load_state()
+    assert "Informeren uitgesteld." in a.locator("#informing-state").inner_text()
+    check_accessible(a)
+    no_personal_data(a)
+    # The professional's own e-mail alert switch, and the portal's 404 page.
+    a.goto(base + "/portal/meldingen")
+    a.get_by_label("Mail me als er iets nieuws voor mij is").uncheck()
+    a.get_by_role("button", name="Opslaan").click()
+    a.wait_for_url(re.compile(r".*/portal/meldingen\?opgeslagen=1$"))
+    assert "staan uit" in a.locator("#alerts-state").inner_text()
+    check_accessible(a)
+    a.get_by_label("Mail me als er iets nieuws voor mij is").check()
+    a.get_by_role("button", name="Opslaan").click()
+    a.wait_for_url(re.compile(r".*/portal/meldingen\?opgeslagen=1$"))
+    assert "staan aan" in a.locator("#alerts-state").inner_text()
+    missing = a.goto(base + "/portal/bestaat-niet")
+    assert missing is not None and missing.status == 404
+    assert a.get_by_role("heading", name="Pagina niet gevonden").is_visible()
+    check_accessible(a)
 
     # --- professional B signs in with the organisation's identity provider, registers the
     # same youth and sees A's contact details ------------------------------------------------
@@ -296,6 +334,36 @@ def test_professionals_and_an_admin_in_the_browser(browser: Browser, portal: Por
     ctx_new, new = context()
     sign_in_locally(new, base, DemoAccount("collega@jeugdteam.example", password, secret))
     assert "Aangemeld als Nieuwe Collega" in new.content()
+
+    # --- the municipality edits its covenant and reads its statistics ----------------------
+    ctx_gemeente, gemeente = context()
+    sign_in_locally(gemeente, base, accounts["convenant@amsterdam.example"])
+    gemeente.get_by_role("link", name="Convenant").click()
+    gemeente.wait_for_url(base + "/portal/gemeente/convenant")
+    check_accessible(gemeente)
+    gemeente.get_by_label("Reageren binnen").fill("P3D")
+    gemeente.get_by_label("Veilig Thuis", exact=True).select_option("1")
+    gemeente.get_by_label("jeugdbescherming", exact=True).select_option("1")
+    gemeente.get_by_role("button", name="Opslaan als nieuwe versie").click()
+    gemeente.wait_for_load_state()
+    assert gemeente.locator(".error-summary").is_visible()  # position 1 twice
+    check_accessible(gemeente)
+    gemeente.get_by_label("jeugdbescherming", exact=True).select_option("2")
+    gemeente.get_by_role("button", name="Opslaan als nieuwe versie").click()
+    gemeente.wait_for_url(base + "/portal/gemeente/convenant?opgeslagen=1")
+    history = gemeente.locator("#versions").inner_text()
+    assert "Demo Gemeente (portaal)" in history and "P3D" in history
+    check_accessible(gemeente)
+    shots.take(gemeente, "gemeente-convenant")
+    gemeente.get_by_role("link", name="Statistieken").click()
+    gemeente.wait_for_url(re.compile(r".*/portal/gemeente/statistieken$"))
+    check_accessible(gemeente)
+    no_personal_data(gemeente)
+    shots.take(gemeente, "gemeente-statistieken")
+    with gemeente.expect_download() as download:
+        gemeente.get_by_role("link", name="Alle maten downloaden als CSV").click()
+    assert download.value.suggested_filename == "statistics-0363.csv"
+    ctx_gemeente.close()
 
     # --- a forged form without the CSRF token is refused -----------------------------------
     with new.expect_navigation():

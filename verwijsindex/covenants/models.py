@@ -28,6 +28,9 @@ class CovenantVersion(Base):
     changed_at: Mapped[datetime]
     changed_by_organisation_id: Mapped[str] = mapped_column(ID)
     changed_by_api_key_id: Mapped[str | None] = mapped_column(ID)
+    """Set when the change came through the API."""
+    changed_by_professional_id: Mapped[str | None] = mapped_column(ID)
+    """Set when the change came from the portal: the signed-in professional."""
 
     __table_args__ = (
         Index("uq_covenant_versions_municipality_version", "municipality", "version", unique=True),

@@ -75,6 +75,11 @@ class EarlierInvolvementOut(BaseModel):
 
 class ChangedBy(BaseModel):
     organisation_id: str
+    professional_id: str | None = Field(
+        default=None,
+        description="The professional who made this version in the web portal; null when it"
+        " was made through the API (with one of the organisation's API keys)",
+    )
 
 
 class CovenantOut(BaseModel):
@@ -106,7 +111,11 @@ class CovenantOut(BaseModel):
                 retention=terms.earlier_involvement.retention,
             ),
             changed_at=covenant.changed_at,
-            changed_by=ChangedBy(organisation_id=changed_by) if changed_by else None,
+            changed_by=ChangedBy(
+                organisation_id=changed_by, professional_id=covenant.changed_by_professional_id
+            )
+            if changed_by
+            else None,
         )
 
 

@@ -79,6 +79,8 @@ class Covenant:
     terms: CovenantTerms
     changed_at: datetime | None
     changed_by_organisation_id: str | None
+    changed_by_professional_id: str | None = None
+    """The portal professional who made this version (None: through the API)."""
 
     @property
     def is_default(self) -> bool:
@@ -134,6 +136,7 @@ def _of_row(row: CovenantVersion) -> Covenant:
         ),
         changed_at=row.changed_at,
         changed_by_organisation_id=row.changed_by_organisation_id,
+        changed_by_professional_id=row.changed_by_professional_id,
     )
 
 
@@ -198,11 +201,13 @@ def validate_terms(
 
 @dataclass(frozen=True, slots=True)
 class MunicipalityAdmin:
-    """A caller acting for a municipality: its organisation and API key."""
+    """A caller acting for a municipality: its organisation and either the API key or (in
+    the portal) the signed-in professional."""
 
     organisation_id: str
-    api_key_id: str
+    api_key_id: str | None
     role: Role
+    professional_id: str | None = None
 
 
 CURRENT_TTL_SECONDS = 1.0
@@ -361,6 +366,7 @@ class CovenantService:
                     changed_at=self._clock.now(),
                     changed_by_organisation_id=caller.organisation_id,
                     changed_by_api_key_id=caller.api_key_id,
+                    changed_by_professional_id=caller.professional_id,
                 )
                 await repo.add(session, row)
                 await self._access_log.record(

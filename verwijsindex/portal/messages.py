@@ -11,6 +11,20 @@ def N_(message: str) -> str:
 
 
 FORM_ERRORS = [
+    N_("Choose a position from the list."),
+    N_("Give at least one sector a position."),
+    N_("Give each position to one sector only."),
+    N_("The covenant was changed at the same moment. Try again."),
+    N_("Enter a period of at least one hour."),
+    N_("Enter a period of at most five years, for example P5Y."),
+    N_("Enter a period of at most a year."),
+    N_("Enter a period such as P2D (two days) or PT12H (twelve hours)."),
+    N_("Enter a month as YYYY-MM."),
+    N_("Choose a measure from the list."),
+    N_("Ask for at most 60 months, the first not after the last."),
+    N_("Choose why informing is postponed."),
+    N_("Enter the day to look again."),
+    N_("Enter a day after today and before the registration ends."),
     N_("An account with this e-mail address exists."),
     N_("Choose a reason."),
     N_("Choose a role."),
@@ -131,3 +145,41 @@ VALUES = [
     N_("retry"),
     N_("disable-endpoint"),
 ]
+
+
+POSTPONE_REASONS = [
+    N_("safety_youth"),
+    N_("safety_others"),
+    N_("unreachable"),
+    N_("other"),
+]
+
+
+MEASURE_LABELS = {
+    "registrations_made": N_("Registrations made"),
+    "registrations_ended_unjustified": N_("Registrations ended: unjustified"),
+    "registrations_ended_risk_resolved": N_("Registrations ended: risk resolved"),
+    "registrations_ended_deceased": N_("Registrations ended: deceased"),
+    "registrations_ended_other": N_("Registrations ended: other reason"),
+    "registrations_ended_expired": N_("Registrations ended: term expired"),
+    "registrations_ended_erasure": N_("Registrations ended: erased on request"),
+    "registrations_active": N_("Registrations active at the end of the month"),
+    "matches_made": N_("Matches made"),
+    "family_matches_made": N_("Family matches made"),
+    "coordination_proposed": N_("Coordination proposed"),
+    "coordination_accepted": N_("Coordination accepted"),
+    "coordination_escalated": N_("Coordination escalated"),
+    "consent_given": N_("Consent given"),
+    "consent_refused": N_("Consent refused"),
+    "consent_withdrawn": N_("Consent withdrawn"),
+    "exchanges_care_coordination": N_("Exchanges for care coordination"),
+    "exchanges_safety_assessment": N_("Exchanges for a safety assessment"),
+    "exchanges_education_support": N_("Exchanges for education support"),
+    "informing_informed": N_("Youth or parents informed"),
+    "informing_postponed": N_("Informing postponed"),
+    "coordination_days_to_accepted_median": N_("Days from match to accepted coordination (median)"),
+    "coordination_days_to_accepted_p90": N_(
+        "Days from match to accepted coordination (90th percentile)"
+    ),
+}
+"""The statistics dashboard's name of each measure (docs/statistics.md, "What is counted")."""

@@ -1,10 +1,10 @@
 """The portal's navigation: one list, in the order shown.
 
 A section of the portal adds its entry here: ``(path, label, who)`` where ``who`` is
-``"professional"`` (every signed-in professional) or ``"org-admin"``. Labels are message
+``"professional"`` (every signed-in professional), ``"org-admin"`` or ``"municipality"``
+(the org admin of an organisation of sector municipality). Labels are message
 ids (English) translated in the templates. A match's coordination (regie) is on
-the match's own page. A place is kept for sections still to come: the municipality's
-covenant editor and statistics dashboard after the organisation's own admin pages."""
+the match's own page."""
 
 from __future__ import annotations
 
@@ -28,10 +28,12 @@ ENTRIES: list[tuple[str, str, str]] = [
     ("/portal/matches", "My matches", "professional"),
     ("/portal/gezinsmatches", "Family matches", "professional"),
     ("/portal/uitwisselingen", "Exchange inbox", "professional"),
+    ("/portal/meldingen", "E-mail alerts", "professional"),
     ("/portal/beheer/professionals", "Professionals", "org-admin"),
     ("/portal/beheer/api-sleutels", "API keys", "org-admin"),
     ("/portal/beheer/webhooks", "Webhooks", "org-admin"),
-    # the municipality's covenant editor and statistics dashboard go here
+    ("/portal/gemeente/convenant", "Covenant", "municipality"),
+    ("/portal/gemeente/statistieken", "Statistics", "municipality"),
 ]
 
 
@@ -39,6 +41,8 @@ def navigation(user: PortalUser, path: str) -> list[NavItem]:
     items = []
     for href, label, who in ENTRIES:
         if who == "org-admin" and not user.org_admin:
+            continue
+        if who == "municipality" and not (user.org_admin and user.municipality):
             continue
         current = path == href or (
             path.startswith(href + "/")

@@ -7,25 +7,29 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from verwijsindex.organisations.models import Organisation, Professional
+from verwijsindex.organisations.models import Organisation, Professional, Sector
 from verwijsindex.portal.models import PortalAccount, PortalSession
 
-SessionRow = tuple[PortalSession, PortalAccount | None, Professional | None]
+SessionRow = tuple[PortalSession, PortalAccount | None, Professional | None, str | None]
 
 
 async def session_with_account(session: AsyncSession, session_id: str) -> SessionRow | None:
-    """The session and, once signed in, its account and professional (one statement)."""
+    """The session and, once signed in, its account, professional and the municipality its
+    organisation stands for when of sector municipality (one statement)."""
     row = (
         await session.execute(
-            select(PortalSession, PortalAccount, Professional)
+            select(PortalSession, PortalAccount, Professional, Organisation.sector)
+            .add_columns(Organisation.municipality)
             .outerjoin(PortalAccount, PortalAccount.id == PortalSession.account_id)
             .outerjoin(Professional, Professional.id == PortalAccount.professional_id)
+            .outerjoin(Organisation, Organisation.id == PortalAccount.organisation_id)
             .where(PortalSession.id == session_id)
         )
     ).one_or_none()
     if row is None:
         return None
-    return row[0], row[1], row[2]
+    municipality = row[4] if row[3] == Sector.MUNICIPALITY and row[4] else None
+    return row[0], row[1], row[2], municipality
 
 
 async def get_session(session: AsyncSession, session_id: str) -> PortalSession | None:
@@ -85,3 +89,30 @@ async def organisations_named(session: AsyncSession, ids: set[str]) -> dict[str,
         select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
     )
     return {row[0]: row[1] for row in rows}
+
+
+async def professionals_named(
+    session: AsyncSession, organisation_id: str, ids: set[str]
+) -> dict[str, str]:
+    """The names of these professionals of the organisation (others are left out)."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Professional.id, Professional.name).where(
+            Professional.id.in_(ids), Professional.organisation_id == organisation_id
+        )
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def municipality_of(session: AsyncSession, organisation_id: str) -> str | None:
+    """The municipality code of an organisation of sector municipality, else None."""
+    found = await session.execute(
+        select(Organisation.sector, Organisation.municipality).where(
+            Organisation.id == organisation_id
+        )
+    )
+    row = found.first()
+    if row is None or row[0] != Sector.MUNICIPALITY:
+        return None
+    return str(row[1]) if row[1] else None

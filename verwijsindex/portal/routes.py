@@ -30,7 +30,7 @@ from verwijsindex.errors import (
     VerwijsindexError,
 )
 from verwijsindex.organisations.models import Role
-from verwijsindex.portal import admin_routes
+from verwijsindex.portal import admin_routes, municipality_routes
 from verwijsindex.portal.i18n import HERE, LANGUAGES, environments
 from verwijsindex.portal.oidc import OidcClient, OidcFailed
 from verwijsindex.portal.service import SignInRefused
@@ -45,8 +45,10 @@ from verwijsindex.portal.web import (
 )
 from verwijsindex.registrations.duties import InformingInput
 from verwijsindex.registrations.index import MAX_PARENTS, RegistrationRequest
+from verwijsindex.registrations.models import PostponeReason
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
+fallback = APIRouter(prefix="/portal", include_in_schema=False)
 
 WITHDRAW_REASONS = ("unjustified", "risk_resolved", "deceased", "other")
 _LIST_LIMIT = 200
@@ -59,7 +61,10 @@ def install(app: FastAPI) -> None:
     app.state.portal_oidc = OidcClient(ctx.settings) if ctx.settings.portal_oidc_issuer else None
     app.include_router(router)
     app.include_router(admin_routes.router)
+    app.include_router(municipality_routes.router)
     app.mount("/portal/static", StaticFiles(directory=Path(HERE / "static")), name="portal-static")
+    # last: every other /portal/ path is an HTML 404 page, not the API's problem+json
+    app.include_router(fallback)
     app.add_exception_handler(SignInRequired, _sign_in_required)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     app.add_exception_handler(NotAllowed, _not_allowed)
@@ -346,6 +351,7 @@ async def _registration_page(
         family_match_id=found[2],
         informing=informing[-1] if informing else None,
         reasons=WITHDRAW_REASONS,
+        postpone_reasons=[r.value for r in PostponeReason],
         errors=errors or [],
     )
 
@@ -412,6 +418,41 @@ async def record_informing(request: Request, registration_id: str) -> Response:
             errors=[("informed", "Choose who was informed and the day (not in the future).")],
         )
     return current.redirect(f"/portal/registraties/{registration_id}")
+
+
+@router.post("/registraties/{registration_id}/uitgesteld")
+async def record_postponed(request: Request, registration_id: str) -> Response:
+    """Record that informing the youth and parents is postponed: a coded reason and the day
+    to look again (the index reminds the professional then)."""
+    current = await page(request)
+    form = await current.form()
+    found = await _own_registration(current, registration_id)
+    if found is None:
+        return _not_found(current)
+    reason = text(form, "postpone_reason", 40)
+    errors: list[tuple[str, str]] = []
+    if reason not in {r.value for r in PostponeReason}:
+        errors.append(("postpone_reason", "Choose why informing is postponed."))
+    revisit_on = text(form, "revisit_on", 20)
+    if not revisit_on:
+        errors.append(("revisit_on", "Enter the day to look again."))
+    if not errors:
+        try:
+            await current.ctx.registrations.record_informing(
+                current.access(),
+                actor=current.actor,
+                registration_id=registration_id,
+                given=InformingInput(status="postponed", reason=reason, revisit_on=revisit_on),
+            )
+        except NotFound:
+            return _not_found(current)
+        except VerwijsindexError:
+            errors.append(
+                ("revisit_on", "Enter a day after today and before the registration ends.")
+            )
+        else:
+            return current.redirect(f"/portal/registraties/{registration_id}")
+    return await _registration_page(current, found, status=422, errors=errors)
 
 
 @router.post("/registraties/{registration_id}/intrekken")
@@ -695,3 +736,44 @@ async def family_match(request: Request, family_match_id: str) -> Response:
     except NotFound:
         return _not_found(current)
     return current.render("family_match.html", match=view)
+
+
+# --- the professional's own e-mail alerts ----------------------------------------------------
+
+
+async def _alerts_page(current: Page, *, saved: bool = False) -> Response:
+    preference = await current.ctx.alerts.preference(
+        organisation_id=current.user.organisation_id,
+        professional_id=current.user.professional_id,
+        acting=current.user.professional_id,
+    )
+    return current.render("alerts.html", preference=preference, saved=saved)
+
+
+@router.get("/meldingen")
+async def alerts(request: Request) -> Response:
+    current = await page(request)
+    return await _alerts_page(current, saved=request.query_params.get("opgeslagen") == "1")
+
+
+@router.post("/meldingen")
+async def set_alerts(request: Request) -> Response:
+    """The professional's own switch: e-mail on a new match, family match or coordination
+    event addressed to them (content-free), on or off."""
+    current = await page(request)
+    form = await current.form()
+    await current.ctx.alerts.set_preference(
+        organisation_id=current.user.organisation_id,
+        professional_id=current.user.professional_id,
+        acting=current.user.professional_id,
+        enabled=form.get("enabled") == "on",
+    )
+    return current.redirect("/portal/meldingen?opgeslagen=1")
+
+
+@fallback.get("/{rest:path}")
+async def unknown_page(request: Request, rest: str) -> Response:
+    """Any other ``/portal/`` path: the portal's own 404 page (in the visitor's language);
+    it opens no session for a visitor without one."""
+    current = await page(request, anonymous=True, open_session=False)
+    return _not_found(current)

@@ -68,6 +68,8 @@ class PortalUser:
     organisation_id: str
     name: str
     org_admin: bool
+    municipality: str | None = None
+    """The municipality code when the organisation is of sector municipality."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +175,7 @@ class PortalService:
             found = await repo.session_with_account(session, digest)
         if found is None:
             return None
-        row, account, professional = found
+        row, account, professional, municipality = found
         expired = now - row.last_seen_at > self.idle or now - row.created_at > self.lifetime
         inactive = account is not None and (professional is None or not professional.active)
         if expired or inactive:
@@ -199,6 +201,7 @@ class PortalService:
                 organisation_id=account.organisation_id,
                 name=professional.name,
                 org_admin=account.org_admin,
+                municipality=municipality,
             )
         pending = json.loads(row.pending) if row.pending else None
         return BrowserSession(row.id, row.csrf_token, user, pending)
@@ -265,6 +268,7 @@ class PortalService:
             account.organisation_id,
             professional.name,
             account.org_admin,
+            await repo.municipality_of(session, account.organisation_id),
         )
         return NewSession(token, BrowserSession(row.id, row.csrf_token, user, None))
 
@@ -494,6 +498,11 @@ class PortalService:
     async def organisation_names(self, ids: set[str]) -> dict[str, str]:
         async with self._database.read() as session:
             return await repo.organisations_named(session, ids)
+
+    async def professional_names(self, organisation_id: str, ids: set[str]) -> dict[str, str]:
+        """Names of the organisation's own professionals (who changed its covenant)."""
+        async with self._database.read() as session:
+            return await repo.professionals_named(session, organisation_id, ids)
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -172,10 +172,11 @@ def _language(request: Request) -> str:
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 
 
-async def page(request: Request, *, anonymous: bool = False) -> Page:
+async def page(request: Request, *, anonymous: bool = False, open_session: bool = True) -> Page:
     """The request's page state. Unless ``anonymous``, a signed-in professional is required
     (:class:`SignInRequired` otherwise); an anonymous page opens a session when there is none
-    (the sign-in form's CSRF token lives there)."""
+    (the sign-in form's CSRF token lives there), unless ``open_session`` is false (a page
+    without a form, such as the 404 page)."""
     ctx: AppContext = request.app.state.ctx
     token = request.cookies.get(cookie_name(ctx), "")
     current = Page(request, ctx, None, _language(request))
@@ -185,7 +186,7 @@ async def page(request: Request, *, anonymous: bool = False) -> Page:
         state = request.scope.setdefault("state", {})
         state["organisation_id"] = browser.user.organisation_id
     if anonymous:
-        if browser is None:
+        if browser is None and open_session:
             current.new_session = await ctx.portal.open_session()
             current.browser = current.new_session.session
         return current

@@ -120,7 +120,7 @@ class TestApi:
         assert r.status_code == 200, r.text
         first = r.json()
         assert first["version"] == 1 and first["default"] is False
-        assert first["changed_by"] == {"organisation_id": org_id}
+        assert first["changed_by"] == {"organisation_id": org_id, "professional_id": None}
         assert first["inform_within"] == "P14D"
 
         body = {

@@ -72,6 +72,37 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
         {},
         _e(303, 422, 404, 404, 404),
     ),
+    ("POST", "/portal/registraties/{registration_id}/uitgesteld"): (
+        "/portal/registraties/{registration}/uitgesteld",
+        {},
+        _e(303, 422, 404, 404, 404),
+    ),
+    ("GET", "/portal/meldingen"): ("/portal/meldingen", {}, _e(303, 200, 200, 200, 200)),
+    ("POST", "/portal/meldingen"): ("/portal/meldingen", {}, _e(303, 303, 303, 303, 303)),
+    # The municipality's pages: none of these browsers is a municipality's org admin
+    # (tests/verwijsindex/portal/test_municipality.py signs one in).
+    ("GET", "/portal/gemeente/convenant"): (
+        "/portal/gemeente/convenant",
+        {},
+        _e(303, 403, 403, 403, 403),
+    ),
+    ("POST", "/portal/gemeente/convenant"): (
+        "/portal/gemeente/convenant",
+        {},
+        _e(303, 403, 403, 403, 403),
+    ),
+    ("GET", "/portal/gemeente/statistieken"): (
+        "/portal/gemeente/statistieken",
+        {},
+        _e(303, 403, 403, 403, 403),
+    ),
+    ("GET", "/portal/gemeente/statistieken.csv"): (
+        "/portal/gemeente/statistieken.csv",
+        {},
+        _e(303, 403, 403, 403, 403),
+    ),
+    # Any other /portal/ path: the portal's HTML 404 page, for everyone.
+    ("GET", "/portal/{rest:path}"): ("/portal/bestaat-niet", {}, _e(404, 404, 404, 404, 404)),
     ("GET", "/portal/matches"): ("/portal/matches", {}, _e(303, 200, 200, 200, 200)),
     ("GET", "/portal/matches/{match_id}"): (
         "/portal/matches/{match}",

@@ -12,41 +12,10 @@ import httpx
 import pytest
 
 from tests.conftest import Caller, make_bsn, registration_body
+from tests.verwijsindex.statistics.scenario import MARCH, march, register
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
 from verwijsindex.settings import Settings
-
-MARCH = "2026-03"
-
-
-async def _register(client: httpx.AsyncClient, caller: Caller, n: int) -> str:
-    response = await client.post(
-        "/v1/registrations", json=registration_body(make_bsn(n)), headers=caller.headers
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-async def _march(
-    client: httpx.AsyncClient, callers: list[Caller], clock: FrozenClock, *, then_april: bool = True
-) -> None:
-    """Caller 0 (youth-care) registers 15 youths and withdraws 11 as resolved; caller 1
-    (education) registers 3 of the same youths (3 matches); then April begins."""
-    ids = []
-    for n in range(15):
-        clock.advance(timedelta(minutes=2))  # the per-professional rate limit
-        ids.append(await _register(client, callers[0], n))
-    for registration_id in ids[:11]:
-        response = await client.post(
-            f"/v1/registrations/{registration_id}/withdraw",
-            json={"reason": "risk_resolved"},
-            headers=callers[0].headers,
-        )
-        assert response.status_code == 200, response.text
-    for n in range(11, 14):
-        await _register(client, callers[1], n)
-    if then_april:
-        clock.set(datetime(2026, 4, 2, 8, 0, tzinfo=UTC))
 
 
 def _cell(document: dict[str, Any], month: str, sector: str, measure: str) -> dict[str, Any]:
@@ -59,7 +28,7 @@ def _cell(document: dict[str, Any], month: str, sector: str, measure: str) -> di
 async def test_an_auditor_reads_the_closed_months_under_disclosure_control(
     client: httpx.AsyncClient, callers: list[Caller], clock: FrozenClock
 ) -> None:
-    await _march(client, callers, clock)
+    await march(client, callers, clock)
     response = await client.get(
         "/v1/statistics",
         params={"municipality": "0363", "from": "2026-01", "to": "2026-12"},
@@ -94,7 +63,7 @@ async def test_nothing_is_published_of_the_month_still_open(
 ) -> None:
     for n in range(12):
         clock.advance(timedelta(minutes=2))
-        await _register(client, callers[0], n)
+        await register(client, callers[0], n)
     response = await client.get(
         "/v1/statistics",
         params={"municipality": "0363", "from": MARCH, "to": MARCH},
@@ -109,7 +78,7 @@ async def test_nothing_is_published_of_the_month_still_open(
 async def test_csv_export(
     client: httpx.AsyncClient, callers: list[Caller], clock: FrozenClock, how: str
 ) -> None:
-    await _march(client, callers, clock)
+    await march(client, callers, clock)
     params = {"municipality": "0363", "from": MARCH, "to": MARCH}
     headers = dict(callers[2].auditor_headers)
     if how == "accept":
@@ -172,7 +141,7 @@ async def test_the_sweep_counts_before_it_purges(
     what the rollup has not reached yet (the last minutes) is counted by the purge."""
     from verwijsindex.registrations.sweep import sweep_once
 
-    await _march(client, callers, clock, then_april=False)
+    await march(client, callers, clock, then_april=False)
     assert clock.now() == datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
     # the sweep runs while the withdrawals are still within the rollup's lag
     clock.set(datetime(2026, 3, 2, 10, 3, tzinfo=UTC))
@@ -199,7 +168,7 @@ def test_the_threshold_is_never_below_five(tmp_path: Any) -> None:
 async def test_a_municipality_admin_reads_only_its_own_municipality(
     client: httpx.AsyncClient, callers: list[Caller], clock: FrozenClock, ctx: AppContext
 ) -> None:
-    await _march(client, callers, clock)
+    await march(client, callers, clock)
     async with ctx.database.transaction() as session:
         org = await ctx.admin.create_organisation(
             session, name="Gemeente Amsterdam", sector="municipality", municipality="0363"
