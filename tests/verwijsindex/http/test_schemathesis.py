@@ -92,7 +92,7 @@ def test_no_server_errors_and_no_schema_violations(tmp_path: Path) -> None:
         def run(case: schemathesis.Case) -> None:
             # Each endpoint family is called with the role it is meant for.
             path = case.operation.path
-            if path.startswith(("/v1/api-keys", "/v1/webhook-")):
+            if path.startswith(("/v1/api-keys", "/v1/webhook-", "/v1/alert-messages")):
                 role_headers = admin
             elif path.startswith("/v1/audit/") or path == "/v1/statistics":
                 role_headers = caller.auditor_headers
