@@ -29,6 +29,14 @@ PORTAL = "https://verwijsindex.gemeente.test/portal/"
 SCHEDULE = [0.0] + [0.2] * 11
 
 
+@pytest.fixture(autouse=True)
+def _info_logging(capsys: pytest.CaptureFixture[str]) -> None:
+    """Logging as the service configures it, before the app and its alert worker are built:
+    the worker binds its logger when it is made, so a level another test left behind would
+    otherwise hold for it (the log checks below would then see no ``alert_attempt``)."""
+    configure_logging(level="info", json=True)
+
+
 @pytest.fixture
 def relay_dir(tmp_path: Path) -> Path:
     path = tmp_path / "relay"
