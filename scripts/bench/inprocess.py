@@ -122,7 +122,10 @@ async def _run(
                 # every 10th request registers a youth of 3 requests earlier: ~10% make a match
                 youth = index - 3 if index % 10 == 9 else index
                 method, path = "POST", "/v1/registrations"
-                body = json.dumps({"bsn": bsn_of(youth), "birth_date": "2012-05-01"}).encode()
+                item: dict[str, Any] = {"bsn": bsn_of(youth), "birth_date": "2012-05-01"}
+                if route == "register-parents":  # two parents of its own (no family match)
+                    item["parents"] = [{"bsn": bsn_of(_PARENTS + 2 * youth + j)} for j in (0, 1)]
+                body = json.dumps(item).encode()
             scope = {
                 "type": "http",
                 "asgi": {"version": "3.0"},
@@ -195,6 +198,7 @@ async def _run(
 
 
 _BATCH = 1000
+_PARENTS = 20_000_000
 
 
 async def _request(app: Any, method: str, path: str, body: str, who: dict[str, str]) -> bytes:
@@ -220,9 +224,10 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured run here")
     parser.add_argument(
         "--route",
-        choices=["register", "match-read", "registration-read", "batch"],
+        choices=["register", "register-parents", "match-read", "registration-read", "batch"],
         default="register",
-        help="POST /v1/registrations (~10%% make a match), GET /v1/matches/{id} over 500 "
+        help="POST /v1/registrations (~10%% make a match; register-parents: each naming two "
+        "parents of its own), GET /v1/matches/{id} over 500 "
         "matches, GET /v1/registrations/{id} over 500 registrations (each in a match), or "
         "POST /v1/registrations:batch of 1,000 new youths (a request is a batch)",
     )

@@ -102,7 +102,7 @@ class FamilyBatch:
                 if linked(node, other):
                     neighbours.setdefault(other.registration_id, other)
             self.by_parent[parent].append(node)
-            self.new_links.append((node.registration_id, parent, key_version))
+            self.new_links.append((parent, node.registration_id, key_version))
         if not neighbours:
             return None
         found = {self.family_of[r] for r in neighbours if r in self.family_of}

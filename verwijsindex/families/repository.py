@@ -88,11 +88,11 @@ async def links_of_parents(session: AsyncSession, parents: Sequence[Pseudonym]) 
     ]
 
 
-_INSERT_PARENTS = RowInsert(_PARENTS, ("registration_id", "pseudonym", "key_version"))
+_INSERT_PARENTS = RowInsert(_PARENTS, ("pseudonym", "registration_id", "key_version"))
 
 
 async def insert_parent_links(session: AsyncSession, rows: Sequence[tuple[str, str, int]]) -> None:
-    """``(registration_id, parent pseudonym, key_version)`` rows, one ``executemany``."""
+    """``(parent pseudonym, registration_id, key_version)`` rows, in one statement."""
     if rows:
         await _INSERT_PARENTS.execute(session, rows)
 

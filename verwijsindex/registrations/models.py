@@ -93,13 +93,18 @@ class RegistrationParent(Base):
 
     __tablename__ = "registration_parents"
 
+    # Looked up by parent: the primary key starts with the pseudonym, and on SQLite the table
+    # is its primary key (no row id), so a link is written to two B-trees, not three.
+    pseudonym: Mapped[Pseudonym] = mapped_column(String(64), primary_key=True)
     registration_id: Mapped[str] = mapped_column(
         ForeignKey("registrations.id", ondelete="CASCADE"), primary_key=True
     )
-    pseudonym: Mapped[Pseudonym] = mapped_column(String(64), primary_key=True)
     key_version: Mapped[int]
 
-    __table_args__ = (Index("ix_registration_parents_pseudonym", "pseudonym"),)
+    __table_args__ = (
+        Index("ix_registration_parents_registration", "registration_id"),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class InformingStatus(StrEnum):

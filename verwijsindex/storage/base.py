@@ -8,11 +8,27 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-from sqlalchemy import DateTime, Index, Insert, MetaData, String, Table, insert, inspect, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Insert,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import NullType, TypeDecorator
 from uuid_utils import reseed_rng, uuid7
 
 if TYPE_CHECKING:
@@ -136,7 +152,12 @@ class RowInsert:
     compiles the statement once per dialect (with the dialect's placeholders and casts),
     applies the same conversions (each column type's bind processor) to the columns that
     have one, and hands the driver the rows: the driver receives what SQLAlchemy would
-    have given it."""
+    have given it.
+
+    On PostgreSQL the rows go as one array per column to a single
+    ``INSERT … SELECT * FROM unnest($1::type[], …)``: one statement executed once, where a
+    driver ``executemany`` binds and executes the statement once per row (each round of
+    protocol messages costs the client and the server more than the row's insert)."""
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
         self._table = table
@@ -149,6 +170,12 @@ class RowInsert:
         connection = await session.connection()
         dialect = connection.dialect
         sql, conversions = self._compile(dialect)
+        if dialect.name == "postgresql":
+            columns = [list(values) for values in zip(*rows, strict=True)]
+            for position, convert in conversions:
+                columns[position] = [convert(value) for value in columns[position]]
+            await connection.exec_driver_sql(sql, tuple(columns))
+            return
         as_parameters = dialect.execute_sequence_format
         if conversions:
             parameters = []
@@ -165,17 +192,37 @@ class RowInsert:
         key = (dialect.name, dialect.driver, dialect.paramstyle)
         found = self._compiled.get(key)
         if found is None:
-            compiled = insert(self._table).compile(dialect=dialect, column_keys=self._columns)
-            if not compiled.positional or compiled.positiontup != self._columns:
-                raise NotImplementedError(f"RowInsert needs positional parameters ({key})")
             conversions = []
             for position, name in enumerate(self._columns):
                 column_type = self._table.c[name].type
                 convert = column_type.dialect_impl(dialect).bind_processor(dialect)
                 if convert is not None:
                     conversions.append((position, convert))
-            found = self._compiled[key] = (compiled.string, conversions)
+            found = self._compiled[key] = (self._sql(dialect, key), conversions)
         return found
+
+    def _sql(self, dialect: Dialect, key: tuple[str, str, str]) -> str:
+        if dialect.name == "postgresql":
+            arrays = [
+                sql_cast(bindparam(f"column_{n}"), ARRAY(_stored_type(self._table.c[name])))
+                for n, name in enumerate(self._columns)
+            ]
+            rows = func.unnest(*arrays).table_valued(*self._columns).render_derived(name="given")
+            statement = insert(self._table).from_select(self._columns, select(rows))
+            return statement.compile(dialect=dialect).string
+        compiled = insert(self._table).compile(dialect=dialect, column_keys=self._columns)
+        if not compiled.positional or compiled.positiontup != self._columns:
+            raise NotImplementedError(f"RowInsert needs positional parameters ({key})")
+        return compiled.string
+
+
+def _stored_type(column: Column[Any]) -> Any:
+    """The column's type in the database: under a :class:`TypeDecorator`, its stored type;
+    of a foreign key declared without a type, the referenced column's."""
+    column_type = column.type
+    if isinstance(column_type, NullType) and column.foreign_keys:
+        column_type = next(iter(column.foreign_keys)).column.type
+    return column_type.impl_instance if isinstance(column_type, TypeDecorator) else column_type
 
 
 def partial_index(name: str, *columns: str, where: str, unique: bool = False) -> Index:

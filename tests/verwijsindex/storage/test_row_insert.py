@@ -1,4 +1,5 @@
-"""RowInsert: many rows through the driver's executemany store exactly what SQLAlchemy's
+"""RowInsert: many rows in one statement (the driver's executemany on SQLite, one
+``INSERT … SELECT FROM unnest`` of arrays on PostgreSQL) store exactly what SQLAlchemy's
 ``executemany`` of the same rows stores, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
