@@ -101,6 +101,21 @@ async def _run(
                 matches.append(match_id)
             callers = callers[: len(people["a"])]  # organisation a takes part in every match
 
+        def registration_body(index: int) -> bytes:
+            # every 10th request registers a youth of 3 requests earlier: ~10% make a match
+            youth = index - 3 if index % 10 == 9 else index
+            item: dict[str, Any] = {"bsn": bsn_of(youth), "birth_date": "2012-05-01"}
+            if route == "register-parents":  # two parents of its own (no family match)
+                item["parents"] = [{"bsn": bsn_of(_PARENTS + 2 * youth + j)} for j in (0, 1)]
+            return json.dumps(item).encode()
+
+        # The registration bodies are made before the run, so the client's work is not in it.
+        bodies = (
+            [registration_body(i) for i in range(200 + requests)]
+            if route in ("register", "register-parents")
+            else []
+        )
+
         async def call(index: int) -> None:
             if route == "match-read":
                 method, path, body = "GET", f"/v1/matches/{matches[index % len(matches)]}", b""
@@ -119,13 +134,7 @@ async def _run(
                     }
                 ).encode()
             else:
-                # every 10th request registers a youth of 3 requests earlier: ~10% make a match
-                youth = index - 3 if index % 10 == 9 else index
-                method, path = "POST", "/v1/registrations"
-                item: dict[str, Any] = {"bsn": bsn_of(youth), "birth_date": "2012-05-01"}
-                if route == "register-parents":  # two parents of its own (no family match)
-                    item["parents"] = [{"bsn": bsn_of(_PARENTS + 2 * youth + j)} for j in (0, 1)]
-                body = json.dumps(item).encode()
+                method, path, body = "POST", "/v1/registrations", bodies[index]
             scope = {
                 "type": "http",
                 "asgi": {"version": "3.0"},

@@ -23,7 +23,7 @@ family match's participants, by :func:`repo.lock_family_matches` taken after the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,7 +38,6 @@ from verwijsindex.families.models import (
     FamilyMatchParticipant,
     FamilyMatchStatus,
 )
-from verwijsindex.families.repository import Linked
 from verwijsindex.storage.base import insert_objects, new_id
 
 
@@ -201,21 +200,48 @@ class FamilyIndex:
     """Loads what a write group needs to know of its parents' families, and ends
     registrations' part in them."""
 
-    async def load(self, session: AsyncSession, parents: Sequence[Pseudonym]) -> FamilyBatch:
-        """The active registrations naming ``parents`` and their family matches. The caller
-        holds the parents' subject locks; when any of them is named already, the family lock
-        is taken before the family matches are read."""
+    async def load(
+        self,
+        session: AsyncSession,
+        named: Mapping[Pseudonym, Sequence[tuple[Pseudonym, str]]],
+        known: Mapping[str, Node],
+    ) -> FamilyBatch:
+        """What the write needs of the active registrations naming its parents and of their
+        family matches. ``named``: each parent the write names → the (youth, professional) of
+        each new registration naming it; ``known``: registrations the write has read already
+        (its youths' active ones), which are not read again.
+
+        A registration found naming a parent counts only if it links (:func:`linked`) with
+        a new registration naming that parent; usually none does (no parent named before, or
+        only by the same youth's other registrations, as when a second professional registers
+        a youth), and then nothing more is read and no family lock is taken. Otherwise the
+        family lock is taken (after the caller's subject locks of the parents) before the
+        family matches are read."""
         batch = FamilyBatch()
-        links: list[Linked] = await repo.links_of_parents(session, parents)
-        if not links:
+        found = await repo.parent_links(session, list(named))
+        if not found:
             return batch
-        for link in links:
-            batch.by_parent.setdefault(link.parent, []).append(
-                Node(link.registration_id, link.youth, link.professional_id, link.organisation_id)
-            )
+        unknown = sorted({registration_id for _, registration_id in found} - known.keys())
+        nodes = dict(known)
+        for (
+            registration_id,
+            youth,
+            professional_id,
+            organisation_id,
+        ) in await repo.linked_registrations(session, unknown):
+            nodes[registration_id] = Node(registration_id, youth, professional_id, organisation_id)
+        for parent, registration_id in found:
+            node = nodes.get(registration_id)  # absent: the registration is not active
+            if node is not None and any(
+                youth != node.youth and professional != node.professional_id
+                for youth, professional in named[parent]
+            ):
+                batch.by_parent.setdefault(parent, []).append(node)
+        if not batch.by_parent:
+            return batch
         await repo.lock_family_matches(session)
         family_of = await repo.open_families_of_registrations(
-            session, sorted({link.registration_id for link in links})
+            session, sorted({n.registration_id for ns in batch.by_parent.values() for n in ns})
         )
         batch.family_of = dict(family_of)
         ids = sorted(set(family_of.values()))

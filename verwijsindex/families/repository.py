@@ -39,52 +39,45 @@ async def lock_family_matches(session: AsyncSession) -> None:
         await session.execute(_FAMILY_LOCK)
 
 
-@dataclass(frozen=True, slots=True)
-class Linked:
-    """An active registration that names a parent: who registered which youth."""
-
-    parent: Pseudonym
-    registration_id: str
-    youth: Pseudonym
-    professional_id: str
-    organisation_id: str
-
-
-_PARENT_LINKS = select(_PARENTS.c.pseudonym, _PARENTS.c.registration_id).where(
-    _PARENTS.c.pseudonym.in_(bindparam("parents", expanding=True))
+_PARENT_LINKS = (
+    select(_PARENTS.c.pseudonym, _PARENTS.c.registration_id)
+    .where(_PARENTS.c.pseudonym.in_(bindparam("parents", expanding=True)))
+    .order_by(_PARENTS.c.registration_id)
 )
 
-_LINKED_REGISTRATIONS = (
-    select(
-        _REGISTRATIONS.c.id,
-        _REGISTRATIONS.c.pseudonym,
-        _REGISTRATIONS.c.professional_id,
-        _REGISTRATIONS.c.organisation_id,
-    )
-    .where(
-        _REGISTRATIONS.c.id.in_(bindparam("ids", expanding=True)),
-        status_is(_REGISTRATIONS.c.status, RegistrationStatus.ACTIVE),
-    )
-    .order_by(_REGISTRATIONS.c.created_at, _REGISTRATIONS.c.id)
+_LINKED_REGISTRATIONS = select(
+    _REGISTRATIONS.c.id,
+    _REGISTRATIONS.c.pseudonym,
+    _REGISTRATIONS.c.professional_id,
+    _REGISTRATIONS.c.organisation_id,
+).where(
+    _REGISTRATIONS.c.id.in_(bindparam("ids", expanding=True)),
+    status_is(_REGISTRATIONS.c.status, RegistrationStatus.ACTIVE),
 )
 
 
-async def links_of_parents(session: AsyncSession, parents: Sequence[Pseudonym]) -> list[Linked]:
-    """The active registrations naming any of ``parents``, oldest first. Usually no parent is
-    named elsewhere: then this is one lookup in the parents' index, nothing more."""
+async def parent_links(
+    session: AsyncSession, parents: Sequence[Pseudonym]
+) -> list[tuple[Pseudonym, str]]:
+    """``(parent, registration_id)`` of the registrations naming any of ``parents``, by
+    registration id (UUIDv7: oldest first). Usually no parent is named elsewhere: then this
+    is one lookup in the parents' primary key, nothing more."""
     if not parents:
         return []
-    found = (await session.execute(_PARENT_LINKS, {"parents": list(parents)})).all()
-    if not found:
+    result = await session.execute(_PARENT_LINKS, {"parents": list(parents)})
+    return [(parent, registration_id) for parent, registration_id in result]
+
+
+async def linked_registrations(
+    session: AsyncSession, registration_ids: Sequence[str]
+) -> list[tuple[str, Pseudonym, str, str]]:
+    """``(id, youth pseudonym, professional_id, organisation_id)`` of those of the
+    registrations that are active."""
+    if not registration_ids:
         return []
-    by_registration: dict[str, list[Pseudonym]] = {}
-    for parent, registration_id in found:
-        by_registration.setdefault(registration_id, []).append(parent)
-    rows = await session.execute(_LINKED_REGISTRATIONS, {"ids": sorted(by_registration)})
+    result = await session.execute(_LINKED_REGISTRATIONS, {"ids": list(registration_ids)})
     return [
-        Linked(parent, registration_id, youth, professional_id, organisation_id)
-        for registration_id, youth, professional_id, organisation_id in rows
-        for parent in by_registration[registration_id]
+        (r, youth, professional, organisation) for r, youth, professional, organisation in result
     ]
 
 

@@ -339,7 +339,11 @@ class MatchIndex:
                         session, old=older, new=parent, key_version=version
                     )
         youths = await self._load_youths(session, subjects)
-        families = await self._families.load(session, parents) if parents else FamilyBatch()
+        families = (
+            await self._families.load(session, self._named(valid), self._known(youths))
+            if parents
+            else FamilyBatch()
+        )
         # The family matches of registrations that a request may return again (200), as
         # they were before this batch: one query, only when there are any.
         repeated = {
@@ -454,6 +458,24 @@ class MatchIndex:
                 if covenants[r.municipality].terms.earlier_involvement.enabled
             ]
         return [(r.id, r.pseudonym, r.organisation_id, r.municipality) for r in asked]
+
+    @staticmethod
+    def _named(valid: Sequence[_Prepared]) -> dict[Pseudonym, list[tuple[Pseudonym, str]]]:
+        """Each parent the write names → (youth, professional) of each request naming it."""
+        named: dict[Pseudonym, list[tuple[Pseudonym, str]]] = {}
+        for p in valid:
+            for parent, _ in p.parents:
+                named.setdefault(parent, []).append((p.pseudonym, p.actor.professional_id))
+        return named
+
+    @staticmethod
+    def _known(youths: dict[Pseudonym, _Youth]) -> dict[str, Node]:
+        """The write's youths' active registrations as the family rules see them."""
+        return {
+            r.id: Node(r.id, r.pseudonym, r.professional_id, r.organisation_id)
+            for youth in youths.values()
+            for r in youth.active
+        }
 
     def _prepare(self, request: RegistrationRequest, now: datetime) -> _Prepared:
         valid_bsn: crypto.BSN | None = None
