@@ -211,3 +211,42 @@ def test_blind_path_beside_the_direct_path() -> None:
     lines = render_markdown(results).splitlines()
     assert "| sqlite | 20,000 | 8.0 | 2,500 | 4000 | 62% | 2.1 | ok |" in lines
     assert "| sqlite: blind path ≥ 50% of the direct path (CSV import) | 62% | met |" in lines
+
+
+def test_blind_path_with_the_sides_on_a_core_each() -> None:
+    results = _results()
+    point = next(p for p in results["points"] if p.get("csv_import"))
+    point["blind"] = {
+        "backend": point["backend"],
+        "csv_import": {"rows": 20_000, "seconds": 8.0, "rows_per_s": 2_500,
+                       "keyservice_cpu_s": 2.1},
+        "direct_rows_per_s": 6_000,
+        "ratio": 0.42,
+        "csv_import_split": {"rows": 20_000, "seconds": 7.0, "rows_per_s": 2_857},
+        "direct_split_rows_per_s": 5_000,
+        "ratio_split": 0.57,
+        "check": {"youths_with_more_than_one_open_match": 0},
+    }  # fmt: skip
+    lines = render_markdown(results).splitlines()
+    assert (
+        "| sqlite, service and command on a core each | 20,000 | 7.0 | 2,857 | 5,000 | 57% "
+        "| – | ok |"
+    ) in lines
+    assert (
+        "| sqlite: blind path ≥ 50% of the direct path (CSV import) | 42% | **missed** |" in lines
+    )
+    assert (
+        "| sqlite: blind path ≥ 50% of the direct path (CSV import, service and command on a "
+        "core each) | 57% | met |"
+    ) in lines
+
+
+def test_parents_held_against_the_runs_before_and_after() -> None:
+    results = _results()
+    point = next(p for p in results["points"] if p.get("register"))
+    plain = next(r for r in point["register"] if r["clients"] == 32)
+    point["register_parents"] = {**plain, "rps": 0.9 * plain["rps"]}
+    point["register_plain_after"] = {**plain, "rps": 0.8 * plain["rps"]}
+    lines = render_markdown(results).splitlines()
+    # against the mean of the runs before (1.0) and after (0.8): 0.9 / 0.9 = 100 %
+    assert any("registration with two parents within 10 %" in ln and "100.0%" in ln for ln in lines)
