@@ -2,11 +2,11 @@
 the municipality's actions, what happens when participants leave, and the deadlines.
 
 Each public method that a route or the sweeper calls is a unit of work with its access-log
-record; :meth:`CoordinationService.matches_opened` and :meth:`participant_left` work inside
-the registration's or withdrawal's own transaction (the hooks of ``MatchIndex``), whose own
-access-log record (``registration.create``, ``registration.withdraw``, ``registration.expire``)
-covers them. Every change
-is a row of the history, a new version of the coordination row (a writer that read an older
+record; :meth:`CoordinationService.matches_opened`, :meth:`matches_joined` and
+:meth:`participant_left` work inside the registration's or withdrawal's own transaction (the
+hooks of ``MatchIndex``), whose own access-log record (``registration.create``,
+``registration.withdraw``, ``registration.expire``) covers them. Every change is a row of the
+history, a new version of the coordination row (a writer that read an older
 version changes nothing) and webhooks to the participants through the outbox.
 """
 

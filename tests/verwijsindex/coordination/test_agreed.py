@@ -4,6 +4,7 @@ no longer reminds nor escalates; a handover, a new acceptance or an escalation c
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
@@ -17,6 +18,8 @@ from tests.verwijsindex.coordination.helpers import CLOSE, World, make_fast_worl
 from verwijsindex.accesslog._models import AccessLogRecord
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
+from verwijsindex.coordination import repository as repo
+from verwijsindex.coordination.state import CoordinationStatus
 from verwijsindex.registrations.index import JoinedMatch
 
 
@@ -265,3 +268,31 @@ class TestJoinerIsTold:
             assert told == [
                 (school.organisation_id, {"match_id": match_id, "registration_id": mine})
             ]
+
+    async def test_a_join_waits_for_an_action_in_progress(
+        self, world: World, ctx: AppContext, backend: str
+    ) -> None:
+        """An action holding the coordination row: the join waits for it and tells the
+        joiner the state it left (on SQLite the one writer orders them anyway)."""
+        if backend != "postgresql":
+            pytest.skip("row locks are PostgreSQL's; SQLite has one writer")
+        bsn = world.bsn()
+        match_id, _ = await world.register(bsn, "care", "protect")
+        assert match_id is not None
+        async with ctx.database.transaction() as session:
+            row = await repo.lock(session, match_id)
+            assert row is not None and row.status is CoordinationStatus.PROPOSED
+            join = asyncio.create_task(world.register(bsn, "school"))
+            await asyncio.sleep(0.5)
+            assert not join.done()
+            values = {"status": CoordinationStatus.ACCEPTED}
+            assert await repo.update_if_version(session, match_id, row.version, values)
+        _, regs = await join
+        told = [
+            e
+            for e in await _events(ctx, match_id, "coordination.accepted")
+            if e[0] == world.orgs["school"].id
+        ]
+        assert told == [
+            (world.orgs["school"].id, {"match_id": match_id, "registration_id": regs["school"]})
+        ]
