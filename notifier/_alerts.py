@@ -76,6 +76,7 @@ QUIET_EVENT_TYPES = frozenset(
         "coordination.declined",
         "coordination.de_escalated",
         "coordination.closed",
+        "coordination.confirmed",
     }
 )
 """Events that name a registration but send no e-mail: nothing for the professional to do

@@ -49,6 +49,7 @@ class EventType(StrEnum):
     COORDINATION_DE_ESCALATED = "coordination.de_escalated"
     COORDINATION_CLOSED = "coordination.closed"
     COORDINATION_REMINDER = "coordination.reminder"
+    COORDINATION_CONFIRMED = "coordination.confirmed"
 
 
 class OutboxEvent(NotifierBase):

@@ -58,6 +58,7 @@ NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
         ("coordination.declined", {"registration_id": "r"}, None),
         ("coordination.de_escalated", {"registration_id": "r"}, None),
         ("coordination.closed", {"registration_id": "r"}, None),
+        ("coordination.confirmed", {"registration_id": "r"}, None),
         ("registration.inform_due", {"registration_id": "r"}, AlertTopic.INFORM_DUE),
         ("registration.expiring", {"registration_id": "r"}, AlertTopic.EXPIRING),
         ("registration.earlier_involvement", {"registration_id": "r"}, None),

@@ -24,6 +24,7 @@ class Action(StrEnum):
     HANDOVER = "handover"
     ESCALATE = "escalate"
     CLOSE = "close"
+    CONFIRM = "confirm"
     # the municipality-admin (also escalate to level 3 and close at level 2 or 3)
     ASSIGN = "assign"
     DE_ESCALATE = "de-escalate"
@@ -42,6 +43,7 @@ API_ACTIONS = frozenset(
         Action.HANDOVER,
         Action.ESCALATE,
         Action.CLOSE,
+        Action.CONFIRM,
         Action.ASSIGN,
         Action.DE_ESCALATE,
     }
@@ -79,10 +81,19 @@ class Rule:
     source: Status
     levels: frozenset[int]
     actors: frozenset[ActorKind]
+    unagreed: bool = False
+    """Only while the coordination is not (yet) confirmed as agreed."""
 
 
-def _rule(action: Action, source: Status, levels: set[int], actors: set[ActorKind]) -> Rule:
-    return Rule(action, source, frozenset(levels), frozenset(actors))
+def _rule(
+    action: Action,
+    source: Status,
+    levels: set[int],
+    actors: set[ActorKind],
+    *,
+    unagreed: bool = False,
+) -> Rule:
+    return Rule(action, source, frozenset(levels), frozenset(actors), unagreed)
 
 
 TRANSITIONS: tuple[Rule, ...] = (
@@ -95,11 +106,12 @@ TRANSITIONS: tuple[Rule, ...] = (
     _rule(Action.ESCALATE, Status.ESCALATED, {2}, {M}),
     _rule(Action.CLOSE, Status.ACCEPTED, {1}, {C}),
     _rule(Action.CLOSE, Status.ESCALATED, {2, 3}, {M}),
+    _rule(Action.CONFIRM, Status.ACCEPTED, {1}, {C}, unagreed=True),
     _rule(Action.ASSIGN, Status.ESCALATED, {2, 3}, {M}),
     _rule(Action.DE_ESCALATE, Status.ESCALATED, {2, 3}, {M}),
     _rule(Action.RESPOND_DEADLINE, Status.PROPOSED, {1}, {S}),
-    _rule(Action.REMIND, Status.ACCEPTED, {1}, {S}),
-    _rule(Action.COORDINATE_DEADLINE, Status.ACCEPTED, {1}, {S}),
+    _rule(Action.REMIND, Status.ACCEPTED, {1}, {S}, unagreed=True),
+    _rule(Action.COORDINATE_DEADLINE, Status.ACCEPTED, {1}, {S}, unagreed=True),
     _rule(Action.COORDINATOR_LEFT, Status.PROPOSED, {1}, {S}),
     _rule(Action.COORDINATOR_LEFT, Status.ACCEPTED, {1}, {S}),
     _rule(Action.MATCH_CLOSED, Status.PROPOSED, {1}, {S}),
@@ -108,11 +120,13 @@ TRANSITIONS: tuple[Rule, ...] = (
 )
 """Every allowed transition: the action, the status and levels it starts from, and who may.
 Where it leads is :func:`step`'s (a decline, for one, leads to the next proposal or to the
-municipality). A new match enters through :func:`start` (``proposed`` at level 1, or
+municipality). ``unagreed`` rules apply only before the coordinator confirms the coordination
+as agreed: a confirmed coordination is neither confirmed again nor reminded nor escalated by
+its deadline. A new match enters through :func:`start` (``proposed`` at level 1, or
 ``escalated`` at level 2 when no participant is eligible). Nothing leaves ``closed``."""
 
 PROFESSIONAL_ACTIONS = frozenset(
-    {Action.ACCEPT, Action.DECLINE, Action.HANDOVER, Action.ESCALATE, Action.CLOSE}
+    {Action.ACCEPT, Action.DECLINE, Action.HANDOVER, Action.ESCALATE, Action.CLOSE, Action.CONFIRM}
 )
 MUNICIPALITY_ACTIONS = frozenset({Action.ASSIGN, Action.DE_ESCALATE, Action.ESCALATE, Action.CLOSE})
 
@@ -223,6 +237,9 @@ class State:
     due_at: datetime | None = None
     coordinate_due_at: datetime | None = None
     reminded: bool = False
+    agreed_at: datetime | None = None
+    """When the coordinator confirmed that the professionals agreed who does what; None
+    while not (or no longer) agreed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,20 +249,26 @@ class Outcome:
     reason: str | None = None
 
 
-def rules_for(action: Action, status: Status, level: int) -> list[Rule]:
+def rules_for(action: Action, status: Status, level: int, *, agreed: bool = False) -> list[Rule]:
     return [
-        r for r in TRANSITIONS if r.action is action and r.source is status and level in r.levels
+        r
+        for r in TRANSITIONS
+        if r.action is action
+        and r.source is status
+        and level in r.levels
+        and not (agreed and r.unagreed)
     ]
 
 
 def check(state: State, action: Action, kinds: frozenset[ActorKind]) -> None:
     """Raise :class:`TransitionNotAllowed` (409) when the state does not allow the action,
     :class:`ActorNotAllowed` (403) when it does but not for this actor."""
-    rules = rules_for(action, state.status, state.level)
+    agreed = state.agreed_at is not None
+    rules = rules_for(action, state.status, state.level, agreed=agreed)
     if not rules:
         raise TransitionNotAllowed(
             f"{action.value} is not allowed while the coordination is {state.status.value}"
-            f" at level {state.level}"
+            f"{' and agreed' if agreed else ''} at level {state.level}"
         )
     if not any(r.actors & kinds for r in rules):
         raise ActorNotAllowed(f"this organisation may not {action.value} this coordination now")
@@ -360,6 +383,7 @@ def step(
                 coordinator=seat,
                 handover_from=state.coordinator,
                 due_at=now + terms.respond_within,
+                agreed_at=None,
             ),
             (EventType.COORDINATION_HANDED_OVER,),
         )
@@ -372,9 +396,18 @@ def step(
                 Status.CLOSED,
                 state.level,
                 coordinator=state.coordinator if state.status is Status.ACCEPTED else None,
+                agreed_at=state.agreed_at if state.status is Status.ACCEPTED else None,
             ),
             (EventType.COORDINATION_CLOSED,),
             reason,
+        )
+    if action is Action.CONFIRM:
+        # Agreed: the coordination deadline no longer applies (the coordinator closes when the
+        # plan is carried out). The deadline as it stood is kept for a handover that is
+        # declined, which returns the coordination, no longer agreed, to its giver.
+        return Outcome(
+            replace(state, due_at=None, reminded=False, agreed_at=now),
+            (EventType.COORDINATION_CONFIRMED,),
         )
     if action is Action.ASSIGN:
         assert target is not None

@@ -33,7 +33,8 @@ class Coordination(Base):
     declined: Mapped[str] = mapped_column(Text)
     """Organisation ids that declined in this round of proposals, comma-separated."""
     due_at: Mapped[datetime | None]
-    """The deadline the sweeper watches: acceptance while proposed, closing while accepted."""
+    """The deadline the sweeper watches: acceptance while proposed, closing while accepted
+    (until confirmed as agreed)."""
     coordinate_due_at: Mapped[datetime | None]
     reminded: Mapped[bool]
     version: Mapped[int]
@@ -41,6 +42,9 @@ class Coordination(Base):
     """When the match opened: with ``first_accepted_at``, the lead time to a coordinator."""
     first_accepted_at: Mapped[datetime | None]
     accepted_at: Mapped[datetime | None]
+    agreed_at: Mapped[datetime | None]
+    """When the coordinator confirmed the coordination as agreed (``confirm``); NULL while not
+    agreed. While set, ``due_at`` is NULL: the coordination deadline no longer applies."""
     closed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
 

@@ -82,6 +82,20 @@ async def participants(session: AsyncSession, match_id: str) -> list[Participant
     return [Participant(org, reg, str(sector), at) for org, reg, sector, at in rows]
 
 
+async def states_of(
+    session: AsyncSession, match_ids: Collection[str]
+) -> dict[str, tuple[CoordinationStatus, bool]]:
+    """Each match's coordination status and whether it is agreed, in one statement. The rows
+    are share-locked on PostgreSQL, so an action on one of them waits for this transaction
+    (and then sees its participants) or this one waits for the action (and sees its result)."""
+    rows = await session.execute(
+        select(Coordination.match_id, Coordination.status, Coordination.agreed_at)
+        .where(Coordination.match_id.in_(sorted(set(match_ids))))
+        .with_for_update(read=True)
+    )
+    return {m: (CoordinationStatus(status), agreed is not None) for m, status, agreed in rows}
+
+
 async def ever_took_part(session: AsyncSession, match_id: str, organisation_id: str) -> bool:
     found = await session.execute(
         select(MatchParticipant.id)
@@ -125,6 +139,7 @@ def summary_of(row: Coordination) -> CoordinationSummary:
         coordinator_organisation_id=row.coordinator_organisation_id,
         coordinator_registration_id=row.coordinator_registration_id,
         due_at=row.due_at,
+        agreed_at=row.agreed_at,
     )
 
 

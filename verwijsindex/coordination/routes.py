@@ -41,8 +41,9 @@ async def act(
         str,
         Path(
             max_length=32,
-            description="accept, decline, handover, escalate, close (participants);"
+            description="accept, decline, handover, escalate, close, confirm (participants);"
             " assign, de-escalate, escalate, close (the municipality-admin)",
+            examples=["confirm"],
         ),
     ],
     ctx: Ctx,
@@ -50,8 +51,10 @@ async def act(
     request: Request,
     body: Annotated[CoordinationActionIn | None, Body()] = None,
 ) -> MatchCoordinationOut:
-    """The coordination after the action. An unknown action or a match the caller has no
-    part in is 404; an action this caller may not take now is 403
+    """The coordination after the action. `confirm` (no body) is the accepted coordinator's
+    confirmation that the professionals agreed who does what: the status stays `accepted`,
+    `agreed_at` is set and the coordination deadline no longer applies. An unknown action or
+    a match the caller has no part in is 404; an action this caller may not take now is 403
     (`coordination-actor-not-allowed`); one the state does not allow is 409
     (`coordination-transition-not-allowed`); a reason outside the codes is 422."""
     given = body or CoordinationActionIn()

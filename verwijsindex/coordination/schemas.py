@@ -31,7 +31,13 @@ class CoordinationOut(BaseModel):
         description="The proposed (status proposed) or accepted coordinator; null when escalated"
     )
     due_at: datetime | None = Field(
-        description="The next deadline: acceptance while proposed, closing while accepted"
+        description="The next deadline: acceptance while proposed, closing while accepted and"
+        " not yet confirmed as agreed; null otherwise"
+    )
+    agreed_at: datetime | None = Field(
+        description="When the coordinator confirmed that the professionals agreed who does"
+        " what (action confirm); from then on the coordination deadline no longer applies."
+        " Null while not agreed; cleared by a handover, a new acceptance or an escalation",
     )
 
     @classmethod
@@ -51,10 +57,29 @@ def _fields(summary: CoordinationSummary) -> dict[str, object]:
         "level": summary.level,
         "coordinator": coordinator,
         "due_at": summary.due_at,
+        "agreed_at": summary.agreed_at,
     }
 
 
 class MatchCoordinationOut(CoordinationOut):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "match_id": "0190a5c8-9b1f-7e2d-8c3a-1d2e3f4a5b6c",
+                    "status": "accepted",
+                    "level": 1,
+                    "coordinator": {
+                        "organisation_id": "0190a5c8-8a3e-7c1a-9d6e-2f4b5a6c7d8e",
+                        "registration_id": "0190a5c8-8b4f-7d2b-8e7f-3a5c6b7d8e9f",
+                    },
+                    "due_at": None,
+                    "agreed_at": "2026-03-06T14:05:00Z",
+                }
+            ]
+        }
+    )
+
     match_id: str
 
     @classmethod
@@ -69,8 +94,8 @@ class MatchCoordinationList(BaseModel):
 class CoordinationActionIn(BaseModel):
     """The body of an action. ``decline`` and ``escalate`` take a ``reason`` code; ``close``
     takes the closure checks (all three) as ``reason``; ``handover`` and ``assign`` take the
-    ``organisation_id`` of a participant. ``accept`` and ``de-escalate`` take no body. There is
-    no free-text field (ADR 0015)."""
+    ``organisation_id`` of a participant. ``accept``, ``confirm`` and ``de-escalate`` take no
+    body. There is no free-text field (ADR 0015)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -109,8 +134,9 @@ class HistoryActor(BaseModel):
 class HistoryItemOut(BaseModel):
     at: datetime
     action: str = Field(
-        description="start, accept, decline, handover, escalate, close, assign, de-escalate,"
-        " respond-deadline, remind, coordinate-deadline, coordinator-left, match-closed"
+        description="start, accept, decline, handover, escalate, close, confirm, assign,"
+        " de-escalate, respond-deadline, remind, coordinate-deadline, coordinator-left,"
+        " match-closed"
     )
     actor: HistoryActor
     reason: str | None = Field(description="A code (closure checks comma-separated)")

@@ -2,11 +2,11 @@
 the municipality's actions, what happens when participants leave, and the deadlines.
 
 Each public method that a route or the sweeper calls is a unit of work with its access-log
-record; :meth:`CoordinationService.matches_opened` and :meth:`participant_left` work inside
-the registration's or withdrawal's own transaction (the hooks of ``MatchIndex``), whose own
-access-log record (``registration.create``, ``registration.withdraw``, ``registration.expire``)
-covers them. Every change
-is a row of the history, a new version of the coordination row (a writer that read an older
+record; :meth:`CoordinationService.matches_opened`, :meth:`matches_joined` and
+:meth:`participant_left` work inside the registration's or withdrawal's own transaction (the
+hooks of ``MatchIndex``), whose own access-log record (``registration.create``,
+``registration.withdraw``, ``registration.expire``) covers them. Every change is a row of the
+history, a new version of the coordination row (a writer that read an older
 version changes nothing) and webhooks to the participants through the outbox.
 """
 
@@ -45,13 +45,23 @@ from verwijsindex.covenants.service import Covenant, CovenantService, CurrentCov
 from verwijsindex.errors import InvalidInput, NotFound
 from verwijsindex.organisations import repository as org_repo
 from verwijsindex.organisations.models import Role, Sector
-from verwijsindex.registrations.index import LeftMatch, OpenedMatch
+from verwijsindex.registrations.index import JoinedMatch, LeftMatch, OpenedMatch
 from verwijsindex.storage import Database
 from verwijsindex.storage.base import new_id
 from verwijsindex.storage.group_commit import GroupCommitter
 
 _SWEEP_BATCH = 200
 _SYSTEM = "system"
+_JOINER_EVENT = {
+    (CoordinationStatus.PROPOSED, False): EventType.COORDINATION_PROPOSED,
+    (CoordinationStatus.ACCEPTED, False): EventType.COORDINATION_ACCEPTED,
+    (CoordinationStatus.ACCEPTED, True): EventType.COORDINATION_CONFIRMED,
+    (CoordinationStatus.ESCALATED, False): EventType.COORDINATION_ESCALATED,
+    (CoordinationStatus.CLOSED, False): EventType.COORDINATION_CLOSED,
+    (CoordinationStatus.CLOSED, True): EventType.COORDINATION_CLOSED,
+}
+"""The event that tells a registration joining an open match where its coordination stands
+(by status and whether it is agreed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +126,7 @@ def state_of(row: Coordination) -> State:
         due_at=row.due_at,
         coordinate_due_at=row.coordinate_due_at,
         reminded=row.reminded,
+        agreed_at=row.agreed_at,
     )
 
 
@@ -133,6 +144,7 @@ def _columns(state: State) -> dict[str, object]:
         "due_at": state.due_at,
         "coordinate_due_at": state.coordinate_due_at,
         "reminded": state.reminded,
+        "agreed_at": state.agreed_at,
     }
 
 
@@ -279,6 +291,40 @@ class CoordinationService:
                 )
         # In the access log as the registration that opened the match (registration.create);
         # the events go into the outbox with the registration's own.
+        return events
+
+    async def matches_joined(
+        self, session: AsyncSession, joined: Sequence[JoinedMatch]
+    ) -> list[Event]:
+        """Tell each registration that joined an open match where its coordination stands,
+        with the event of that state: ``coordination.proposed`` while proposed,
+        ``coordination.accepted`` (``coordination.confirmed`` once agreed) while accepted,
+        ``coordination.escalated`` while escalated, ``coordination.closed`` when closed. The
+        join changes nothing else (the proposal stays); one statement for all of the write's
+        joins. Like every coordination event, each organisation is told once: a registration
+        of an organisation that already takes part is not. No alert: the newcomer's
+        ``match.participant_joined`` already alerts it."""
+        joined = [j for j in joined if not j.organisation_took_part]
+        if not joined:
+            return []
+        states = await repo.states_of(session, {j.match_id for j in joined})
+        events: list[Event] = []
+        for join in joined:
+            found = states.get(join.match_id)
+            if found is None:
+                continue
+            status, agreed = found
+            events.append(
+                Event(
+                    _JOINER_EVENT[(status, agreed)],
+                    join.organisation_id,
+                    {"match_id": join.match_id, "registration_id": join.registration_id},
+                    join.joined_at,
+                    match_id=join.match_id,
+                    alerts=False,
+                )
+            )
+        # In the access log as the registration that joined the match (registration.create).
         return events
 
     async def _sectors_of(self, session: AsyncSession, organisations: set[str]) -> dict[str, str]:
@@ -684,6 +730,7 @@ def _summary(match_id: str, state: State) -> CoordinationSummary:
         coordinator_organisation_id=coordinator[0],
         coordinator_registration_id=coordinator[1],
         due_at=state.due_at,
+        agreed_at=state.agreed_at,
     )
 
 

@@ -16,7 +16,8 @@ class CoordinationStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CoordinationSummary:
-    """``status``, ``level``, the (proposed or accepted) coordinator and the next deadline."""
+    """``status``, ``level``, the (proposed or accepted) coordinator, the next deadline and
+    when the coordination was confirmed as agreed."""
 
     match_id: str
     status: CoordinationStatus
@@ -24,3 +25,4 @@ class CoordinationSummary:
     coordinator_organisation_id: str | None
     coordinator_registration_id: str | None
     due_at: datetime | None
+    agreed_at: datetime | None

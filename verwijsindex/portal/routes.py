@@ -651,13 +651,14 @@ def _coordination_caller(current: Page) -> CoordinationCaller:
     )
 
 
-COORDINATION_ACTIONS = ("accept", "decline", "handover", "escalate", "close")
+COORDINATION_ACTIONS = ("accept", "decline", "handover", "escalate", "close", "confirm")
 
 
 @router.post("/matches/{match_id}/regie/{action}")
 async def act_on_coordination(request: Request, match_id: str, action: str) -> Response:
     """A participant's coordination action (regie): accept, decline with a reason, hand over
-    to another participant, escalate with a reason, close with every closure check."""
+    to another participant, escalate with a reason, close with every closure check, confirm
+    as agreed."""
     current = await page(request)
     form = await current.form()
     if action not in COORDINATION_ACTIONS:

@@ -153,6 +153,18 @@ class OpenedMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class JoinedMatch:
+    """A registration joined a match that was already open before this write."""
+
+    match_id: str
+    organisation_id: str
+    registration_id: str
+    joined_at: datetime
+    organisation_took_part: bool
+    """The organisation already had an open registration in the match."""
+
+
+@dataclass(frozen=True, slots=True)
 class LeftMatch:
     """A registration left a match (and the match closed, when fewer than two remained)."""
 
@@ -174,6 +186,13 @@ class MatchHooks(Protocol):
         """New matches (called once per write, with every match it opened, after their rows
         are written): the events to put in the outbox with the write's own."""
 
+    async def matches_joined(
+        self, session: AsyncSession, joined: Sequence[JoinedMatch]
+    ) -> list[Event]:
+        """Registrations that joined matches open before the write (called once per write
+        that joined any, never for one that joined none, after their rows are written): the
+        events to put in the outbox with the write's own."""
+
     async def participant_left(self, session: AsyncSession, left: LeftMatch) -> None:
         """A registration left its match."""
 
@@ -185,6 +204,7 @@ class _Pending:
     registrations: list[RegistrationRow] = field(default_factory=list)
     matches: list[Match] = field(default_factory=list)
     participants: list[MatchParticipant] = field(default_factory=list)
+    joined: list[JoinedMatch] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     rows: dict[str, RegistrationRow] = field(default_factory=dict)
     """The registrations taking part in the matches this batch opens or joins, by id."""
@@ -209,8 +229,16 @@ class _Pending:
         await repo.insert_registrations(session, self.registrations)
         for rows in (self.matches, self.participants):
             await insert_objects(session, rows)
-        if self.matches and hooks is not None:
-            self.events += await hooks.matches_opened(session, self.opened())
+        if hooks is not None:
+            if self.matches:
+                self.events += await hooks.matches_opened(session, self.opened())
+            if self.joined:
+                # A match this batch opened is told in full by matches_opened, its later
+                # joiners in this batch included.
+                new = {m.id for m in self.matches}
+                joined = [j for j in self.joined if j.match_id not in new]
+                if joined:
+                    self.events += await hooks.matches_joined(session, joined)
         await enqueue_many(session, self.events)
         await self.handoffs.flush(session)
 
@@ -641,6 +669,17 @@ class MatchIndex:
         )
         pending.participants.append(newcomer)
         pending.rows[registration.id] = registration
+        pending.joined.append(
+            JoinedMatch(
+                match_id,
+                registration.organisation_id,
+                registration.id,
+                now,
+                organisation_took_part=any(
+                    p.organisation_id == registration.organisation_id for p in youth.participants
+                ),
+            )
+        )
         pending.events.extend(
             Event(
                 event_type=EventType.MATCH_PARTICIPANT_JOINED,

@@ -95,3 +95,22 @@ async def make_world(ctx: AppContext, client: httpx.AsyncClient, sectors: dict[s
 
 
 CLOSE = {"reason": ["risks-covered", "aftercare-arranged", "registering-professionals-told"]}
+
+
+FAST_SECTORS = {"care": "youth-care", "protect": "youth-protection", "school": "education"}
+FAST = {
+    "coordinator_sectors": ["youth-protection", "youth-care", "education"],
+    "respond_within": "PT2S",
+    "coordinate_within": "PT10S",
+}
+"""A covenant of seconds (development accepts them) for trying the deadlines out."""
+
+
+async def make_fast_world(ctx: AppContext, client: httpx.AsyncClient) -> World:
+    """Three organisations (care, protect, school) under the :data:`FAST` covenant."""
+    world = await make_world(ctx, client, FAST_SECTORS)
+    r = await client.put(
+        "/v1/municipalities/0363/covenant", json=FAST, headers=world.municipality_headers
+    )
+    assert r.status_code == 200
+    return world

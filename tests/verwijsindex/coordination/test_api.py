@@ -53,10 +53,12 @@ class TestProposal:
         }
         assert state["due_at"] is not None
         events = await _events(world, match_id)
+        # protect joined later: told of the proposal as it stands, which it does not change.
         assert sorted((t, o) for t, o, _ in events) == sorted(
             [
                 ("coordination.proposed", world.orgs["school"].id),
                 ("coordination.proposed", world.orgs["care"].id),
+                ("coordination.proposed", world.orgs["protect"].id),
             ]
         )
         for _t, organisation, data in events:

@@ -13,29 +13,17 @@ import pytest
 from sqlalchemy import func, select
 
 from notifier._outbox import OutboxEvent
-from tests.verwijsindex.coordination.helpers import World, make_world
+from tests.verwijsindex.coordination.helpers import World, make_fast_world
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext, build_context
 from verwijsindex.coordination import service as coordination_service
 from verwijsindex.coordination.models import Coordination, CoordinationEvent
 from verwijsindex.settings import Settings
 
-SECTORS = {"care": "youth-care", "protect": "youth-protection", "school": "education"}
-FAST = {
-    "coordinator_sectors": ["youth-protection", "youth-care", "education"],
-    "respond_within": "PT2S",
-    "coordinate_within": "PT10S",
-}
-
 
 @pytest.fixture
 async def world(ctx: AppContext, client: httpx.AsyncClient) -> World:
-    world = await make_world(ctx, client, SECTORS)
-    r = await client.put(
-        "/v1/municipalities/0363/covenant", json=FAST, headers=world.municipality_headers
-    )
-    assert r.status_code == 200
-    return world
+    return await make_fast_world(ctx, client)
 
 
 async def _count(ctx: AppContext, model: type[object], *where: object) -> int:

@@ -52,9 +52,19 @@ COORDINATE = timedelta(days=10)
 SECTORS = ["education", "youth-care", "youth-protection", "police"]
 MUNICIPALITY = len(SECTORS)  # the actor index of the municipality-admin
 OUTSIDER = len(SECTORS) + 1  # an organisation that takes no part
-ACTIONS = ["accept", "decline", "handover", "escalate", "close", "assign", "de-escalate", "bogus"]
+ACTIONS = [
+    "accept",
+    "decline",
+    "handover",
+    "escalate",
+    "close",
+    "confirm",
+    "assign",
+    "de-escalate",
+    "bogus",
+]
 FULL_CLOSE = ["risks-covered", "aftercare-arranged", "registering-professionals-told"]
-PRO_ACTIONS = {"accept", "decline", "handover", "escalate", "close"}
+PRO_ACTIONS = {"accept", "decline", "handover", "escalate", "close", "confirm"}
 MUNI_ACTIONS = {"assign", "de-escalate", "escalate", "close"}
 
 
@@ -72,10 +82,19 @@ class Model:
     due: datetime | None = None
     coordinate_due: datetime | None = None
     reminded: bool = False
+    agreed: bool = False
 
     def fresh(self, status: str, level: int, coordinator: int | None = None) -> None:
         self.status, self.level, self.coordinator = status, level, coordinator
         self.handover_from, self.due, self.coordinate_due, self.reminded = None, None, None, False
+        self.agreed = False
+
+    def close(self) -> None:
+        """The coordinator who closed, and whether it was agreed, stay on record."""
+        accepted = self.status == "accepted"
+        agreed = self.agreed and accepted
+        self.fresh("closed", self.level, self.coordinator if accepted else None)
+        self.agreed = agreed
 
     def propose(self, now: datetime, declined: set[int]) -> None:
         eligible = [o for o in self.parts if SECTORS[o] in ORDER and o not in declined]
@@ -93,6 +112,7 @@ class Model:
     def back_to_handover_from(self) -> None:
         self.status, self.coordinator, self.handover_from = "accepted", self.handover_from, None
         self.due = self.coordinate_due
+        self.agreed = False
 
     def act(self, who: int, action: str, reason: object, target: int, now: datetime) -> int:
         """The status of the answer (200 when the model changed)."""
@@ -117,6 +137,7 @@ class Model:
             ("escalate", "accepted", 1): "participant",
             ("escalate", "escalated", 2): "municipality",
             ("close", "accepted", 1): "coordinator",
+            ("confirm", "accepted", 1): "coordinator",
             ("close", "escalated", 2): "municipality",
             ("close", "escalated", 3): "municipality",
             ("assign", "escalated", 2): "municipality",
@@ -124,8 +145,8 @@ class Model:
             ("de-escalate", "escalated", 2): "municipality",
             ("de-escalate", "escalated", 3): "municipality",
         }.get((action, self.status, self.level))
-        if allowed is None:
-            return 409
+        if allowed is None or (action == "confirm" and self.agreed):
+            return 409  # once agreed, nothing more to confirm
         kinds = {"municipality"} if who == MUNICIPALITY else {"participant"}
         if who == self.coordinator and self.status == "proposed":
             kinds.add("proposed")
@@ -147,13 +168,15 @@ class Model:
                 return 422
             self.status, self.handover_from, self.coordinator = "proposed", who, target
             self.due = now + RESPOND
+            self.agreed = False
         elif action == "escalate":
             self.escalate(3 if self.status == "escalated" else 2)
             # the declined organisations are kept
-        elif action == "close":  # the coordinator who closed stays on record
-            self.fresh(
-                "closed", self.level, self.coordinator if self.status == "accepted" else None
-            )
+        elif action == "close":
+            self.close()
+        elif action == "confirm":
+            # No deadline once agreed; the one as it stood returns with a declined handover.
+            self.agreed, self.due, self.reminded = True, None, False
         elif action == "assign":
             if target not in self.parts:
                 return 422
@@ -186,8 +209,7 @@ class Model:
             self.match_open = False
             self.parts.clear()
             if self.status != "closed":
-                coordinator = self.coordinator if self.status == "accepted" else None
-                self.fresh("closed", self.level, coordinator)
+                self.close()
             return
         if self.status in ("proposed", "accepted") and self.coordinator == who:
             if self.handover_from is not None and self.status == "proposed":
@@ -255,7 +277,9 @@ def _machine(
             self._act(who, action, good, whom)
 
         @rule(
-            action=st.sampled_from(["accept", "decline", "handover", "escalate", "close"]),
+            action=st.sampled_from(
+                ["accept", "decline", "handover", "escalate", "close", "confirm"]
+            ),
             whom=st.integers(0, len(SECTORS) - 1),
         )
         def the_one_in_charge_acts(self, action: str, whom: int) -> None:
@@ -343,6 +367,7 @@ def _machine(
             assert row.coordinator_organisation_id == coordinator
             if m.status in ("proposed", "accepted"):
                 assert row.due_at == m.due
+            assert (row.agreed_at is not None) == m.agreed
 
     return CoordinationMachine
 

@@ -55,6 +55,7 @@ async def test_every_change_reaches_every_participant(
     assert match_id is not None
     assert (await world.act("protect", match_id, "decline", {"reason": "no-capacity"})).is_success
     assert (await world.act("care", match_id, "accept")).is_success
+    assert (await world.act("care", match_id, "confirm")).is_success
     assert (await world.act("care", match_id, "close", CLOSE)).is_success
     expected = [
         "match.created",
@@ -62,6 +63,7 @@ async def test_every_change_reaches_every_participant(
         "coordination.declined",
         "coordination.proposed",
         "coordination.accepted",
+        "coordination.confirmed",
         "coordination.closed",
     ]
     await eventually(lambda: all(len(receiver.of(n)) == len(expected) for n in world.orgs))

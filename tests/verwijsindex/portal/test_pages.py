@@ -321,6 +321,16 @@ async def test_accepting_coordination_on_a_match(
     assert accepted.status_code == 303
     after = await other.get(path.group(1))
     assert 'id="regie-status">geaccepteerd<' in after.text
+    assert 'id="regie-confirm"' not in after.text  # only the coordinator confirms
+    mine = (await coordinator.get(path.group(1))).text
+    assert 'id="regie-confirm"' in mine and 'id="regie-agreed"' not in mine
+    confirmed = await coordinator.post(
+        path.group(1) + "/regie/confirm", data={"csrf_token": csrf_of(mine)}
+    )
+    assert confirmed.status_code == 303
+    after = await other.get(path.group(1))
+    assert 'id="regie-agreed"' in after.text and "Afgestemd" in after.text
+    assert 'id="regie-confirm"' not in (await coordinator.get(path.group(1))).text
     async with ctx.database.read() as session:
         acts = (
             (
@@ -333,7 +343,7 @@ async def test_accepting_coordination_on_a_match(
             .scalars()
             .all()
         )
-    assert acts == ["accept"]
+    assert sorted(acts) == ["accept", "confirm"]
 
 
 async def test_parents_make_a_family_match(
