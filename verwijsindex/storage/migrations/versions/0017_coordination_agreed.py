@@ -5,7 +5,7 @@ what); while it is set the coordination deadline no longer applies. A handover, 
 acceptance or an escalation clears it. Nullable: no coordination is agreed before.
 
 Revision ID: 0017_coordination_agreed
-Revises: 0015_covenant_professional
+Revises: 0016_parent_links_by_pseudonym
 Create Date: 2026-12-06 18:40:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017_coordination_agreed"
-down_revision: str | None = "0015_covenant_professional"
+down_revision: str | None = "0016_parent_links_by_pseudonym"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
