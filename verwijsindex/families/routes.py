@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from verwijsindex.accesslog import Operation
 from verwijsindex.http.access import access_context, audited
 from verwijsindex.http.deps import Ctx, ProfessionalDep
-from verwijsindex.http.pagination import KeysetCursor, decode_cursor, encode_cursor
+from verwijsindex.http.pagination import KeysetCursor, PageLimit
+from verwijsindex.http.participation import (
+    ListStatus,
+    organisation_page,
+    organisation_ref,
+    professional_contact,
+)
 from verwijsindex.http.schemas import (
     READ_PROBLEMS,
     FamilyMatchOut,
     FamilyMatchPage,
     FamilyMatchSummary,
     FamilyParticipantOut,
-    OrganisationRef,
-    ProfessionalContact,
     problem_responses,
 )
 
@@ -37,20 +41,15 @@ async def list_family_matches(
     ctx: Ctx,
     caller: ProfessionalDep,
     request: Request,
-    status: Literal["open", "closed", "all"] = "open",
+    status: ListStatus = "open",
     cursor: KeysetCursor = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: PageLimit = 100,
 ) -> FamilyMatchPage:
     """Open family matches by default; ``status=closed`` or ``all`` for history within
     retention."""
-    page, more = await ctx.family_matches.page(
-        access_context(request),
-        organisation_id=caller.actor.organisation_id,
-        status=None if status == "all" else status,
-        after=decode_cursor(cursor),
-        limit=limit,
+    page, next_cursor = await organisation_page(
+        ctx.family_matches.page, request, caller.actor.organisation_id, status, cursor, limit
     )
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
     return FamilyMatchPage(
         items=[
             FamilyMatchSummary(
@@ -93,14 +92,8 @@ async def get_family_match(
         participants=[
             FamilyParticipantOut(
                 registration_id=p.registration_id or None,
-                organisation=OrganisationRef(
-                    id=p.organisation_id, name=p.organisation_name, sector=p.organisation_sector
-                ),
-                professional=ProfessionalContact(
-                    name=p.professional_name,
-                    email=p.professional_email,
-                    phone=p.professional_phone,
-                ),
+                organisation=organisation_ref(p),
+                professional=professional_contact(p),
                 registered_at=p.registered_at if p.organisation_id == organisation_id else None,
                 joined_at=p.joined_at,
                 left_at=p.left_at,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Query
 
@@ -22,6 +23,9 @@ KeysetCursor = Annotated[
     ),
 ]
 """The cursor parameter of a list in ``created_at`` order (:func:`encode_cursor`)."""
+
+PageLimit = Annotated[int, Query(ge=1, le=500)]
+"""The limit parameter of a list: at most 500 items a page (the route sets the default)."""
 
 SeqCursor = Annotated[
     str | None,
@@ -47,6 +51,21 @@ def decode_seq_cursor(cursor: str | None) -> int | None:
 def encode_cursor(created_at: datetime, item_id: str) -> str:
     raw = f"{created_at.isoformat()}|{item_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+class Keyed(Protocol):
+    """An item of a list in ``created_at`` order."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def next_cursor(page: Sequence[Keyed], more: bool) -> str | None:
+    """The cursor of the page after ``page`` (its last item), or None when no more follow."""
+    return encode_cursor(page[-1].created_at, page[-1].id) if more else None
 
 
 def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:

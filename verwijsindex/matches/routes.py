@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from verwijsindex.accesslog import Operation
 from verwijsindex.coordination.schemas import CoordinationOut
 from verwijsindex.http.access import access_context, audited
 from verwijsindex.http.deps import Ctx, ProfessionalDep
-from verwijsindex.http.pagination import KeysetCursor, decode_cursor, encode_cursor
+from verwijsindex.http.pagination import KeysetCursor, PageLimit
+from verwijsindex.http.participation import (
+    ListStatus,
+    organisation_page,
+    organisation_ref,
+    professional_contact,
+)
 from verwijsindex.http.schemas import (
     READ_PROBLEMS,
     MatchOut,
     MatchPage,
     MatchSummary,
-    OrganisationRef,
     ParticipantOut,
-    ProfessionalContact,
     problem_responses,
 )
 
@@ -38,19 +42,14 @@ async def list_matches(
     ctx: Ctx,
     caller: ProfessionalDep,
     request: Request,
-    status: Literal["open", "closed", "all"] = "open",
+    status: ListStatus = "open",
     cursor: KeysetCursor = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: PageLimit = 100,
 ) -> MatchPage:
     """Open matches by default; ``status=closed`` or ``all`` for history within retention."""
-    page, more = await ctx.matches.page(
-        access_context(request),
-        organisation_id=caller.actor.organisation_id,
-        status=None if status == "all" else status,
-        after=decode_cursor(cursor),
-        limit=limit,
+    page, next_cursor = await organisation_page(
+        ctx.matches.page, request, caller.actor.organisation_id, status, cursor, limit
     )
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
     return MatchPage(
         items=[
             MatchSummary(
@@ -94,18 +93,8 @@ async def get_match(
         participants=[
             ParticipantOut(
                 registration_id=p.registration_id,
-                organisation=OrganisationRef(
-                    id=p.organisation_id,
-                    name=p.organisation_name,
-                    sector=p.organisation_sector,
-                ),
-                professional=ProfessionalContact(
-                    name=p.professional_name,
-                    email=p.professional_email,
-                    phone=p.professional_phone,
-                )
-                if p.contact_shared
-                else None,
+                organisation=organisation_ref(p),
+                professional=professional_contact(p) if p.contact_shared else None,
                 registered_at=p.registered_at,
                 joined_at=p.joined_at,
                 left_at=p.left_at,

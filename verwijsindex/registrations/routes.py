@@ -23,6 +23,7 @@ from verwijsindex.http.deps import (
     cached_professional_caller,
 )
 from verwijsindex.http.pagination import KeysetCursor, decode_cursor, encode_cursor
+from verwijsindex.http.participation import organisation_ref, professional_contact
 from verwijsindex.http.problems import PROBLEM_BASE, exception_handler, status_for
 from verwijsindex.http.schemas import (
     READ_PROBLEMS,
@@ -32,9 +33,7 @@ from verwijsindex.http.schemas import (
     InformingCreate,
     InformingOut,
     InformingState,
-    OrganisationRef,
     ParentIn,
-    ProfessionalContact,
     RegistrationBatch,
     RegistrationBatchResult,
     RegistrationCreate,
@@ -519,12 +518,8 @@ async def read_earlier_involvement(
     return EarlierInvolvementList(
         items=[
             EarlierInvolvementOut(
-                organisation=OrganisationRef(
-                    id=e.organisation_id, name=e.organisation_name, sector=e.organisation_sector
-                ),
-                professional=ProfessionalContact(
-                    name=e.professional_name, email=e.professional_email, phone=e.professional_phone
-                ),
+                organisation=organisation_ref(e),
+                professional=professional_contact(e),
                 ended_at=e.ended_at,
             )
             for e in found
