@@ -87,6 +87,25 @@ def to_out(
     )
 
 
+def _registration_response(
+    registration: Registration | RegistrationRow,
+    match_id: str | None,
+    family_match_id: str | None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A registration as the JSON of :class:`RegistrationOut`, serialised once here rather
+    than validated again against the route's ``response_model`` (which documents it): the
+    create route is the busiest, the read and renew routes do the same."""
+    return Response(
+        content=to_out(registration, match_id, family_match_id).model_dump_json(),
+        status_code=status_code,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
 def registration_fields(
     registration: Registration | RegistrationRow,
     match_id: str | None,
@@ -139,8 +158,6 @@ async def create_registration(
 async def _register_one(
     ctx: AppContext, request: Request, caller: ProfessionalCaller, body: RegistrationCreate
 ) -> Response:
-    # The busiest route: the response is serialised once here rather than validated again
-    # against ``response_model`` (which documents it).
     outcome = await ctx.registrations.register(
         access_context(request),
         RegistrationRequest(
@@ -155,12 +172,11 @@ async def _register_one(
             parent_tokens=parent_tokens(body.parents),
         ),
     )
-    return Response(
-        content=to_out(
-            outcome.registration, outcome.match_id, outcome.family_match_id
-        ).model_dump_json(),
+    return _registration_response(
+        outcome.registration,
+        outcome.match_id,
+        outcome.family_match_id,
         status_code=201 if outcome.created else 200,
-        media_type="application/json",
         headers={"Location": f"/v1/registrations/{outcome.registration.id}"},
     )
 
@@ -337,12 +353,7 @@ async def get_registration(
         organisation_id=caller.actor.organisation_id,
         registration_id=registration_id,
     )
-    # Serialised once here rather than validated again against ``response_model`` (which
-    # documents it), as the other hot routes do.
-    return Response(
-        content=to_out(registration, match_id, family_match_id).model_dump_json(),
-        media_type="application/json",
-    )
+    return _registration_response(registration, match_id, family_match_id)
 
 
 @router.post(
@@ -484,10 +495,7 @@ async def renew_registration(
         birth_date=body.birth_date,
         term=body.term,
     )
-    return Response(
-        content=to_out(registration, match_id, family_match_id).model_dump_json(),
-        media_type="application/json",
-    )
+    return _registration_response(registration, match_id, family_match_id)
 
 
 @router.get(
