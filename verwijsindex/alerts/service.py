@@ -19,10 +19,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import (
-    AlertAttempt,
     AlertLog,
     AlertMessage,
-    AlertStatus,
     AlertWorker,
     MailConfig,
     MailSecurity,
@@ -32,7 +30,7 @@ from verwijsindex.alerts import repository as repo
 from verwijsindex.errors import Forbidden, NotFound
 from verwijsindex.settings import Settings
 from verwijsindex.storage import Database
-from verwijsindex.webhooks.service import OutboxWorkers, retry_policy
+from verwijsindex.webhooks.service import OutboxWorkers, each_call_in, retry_policy
 
 
 @dataclass(frozen=True)
@@ -73,6 +71,9 @@ class Alerts:
         self._database = database
         self._log = AlertLog()
         self._workers: OutboxWorkers[AlertWorker] = OutboxWorkers(database)
+        # The organisation's delivery log, each call one unit of work.
+        self.messages = each_call_in(database.read, self._log.messages)
+        self.attempts = each_call_in(database.read, self._log.attempts)
 
     @property
     def enabled(self) -> bool:
@@ -166,32 +167,7 @@ class Alerts:
             has_address=current.has_address,
         )
 
-    # --- the organisation's delivery log -------------------------------------------------------
-
-    async def messages(
-        self,
-        *,
-        organisation_id: str,
-        status: AlertStatus | None,
-        professional_id: str | None,
-        before_seq: int | None,
-        limit: int,
-    ) -> list[AlertMessage]:
-        async with self._database.read() as session:
-            return await self._log.messages(
-                session,
-                organisation_id=organisation_id,
-                status=status,
-                professional_id=professional_id,
-                before_seq=before_seq,
-                limit=limit,
-            )
-
-    async def attempts(self, *, organisation_id: str, alert_id: str) -> list[AlertAttempt]:
-        async with self._database.read() as session:
-            return await self._log.attempts(
-                session, organisation_id=organisation_id, alert_id=alert_id
-            )
+    # --- the organisation's delivery log (its messages and attempts: see __init__) -------------
 
     async def redeliver(self, *, organisation_id: str, alert_id: str) -> AlertMessage:
         async with self._database.transaction() as session:

@@ -10,21 +10,19 @@ so the worker claims new messages at once instead of at its next poll. The manag
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from notifier import (
     DELIVERABLE,
     STANDARD_WEBHOOKS_SCHEDULE,
-    CreatedEndpoint,
-    DeliveryAttempt,
     DeliveryWorker,
     EndpointService,
-    MessageStatus,
     RetryPolicy,
     SecretBox,
-    WebhookEndpoint,
-    WebhookMessage,
     WorkerConfig,
 )
 from verwijsindex.keys import KeyRing
@@ -41,6 +39,8 @@ class OutboxWorker(Protocol):
 
 
 W = TypeVar("W", bound=OutboxWorker)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -51,6 +51,20 @@ def retry_policy(settings: Settings) -> RetryPolicy:
         else STANDARD_WEBHOOKS_SCHEDULE
     )
     return RetryPolicy(schedule=schedule, jitter=settings.webhook_retry_jitter)
+
+
+def each_call_in(
+    unit: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    call: Callable[Concatenate[AsyncSession, _P], Awaitable[_R]],
+) -> Callable[_P, Awaitable[_R]]:
+    """``call`` without its session argument: each call opens a unit of work of its own
+    (``unit``: the database's ``read`` or ``transaction``) and runs in its session."""
+
+    async def in_unit(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        async with unit() as session:
+            return await call(session, *args, **kwargs)
+
+    return in_unit
 
 
 class OutboxWorkers(Generic[W]):
@@ -107,6 +121,17 @@ class Webhooks:
             allow_loopback=bool(settings.allow_loopback_webhook_addresses),
         )
         self._workers: OutboxWorkers[DeliveryWorker] = OutboxWorkers(database)
+        # The endpoints and messages of one organisation, each call one unit of work.
+        read, write = database.read, database.transaction
+        self.create_endpoint = each_call_in(write, self.endpoints.create)
+        self.list_endpoints = each_call_in(read, self.endpoints.list_endpoints)
+        self.endpoint = each_call_in(read, self.endpoints.get)
+        self.update_endpoint = each_call_in(write, self.endpoints.update)
+        self.delete_endpoint = each_call_in(write, self.endpoints.delete)
+        self.rotate_secret = each_call_in(write, self.endpoints.rotate_secret)
+        self.deliveries = each_call_in(read, self.endpoints.attempts)
+        self.messages = each_call_in(read, self.endpoints.messages)
+        self.redeliver = each_call_in(write, self.endpoints.redeliver)
 
     def worker_config(self) -> WorkerConfig:
         s = self._settings
@@ -140,100 +165,3 @@ class Webhooks:
 
     async def run_workers(self, count: int = 1) -> None:
         await self._workers.run(self.new_worker, count)
-
-    # --- endpoints and messages of one organisation, each call one unit of work ---------------
-
-    async def create_endpoint(
-        self, *, organisation_id: str, url: str, description: str, ed25519: bool
-    ) -> CreatedEndpoint:
-        async with self._database.transaction() as session:
-            return await self.endpoints.create(
-                session,
-                organisation_id=organisation_id,
-                url=url,
-                description=description,
-                ed25519=ed25519,
-            )
-
-    async def list_endpoints(self, *, organisation_id: str) -> list[WebhookEndpoint]:
-        async with self._database.read() as session:
-            return await self.endpoints.list_endpoints(session, organisation_id=organisation_id)
-
-    async def endpoint(self, *, organisation_id: str, endpoint_id: str) -> WebhookEndpoint:
-        async with self._database.read() as session:
-            return await self.endpoints.get(
-                session, organisation_id=organisation_id, endpoint_id=endpoint_id
-            )
-
-    async def update_endpoint(
-        self,
-        *,
-        organisation_id: str,
-        endpoint_id: str,
-        url: str | None,
-        description: str | None,
-        enabled: bool | None,
-    ) -> WebhookEndpoint:
-        async with self._database.transaction() as session:
-            return await self.endpoints.update(
-                session,
-                organisation_id=organisation_id,
-                endpoint_id=endpoint_id,
-                url=url,
-                description=description,
-                enabled=enabled,
-            )
-
-    async def delete_endpoint(self, *, organisation_id: str, endpoint_id: str) -> None:
-        async with self._database.transaction() as session:
-            await self.endpoints.delete(
-                session, organisation_id=organisation_id, endpoint_id=endpoint_id
-            )
-
-    async def rotate_secret(
-        self, *, organisation_id: str, endpoint_id: str, overlap_seconds: int
-    ) -> tuple[WebhookEndpoint, str]:
-        async with self._database.transaction() as session:
-            return await self.endpoints.rotate_secret(
-                session,
-                organisation_id=organisation_id,
-                endpoint_id=endpoint_id,
-                overlap_seconds=overlap_seconds,
-            )
-
-    async def deliveries(
-        self, *, organisation_id: str, endpoint_id: str, before_id: int | None, limit: int
-    ) -> list[tuple[DeliveryAttempt, WebhookMessage]]:
-        async with self._database.read() as session:
-            return await self.endpoints.attempts(
-                session,
-                organisation_id=organisation_id,
-                endpoint_id=endpoint_id,
-                before_id=before_id,
-                limit=limit,
-            )
-
-    async def messages(
-        self,
-        *,
-        organisation_id: str,
-        status: MessageStatus | None,
-        endpoint_id: str | None,
-        before_seq: int | None,
-        limit: int,
-    ) -> list[WebhookMessage]:
-        async with self._database.read() as session:
-            return await self.endpoints.messages(
-                session,
-                organisation_id=organisation_id,
-                status=status,
-                endpoint_id=endpoint_id,
-                before_seq=before_seq,
-                limit=limit,
-            )
-
-    async def redeliver(self, *, organisation_id: str, message_id: str) -> WebhookMessage:
-        async with self._database.transaction() as session:
-            return await self.endpoints.redeliver(
-                session, organisation_id=organisation_id, message_id=message_id
-            )
