@@ -11,15 +11,11 @@ from fastapi.responses import Response
 
 from notifier import NotifierError
 from verwijsindex.errors import NotFound, VerwijsindexError
-from verwijsindex.portal.web import Page, admin_page, text
+from verwijsindex.portal.web import Page, admin_page, not_found, text
 
 router = APIRouter(prefix="/portal/beheer", include_in_schema=False)
 
 API_KEY_ROLES = ("professional", "reviewer")
-
-
-def _not_found(current: Page) -> Response:
-    return current.render("error.html", status=404, kind="not-found")
 
 
 # --- professionals -------------------------------------------------------------------------
@@ -104,7 +100,7 @@ async def deactivate(request: Request, professional_id: str) -> Response:
             professional_id=professional_id,
         )
     except NotFound:
-        return _not_found(current)
+        return not_found(current)
     except VerwijsindexError:
         return await _professionals_page(
             current, status=409, errors=[("list", "You cannot deactivate your own account.")]
@@ -123,7 +119,7 @@ async def reset_second_factor(request: Request, professional_id: str) -> Respons
             professional_id=professional_id,
         )
     except NotFound:
-        return _not_found(current)
+        return not_found(current)
     return await _professionals_page(current, issued=issued)
 
 
@@ -188,7 +184,7 @@ async def revoke_api_key(request: Request, key_id: str) -> Response:
             organisation_id=current.user.organisation_id, key_id=key_id
         )
     except NotFound:
-        return _not_found(current)
+        return not_found(current)
     return current.redirect("/portal/beheer/api-sleutels")
 
 
@@ -258,7 +254,7 @@ async def webhook(request: Request, endpoint_id: str) -> Response:
             organisation_id=organisation_id, endpoint_id=endpoint_id, before_id=None, limit=100
         )
     except (NotifierError, VerwijsindexError):
-        return _not_found(current)
+        return not_found(current)
     messages = await current.ctx.webhooks.messages(
         organisation_id=organisation_id,
         status=None,
@@ -280,5 +276,5 @@ async def redeliver(request: Request, endpoint_id: str, message_id: str) -> Resp
             organisation_id=current.user.organisation_id, message_id=message_id
         )
     except (NotifierError, VerwijsindexError):
-        return _not_found(current)
+        return not_found(current)
     return current.redirect(f"/portal/beheer/webhooks/{endpoint_id}")

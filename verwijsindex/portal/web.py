@@ -163,6 +163,11 @@ class Page:
         return form
 
 
+def not_found(current: Page) -> Response:
+    """The portal's 404 page."""
+    return current.render("error.html", status=404, kind="not-found")
+
+
 def _own_origin(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
