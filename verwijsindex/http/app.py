@@ -14,6 +14,7 @@ from verwijsindex import __version__
 from verwijsindex.accesslog import routes as audit_log
 from verwijsindex.alerts import routes as alerts
 from verwijsindex.clock import Clock, SystemClock
+from verwijsindex.consents import exchange_routes as exchanges
 from verwijsindex.consents import routes as consents
 from verwijsindex.context import build_context
 from verwijsindex.coordination import routes as coordination
@@ -166,6 +167,7 @@ def create_app(
     app.include_router(subject_rights.router)
     app.include_router(api_keys.router)
     app.include_router(consents.router)
+    app.include_router(exchanges.router)
     app.include_router(audit.router)
     app.include_router(audit_tables.router)
     app.include_router(webhooks.router)
