@@ -259,9 +259,16 @@ def csv_import_point(
     try:
         with pinned or contextlib.nullcontext():
             started = time.perf_counter()
-            on_core = cores.organisation_core if split else None
-            done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT,
-                                  timeout=900, check=False, preexec_fn=on_core)  # fmt: skip
+            done = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=ROOT,
+                timeout=900,
+                check=False,
+                preexec_fn=cores.organisation_core if split else None,
+            )
             seconds = time.perf_counter() - started
     finally:
         path.unlink(missing_ok=True)
