@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from scripts.bench import cores
 from scripts.bench.common import Options, log
 from scripts.bench.databases import check_matches, create_database, drop_database
 from scripts.bench.processes import (
@@ -21,11 +20,7 @@ from scripts.bench.service import csv_import_point
 
 
 def blind_point(
-    opts: Options,
-    backend: str,
-    total: int,
-    direct: dict[str, Any] | None,
-    split_direct: dict[str, Any] | None = None,
+    opts: Options, backend: str, total: int, direct: dict[str, Any] | None
 ) -> dict[str, Any]:
     label = f"{backend}-blind"
     db = create_database(backend, opts.workdir, label)
@@ -66,25 +61,6 @@ def blind_point(
             f"{label}: blind CSV import {result['rows_per_s']:,}/s"
             + (f", {point['ratio']:.0%} of the direct path" if direct else "")
         )
-        if split_direct and cores.available():
-            # Again with the index and the key service on one core and the organisation's
-            # command on the other, as the direct path's ``csv_import_split`` was measured.
-            split = csv_import_point(
-                index.base_url,
-                db.people,
-                total,
-                opts.workdir,
-                keyservice=(keyservice.base_url, org_key),
-                split=[index.process.pid, keyservice.process.pid],
-                postgresql=backend == "postgresql",
-            )
-            point["csv_import_split"] = split
-            point["direct_split_rows_per_s"] = split_direct["rows_per_s"]
-            point["ratio_split"] = round(split["rows_per_s"] / split_direct["rows_per_s"], 2)
-            log(
-                f"{label}: blind CSV import, service and command on a core each "
-                f"{split['rows_per_s']:,}/s, {point['ratio_split']:.0%} of the direct path"
-            )
         index.stop()
         index = None
         point["check"] = check_matches(db)

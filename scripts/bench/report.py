@@ -265,22 +265,6 @@ def render_blind(points: list[dict[str, Any]]) -> list[str]:
             f"| {c.get('rows_per_s', 0):,} | {p.get('direct_rows_per_s', '–')} "
             f"| {'–' if ratio is None else f'{ratio:.0%}'} | {c.get('keyservice_cpu_s')} | {ok} |"
         )
-        split = p.get("csv_import_split")
-        if split and p.get("ratio_split") is not None:
-            out.append(
-                f"| {p['backend']}, service and command on a core each | {split['rows']:,} "
-                f"| {split['seconds']} | {split['rows_per_s']:,} "
-                f"| {p['direct_split_rows_per_s']:,} | {p['ratio_split']:.0%} | – | {ok} |"
-            )
-    if any(p.get("ratio_split") is not None for p in points):
-        out += [
-            "",
-            "On a core each: the service under test (index, key service and PostgreSQL server) "
-            "pinned to one CPU and the organisation's command to the other, for the direct "
-            "and the blind path alike (`scripts/bench/cores.py`): the organisation's blinding, "
-            "proof checking and finalising then no longer take the service's CPU, as in a "
-            "deployment where they run on the organisation's machines.",
-        ]
     return [*out, ""]
 
 
@@ -400,15 +384,6 @@ def render_targets(res: dict[str, Any], fast: dict[int, dict[str, Any]]) -> list
                     f"{p['backend']}: blind path ≥ 50% of the direct path (CSV import)",
                     f"{blind['ratio']:.0%}",
                     blind["ratio"] >= 0.5,
-                )
-            )
-        if blind.get("ratio_split") is not None:
-            rows.append(
-                (
-                    f"{p['backend']}: blind path ≥ 50% of the direct path (CSV import, service "
-                    "and command on a core each)",
-                    f"{blind['ratio_split']:.0%}",
-                    blind["ratio_split"] >= 0.5,
                 )
             )
     bulk = sqlite_empty.get("bulk") if sqlite_empty else None

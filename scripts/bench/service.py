@@ -4,17 +4,14 @@ and the match → webhook figures of ``scripts/bench_webhooks.py``."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scripts.bench import cores
 from scripts.bench.common import (
     BIRTH_DATE,
     LARGE_WARMUP_S,
@@ -112,24 +109,9 @@ def service_point(
             log(f"{label}: CSV import of {total:,} registrations (import-registrations)")
             point["csv_import"] = csv_import_point(url, db.people, total, opts.workdir)
             log(f"{label}: CSV import {point['csv_import']['rows_per_s']:,}/s")
-            if cores.available():
-                point["csv_import_split"] = csv_import_point(
-                    url,
-                    db.people,
-                    total,
-                    opts.workdir,
-                    split=[server.process.pid],
-                    postgresql=backend == "postgresql",
-                )
-                log(
-                    f"{label}: CSV import, service and command on a core each "
-                    f"{point['csv_import_split']['rows_per_s']:,}/s"
-                )
             from scripts.bench.blind import blind_point
 
-            point["blind"] = blind_point(
-                opts, backend, total, point["csv_import"], point.get("csv_import_split")
-            )
+            point["blind"] = blind_point(opts, backend, total, point["csv_import"])
         if opts.profile and backend == "sqlite":
             point["profile"] = profile_service(opts, wrk, server, data, preload)
         mem = server.memory()
@@ -223,23 +205,17 @@ def csv_import_point(
     total: int,
     workdir: Path,
     keyservice: tuple[str, str] | None = None,
-    split: Sequence[int] = (),
-    postgresql: bool = False,
 ) -> dict[str, Any]:
     """End-to-end registrations/s of ``verwijsindex import-registrations`` as an organisation
     runs it: a CSV file of ``total`` fresh youths, sent in batches of 1,000 one after another,
     timed from the command's start to its exit (interpreter start and the file's line count
     included). With ``keyservice`` (URL, the organisation's key-service API key) the import
-    takes the blind path. With ``split`` (the service's process ids) the service (and the
-    PostgreSQL server, with ``postgresql``) runs on one core and the command on the other
-    (:mod:`scripts.bench.cores`)."""
+    takes the blind path."""
     who = people["a"][0]
     path = workdir / f"import-{total}.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         fh.write("bsn,birth_date\n")
-        # The run with the sides split registers other youths than the run before it.
-        first = 96_000_000 if split else 90_000_000
-        fh.writelines(f"{b},{BIRTH_DATE}\n" for b in _bsns(total, start=first))
+        fh.writelines(f"{b},{BIRTH_DATE}\n" for b in _bsns(total, start=90_000_000))
     argv = [
         sys.executable,
         "-m",
@@ -255,21 +231,12 @@ def csv_import_point(
     if keyservice is not None:
         argv += ["--keyservice-url", keyservice[0]]
         env["VERWIJSINDEX_CLIENT_KEYSERVICE_API_KEY"] = keyservice[1]
-    pinned = cores.service_on_its_own_core(split, postgresql=postgresql) if split else None
     try:
-        with pinned or contextlib.nullcontext():
-            started = time.perf_counter()
-            done = subprocess.run(
-                argv,
-                capture_output=True,
-                text=True,
-                env=env,
-                cwd=ROOT,
-                timeout=900,
-                check=False,
-                preexec_fn=cores.organisation_core if split else None,
-            )
-            seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        done = subprocess.run(
+            argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900, check=False
+        )
+        seconds = time.perf_counter() - started
     finally:
         path.unlink(missing_ok=True)
     if done.returncode != 0:
