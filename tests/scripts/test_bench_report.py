@@ -211,3 +211,14 @@ def test_blind_path_beside_the_direct_path() -> None:
     lines = render_markdown(results).splitlines()
     assert "| sqlite | 20,000 | 8.0 | 2,500 | 4000 | 62% | 2.1 | ok |" in lines
     assert "| sqlite: blind path ≥ 50% of the direct path (CSV import) | 62% | met |" in lines
+
+
+def test_parents_held_against_the_runs_before_and_after() -> None:
+    results = _results()
+    point = next(p for p in results["points"] if p.get("register"))
+    plain = next(r for r in point["register"] if r["clients"] == 32)
+    point["register_parents"] = {**plain, "rps": 0.9 * plain["rps"]}
+    point["register_plain_after"] = {**plain, "rps": 0.8 * plain["rps"]}
+    lines = render_markdown(results).splitlines()
+    # against the mean of the runs before (1.0) and after (0.8): 0.9 / 0.9 = 100 %
+    assert any("registration with two parents within 10 %" in ln and "100.0%" in ln for ln in lines)
