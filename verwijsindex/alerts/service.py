@@ -71,9 +71,10 @@ class Alerts:
         self._database = database
         self._log = AlertLog()
         self._workers: OutboxWorkers[AlertWorker] = OutboxWorkers(database)
-        # The organisation's delivery log, each call one unit of work.
-        self.messages = each_call_in(database.read, self._log.messages)
-        self.attempts = each_call_in(database.read, self._log.attempts)
+        # The organisation's delivery log, each call one unit of work (the database is
+        # looked up when a call is made: the configuration alone needs none).
+        self.messages = each_call_in(lambda: database.read(), self._log.messages)
+        self.attempts = each_call_in(lambda: database.read(), self._log.attempts)
 
     @property
     def enabled(self) -> bool:
