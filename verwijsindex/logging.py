@@ -32,6 +32,7 @@ import sqlite3
 import sys
 import traceback
 from collections.abc import Mapping, MutableMapping
+from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
@@ -86,6 +87,12 @@ def _redact_value(value: Any) -> Any:
     return redact_text(repr(value))
 
 
+@lru_cache(maxsize=1024)
+def _redacted_key(key: str) -> str:
+    # A line's keys are the few names the code logs with; redacted once each.
+    return redact_text(key)
+
+
 def redact_processor(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -100,8 +107,14 @@ def redact_processor(
             or (isinstance(value, str) and _UUID.fullmatch(value))
         ):
             out[key] = value
-        else:
-            out[redact_text(str(key))] = _redact_value(value)
+            continue
+        kind = type(value)
+        if kind is str:  # the common case inline: most values are short plain strings
+            if _MAY_MATCH.search(value) is not None:
+                value = _apply_patterns(value)
+        elif not (kind is float or kind is bool or value is None):
+            value = _redact_value(value)
+        out[_redacted_key(key) if type(key) is str else redact_text(str(key))] = value
     return out
 
 

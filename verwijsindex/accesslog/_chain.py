@@ -84,6 +84,19 @@ def row_hash(row: Mapping[str, Any]) -> str:
     return hashlib.sha256(_RECORD_DOMAIN + canonical_row(row)).hexdigest()
 
 
+# The chained fields in the order of ``sort_keys``, each with its key as the canonical JSON
+# writes it (with the comma before every key but the first).
+_KEYS = tuple(
+    (name, ("," if position else "") + _CANONICAL.encode(name) + ":")
+    for position, name in enumerate(sorted(CHAINED_FIELDS))
+)
+
+
+@lru_cache(maxsize=16)
+def _slots_of(varying: tuple[str, ...]) -> dict[str, int]:
+    return {name: i for i, name in enumerate(varying)}
+
+
 class RowHasher:
     """:func:`record_hash` of records given as mappings that share every chained field but
     the ``varying`` ones (the records of one append for one access context and operation
@@ -93,20 +106,28 @@ class RowHasher:
     twenty fields per record."""
 
     def __init__(self, fixed: Mapping[str, Any], varying: Sequence[str]) -> None:
-        slot_of = {name: i for i, name in enumerate(varying)}
+        slot_of = _slots_of(tuple(varying))
         self._pieces: list[str] = []
         self._slots: list[int] = []
-        text = "{"
-        for position, name in enumerate(sorted(CHAINED_FIELDS)):  # the order of ``sort_keys``
-            text += ("," if position else "") + _CANONICAL.encode(name) + ":"
+        parts = ["{"]
+        for name, key in _KEYS:
+            parts.append(key)
             slot = slot_of.get(name)
             if slot is None:
-                text += _json_value(fixed[name])
+                value = fixed[name]
+                # most fixed values are ids, codes or absent: :func:`_json_value` inline
+                if value is None:
+                    parts.append("null")
+                elif type(value) is str:
+                    parts.append(encode_basestring_ascii(value))
+                else:
+                    parts.append(_json_value(value))
             else:
-                self._pieces.append(text)
+                self._pieces.append("".join(parts))
                 self._slots.append(slot)
-                text = ""
-        self._tail = text + "}"
+                parts = []
+        parts.append("}")
+        self._tail = "".join(parts)
 
     def hash(self, values: Sequence[Any]) -> str:
         """The record's hash, given the values of the varying fields in their order."""

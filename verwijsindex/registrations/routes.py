@@ -95,11 +95,12 @@ def _registration_response(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """A registration as the JSON of :class:`RegistrationOut`, serialised once here rather
-    than validated again against the route's ``response_model`` (which documents it): the
-    create route is the busiest, the read and renew routes do the same."""
+    """A registration as the JSON of :class:`RegistrationOut`, serialised once here from
+    plain values rather than built as the route's ``response_model`` (which documents it)
+    and validated: the create route is the busiest, the read and renew routes do the same.
+    tests/verwijsindex/registrations/test_reads.py holds the bodies to the model."""
     return Response(
-        content=to_out(registration, match_id, family_match_id).model_dump_json(),
+        content=pydantic_core.to_json(registration_fields(registration, match_id, family_match_id)),
         status_code=status_code,
         media_type="application/json",
         headers=headers,

@@ -30,6 +30,11 @@ async def test_a_registration_read_is_one_statement_with_its_open_match(
     b = await client.post("/v1/registrations", json=youth, headers=callers[1].headers)
     match_id = b.json()["match_id"]
     assert match_id is not None
+    again = await client.post("/v1/registrations", json=youth, headers=callers[1].headers)
+    assert (b.status_code, again.status_code) == (201, 200)
+    # The create route's bodies, new and repeated, with a match: what the model serialises.
+    for created in (b, again):
+        assert created.content == as_fastapi_would(RegistrationOut, created.content)
     matched = await client.get(path, headers=callers[0].headers)
     assert matched.json() == {**alone.json(), "match_id": match_id}
 
