@@ -188,7 +188,8 @@ class OprfKey:
     ) -> Evaluation:
         if not 1 <= len(blinded_elements) <= MAX_BATCH:
             raise OprfError("a batch holds 1 to 65535 elements")
-        blinded = [group.check_element(e) for e in blinded_elements]
+        # Each element is decoded, and refused when invalid, by its multiplication.
+        blinded = [group.check_encoding(e) for e in blinded_elements]
         evaluated = tuple(group.multiply(self._scalar, e) for e in blinded)
         if self.mode is OprfMode.OPRF:
             return Evaluation(elements=evaluated, proof=None)
@@ -277,7 +278,9 @@ def finalize(
     if len(evaluation.elements) != len(blinded):
         raise OprfError("the evaluation does not answer every blinded input")
     try:
-        evaluated = [group.check_element(e) for e in evaluation.elements]
+        # each element is decoded, and refused when invalid, by the proof's composite and
+        # by its unblinding below
+        evaluated = [group.check_encoding(e) for e in evaluation.elements]
     except CryptoError as exc:
         raise InvalidOprfProof("the server returned an invalid element") from exc
     if mode is OprfMode.VOPRF:
@@ -291,10 +294,13 @@ def finalize(
             proof=evaluation.proof,
         )
     inverses = _invert_all([b.blind for b in blinded])
-    return [
-        _finalize_hash(b.input, group.multiply(inverse, element))
-        for b, inverse, element in zip(blinded, inverses, evaluated, strict=True)
-    ]
+    try:
+        return [
+            _finalize_hash(b.input, group.multiply(inverse, element))
+            for b, inverse, element in zip(blinded, inverses, evaluated, strict=True)
+        ]
+    except CryptoError as exc:
+        raise InvalidOprfProof("the server returned an invalid element") from exc
 
 
 def _invert_all(scalars: Sequence[int]) -> list[int]:

@@ -14,6 +14,7 @@ from voprf import ristretto as independent
 
 from crypto import (
     BSN,
+    CryptoError,
     Evaluation,
     InvalidElement,
     InvalidOprfProof,
@@ -133,6 +134,25 @@ class TestOprfProperties:
                 self.KEY.blind_evaluate([bad])
         with pytest.raises(OprfError):
             self.KEY.blind_evaluate([])
+        # an invalid element anywhere in a batch refuses the batch
+        valid = oprf_blind([b"a"])[0].element
+        with pytest.raises(InvalidElement):
+            self.KEY.blind_evaluate([valid, b"\xff" * 32])
+
+    def test_an_invalid_evaluated_element_fails_finalisation_in_both_modes(self) -> None:
+        # Not canonical (b"\xff" * 32), not on the curve (a flipped bit of a valid
+        # encoding), the identity (zeros): with and without a proof, refused as the
+        # server's fault, never a result.
+        for mode in (OprfMode.VOPRF, OprfMode.OPRF):
+            key = OprfKey.derive(seed=b"\x03" * 32, info=b"modes", mode=mode)
+            blinded = oprf_blind([b"a", b"b"], mode=mode)
+            evaluation = key.blind_evaluate([b.element for b in blinded])
+            good = evaluation.elements[1]
+            off_curve = bytes([good[0] ^ 1, *good[1:]])
+            for bad in (b"\xff" * 32, off_curve, bytes(32)):
+                broken = Evaluation(elements=(evaluation.elements[0], bad), proof=evaluation.proof)
+                with pytest.raises(InvalidOprfProof):
+                    oprf_finalize(blinded, broken, public_key=key.public_key, mode=mode)
 
     def test_voprf_mode_needs_the_proof(self) -> None:
         blinded = oprf_blind([b"a"])
@@ -223,3 +243,33 @@ class TestSubjectToken:
         with pytest.raises(InvalidSubjectToken) as info:
             parse_subject_token(value)
         assert value not in str(info.value) or not value
+
+
+class TestGroupOperations:
+    """The group's operations call libsodium directly: what they are given is checked first."""
+
+    def test_wrong_lengths_and_types_are_refused_before_libsodium_sees_them(self) -> None:
+        g = _ristretto.GENERATOR
+        for bad in (b"", g[:31], g + b"\x00", bytearray(g), "x" * 32):
+            with pytest.raises(InvalidElement):
+                _ristretto.multiply(2, bad)  # type: ignore[arg-type]
+            with pytest.raises(InvalidElement):
+                _ristretto.add(g, bad)  # type: ignore[arg-type]
+            with pytest.raises(InvalidElement):
+                _ristretto.add(bad, g)  # type: ignore[arg-type]
+        with pytest.raises(CryptoError):
+            _ristretto.element_from_uniform(bytes(63))
+
+    def test_the_operations_agree_with_each_other(self) -> None:
+        g = _ristretto.GENERATOR
+        two_g = _ristretto.add(g, g)
+        assert _ristretto.multiply(2, g) == two_g == _ristretto.multiply_base(2)
+        assert _ristretto.multiply(3, two_g) == _ristretto.multiply_base(6)
+        with pytest.raises(InvalidElement):
+            _ristretto.multiply_base(0)
+        with pytest.raises(InvalidElement):
+            _ristretto.multiply(_ristretto.ORDER, g)  # the identity
+        with pytest.raises(InvalidElement):
+            _ristretto.add(g, b"\xff" * 32)  # not canonical
+        point = _ristretto.element_from_uniform(bytes(range(64)))
+        assert _ristretto.check_element(point) == point
