@@ -6,6 +6,7 @@ a URL, a page, the browser's history or a log line."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -149,6 +150,25 @@ async def _registration_page(
     )
 
 
+async def _then_back(
+    current: Page,
+    found: Any,
+    action: Callable[[], Awaitable[object]],
+    error: tuple[str, str],
+    *,
+    status: int = 422,
+) -> Response:
+    """Do ``action`` on the professional's own registration ``found``, then back to its page;
+    its page again with ``error`` when the index refuses, not found when it is gone."""
+    try:
+        await action()
+    except NotFound:
+        return not_found(current)
+    except VerwijsindexError:
+        return await _registration_page(current, found, status=status, errors=[error])
+    return current.redirect(f"/portal/registraties/{found[0].id}")
+
+
 @router.post("/registraties/{registration_id}/verlengen")
 async def renew(request: Request, registration_id: str) -> Response:
     """A new term from now; the BSN and birth date are presented again (and not kept)."""
@@ -159,25 +179,19 @@ async def renew(request: Request, registration_id: str) -> Response:
         return not_found(current)
     bsn = text(form, "renew_bsn", 20).replace(" ", "").replace(".", "")
     birth_date = text(form, "renew_birth_date", 20)
-    try:
-        await current.ctx.registrations.renew(
+    return await _then_back(
+        current,
+        found,
+        lambda: current.ctx.registrations.renew(
             current.access(),
             actor=current.actor,
             registration_id=registration_id,
             bsn=bsn,
             birth_date=birth_date,
             term=None,
-        )
-    except NotFound:
-        return not_found(current)
-    except VerwijsindexError:
-        return await _registration_page(
-            current,
-            found,
-            status=422,
-            errors=[("renew_bsn", "Enter the youth's BSN and birth date as registered.")],
-        )
-    return current.redirect(f"/portal/registraties/{registration_id}")
+        ),
+        ("renew_bsn", "Enter the youth's BSN and birth date as registered."),
+    )
 
 
 @router.post("/registraties/{registration_id}/geinformeerd")
@@ -189,28 +203,20 @@ async def record_informing(request: Request, registration_id: str) -> Response:
     if found is None:
         return not_found(current)
     who = {str(v) for v in form.getlist("informed")}
-    try:
-        await current.ctx.registrations.record_informing(
-            current.access(),
-            actor=current.actor,
-            registration_id=registration_id,
-            given=InformingInput(
-                status="informed",
-                youth="youth" in who,
-                parents="parents" in who,
-                informed_on=text(form, "informed_on", 20) or None,
-            ),
-        )
-    except NotFound:
-        return not_found(current)
-    except VerwijsindexError:
-        return await _registration_page(
-            current,
-            found,
-            status=422,
-            errors=[("informed", "Choose who was informed and the day (not in the future).")],
-        )
-    return current.redirect(f"/portal/registraties/{registration_id}")
+    given = InformingInput(
+        status="informed",
+        youth="youth" in who,
+        parents="parents" in who,
+        informed_on=text(form, "informed_on", 20) or None,
+    )
+    return await _then_back(
+        current,
+        found,
+        lambda: current.ctx.registrations.record_informing(
+            current.access(), actor=current.actor, registration_id=registration_id, given=given
+        ),
+        ("informed", "Choose who was informed and the day (not in the future)."),
+    )
 
 
 @router.post("/registraties/{registration_id}/uitgesteld")
@@ -229,23 +235,17 @@ async def record_postponed(request: Request, registration_id: str) -> Response:
     revisit_on = text(form, "revisit_on", 20)
     if not revisit_on:
         errors.append(("revisit_on", "Enter the day to look again."))
-    if not errors:
-        try:
-            await current.ctx.registrations.record_informing(
-                current.access(),
-                actor=current.actor,
-                registration_id=registration_id,
-                given=InformingInput(status="postponed", reason=reason, revisit_on=revisit_on),
-            )
-        except NotFound:
-            return not_found(current)
-        except VerwijsindexError:
-            errors.append(
-                ("revisit_on", "Enter a day after today and before the registration ends.")
-            )
-        else:
-            return current.redirect(f"/portal/registraties/{registration_id}")
-    return await _registration_page(current, found, status=422, errors=errors)
+    if errors:
+        return await _registration_page(current, found, status=422, errors=errors)
+    given = InformingInput(status="postponed", reason=reason, revisit_on=revisit_on)
+    return await _then_back(
+        current,
+        found,
+        lambda: current.ctx.registrations.record_informing(
+            current.access(), actor=current.actor, registration_id=registration_id, given=given
+        ),
+        ("revisit_on", "Enter a day after today and before the registration ends."),
+    )
 
 
 @router.post("/registraties/{registration_id}/intrekken")
@@ -260,12 +260,12 @@ async def withdraw(request: Request, registration_id: str) -> Response:
         return await _registration_page(
             current, found, status=422, errors=[("reason", "Choose a reason.")]
         )
-    try:
-        await current.ctx.registrations.withdraw(
+    return await _then_back(
+        current,
+        found,
+        lambda: current.ctx.registrations.withdraw(
             current.access(), actor=current.actor, registration_id=registration_id, reason=reason
-        )
-    except VerwijsindexError:
-        return await _registration_page(
-            current, found, status=409, errors=[("reason", "This registration has already ended.")]
-        )
-    return current.redirect(f"/portal/registraties/{registration_id}")
+        ),
+        ("reason", "This registration has already ended."),
+        status=409,
+    )

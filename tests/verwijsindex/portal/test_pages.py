@@ -99,6 +99,8 @@ async def test_withdraw_with_a_reason(ctx: AppContext, browser: httpx.AsyncClien
     assert done.status_code == 303
     page = await browser.get(location)
     assert "ingetrokken" in page.text and "risico weggenomen" in page.text
+    again = await form_post(browser, location, location + "/intrekken", {"reason": "other"})
+    assert again.status_code == 409 and 'href="#reason"' in again.text
     async with ctx.database.read() as session:
         ops = (
             await session.execute(
@@ -394,6 +396,20 @@ async def test_renew_and_record_informing(
     location = (await _register(browser)).headers["location"]
     page = await browser.get(location)
     assert "Nog niet vastgelegd." in page.text
+    future = await form_post(
+        browser,
+        location,
+        location + "/geinformeerd",
+        {"informed": "youth", "informed_on": "2099-01-01"},
+    )
+    assert future.status_code == 422 and 'href="#informed"' in future.text
+    late = await form_post(
+        browser,
+        location,
+        location + "/uitgesteld",
+        {"postpone_reason": "unreachable", "revisit_on": "2099-01-01"},
+    )
+    assert late.status_code == 422 and 'href="#revisit_on"' in late.text
     informed = await form_post(
         browser,
         location,
