@@ -209,14 +209,8 @@ async def record_informing(request: Request, registration_id: str) -> Response:
         parents="parents" in who,
         informed_on=text(form, "informed_on", 20) or None,
     )
-    return await _then_back(
-        current,
-        found,
-        lambda: current.ctx.registrations.record_informing(
-            current.access(), actor=current.actor, registration_id=registration_id, given=given
-        ),
-        ("informed", "Choose who was informed and the day (not in the future)."),
-    )
+    error = ("informed", "Choose who was informed and the day (not in the future).")
+    return await _record_informing(current, found, given, error)
 
 
 @router.post("/registraties/{registration_id}/uitgesteld")
@@ -238,13 +232,20 @@ async def record_postponed(request: Request, registration_id: str) -> Response:
     if errors:
         return await _registration_page(current, found, status=422, errors=errors)
     given = InformingInput(status="postponed", reason=reason, revisit_on=revisit_on)
+    error = ("revisit_on", "Enter a day after today and before the registration ends.")
+    return await _record_informing(current, found, given, error)
+
+
+async def _record_informing(
+    current: Page, found: Any, given: InformingInput, error: tuple[str, str]
+) -> Response:
     return await _then_back(
         current,
         found,
         lambda: current.ctx.registrations.record_informing(
-            current.access(), actor=current.actor, registration_id=registration_id, given=given
+            current.access(), actor=current.actor, registration_id=found[0].id, given=given
         ),
-        ("revisit_on", "Enter a day after today and before the registration ends."),
+        error,
     )
 
 
