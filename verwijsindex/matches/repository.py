@@ -18,26 +18,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crypto import Pseudonym
 from verwijsindex.coordination.state import CoordinationSummary
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.organisations.models import Organisation, Professional
 from verwijsindex.registrations.models import Registration
 from verwijsindex.storage.queries import status_is
-
-_OPEN_MATCHES_OF_SUBJECTS = select(Match.subject_pseudonym, Match.id).where(
-    Match.subject_pseudonym.in_(bindparam("pseudonyms", expanding=True)),
-    status_is(Match.status, MatchStatus.OPEN),
-)
-
-
-async def open_matches_of_subjects(
-    session: AsyncSession, pseudonyms: Sequence[Pseudonym]
-) -> dict[Pseudonym, str]:
-    """The id of each youth's open match (at most one per youth), by pseudonym; a plain
-    Core query, no mapped objects."""
-    result = await session.execute(_OPEN_MATCHES_OF_SUBJECTS, {"pseudonyms": list(pseudonyms)})
-    return {pseudonym: match_id for pseudonym, match_id in result}
 
 
 async def current_participations_of_matches(

@@ -307,6 +307,9 @@ class MatchIndex:
         self._federation = federation
         """A federated region's hand-off to the hub (an outbox row per new or ended
         registration, in the same transaction); None when the index is not federated."""
+        self._municipalities: dict[str, str] = {}
+        """Each organisation's municipality, once read: it is set when the organisation is
+        made and never changes (nor is an organisation deleted), so it is never stale."""
 
     async def register(
         self,
@@ -382,7 +385,7 @@ class MatchIndex:
         earlier_families = await family_repo.open_families_of_registrations(
             session, sorted(repeated)
         )
-        municipalities = await org_repo.organisation_municipalities(
+        municipalities = await self._municipalities_of(
             session, {p.actor.organisation_id for p in valid if p.municipality is None}
         )
 
@@ -470,6 +473,15 @@ class MatchIndex:
             session, await self._earlier_involvement_asked(session, pending.registrations), now
         )
         return outcomes
+
+    async def _municipalities_of(
+        self, session: AsyncSession, organisations: set[str]
+    ) -> dict[str, str]:
+        known = self._municipalities
+        missing = organisations - known.keys()
+        if missing:
+            known.update(await org_repo.organisation_municipalities(session, missing))
+        return {o: known[o] for o in organisations if o in known}
 
     async def _earlier_involvement_asked(
         self, session: AsyncSession, registrations: Sequence[RegistrationRow]
@@ -598,9 +610,13 @@ class MatchIndex:
         self, session: AsyncSession, subjects: Sequence[Pseudonym]
     ) -> dict[Pseudonym, _Youth]:
         youths = {s: _Youth() for s in subjects}
-        for registration in await repo.active_registrations_of_subject(session, subjects):
+        matches: dict[Pseudonym, str] = {}
+        for registration, match_id in await repo.active_registrations_with_open_match(
+            session, subjects
+        ):
             youths[registration.pseudonym].active.append(registration)
-        matches = await match_repo.open_matches_of_subjects(session, subjects)
+            if match_id is not None:
+                matches[registration.pseudonym] = match_id
         participations = await match_repo.current_participations_of_matches(
             session, list(matches.values())
         )

@@ -139,8 +139,18 @@ async def active_direct_pseudonym_count(session: AsyncSession) -> int:
 _REGISTRATIONS = cast(Table, Registration.__table__)
 
 
-_ACTIVE_OF_SUBJECTS = (
-    select(*(_REGISTRATIONS.c[name] for name in REGISTRATION_COLUMNS))
+_MATCHES = cast(Table, Match.__table__)
+_ACTIVE_WITH_OPEN_MATCH = (
+    select(*(_REGISTRATIONS.c[name] for name in REGISTRATION_COLUMNS), _MATCHES.c.id)
+    .select_from(
+        _REGISTRATIONS.outerjoin(
+            _MATCHES,
+            and_(
+                _MATCHES.c.subject_pseudonym == _REGISTRATIONS.c.pseudonym,
+                status_is(_MATCHES.c.status, MatchStatus.OPEN),
+            ),
+        )
+    )
     .where(
         _REGISTRATIONS.c.pseudonym.in_(bindparam("pseudonyms", expanding=True)),
         status_is(_REGISTRATIONS.c.status, RegistrationStatus.ACTIVE),
@@ -148,19 +158,20 @@ _ACTIVE_OF_SUBJECTS = (
     .order_by(_REGISTRATIONS.c.created_at, _REGISTRATIONS.c.id)
 )
 
-
 _INSERT_REGISTRATIONS = RowInsert(_REGISTRATIONS, REGISTRATION_COLUMNS)
 
 
 _REGISTRATION_VALUES = attrgetter(*REGISTRATION_COLUMNS)
 
 
-async def active_registrations_of_subject(
+async def active_registrations_with_open_match(
     session: AsyncSession, pseudonyms: Sequence[Pseudonym]
-) -> list[RegistrationRow]:
-    """The youths' active registrations, oldest first, as plain rows (no mapped objects)."""
-    result = await session.execute(_ACTIVE_OF_SUBJECTS, {"pseudonyms": list(pseudonyms)})
-    return [RegistrationRow(*row) for row in result]
+) -> list[tuple[RegistrationRow, str | None]]:
+    """The youths' active registrations, oldest first, as plain rows, each with the id of
+    its youth's open match (a youth has an open match only while it has active
+    registrations): one statement for what the write path needs to know of the youths."""
+    result = await session.execute(_ACTIVE_WITH_OPEN_MATCH, {"pseudonyms": list(pseudonyms)})
+    return [(RegistrationRow(*row[:-1]), row[-1]) for row in result]
 
 
 async def insert_registrations(session: AsyncSession, rows: Sequence[RegistrationRow]) -> None:
