@@ -16,8 +16,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, not_, select, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    not_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from verwijsindex.abuse._models import AnomalyFlag, BulkImportGrant, RateLimitCounter
@@ -125,6 +140,27 @@ def _upsert(dialect_insert: Any) -> Any:
 # Built once: building a statement and its cache key on every call costs more than running it
 # for a small group.
 _UPSERTS = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+
+
+def _unnest_upsert() -> Any:
+    """PostgreSQL: every row's upsert in one statement, its rows given as one array per
+    column, returning the rows' new hits (``WHERE true``: an ``INSERT … SELECT … FROM``
+    followed by ``ON CONFLICT`` is otherwise ambiguous to PostgreSQL's parser)."""
+    columns = ("scope", "subject_id", "window_start", "hits")
+    kinds: tuple[Any, ...] = (String(), String(), DateTime(timezone=True), Integer())
+    arrays: list[Any] = [
+        sql_cast(bindparam(name, type_=ARRAY(kind)), ARRAY(kind))
+        for name, kind in zip(columns, kinds, strict=True)
+    ]
+    given = func.unnest(*arrays).table_valued(*columns).render_derived(name="given")
+    statement = postgresql.insert(_COUNTERS).from_select(list(columns), select(given).where(true()))
+    return statement.on_conflict_do_update(
+        index_elements=["scope", "subject_id", "window_start"],
+        set_={"hits": _COUNTERS.c.hits + statement.excluded.hits},
+    ).returning(*(_COUNTERS.c[name] for name in columns))
+
+
+_UNNEST_UPSERT = _unnest_upsert()
 _COUNTS = select(
     _COUNTERS.c.scope, _COUNTERS.c.subject_id, _COUNTERS.c.window_start, _COUNTERS.c.hits
 ).where(
@@ -140,13 +176,29 @@ async def _add_hits(session: AsyncSession, counts: Mapping[_Key, int]) -> dict[_
     concurrent writers, in this process or another, see each other's counts."""
     if not counts:
         return {}
-    upsert = _UPSERTS[session.get_bind().dialect.name]
+    dialect = session.get_bind().dialect.name
+    keys = sorted(counts)
+    if dialect == "postgresql":
+        # One round trip: the upsert returns the new hits. Rows are locked in key order.
+        result = await session.execute(
+            _UNNEST_UPSERT,
+            {
+                "scope": [scope for scope, _subject, _window in keys],
+                "subject_id": [subject for _scope, subject, _window in keys],
+                "window_start": [window for _scope, _subject, window in keys],
+                "hits": [counts[key] for key in keys],
+            },
+        )
+        returned = {
+            (scope, subject, _utc(window)): int(hits) for scope, subject, window, hits in result
+        }
+        return {key: returned[key] for key in keys}
+    upsert = _UPSERTS[dialect]
     # Keys sorted, so concurrent upserts lock rows in one order and cannot deadlock. A plain
     # executemany (the driver runs one prepared statement per row) and one read of the new
     # counts: with RETURNING, SQLAlchemy sends one statement per row on SQLite to keep the
     # rows in parameter order. The rows stay locked (PostgreSQL) or the database's write lock
     # is held (SQLite) between the two, so the read sees exactly this transaction's sums.
-    keys = sorted(counts)
     await session.execute(
         upsert,
         [
