@@ -49,8 +49,10 @@ browser-test-deps:
 	@test -d $(OIDC_PROVIDER)/node_modules/oidc-provider || \
 		npm install --prefix $(OIDC_PROVIDER) --no-audit --no-fund --loglevel=error
 
+# One pytest-xdist worker per core: every test has its own database (a copy of the worker's
+# migrated template) and its own temporary directory and ports, so the workers share nothing.
 test: $(TEST_STAMP) browser-test-deps
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --durations=15
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -87,7 +87,8 @@ async def _migrate_url(url: str, data_dir: Path) -> None:
 
 @pytest.fixture(scope="session")
 def db_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, DatabaseTemplate]]:
-    """Migrated template databases, made once per session and copied for each test."""
+    """Migrated template databases, made once per session (per pytest-xdist worker: the
+    PostgreSQL names are random, so workers never share one) and copied for each test."""
     root = tmp_path_factory.mktemp("templates")
     templates: dict[str, DatabaseTemplate] = {}
     created_pg: list[str] = []
