@@ -168,7 +168,8 @@ _ACTIVE_WITH_OPEN_MATCH = (
 _ACTIVE_WITH_OPEN_MATCH_AND_LINKS = union_all(
     select(
         literal_column("0").label("part"),
-        *(_REGISTRATIONS.c[name] for name in REGISTRATION_COLUMNS),
+        # Labelled: SQLite matches a compound select's ORDER BY terms against labels.
+        *(_REGISTRATIONS.c[name].label(name) for name in REGISTRATION_COLUMNS),
         _MATCHES.c.id.label("open_match_id"),
         null().label("parent"),
     )
