@@ -86,6 +86,9 @@ class FamilyBatch:
     """Family match id → current participations (loaded ones are mapped and tracked by the
     session; new ones are inserted at the end)."""
     new_links: list[tuple[str, str, int]] = field(default_factory=list)
+    """``(parent, registration_id, key_version)`` of the new registrations: written with the
+    registrations (:func:`verwijsindex.registrations.repository.insert_registrations`), not by
+    :meth:`flush`."""
     new_families: list[FamilyMatch] = field(default_factory=list)
     new_participants: list[FamilyMatchParticipant] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -190,7 +193,6 @@ class FamilyBatch:
         match before it joins another), then the new rows."""
         if self.families:  # loaded (and possibly changed) rows are tracked by the session
             await session.flush()
-        await repo.insert_parent_links(session, self.new_links)
         await insert_objects(session, self.new_families)
         await insert_objects(session, self.new_participants)
         await enqueue_many(session, self.events)
@@ -204,12 +206,17 @@ class FamilyIndex:
         self,
         session: AsyncSession,
         named: Mapping[Pseudonym, Sequence[tuple[Pseudonym, str]]],
+        found: Sequence[tuple[Pseudonym, str]],
         known: Mapping[str, Node],
     ) -> FamilyBatch:
         """What the write needs of the active registrations naming its parents and of their
         family matches. ``named``: each parent the write names → the (youth, professional) of
-        each new registration naming it; ``known``: registrations the write has read already
-        (its youths' active ones), which are not read again.
+        each new registration naming it; ``found``: ``(parent, registration_id)`` of the
+        registrations naming those parents, oldest first, as read after the subject locks
+        (with the youths' registrations:
+        :func:`verwijsindex.registrations.repository.active_registrations_with_open_match`);
+        ``known``: registrations the write has read already (its youths' active ones), which
+        are not read again.
 
         A registration found naming a parent counts only if it links (:func:`linked`) with
         a new registration naming that parent; usually none does (no parent named before, or
@@ -218,7 +225,6 @@ class FamilyIndex:
         family lock is taken (after the caller's subject locks of the parents) before the
         family matches are read."""
         batch = FamilyBatch()
-        found = await repo.parent_links(session, list(named))
         if not found:
             return batch
         unknown = sorted({registration_id for _, registration_id in found} - known.keys())

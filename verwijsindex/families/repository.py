@@ -19,7 +19,6 @@ from verwijsindex.registrations.models import (
     RegistrationParent,
     RegistrationStatus,
 )
-from verwijsindex.storage.base import RowInsert
 from verwijsindex.storage.queries import status_is
 
 _PARENTS = cast(Table, RegistrationParent.__table__)
@@ -39,12 +38,6 @@ async def lock_family_matches(session: AsyncSession) -> None:
         await session.execute(_FAMILY_LOCK)
 
 
-_PARENT_LINKS = (
-    select(_PARENTS.c.pseudonym, _PARENTS.c.registration_id)
-    .where(_PARENTS.c.pseudonym.in_(bindparam("parents", expanding=True)))
-    .order_by(_PARENTS.c.registration_id)
-)
-
 _LINKED_REGISTRATIONS = select(
     _REGISTRATIONS.c.id,
     _REGISTRATIONS.c.pseudonym,
@@ -54,18 +47,6 @@ _LINKED_REGISTRATIONS = select(
     _REGISTRATIONS.c.id.in_(bindparam("ids", expanding=True)),
     status_is(_REGISTRATIONS.c.status, RegistrationStatus.ACTIVE),
 )
-
-
-async def parent_links(
-    session: AsyncSession, parents: Sequence[Pseudonym]
-) -> list[tuple[Pseudonym, str]]:
-    """``(parent, registration_id)`` of the registrations naming any of ``parents``, by
-    registration id (UUIDv7: oldest first). Usually no parent is named elsewhere: then this
-    is one lookup in the parents' primary key, nothing more."""
-    if not parents:
-        return []
-    result = await session.execute(_PARENT_LINKS, {"parents": list(parents)})
-    return [(parent, registration_id) for parent, registration_id in result]
 
 
 async def linked_registrations(
@@ -79,15 +60,6 @@ async def linked_registrations(
     return [
         (r, youth, professional, organisation) for r, youth, professional, organisation in result
     ]
-
-
-_INSERT_PARENTS = RowInsert(_PARENTS, ("pseudonym", "registration_id", "key_version"))
-
-
-async def insert_parent_links(session: AsyncSession, rows: Sequence[tuple[str, str, int]]) -> None:
-    """``(parent pseudonym, registration_id, key_version)`` rows, in one statement."""
-    if rows:
-        await _INSERT_PARENTS.execute(session, rows)
 
 
 async def repseudonymise_parents(

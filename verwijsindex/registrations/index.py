@@ -225,8 +225,13 @@ class _Pending:
             for m in self.matches
         ]
 
-    async def flush(self, session: AsyncSession, hooks: MatchHooks | None) -> None:
-        await repo.insert_registrations(session, self.registrations)
+    async def flush(
+        self,
+        session: AsyncSession,
+        hooks: MatchHooks | None,
+        parent_links: Sequence[tuple[str, str, int]],
+    ) -> None:
+        await repo.insert_registrations(session, self.registrations, parent_links)
         for rows in (self.matches, self.participants):
             await insert_objects(session, rows)
         if hooks is not None:
@@ -369,9 +374,9 @@ class MatchIndex:
                     await family_repo.repseudonymise_parents(
                         session, old=older, new=parent, key_version=version
                     )
-        youths = await self._load_youths(session, subjects)
+        youths, links = await self._load_youths(session, subjects, parents)
         families = (
-            await self._families.load(session, self._named(valid), self._known(youths))
+            await self._families.load(session, self._named(valid), links, self._known(youths))
             if parents
             else FamilyBatch()
         )
@@ -467,7 +472,7 @@ class MatchIndex:
             )
         if self._federation is not None:
             self._federation.stage_created(pending.handoffs, outcomes, now)
-        await pending.flush(session, self.hooks)
+        await pending.flush(session, self.hooks, families.new_links)
         await families.flush(session)
         await duties.tell_earlier_involvement(
             session, await self._earlier_involvement_asked(session, pending.registrations), now
@@ -607,13 +612,15 @@ class MatchIndex:
         return tuple((current, tuple(older)) for current, older in pseudonyms.items())
 
     async def _load_youths(
-        self, session: AsyncSession, subjects: Sequence[Pseudonym]
-    ) -> dict[Pseudonym, _Youth]:
+        self, session: AsyncSession, subjects: Sequence[Pseudonym], parents: Sequence[Pseudonym]
+    ) -> tuple[dict[Pseudonym, _Youth], list[tuple[Pseudonym, str]]]:
+        """The youths' active registrations and open matches, and ``(parent,
+        registration_id)`` of the registrations naming any of ``parents`` (read with the
+        youths' registrations in one statement)."""
         youths = {s: _Youth() for s in subjects}
         matches: dict[Pseudonym, str] = {}
-        for registration, match_id in await repo.active_registrations_with_open_match(
-            session, subjects
-        ):
+        active, links = await repo.active_registrations_with_open_match(session, subjects, parents)
+        for registration, match_id in active:
             youths[registration.pseudonym].active.append(registration)
             if match_id is not None:
                 matches[registration.pseudonym] = match_id
@@ -624,7 +631,7 @@ class MatchIndex:
             youth = youths[pseudonym]
             youth.match_id = match_id
             youth.participants = participations.get(match_id, [])
-        return youths
+        return youths, links
 
     def _open_match(
         self,

@@ -14,9 +14,12 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    literal_column,
+    null,
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +37,7 @@ from verwijsindex.registrations.models import (
     RegistrationRow,
     RegistrationStatus,
 )
-from verwijsindex.storage.base import RowInsert
+from verwijsindex.storage.base import RowInsert, insert_rows
 from verwijsindex.storage.queries import status_is
 
 
@@ -137,26 +140,48 @@ async def active_direct_pseudonym_count(session: AsyncSession) -> int:
 # The write group's reads, built once: building a statement and its cache key on every call
 # costs more than running it for a group of one.
 _REGISTRATIONS = cast(Table, Registration.__table__)
+_PARENTS = cast(Table, RegistrationParent.__table__)
 
 
 _MATCHES = cast(Table, Match.__table__)
+_OF_SUBJECTS = _REGISTRATIONS.c.pseudonym.in_(bindparam("pseudonyms", expanding=True))
+_ACTIVE = status_is(_REGISTRATIONS.c.status, RegistrationStatus.ACTIVE)
+_REGISTRATIONS_AND_OPEN_MATCH = _REGISTRATIONS.outerjoin(
+    _MATCHES,
+    and_(
+        _MATCHES.c.subject_pseudonym == _REGISTRATIONS.c.pseudonym,
+        status_is(_MATCHES.c.status, MatchStatus.OPEN),
+    ),
+)
 _ACTIVE_WITH_OPEN_MATCH = (
     select(*(_REGISTRATIONS.c[name] for name in REGISTRATION_COLUMNS), _MATCHES.c.id)
-    .select_from(
-        _REGISTRATIONS.outerjoin(
-            _MATCHES,
-            and_(
-                _MATCHES.c.subject_pseudonym == _REGISTRATIONS.c.pseudonym,
-                status_is(_MATCHES.c.status, MatchStatus.OPEN),
-            ),
-        )
-    )
-    .where(
-        _REGISTRATIONS.c.pseudonym.in_(bindparam("pseudonyms", expanding=True)),
-        status_is(_REGISTRATIONS.c.status, RegistrationStatus.ACTIVE),
-    )
+    .select_from(_REGISTRATIONS_AND_OPEN_MATCH)
+    .where(_OF_SUBJECTS, _ACTIVE)
     .order_by(_REGISTRATIONS.c.created_at, _REGISTRATIONS.c.id)
 )
+
+# The same (``part`` 0) and, after it in one result, the links of the parents (``part`` 1: the
+# registration's id, the other columns NULL, and the parent's pseudonym), a lookup in the
+# links' primary key by parent. Joining the links to their registrations here instead let
+# PostgreSQL, on a young table without statistics, hash every active registration to find a
+# parent's few (ADR 0023).
+_ACTIVE_WITH_OPEN_MATCH_AND_LINKS = union_all(
+    select(
+        literal_column("0").label("part"),
+        # Labelled: SQLite matches a compound select's ORDER BY terms against labels.
+        *(_REGISTRATIONS.c[name].label(name) for name in REGISTRATION_COLUMNS),
+        _MATCHES.c.id.label("open_match_id"),
+        null().label("parent"),
+    )
+    .select_from(_REGISTRATIONS_AND_OPEN_MATCH)
+    .where(_OF_SUBJECTS, _ACTIVE),
+    select(
+        literal_column("1"),
+        *(_PARENTS.c.registration_id if name == "id" else null() for name in REGISTRATION_COLUMNS),
+        null(),
+        _PARENTS.c.pseudonym,
+    ).where(_PARENTS.c.pseudonym.in_(bindparam("parents", expanding=True))),
+).order_by(literal_column("part"), literal_column("created_at"), literal_column("id"))
 
 _INSERT_REGISTRATIONS = RowInsert(_REGISTRATIONS, REGISTRATION_COLUMNS)
 
@@ -165,18 +190,48 @@ _REGISTRATION_VALUES = attrgetter(*REGISTRATION_COLUMNS)
 
 
 async def active_registrations_with_open_match(
-    session: AsyncSession, pseudonyms: Sequence[Pseudonym]
-) -> list[tuple[RegistrationRow, str | None]]:
+    session: AsyncSession, pseudonyms: Sequence[Pseudonym], parents: Sequence[Pseudonym] = ()
+) -> tuple[list[tuple[RegistrationRow, str | None]], list[tuple[Pseudonym, str]]]:
     """The youths' active registrations, oldest first, as plain rows, each with the id of
     its youth's open match (a youth has an open match only while it has active
-    registrations): one statement for what the write path needs to know of the youths."""
-    result = await session.execute(_ACTIVE_WITH_OPEN_MATCH, {"pseudonyms": list(pseudonyms)})
-    return [(RegistrationRow(*row[:-1]), row[-1]) for row in result]
+    registrations), and ``(parent, registration_id)`` of the registrations naming any of
+    ``parents``, by registration id (UUIDv7: oldest first; links exist only while their
+    registration is active): one statement for what the write path needs to know of the
+    youths and the parents."""
+    if not parents:
+        result = await session.execute(_ACTIVE_WITH_OPEN_MATCH, {"pseudonyms": list(pseudonyms)})
+        return [(RegistrationRow(*row[:-1]), row[-1]) for row in result], []
+    result = await session.execute(
+        _ACTIVE_WITH_OPEN_MATCH_AND_LINKS,
+        {"pseudonyms": list(pseudonyms), "parents": list(parents)},
+    )
+    active: list[tuple[RegistrationRow, str | None]] = []
+    links: list[tuple[Pseudonym, str]] = []
+    for part, *values, match_id, parent in result:
+        if part == 0:
+            active.append((RegistrationRow(*values), match_id))
+        else:
+            links.append((parent, values[0]))
+    links.sort(key=lambda link: link[1])
+    return active, links
 
 
-async def insert_registrations(session: AsyncSession, rows: Sequence[RegistrationRow]) -> None:
-    """Insert new registrations with one driver ``executemany`` (:class:`RowInsert`)."""
-    await _INSERT_REGISTRATIONS.execute(session, [_REGISTRATION_VALUES(row) for row in rows])
+_INSERT_PARENT_LINKS = RowInsert(_PARENTS, ("pseudonym", "registration_id", "key_version"))
+
+
+async def insert_registrations(
+    session: AsyncSession,
+    rows: Sequence[RegistrationRow],
+    parent_links: Sequence[tuple[str, str, int]] = (),
+) -> None:
+    """Insert new registrations and the parents they name (``(parent pseudonym,
+    registration_id, key_version)``), each table with one driver ``executemany``
+    (:class:`RowInsert`), and on PostgreSQL both in one statement (:func:`insert_rows`)."""
+    await insert_rows(
+        session,
+        (_INSERT_REGISTRATIONS, [_REGISTRATION_VALUES(row) for row in rows]),
+        (_INSERT_PARENT_LINKS, parent_links),
+    )
 
 
 async def repseudonymise(

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import NullType, TypeDecorator
 from uuid_utils import reseed_rng, uuid7
@@ -165,16 +165,20 @@ class RowInsert:
         self._compiled: dict[tuple[str, str, str], tuple[str, list[tuple[int, Any]]]] = {}
 
     async def execute(self, session: AsyncSession, rows: Sequence[Sequence[Any]]) -> None:
-        if not rows:
-            return
-        connection = await session.connection()
+        await insert_rows(session, (self, rows))
+
+    def _arrays(self, dialect: Dialect, rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        """PostgreSQL: the rows as one converted list per column."""
+        columns = [list(values) for values in zip(*rows, strict=True)]
+        for position, convert in self._compile(dialect)[1]:
+            columns[position] = [convert(value) for value in columns[position]]
+        return columns
+
+    async def _execute(self, connection: AsyncConnection, rows: Sequence[Sequence[Any]]) -> None:
         dialect = connection.dialect
         sql, conversions = self._compile(dialect)
         if dialect.name == "postgresql":
-            columns = [list(values) for values in zip(*rows, strict=True)]
-            for position, convert in conversions:
-                columns[position] = [convert(value) for value in columns[position]]
-            await connection.exec_driver_sql(sql, tuple(columns))
+            await connection.exec_driver_sql(sql, tuple(self._arrays(dialect, rows)))
             return
         as_parameters = dialect.execute_sequence_format
         if conversions:
@@ -201,19 +205,69 @@ class RowInsert:
             found = self._compiled[key] = (self._sql(dialect, key), conversions)
         return found
 
+    def _unnest(self, prefix: str = "column") -> Insert:
+        """PostgreSQL's ``INSERT … SELECT * FROM unnest(…)``, its arrays bound as
+        ``<prefix>_<n>`` in column order."""
+        arrays = [
+            sql_cast(bindparam(f"{prefix}_{n}"), ARRAY(_stored_type(self._table.c[name])))
+            for n, name in enumerate(self._columns)
+        ]
+        rows = func.unnest(*arrays).table_valued(*self._columns).render_derived(name=prefix)
+        return insert(self._table).from_select(self._columns, select(rows))
+
     def _sql(self, dialect: Dialect, key: tuple[str, str, str]) -> str:
         if dialect.name == "postgresql":
-            arrays = [
-                sql_cast(bindparam(f"column_{n}"), ARRAY(_stored_type(self._table.c[name])))
-                for n, name in enumerate(self._columns)
-            ]
-            rows = func.unnest(*arrays).table_valued(*self._columns).render_derived(name="given")
-            statement = insert(self._table).from_select(self._columns, select(rows))
-            return statement.compile(dialect=dialect).string
+            return self._unnest("given").compile(dialect=dialect).string
         compiled = insert(self._table).compile(dialect=dialect, column_keys=self._columns)
         if not compiled.positional or compiled.positiontup != self._columns:
             raise NotImplementedError(f"RowInsert needs positional parameters ({key})")
         return compiled.string
+
+
+async def insert_rows(
+    session: AsyncSession, *inserts: tuple[RowInsert, Sequence[Sequence[Any]]]
+) -> None:
+    """Each :class:`RowInsert`'s rows, in the given order (the rows of a table whose rows the
+    later ones refer to first). On PostgreSQL all of them in one statement, each but the last
+    in a data-modifying ``WITH`` (one round trip; the foreign keys are checked at the end of
+    the statement, when every row is in); elsewhere one ``executemany`` each."""
+    given = [(insert_, rows) for insert_, rows in inserts if rows]
+    if not given:
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql" or len(given) == 1:
+        for insert_, rows in given:
+            await insert_._execute(connection, rows)
+        return
+    sql = _combined_sql(dialect, tuple(insert_ for insert_, _ in given))
+    arrays = [array for insert_, rows in given for array in insert_._arrays(dialect, rows)]
+    await connection.exec_driver_sql(sql, tuple(arrays))
+
+
+_COMBINED: dict[tuple[int, ...], str] = {}
+
+
+def _combined_sql(dialect: Dialect, inserts: tuple[RowInsert, ...]) -> str:
+    """The one statement of :func:`insert_rows` on PostgreSQL, built once per combination;
+    its arrays are bound in the order of the inserts and, within one, of its columns."""
+    key = tuple(id(insert_) for insert_ in inserts)
+    found = _COMBINED.get(key)
+    if found is None:
+        *earlier, last = (insert_._unnest(f"given_{n}") for n, insert_ in enumerate(inserts))
+        statement = last
+        for n, part in enumerate(earlier):
+            statement = statement.add_cte(part.cte(f"inserted_{n}"))
+        compiled = statement.compile(dialect=dialect)
+        expected = [
+            f"given_{n}_{c}"
+            for n, insert_ in enumerate(inserts)
+            for c in range(len(insert_._columns))
+        ]
+        if list(compiled.positiontup or ()) != expected:
+            raise NotImplementedError("insert_rows: unexpected parameter order")
+        found = _COMBINED[key] = compiled.string
+    return found
 
 
 def _stored_type(column: Column[Any]) -> Any:

@@ -1,13 +1,16 @@
 """RowInsert: many rows in one statement (the driver's executemany on SQLite, one
 ``INSERT … SELECT FROM unnest`` of arrays on PostgreSQL) store exactly what SQLAlchemy's
-``executemany`` of the same rows stores, on SQLite and PostgreSQL."""
+``executemany`` of the same rows stores, on SQLite and PostgreSQL; ``insert_rows`` writes
+the rows of several tables (on PostgreSQL in one statement)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import pytest
 from sqlalchemy import Table, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import Caller
 from verwijsindex.clock import AMSTERDAM
@@ -16,9 +19,10 @@ from verwijsindex.registrations.models import (
     REGISTRATION_COLUMNS,
     EndReason,
     Registration,
+    RegistrationParent,
     RegistrationStatus,
 )
-from verwijsindex.storage.base import RowInsert
+from verwijsindex.storage.base import RowInsert, insert_rows
 
 TABLE = cast(Table, Registration.__table__)
 
@@ -75,3 +79,47 @@ class TestRowInsert:
             assert stored[f"direct-{n}"] == stored[f"core-{n}"]
             assert read[f"direct-{n}"] == read[f"core-{n}"]
         assert read["direct-1"][-2] == core[1]["ended_at"]  # ended_at, as given
+
+
+REGISTRATIONS = RowInsert(TABLE, REGISTRATION_COLUMNS)
+LINKS = RowInsert(
+    cast(Table, RegistrationParent.__table__), ("pseudonym", "registration_id", "key_version")
+)
+
+
+class TestInsertRows:
+    async def test_writes_registrations_and_the_links_that_refer_to_them(
+        self, ctx: AppContext, callers: list[Caller]
+    ) -> None:
+        rows = _rows(callers[0], "both")
+        given = [(f"q1.parent{n % 2}", r["id"], 1) for n, r in enumerate(rows)]
+        async with ctx.database.transaction() as session:
+            await insert_rows(
+                session,
+                (REGISTRATIONS, [tuple(r[c] for c in REGISTRATION_COLUMNS) for r in rows]),
+                (LINKS, given),
+            )
+            await insert_rows(session, (REGISTRATIONS, []), (LINKS, []))  # no statement
+        async with ctx.database.read() as session:
+            stored = await session.execute(select(TABLE.c.id))
+            linked = await session.execute(
+                select(
+                    RegistrationParent.pseudonym,
+                    RegistrationParent.registration_id,
+                    RegistrationParent.key_version,
+                )
+            )
+            assert {i for (i,) in stored} == {r["id"] for r in rows}
+            assert sorted(tuple(link) for link in linked) == sorted(given)
+
+    async def test_a_link_to_no_registration_is_refused(
+        self, ctx: AppContext, callers: list[Caller]
+    ) -> None:
+        rows = _rows(callers[0], "fk")[:1]
+        with pytest.raises(IntegrityError):
+            async with ctx.database.transaction() as session:
+                await insert_rows(
+                    session,
+                    (REGISTRATIONS, [tuple(r[c] for c in REGISTRATION_COLUMNS) for r in rows]),
+                    (LINKS, [("q1.parent", "no-such-registration", 1)]),
+                )
