@@ -42,7 +42,7 @@ from verwijsindex.clock import Clock
 from verwijsindex.errors import VerwijsindexError
 from verwijsindex.keys import KeyRing
 from verwijsindex.storage import Database
-from verwijsindex.storage.base import RowInsert, new_id
+from verwijsindex.storage.base import RowInsert, Staged, new_id
 
 _CHAIN_LOCK_KEY = int.from_bytes(hashlib.sha256(b"verwijsindex-access-log").digest()[:8], "big") - (
     1 << 63
@@ -198,9 +198,14 @@ class AccessLogger:
             ],
         )
 
-    async def record_entries(self, session: AsyncSession, entries: Sequence[Entry]) -> None:
+    async def record_entries(
+        self, session: AsyncSession, entries: Sequence[Entry], staged: Staged | None = None
+    ) -> None:
         """Append records of several operations (of several requests) at once, in order:
-        one lock, one read of the tail and one insert, whatever their number."""
+        one lock, one read of the tail and one insert, whatever their number. With
+        ``staged``, the insert's rows are added to it, for the caller to write before the
+        transaction ends and before anything in it reads the log again (the chain lock is
+        held until then)."""
         if not entries:
             return
         ended_at = self._clock.now()
@@ -253,7 +258,10 @@ class AccessLogger:
             row[_HASH_AT] = prev_hash = hasher.hash(values)
             rows.append(row)
         # Records are never read back or changed in this transaction.
-        await _INSERT_RECORDS.execute(session, rows)
+        if staged is not None:
+            staged.append((_INSERT_RECORDS, rows))
+        else:
+            await _INSERT_RECORDS.execute(session, rows)
 
     def _stored_trace(self, trace: TraceContext) -> tuple[str, str | None]:
         """The trace and parent span id a record stores. A trace the caller started (its

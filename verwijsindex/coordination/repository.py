@@ -15,23 +15,23 @@ from verwijsindex.coordination.state import CoordinationStatus, CoordinationSumm
 from verwijsindex.matches.models import MatchParticipant
 from verwijsindex.organisations.models import Organisation, Sector
 from verwijsindex.registrations.models import Registration
+from verwijsindex.storage.base import DictInsert, Staged
 
 _LIVE = (CoordinationStatus.PROPOSED, CoordinationStatus.ACCEPTED)
 
 
-_INSERT_COORDINATIONS = insert(cast(Table, Coordination.__table__))
 _INSERT_EVENTS = insert(cast(Table, CoordinationEvent.__table__))
 
 
-async def add(
-    session: AsyncSession, rows: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]]
-) -> None:
-    """New coordinations and their first history rows, given as column values (the match
-    path: one executemany each, no mapped objects)."""
-    if rows:
-        await session.execute(_INSERT_COORDINATIONS, list(rows))
-    if events:
-        await session.execute(_INSERT_EVENTS, list(events))
+_COORDINATION_ROWS = DictInsert(cast(Table, Coordination.__table__))
+_EVENT_ROWS = DictInsert(cast(Table, CoordinationEvent.__table__))
+
+
+def staged(rows: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]]) -> Staged:
+    """New coordinations and their first history rows, given as every column's value, as
+    rows for :func:`~verwijsindex.storage.base.insert_rows` (the match path writes them with
+    the write group's other new rows)."""
+    return [_COORDINATION_ROWS.staged(rows), _EVENT_ROWS.staged(events)]
 
 
 async def add_event(session: AsyncSession, event: dict[str, Any]) -> None:

@@ -47,7 +47,7 @@ from verwijsindex.organisations import repository as org_repo
 from verwijsindex.organisations.models import Role, Sector
 from verwijsindex.registrations.index import JoinedMatch, LeftMatch, OpenedMatch
 from verwijsindex.storage import Database
-from verwijsindex.storage.base import new_id
+from verwijsindex.storage.base import Staged, new_id
 from verwijsindex.storage.group_commit import GroupCommitter
 
 _SWEEP_BATCH = 200
@@ -242,11 +242,12 @@ class CoordinationService:
     # ---- inside the registration's transaction (MatchIndex hooks) ------------------------
 
     async def matches_opened(
-        self, session: AsyncSession, opened: Sequence[OpenedMatch]
+        self, session: AsyncSession, opened: Sequence[OpenedMatch], staged: Staged
     ) -> list[Event]:
         """Each new match's coordination: the first proposal by the covenant's order among
         its participants (ties: the earliest registration), or level 2 when none is eligible.
-        A handful of statements whatever the number of matches."""
+        Its rows are added to ``staged``, written with the match's own (no statement of its
+        own: the sectors and covenants are cached)."""
         if not opened:
             return []
         sectors = await self._sectors_of(
@@ -277,7 +278,7 @@ class CoordinationService:
             events += start.events
             if start.escalated:
                 escalated.append((match.match_id, covenant.municipality, match.created_at))
-        await repo.add(session, rows, history)
+        staged += repo.staged(rows, history)
         for match_id, municipality, at in escalated:
             for organisation_id in await repo.municipality_organisations(session, municipality):
                 events.append(

@@ -188,6 +188,11 @@ class FamilyBatch:
         del self.families[younger.id]
         return moved
 
+    @property
+    def changes_rows(self) -> bool:
+        """Whether :meth:`flush` writes family rows (which refer to registrations)."""
+        return bool(self.families or self.new_families or self.new_participants)
+
     async def flush(self, session: AsyncSession) -> None:
         """Write the batch: changes to loaded rows first (a participant leaves its old family
         match before it joins another), then the new rows."""

@@ -22,7 +22,17 @@ from verwijsindex.coordination.state import CoordinationSummary
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
 from verwijsindex.organisations.models import Organisation, Professional
 from verwijsindex.registrations.models import Registration
+from verwijsindex.storage.base import ObjectInsert, Staged
 from verwijsindex.storage.queries import status_is
+
+_MATCH_ROWS = ObjectInsert(Match)
+_PARTICIPANT_ROWS = ObjectInsert(MatchParticipant)
+
+
+def staged_matches(matches: Sequence[Match], participants: Sequence[MatchParticipant]) -> Staged:
+    """New matches and participations (transient objects carrying every value) as rows for
+    :func:`~verwijsindex.storage.base.insert_rows`, matches first."""
+    return [_MATCH_ROWS.staged(matches), _PARTICIPANT_ROWS.staged(participants)]
 
 
 async def current_participations_of_matches(

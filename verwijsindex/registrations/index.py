@@ -40,7 +40,7 @@ from verwijsindex.registrations.models import (
     RegistrationRow,
     RegistrationStatus,
 )
-from verwijsindex.storage.base import insert_objects, new_id
+from verwijsindex.storage.base import Staged, insert_rows, new_id
 
 
 @dataclass(frozen=True)
@@ -181,10 +181,11 @@ class MatchHooks(Protocol):
     (the coordination of ``verwijsindex.coordination``)."""
 
     async def matches_opened(
-        self, session: AsyncSession, opened: Sequence[OpenedMatch]
+        self, session: AsyncSession, opened: Sequence[OpenedMatch], staged: Staged
     ) -> list[Event]:
-        """New matches (called once per write, with every match it opened, after their rows
-        are written): the events to put in the outbox with the write's own."""
+        """New matches (called once per write, with every match it opened): the events to
+        put in the outbox with the write's own. The matches' rows are in ``staged``, not yet
+        written; rows of tables that refer to them are added to it."""
 
     async def matches_joined(
         self, session: AsyncSession, joined: Sequence[JoinedMatch]
@@ -230,13 +231,15 @@ class _Pending:
         session: AsyncSession,
         hooks: MatchHooks | None,
         parent_links: Sequence[tuple[str, str, int]],
+        staged: Staged,
     ) -> None:
-        await repo.insert_registrations(session, self.registrations, parent_links)
-        for rows in (self.matches, self.participants):
-            await insert_objects(session, rows)
+        """Stage the new rows in ``staged`` (written by the caller, after everything this
+        write reads) and put the events in the outbox."""
+        staged += repo.staged_registrations(self.registrations, parent_links)
+        staged += match_repo.staged_matches(self.matches, self.participants)
         if hooks is not None:
             if self.matches:
-                self.events += await hooks.matches_opened(session, self.opened())
+                self.events += await hooks.matches_opened(session, self.opened(), staged)
             if self.joined:
                 # A match this batch opened is told in full by matches_opened, its later
                 # joiners in this batch included.
@@ -335,16 +338,25 @@ class MatchIndex:
         return outcome
 
     async def register_many(
-        self, session: AsyncSession, requests: Sequence[RegistrationRequest]
+        self,
+        session: AsyncSession,
+        requests: Sequence[RegistrationRequest],
+        staged: Staged | None = None,
     ) -> list[RegisterResult | VerwijsindexError]:
         """Register many youths in the caller's transaction, with exactly the outcome of
         registering them one after another in the given order.
 
         Invalid items yield their error and change nothing; valid items are processed with a
         handful of set-based statements whatever their number: one query for the youths'
-        active registrations, one for their open matches and participants, then one flush of
+        active registrations, their open matches and their parents' links, then one insert of
         all new rows. Writers for the youths concerned are serialised first (advisory locks in
         sorted order on PostgreSQL, so concurrent batches cannot deadlock).
+
+        With ``staged``, the new rows are added to it rather than written, for the caller to
+        write with rows of its own (:func:`~verwijsindex.storage.base.insert_rows`, on
+        PostgreSQL one statement) before anything reads them; nothing in this method reads
+        them. A write that changes family matches writes them at once (the family rows refer
+        to the new registrations).
         """
         now = self._clock.now()
         prepared: list[_Prepared | VerwijsindexError] = []
@@ -472,7 +484,11 @@ class MatchIndex:
             )
         if self._federation is not None:
             self._federation.stage_created(pending.handoffs, outcomes, now)
-        await pending.flush(session, self.hooks, families.new_links)
+        rows: Staged = [] if staged is None else staged
+        await pending.flush(session, self.hooks, families.new_links, rows)
+        if staged is None or families.changes_rows:
+            await insert_rows(session, *rows)
+            rows.clear()
         await families.flush(session)
         await duties.tell_earlier_involvement(
             session, await self._earlier_involvement_asked(session, pending.registrations), now

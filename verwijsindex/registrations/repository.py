@@ -37,7 +37,7 @@ from verwijsindex.registrations.models import (
     RegistrationRow,
     RegistrationStatus,
 )
-from verwijsindex.storage.base import RowInsert, insert_rows
+from verwijsindex.storage.base import RowInsert, Staged
 from verwijsindex.storage.queries import status_is
 
 
@@ -219,19 +219,16 @@ async def active_registrations_with_open_match(
 _INSERT_PARENT_LINKS = RowInsert(_PARENTS, ("pseudonym", "registration_id", "key_version"))
 
 
-async def insert_registrations(
-    session: AsyncSession,
-    rows: Sequence[RegistrationRow],
-    parent_links: Sequence[tuple[str, str, int]] = (),
-) -> None:
-    """Insert new registrations and the parents they name (``(parent pseudonym,
-    registration_id, key_version)``), each table with one driver ``executemany``
-    (:class:`RowInsert`), and on PostgreSQL both in one statement (:func:`insert_rows`)."""
-    await insert_rows(
-        session,
+def staged_registrations(
+    rows: Sequence[RegistrationRow], parent_links: Sequence[tuple[str, str, int]] = ()
+) -> Staged:
+    """New registrations and the parents they name (``(parent pseudonym, registration_id,
+    key_version)``) as rows for :func:`insert_rows` (the write group writes them with its
+    other new rows, on PostgreSQL in one statement)."""
+    return [
         (_INSERT_REGISTRATIONS, [_REGISTRATION_VALUES(row) for row in rows]),
         (_INSERT_PARENT_LINKS, parent_links),
-    )
+    ]
 
 
 async def repseudonymise(

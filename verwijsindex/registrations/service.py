@@ -55,6 +55,7 @@ from verwijsindex.registrations.models import (
 )
 from verwijsindex.registrations.repository import RegistrationWithMatch
 from verwijsindex.storage import Database
+from verwijsindex.storage.base import Staged, insert_rows
 from verwijsindex.storage.group_commit import GroupCommitter, GroupedWrite
 
 _SWEEP_BATCH = 500
@@ -262,7 +263,12 @@ class RegistrationService:
         )
         outcomes: list[Outcome | None] = [admission.refused for admission in admissions]
         todo = [i for i, outcome in enumerate(outcomes) if outcome is None]
-        registered = await self.index.register_many(session, [attempts[i].request for i in todo])
+        # The new rows of the group (registrations, parents' links, matches, coordinations,
+        # access-log records) are written together at its end: on PostgreSQL one statement.
+        staged: Staged = []
+        registered = await self.index.register_many(
+            session, [attempts[i].request for i in todo], staged
+        )
         for i, result in zip(todo, registered, strict=True):
             outcomes[i] = result
         for i, admission in enumerate(admissions):
@@ -285,7 +291,8 @@ class RegistrationService:
                 Entry(attempt.access, Operation.REGISTRATION_CREATE, Subject.person(subject))
             )
         await self._abuse.after_registrations(session, created)
-        await self._access_log.record_entries(session, entries)
+        await self._access_log.record_entries(session, entries, staged)
+        await insert_rows(session, *staged)
 
         results: list[list[Outcome]] = []
         position = 0

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from sqlalchemy import (
@@ -222,6 +223,41 @@ class RowInsert:
         if not compiled.positional or compiled.positiontup != self._columns:
             raise NotImplementedError(f"RowInsert needs positional parameters ({key})")
         return compiled.string
+
+
+Staged = list[tuple[RowInsert, Sequence[Sequence[Any]]]]
+"""Rows staged for one :func:`insert_rows`, in the order they are to be written (a table's
+rows before the rows of the tables that refer to it): a write group collects its new rows
+here and writes them at its end, on PostgreSQL in one statement."""
+
+
+class ObjectInsert:
+    """New ORM objects of one class as rows of a :class:`RowInsert` over all of the class's
+    columns (the objects must carry every value, defaults included, as for
+    :func:`insert_objects`)."""
+
+    def __init__(self, model: type[Base]) -> None:
+        mapper = inspect(model)
+        attributes = [(attr.key, attr.columns[0].key) for attr in mapper.column_attrs]
+        self.insert = RowInsert(
+            cast(Table, mapper.local_table), [column for _, column in attributes]
+        )
+        self._values = attrgetter(*(key for key, _ in attributes))
+
+    def staged(self, objects: Sequence[Base]) -> tuple[RowInsert, list[tuple[Any, ...]]]:
+        return self.insert, [self._values(obj) for obj in objects]
+
+
+class DictInsert:
+    """Rows given as mappings of every column of a table, as rows of a :class:`RowInsert`
+    (a mapping without one of the columns is a ``KeyError``, not a silent NULL)."""
+
+    def __init__(self, table: Table) -> None:
+        self._columns = list(table.c.keys())
+        self.insert = RowInsert(table, self._columns)
+
+    def staged(self, rows: Sequence[Mapping[str, Any]]) -> tuple[RowInsert, list[tuple[Any, ...]]]:
+        return self.insert, [tuple(row[column] for column in self._columns) for row in rows]
 
 
 async def insert_rows(
