@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,6 +42,9 @@ from verwijsindex.subject_rights import routes as subject_rights
 from verwijsindex.webhooks import routes as webhooks
 
 log = get_logger(__name__)
+
+_STOP_SECONDS = 10.0
+"""How long the shutdown waits for its cancelled background workers."""
 
 DESCRIPTION = """\
 A privacy-preserving referral index (verwijsindex) for at-risk youths.
@@ -121,9 +123,20 @@ def create_app(
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if tasks:
+                # A worker stuck in a peer's I/O (an SMTP relay or webhook receiver that stops
+                # answering mid-handshake) must not hold the shutdown: its work is leased and
+                # is done again after the lease (the workers' docstrings).
+                stopped, stuck = await asyncio.wait(tasks, timeout=_STOP_SECONDS)
+                for task in stuck:
+                    log.warning("worker_did_not_stop", worker=task.get_name())
+                for task in stopped:
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error(
+                            "worker_failed",
+                            worker=task.get_name(),
+                            error_type=type(task.exception()).__name__,
+                        )
             await ctx.writes.stop()
             await ctx.blind.aclose()
             await ctx.database.dispose()
