@@ -16,9 +16,10 @@ from sqlalchemy import create_engine, text
 
 import crypto
 from crypto import parse_bsn
+from tests.at_rest import database_at_rest, needles
 from tests.conftest import make_bsn
 from tests.e2e.conftest import KeyServiceProcess, Server, start_keyservice, start_server
-from tests.e2e.test_privacy import _database_bytes, _needles, _privacy_officer, _setup
+from tests.e2e.test_privacy import _privacy_officer, _setup
 from verwijsindex.client.blind import Youth, blind_bodies
 from verwijsindex.keyservice.client import KeyServiceClient
 
@@ -177,13 +178,13 @@ class TestBlindPathEndToEnd:
         assert all(p.startswith("b") for p in per_youth)
         # Privacy: no BSN or birth date in the index's database or log; the key service's
         # log holds counts per caller, never an element, a token or a BSN.
-        data = _database_bytes(database_url, tmp_path)
+        at_rest = database_at_rest(database_url)
         index_logs = "".join(
             p.read_text(errors="replace") for p in (tmp_path / "index").glob("server-*.log")
         ).encode()
         for bsn in (y1, y2, y3, y4):
-            for needle in _needles(bsn, __import__("datetime").date.fromisoformat(BIRTH)):
-                assert needle not in data
+            for needle in needles(bsn, __import__("datetime").date.fromisoformat(BIRTH)):
+                assert not at_rest.holds(needle)
                 assert needle not in index_logs
                 assert needle not in keyservice.logs().encode()
         _assert_counts_only(keyservice)
@@ -297,7 +298,7 @@ class TestOrganisationTools:
         logs = index.logs() if index is not None else ""
         for bsn in (*youths, mother, sibling):
             assert bsn not in logs and bsn not in keyservice.logs()
-        data = _database_bytes(database_url, tmp_path)
-        for needle in _needles(mother, __import__("datetime").date.fromisoformat(BIRTH)):
-            assert needle not in data and needle not in logs.encode()
+        at_rest = database_at_rest(database_url)
+        for needle in needles(mother, __import__("datetime").date.fromisoformat(BIRTH)):
+            assert not at_rest.holds(needle) and needle not in logs.encode()
         _assert_counts_only(keyservice)

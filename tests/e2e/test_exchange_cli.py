@@ -206,10 +206,10 @@ class TestExchangeCli:
         # the consent, not the BSN, not the exchanged content.
         from datetime import date
 
-        from tests.e2e.test_privacy import _database_bytes, _needles
+        from tests.at_rest import database_at_rest, needles
 
-        at_rest = _database_bytes(server.env["VERWIJSINDEX_DATABASE_URL"], tmp_path)
+        at_rest = database_at_rest(server.env["VERWIJSINDEX_DATABASE_URL"])
         logs = server.logs().encode()
-        for needle in [*_needles("123456782", date(2008, 1, 31)), b"leerlingdossier"]:
-            assert needle not in at_rest, needle
+        for needle in [*needles("123456782", date(2008, 1, 31)), b"leerlingdossier"]:
+            assert not at_rest.holds(needle), needle
             assert needle not in logs, needle

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from notifier import AlertMessage, AlertStatus
+from tests.at_rest import database_at_rest, needles
 from tests.conftest import make_bsn
 from tests.e2e.conftest import Server, start_server
 from tests.e2e.test_webhooks_e2e import wait_until
@@ -77,72 +75,6 @@ def _privacy_officer(server: Server) -> dict[str, str]:
         ).stdout
     )
     return {"Authorization": f"Bearer {key['key']}"}
-
-
-def _needles(bsn: str, birth: date) -> list[bytes]:
-    iso = birth.isoformat()
-    return [
-        bsn.encode(),
-        iso.encode(),
-        birth.strftime("%d-%m-%Y").encode(),
-        birth.strftime("%Y%m%d").encode(),
-        bsn.encode("utf-16-le"),
-        iso.encode("utf-16-le"),
-    ]
-
-
-_HEX = frozenset(b"0123456789abcdefABCDEF")
-
-
-def _in_database(needle: bytes, data: bytes) -> bool:
-    """Whether ``needle`` occurs in the database's bytes. A needle of digits only (a BSN, a
-    compact birth date) found with a hex digit on both sides lies inside a longer run of hex
-    digits (a pseudonym, a hash, a key, an id) and is chance, not the value: eight given
-    digits turn up once in 16^8 positions, and a dump holds megabytes of hex."""
-    if not needle.isdigit():
-        return needle in data
-    start = data.find(needle)
-    while start != -1:
-        end = start + len(needle)
-        inside = start > 0 and end < len(data) and data[start - 1] in _HEX and data[end] in _HEX
-        if not inside:
-            return True
-        start = data.find(needle, start + 1)
-    return False
-
-
-def _database_bytes(database_url: str, tmp_path: Path) -> bytes:
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        assert url.database is not None
-        blobs = b""
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            p = Path(url.database + suffix)
-            if p.exists():
-                blobs += p.read_bytes()
-        assert len(blobs) > 10_000
-        return blobs
-    pg_dump = shutil.which("pg_dump")
-    assert pg_dump, "pg_dump is needed to scan the PostgreSQL database"
-    out = subprocess.run(
-        [
-            pg_dump,
-            "--data-only",
-            "-h",
-            url.host or "127.0.0.1",
-            "-p",
-            str(url.port or 5432),
-            "-U",
-            url.username or "postgres",
-            url.database or "",
-        ],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    assert b"COPY public.registrations" in out
-    assert b"COPY public.coordination_events" in out
-    return out
 
 
 async def _alert_counts(database_url: str, tmp_path: Path) -> dict[str, int]:
@@ -285,16 +217,18 @@ class TestNoPersonalDataAtRest:
         assert b'"event": "request"' in logs  # the log was captured
         assert b"/coordination/" in logs  # coordination requests are in it too
         assert len(families - {None}) >= 10  # family matches formed
-        data = _database_bytes(database_url, tmp_path)
+        at_rest = database_at_rest(database_url)
+        if "postgresql" in database_url:
+            assert b"COPY public.coordination_events" in at_rest.raw
         for bsn, birth in youths:
-            for needle in _needles(bsn, birth):
-                assert not _in_database(needle, data), "personal data found in the database"
+            for needle in needles(bsn, birth):
+                assert not at_rest.holds(needle), "personal data found in the database"
                 assert needle not in logs, "personal data found in the log"
                 assert needle not in scraped, "personal data found in metrics or statistics"
         for pair in parents:
             for parent in pair:
                 for needle in (parent.encode(), parent.encode("utf-16-le")):
-                    assert not _in_database(needle, data), "a parent's BSN found in the database"
+                    assert not at_rest.holds(needle), "a parent's BSN found in the database"
                     assert needle not in logs, "a parent's BSN found in the log"
                 assert needle not in mails, "personal data found in an e-mail alert"
         for address in (b"p1@x.example", b"p2@x.example"):

@@ -24,8 +24,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
+from tests.at_rest import database_at_rest, needles
 from tests.e2e.conftest import Server, free_port, start_server
-from tests.e2e.test_privacy import _database_bytes, _needles
 from tests.portal_browser.oidc_provider import CLIENT_ID, CLIENT_SECRET, running_provider
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -138,7 +138,7 @@ def check_accessible(page: Page) -> None:
 
 def no_personal_data(page: Page) -> None:
     html = page.content()
-    for needle in _needles(BSN, BIRTH):
+    for needle in needles(BSN, BIRTH):
         assert needle.decode("utf-8", "ignore") not in html, page.url
 
 
@@ -401,14 +401,14 @@ def test_professionals_and_an_admin_in_the_browser(browser: Browser, portal: Por
 
     # --- nothing personal in a URL, the database or the log --------------------------------
     for url in visited:
-        for needle in _needles(BSN, BIRTH):
+        for needle in needles(BSN, BIRTH):
             assert needle.decode("utf-8", "ignore") not in url
     portal.server.stop()
     logs = portal.server.logs().encode()
     assert b"portal/registraties/nieuw" in logs
-    data = _database_bytes(portal.database_url, portal.tmp_path)
-    for needle in _needles(BSN, BIRTH):
-        assert needle not in data, "personal data in the database"
+    at_rest = database_at_rest(portal.database_url)
+    for needle in needles(BSN, BIRTH):
+        assert not at_rest.holds(needle), "personal data in the database"
         assert needle not in logs, "personal data in the log"
 
 
