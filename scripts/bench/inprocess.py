@@ -75,7 +75,7 @@ async def _run(
         rate_limit_professional_per_day=0,
         rate_limit_organisation_per_minute=0,
     )
-    app = create_app(settings)
+    app = create_app(settings, freeze_gc=True)  # as `verwijsindex serve` runs it
     async with app.router.lifespan_context(app):
         ctx: AppContext = app.state.ctx
         people = await seed_people(ctx, professionals=4)
@@ -104,17 +104,19 @@ async def _run(
         def registration_body(index: int) -> bytes:
             # every 10th request registers a youth of 3 requests earlier: ~10% make a match
             youth = index - 3 if index % 10 == 9 else index
-            item: dict[str, Any] = {"bsn": bsn_of(youth), "birth_date": "2012-05-01"}
-            if route == "register-parents":  # two parents of its own (no family match)
-                item["parents"] = [{"bsn": bsn_of(_PARENTS + 2 * youth + j)} for j in (0, 1)]
-            return json.dumps(item).encode()
+            return json.dumps(_item(youth, route)).encode()
 
-        # The registration bodies are made before the run, so the client's work is not in it.
-        bodies = (
-            [registration_body(i) for i in range(200 + requests)]
-            if route in ("register", "register-parents")
-            else []
-        )
+        def batch_body(index: int) -> bytes:
+            first = index * _BATCH
+            items = [_item(youth, route) for youth in range(first, first + _BATCH)]
+            return json.dumps({"items": items}).encode()
+
+        # The request bodies are made before the run, so the client's work is not in it.
+        bodies: dict[int, bytes] = {}
+        if route in ("register", "register-parents"):
+            bodies = {i: registration_body(i) for i in range(200 + requests)}
+        elif route in ("batch", "batch-parents"):
+            bodies = {i: batch_body(i) for i in (0, 1, *range(200, 200 + requests))}
 
         async def call(index: int) -> None:
             if route == "match-read":
@@ -122,17 +124,8 @@ async def _run(
             elif route == "registration-read":
                 registration = registrations[index % len(registrations)]
                 method, path, body = "GET", f"/v1/registrations/{registration}", b""
-            elif route == "batch":
-                method, path = "POST", "/v1/registrations:batch"
-                first = index * _BATCH
-                body = json.dumps(
-                    {
-                        "items": [
-                            {"bsn": bsn_of(youth), "birth_date": "2012-05-01"}
-                            for youth in range(first, first + _BATCH)
-                        ]
-                    }
-                ).encode()
+            elif route in ("batch", "batch-parents"):
+                method, path, body = "POST", "/v1/registrations:batch", bodies[index]
             else:
                 method, path, body = "POST", "/v1/registrations", bodies[index]
             scope = {
@@ -180,7 +173,7 @@ async def _run(
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
 
-        await drive(list(range(2 if route == "batch" else 200)))  # warm-up
+        await drive(list(range(2 if route.startswith("batch") else 200)))  # warm-up
         statuses.clear()
         profiler = cProfile.Profile() if profile else None
         groups, units = ctx.writes.groups, ctx.writes.units
@@ -210,6 +203,15 @@ _BATCH = 1000
 _PARENTS = 20_000_000
 
 
+def _item(youth: int, route: str) -> dict[str, Any]:
+    """A registration of ``youth``; on the ``-parents`` routes with two parents of its own
+    (no family match)."""
+    item: dict[str, Any] = {"bsn": bsn_of(youth), "birth_date": "2012-05-01"}
+    if route.endswith("-parents"):
+        item["parents"] = [{"bsn": bsn_of(_PARENTS + 2 * youth + j)} for j in (0, 1)]
+    return item
+
+
 async def _request(app: Any, method: str, path: str, body: str, who: dict[str, str]) -> bytes:
     """One request through httpx's ASGI transport (set-up, not measured)."""
     import httpx
@@ -233,12 +235,20 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured run here")
     parser.add_argument(
         "--route",
-        choices=["register", "register-parents", "match-read", "registration-read", "batch"],
+        choices=[
+            "register",
+            "register-parents",
+            "match-read",
+            "registration-read",
+            "batch",
+            "batch-parents",
+        ],
         default="register",
         help="POST /v1/registrations (~10%% make a match; register-parents: each naming two "
         "parents of its own), GET /v1/matches/{id} over 500 "
         "matches, GET /v1/registrations/{id} over 500 registrations (each in a match), or "
-        "POST /v1/registrations:batch of 1,000 new youths (a request is a batch)",
+        "POST /v1/registrations:batch of 1,000 new youths (a request is a batch; batch-parents: "
+        "each naming two parents of its own)",
     )
     parser.add_argument(
         "--backend",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from pydantic import BaseModel
@@ -51,13 +51,19 @@ async def drop_append_only_triggers(ctx: AppContext) -> None:
 _INDEX_READ = re.compile(r"^\s*SELECT\b.*\bFROM (registrations|matches|match_participants)\b", re.S)
 
 
-@contextmanager
-def index_reads(ctx: AppContext) -> Iterator[list[str]]:
+def index_reads(ctx: AppContext) -> AbstractContextManager[list[str]]:
     """The statements that read the index's tables, as they are run inside the block."""
+    return statements(ctx, _INDEX_READ)
+
+
+@contextmanager
+def statements(ctx: AppContext, pattern: re.Pattern[str]) -> Iterator[list[str]]:
+    """The statements matching ``pattern`` (from their start), as they are run inside the
+    block, on any of the database's engines."""
     seen: list[str] = []
 
     def capture(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
-        if _INDEX_READ.match(statement):
+        if pattern.match(statement):
             seen.append(statement)
 
     db = ctx.database

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +18,8 @@ from click.testing import CliRunner, Result
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from tests.conftest import Caller, make_caller, registration_body
+from tests.conftest import Caller, make_bsn, make_caller, registration_body
+from tests.verwijsindex.helpers import statements
 from verwijsindex.cli import main
 from verwijsindex.clock import FrozenClock
 from verwijsindex.context import AppContext
@@ -216,6 +218,55 @@ class TestRotation:
         assert (tmp_path / "keys" / "retired" / "master-v1.key").exists()
         ring = KeyRing.load(settings)
         assert [m.version for m in ring.masters] == [2]
+
+    async def test_a_write_moves_over_only_what_is_stored_under_an_earlier_version(
+        self, settings: Settings, clock: FrozenClock
+    ) -> None:
+        """After a rotation every youth and parent also has a pseudonym under the old key; a
+        write group updates only what is stored under one, found by one read, instead of
+        trying each youth's and parent's tables."""
+        known, fresh = make_bsn(1), [make_bsn(100 + n) for n in range(30)]
+        parent = {"bsn": make_bsn(900)}
+        async with _running(settings, clock) as app:
+            caller = await make_caller(app.state.ctx, 0)
+            async with _client(app) as client:
+                body = {**registration_body(known), "parents": [parent]}
+                r = await client.post("/v1/registrations", json=body, headers=caller.headers)
+                assert r.status_code == 201
+        rotate_key(settings)
+        updates = re.compile(
+            r"^\s*UPDATE (registrations|matches|earlier_involvements|registration_parents)\b"
+        )
+        async with _running(settings, clock) as app:
+            ctx: AppContext = app.state.ctx
+            other = await make_caller(ctx, 1)
+            async with _client(app) as client:
+                items = [
+                    {**registration_body(b), "parents": [{"bsn": make_bsn(2000 + n)}]}
+                    for n, b in enumerate(fresh)
+                ]
+                with statements(ctx, updates) as seen:
+                    r = await client.post(
+                        "/v1/registrations:batch", json={"items": items}, headers=other.headers
+                    )
+                assert r.status_code == 200 and r.json()["created"] == 30
+                assert seen == []  # nothing stored under version 1 for these youths
+                items = [items[0], {**registration_body(known), "parents": [parent]}]
+                with statements(ctx, updates) as seen:
+                    r = await client.post(
+                        "/v1/registrations:batch", json={"items": items}, headers=other.headers
+                    )
+                assert r.status_code == 200
+            tables = sorted(re.findall(r"UPDATE (\w+)", " ".join(seen)))
+            # The known youth's registration, open match, earlier involvements; its parent's link.
+            assert tables == [
+                "earlier_involvements", "matches", "registration_parents", "registrations"
+            ]  # fmt: skip
+            async with ctx.database.transaction() as session:
+                versions = {
+                    r.key_version for r in (await session.execute(select(Registration))).scalars()
+                }
+            assert versions == {2}
 
     def test_forced_retirement_reports_what_is_abandoned(self, tmp_path: Path) -> None:
         settings = Settings(data_dir=tmp_path)

@@ -372,20 +372,8 @@ class MatchIndex:
         subjects = sorted({p.pseudonym for p in valid})
         parents = sorted({parent for p in valid for parent, _ in p.parents})
         await repo.lock_subjects(session, sorted({*subjects, *parents}) if parents else subjects)
-        moved: set[str] = set()
+        await self._move_earlier_pseudonyms(session, valid)
         version = self._keys.current_version
-        for p in valid:
-            if p.older and p.pseudonym not in moved:
-                moved.add(p.pseudonym)
-                await repo.repseudonymise(
-                    session, old=p.older, new=p.pseudonym, key_version=version
-                )
-            for parent, older in p.parents:
-                if older and parent not in moved:
-                    moved.add(parent)
-                    await family_repo.repseudonymise_parents(
-                        session, old=older, new=parent, key_version=version
-                    )
         youths, links = await self._load_youths(session, subjects, parents)
         families = (
             await self._families.load(session, self._named(valid), links, self._known(youths))
@@ -494,6 +482,35 @@ class MatchIndex:
             session, await self._earlier_involvement_asked(session, pending.registrations), now
         )
         return outcomes
+
+    async def _move_earlier_pseudonyms(
+        self, session: AsyncSession, valid: Sequence[_Prepared]
+    ) -> None:
+        """Move what is stored under a youth's or parent's earlier pseudonyms over to the
+        current one (key rotation, and the direct path's move to the blind path), under the
+        writers' locks: one read finds which earlier pseudonyms are still in use, and only
+        those are updated."""
+        youths = {old for p in valid for old in p.older}
+        parents = {old for p in valid for _, older in p.parents for old in older}
+        if not youths and not parents:
+            return
+        stored, stored_parents = await repo.earlier_pseudonyms_in_use(
+            session, sorted(youths), sorted(parents)
+        )
+        moved: set[str] = set()
+        version = self._keys.current_version
+        for p in valid:
+            old = [o for o in p.older if o in stored]
+            if old and p.pseudonym not in moved:
+                moved.add(p.pseudonym)
+                await repo.repseudonymise(session, old=old, new=p.pseudonym, key_version=version)
+            for parent, older in p.parents:
+                old = [o for o in older if o in stored_parents]
+                if old and parent not in moved:
+                    moved.add(parent)
+                    await family_repo.repseudonymise_parents(
+                        session, old=old, new=parent, key_version=version
+                    )
 
     async def _municipalities_of(
         self, session: AsyncSession, organisations: set[str]
