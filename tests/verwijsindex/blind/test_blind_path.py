@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 import crypto
-from tests.conftest import Caller, registration_body
+from tests.conftest import Caller, make_bsn, registration_body
 from tests.verwijsindex.blind.helpers import attach_key_service as _attach
 from tests.verwijsindex.blind.helpers import in_process_key_service
 from verwijsindex.accesslog import AccessContext
@@ -139,6 +139,25 @@ class TestBothPaths:
         assert await blind_path.direct_pseudonyms_remaining() == 0
         opened = await world.post(token, 1)
         assert opened.status_code == 201 and opened.json()["match_id"]
+
+    async def test_a_direct_batch_gets_its_tokens_in_one_exchange(self, world: World) -> None:
+        """A batch on the direct path (its group operations in a thread from 16 BSNs on) is
+        stored under the same pseudonyms as the blind path's."""
+        world.attach()
+        bsns = [make_bsn(300 + n) for n in range(20)]
+        batch = await world.client.post(
+            "/v1/registrations:batch",
+            json={"items": [registration_body(b) for b in bsns]},
+            headers=world.callers[0].headers,
+        )
+        assert batch.status_code == 200 and batch.json()["created"] == 20
+        for bsn in (bsns[0], bsns[-1]):
+            blind = await world.post(await _token_body(world.keys, bsn), 1)
+            assert blind.status_code == 201 and blind.json()["match_id"]
+        async with world.ctx.database.read() as session:
+            rows = (await session.execute(text("SELECT pseudonym FROM registrations"))).all()
+        assert len(rows) == 22 and len({r[0] for r in rows}) == 20
+        assert all(r[0].startswith("b1.") for r in rows)
 
     async def test_federation_input_is_the_same_on_both_paths(self, world: World) -> None:
         world.attach()
