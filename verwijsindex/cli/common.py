@@ -6,22 +6,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from verwijsindex.accesslog import AccessContext
-from verwijsindex.clock import SystemClock
-from verwijsindex.context import AppContext, build_context
-from verwijsindex.errors import VerwijsindexError
-from verwijsindex.logging import configure_logging
-from verwijsindex.settings import Settings
-from verwijsindex.storage.migrate import upgrade
+if TYPE_CHECKING:  # the server's modules load when a command uses them (the client's don't)
+    from verwijsindex.accesslog import AccessContext
+    from verwijsindex.context import AppContext
+    from verwijsindex.settings import Settings
 
 T = TypeVar("T")
 
 
 def _settings() -> Settings:
+    from verwijsindex.settings import Settings
+
     try:
         return Settings()
     except Exception as exc:  # pydantic ValidationError: name the setting, not the value
@@ -29,6 +28,12 @@ def _settings() -> Settings:
 
 
 def _run(work: Callable[[AppContext], Awaitable[T]], *, migrate: bool = True) -> T:
+    from verwijsindex.clock import SystemClock
+    from verwijsindex.context import build_context
+    from verwijsindex.errors import VerwijsindexError
+    from verwijsindex.logging import configure_logging
+    from verwijsindex.storage.migrate import upgrade
+
     settings = _settings()
     configure_logging(level="warning", json=settings.log_json)
 
@@ -49,6 +54,8 @@ def _run(work: Callable[[AppContext], Awaitable[T]], *, migrate: bool = True) ->
 
 def _operator(ctx: AppContext) -> AccessContext:
     """The access-log context of an operator's command: a new trace, role ``operator``."""
+    from verwijsindex.accesslog import AccessContext
+
     return AccessContext.system(role="operator", started_at=ctx.clock.now())
 
 
