@@ -394,28 +394,18 @@ async def test_renew_and_record_informing(
     a = await make_account(ctx, 0)
     await _signed_in(browser, ctx, a)
     location = (await _register(browser)).headers["location"]
+
+    async def act(action: str, fields: dict[str, str]) -> httpx.Response:
+        """Post the registration page's form for ``action`` (a path below the page)."""
+        return await form_post(browser, location, location + action, fields)
+
     page = await browser.get(location)
     assert "Nog niet vastgelegd." in page.text
-    future = await form_post(
-        browser,
-        location,
-        location + "/geinformeerd",
-        {"informed": "youth", "informed_on": "2099-01-01"},
-    )
+    future = await act("/geinformeerd", {"informed": "youth", "informed_on": "2099-01-01"})
     assert future.status_code == 422 and 'href="#informed"' in future.text
-    late = await form_post(
-        browser,
-        location,
-        location + "/uitgesteld",
-        {"postpone_reason": "unreachable", "revisit_on": "2099-01-01"},
-    )
+    late = await act("/uitgesteld", {"postpone_reason": "unreachable", "revisit_on": "2099-01-01"})
     assert late.status_code == 422 and 'href="#revisit_on"' in late.text
-    informed = await form_post(
-        browser,
-        location,
-        location + "/geinformeerd",
-        {"informed": "parents", "informed_on": "2026-03-01"},
-    )
+    informed = await act("/geinformeerd", {"informed": "parents", "informed_on": "2026-03-01"})
     assert informed.status_code == 303
     page = await browser.get(location)
     assert "Geïnformeerd op 01-03-2026:" in page.text and "de ouders" in page.text
@@ -423,17 +413,10 @@ async def test_renew_and_record_informing(
     assert before
     clock.advance(timedelta(days=30))
     await _signed_in(browser, ctx, a)  # the session ended meanwhile
-    wrong = await form_post(
-        browser,
-        location,
-        location + "/verlengen",
-        {"renew_bsn": "111222333", "renew_birth_date": BIRTH},
-    )
+    wrong = await act("/verlengen", {"renew_bsn": "111222333", "renew_birth_date": BIRTH})
     assert wrong.status_code == 422 and 'href="#renew_bsn"' in wrong.text
     assert "111222333" not in wrong.text and BIRTH not in wrong.text
-    renewed = await form_post(
-        browser, location, location + "/verlengen", {"renew_bsn": BSN, "renew_birth_date": BIRTH}
-    )
+    renewed = await act("/verlengen", {"renew_bsn": BSN, "renew_birth_date": BIRTH})
     assert renewed.status_code == 303
     after = re.search(r"<dt>Loopt af</dt><dd>([^<]+)<", (await browser.get(location)).text)
     assert after and after.group(1) != before.group(1)
