@@ -116,7 +116,7 @@ class Base(DeclarativeBase):
 
 
 async def insert_objects(session: AsyncSession, objects: Sequence[Base]) -> None:
-    """Insert new ORM objects of one class with one Core ``executemany``.
+    """Insert new ORM objects of one class in one statement (:class:`ObjectInsert`).
 
     The objects stay transient (outside the session's identity map) and must carry every
     value, defaults included; what the caller reads from them afterwards is what was
@@ -124,24 +124,15 @@ async def insert_objects(session: AsyncSession, objects: Sequence[Base]) -> None
     insert itself."""
     if not objects:
         return
-    statement, columns = _insert_of(type(objects[0]))
-    await session.execute(
-        statement, [{column: getattr(obj, key) for key, column in columns} for obj in objects]
-    )
+    model = type(objects[0])
+    writer = _OBJECT_INSERTS.get(model)
+    if writer is None:
+        writer = _OBJECT_INSERTS[model] = ObjectInsert(model)
+    await insert_rows(session, writer.staged(objects))
 
 
-_INSERTS: dict[type[Base], tuple[Insert, list[tuple[str, str]]]] = {}
-
-
-def _insert_of(cls: type[Base]) -> tuple[Insert, list[tuple[str, str]]]:
-    """The class's ``insert(table)`` and (attribute, column) pairs, built once per class: a
-    statement built on every call costs its construction and cache key each time."""
-    found = _INSERTS.get(cls)
-    if found is None:
-        mapper = inspect(cls)
-        columns = [(attr.key, attr.columns[0].key) for attr in mapper.column_attrs]
-        found = _INSERTS[cls] = (insert(cast(Table, mapper.local_table)), columns)
-    return found
+_OBJECT_INSERTS: dict[type[Base], ObjectInsert] = {}
+"""One :class:`ObjectInsert` per class, built on first use."""
 
 
 class RowInsert:
