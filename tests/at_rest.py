@@ -53,14 +53,12 @@ class AtRest:
         """Whether ``needle`` is in the database other than by chance inside a run of hex."""
         if not needle.isdigit():
             return needle in self.raw
-        for sides in _hex_sides(needle, self.raw):
-            if sides == 0:
-                return True
-            if sides == 1 and (
-                self.values is None or any(s < 2 for s in _hex_sides(needle, self.values))
-            ):
-                return True
-        return False
+        sides = set(_hex_sides(needle, self.raw))
+        if 0 in sides:
+            return True
+        if 1 not in sides:
+            return False
+        return self.values is None or any(s < 2 for s in _hex_sides(needle, self.values))
 
 
 def _hex_sides(needle: bytes, data: bytes) -> list[int]:

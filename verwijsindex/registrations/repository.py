@@ -258,8 +258,6 @@ async def earlier_pseudonyms_in_use(
     that a write group moves over only what is there (usually nothing: after a key rotation
     or with a key service, every registration brings earlier pseudonyms, and updating each
     one's tables blindly took three statements a youth)."""
-    if not youths and not parents:
-        return set(), set()
     result = await session.execute(
         _EARLIER_PSEUDONYMS_IN_USE, {"old": list(youths), "old_parents": list(parents)}
     )
