@@ -114,6 +114,14 @@ class Settings(BaseSettings):
         " file in the background, so that commits do not; 0 leaves it to SQLite's automatic"
         " checkpoint on commit",
     )
+    postgres_analyse_interval_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="PostgreSQL: how often the service analyses tables that grew by half since"
+        " their last analysis (a new or fast-growing table, before autovacuum does;"
+        " storage/statistics.py); 0 leaves it to autovacuum",
+    )
     sqlite_cache_mib: int = Field(
         default=64,
         ge=2,

@@ -39,6 +39,7 @@ from verwijsindex.statistics import routes as statistics
 from verwijsindex.storage import Database
 from verwijsindex.storage.checkpoint import CheckpointStats, run_checkpointer
 from verwijsindex.storage.migrate import upgrade
+from verwijsindex.storage.statistics import AnalyserStats, run_analyser
 from verwijsindex.subject_rights import routes as subject_rights
 from verwijsindex.webhooks import routes as webhooks
 
@@ -102,6 +103,11 @@ def create_app(
                 ctx.database, settings.sqlite_checkpoint_interval_s, app.state.checkpoints
             )
             tasks.append(asyncio.create_task(checkpoints, name="sqlite-checkpoint"))
+        if ctx.database.dialect == "postgresql" and settings.postgres_analyse_interval_s > 0:
+            analyser = run_analyser(
+                ctx.database, settings.postgres_analyse_interval_s, app.state.analyser
+            )
+            tasks.append(asyncio.create_task(analyser, name="postgres-analyse"))
         if settings.run_sweeper and not settings.is_hub:
             tasks.append(asyncio.create_task(run_sweeper(ctx), name="sweeper"))
         if ctx.federation is not None and settings.run_federation_worker:
@@ -161,6 +167,7 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.checkpoints = CheckpointStats()
+    app.state.analyser = AnalyserStats()
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(docs_router(app.title))
