@@ -40,6 +40,7 @@ from verwijsindex.storage.group_commit import GroupCommitter
 from verwijsindex.subject_rights.service import (
     ErasureHookResult,
     ErasureScope,
+    ParentRightsService,
     SubjectRightsService,
 )
 from verwijsindex.webhooks.service import Webhooks
@@ -62,6 +63,7 @@ class AppContext:
     access_log_audit: AccessLogAudit
     abuse: AbuseGuard
     subject_rights: SubjectRightsService
+    parent_rights: ParentRightsService
     consent: ConsentService
     match_consents: MatchConsents
     ledger: LedgerAudit
@@ -169,6 +171,9 @@ def build_context(
         return ErasureHookResult(name="consent-ledger", erased=erased)
 
     subject_rights.add_erasure_hook(erase_consent_ledger)
+    parent_rights = ParentRightsService(
+        keys=keys, clock=clock, database=db, access_log=access_log, blind=blind
+    )
     if federation is not None:
 
         async def erase_federation(session: AsyncSession, scope: ErasureScope) -> ErasureHookResult:
@@ -212,6 +217,7 @@ def build_context(
         access_log_audit=AccessLogAudit(database=db, access_log=access_log),
         abuse=abuse,
         subject_rights=subject_rights,
+        parent_rights=parent_rights,
         consent=consent,
         match_consents=MatchConsents(
             database=db, writes=writes, consent=consent, access_log=access_log, clock=clock

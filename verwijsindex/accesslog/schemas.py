@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from verwijsindex.families.models import FamilyMatchStatus
 from verwijsindex.http.schemas import OrganisationRef
 from verwijsindex.matches.models import MatchStatus
-from verwijsindex.registrations.models import RegistrationStatus
+from verwijsindex.registrations.models import InformingStatus, RegistrationStatus
 
 
 class _Strict(BaseModel):
@@ -132,3 +133,54 @@ class SubjectErasureOut(BaseModel):
     extensions: list[ErasureExtensionOut] = Field(
         description="Records erased elsewhere by registered erasure hooks"
     )
+
+
+class ParentAccessRequest(_Strict):
+    bsn: str = Field(
+        description="The parent's or guardian's BSN; used to compute pseudonyms, never stored"
+    )
+
+
+class ParentErasureRequest(SubjectErasureRequest):
+    bsn: str = Field(
+        description="The parent's or guardian's BSN; used to compute pseudonyms, never stored"
+    )
+
+
+class InformingStateOut(BaseModel):
+    status: InformingStatus
+    youth_informed: bool
+    parents_informed: bool
+    informed_on: date | None
+    revisit_on: date | None = Field(description="Postponed: the day to look again")
+
+
+class FamilyMatchRefOut(BaseModel):
+    id: str
+    status: FamilyMatchStatus
+    created_at: datetime
+
+
+class ParentLinkOut(BaseModel):
+    registration: SubjectRegistrationOut
+    informing: InformingStateOut | None = Field(
+        description="The registration's latest record of the duty to inform (null: none yet)"
+    )
+    disclose: bool = Field(
+        description="true only when that record says the parents were informed; otherwise the"
+        " officer withholds this registration from the parent (docs/subject-rights.md)"
+    )
+    family_match: FamilyMatchRefOut | None
+
+
+class ParentAccessOut(BaseModel):
+    links: list[ParentLinkOut] = Field(
+        description="The active registrations naming the parent (a link ends with its registration)"
+    )
+
+
+class ParentErasureOut(BaseModel):
+    request_reference: str
+    unlinked_registrations: int = Field(description="Registrations whose link was removed")
+    family_matches_changed: int = Field(description="Open family matches looked at again")
+    completed_at: datetime

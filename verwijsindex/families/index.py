@@ -288,6 +288,27 @@ class FamilyIndex:
         await session.flush()
         await enqueue_many(session, events)
 
+    async def unlink_parent(
+        self, session: AsyncSession, parents: Sequence[Pseudonym], now: datetime
+    ) -> tuple[list[str], int]:
+        """A parent's links are removed (a privacy officer's erasure for the parent): delete
+        the links under ``parents`` (one person's pseudonyms, every version and path), then
+        each open family match a linked registration takes part in is looked at again, as
+        when a participant leaves (participants left without a link leave; below two, it
+        closes). Returns the registrations that named the parent and the family matches
+        looked at. The caller holds the subject locks of ``parents``."""
+        registration_ids = await repo.delete_links_of_parents(session, parents)
+        families = await repo.open_families_of_registrations(session, registration_ids)
+        if not families:
+            return registration_ids, 0
+        await repo.lock_family_matches(session)
+        events: list[Event] = []
+        for family_id in sorted(set(families.values())):
+            await self._leave(session, family_id, [], now, events)
+        await session.flush()
+        await enqueue_many(session, events)
+        return registration_ids, len(set(families.values()))
+
     async def _leave(
         self,
         session: AsyncSession,

@@ -96,6 +96,32 @@ async def delete_parent_links(session: AsyncSession, registration_ids: Sequence[
         )
 
 
+async def registrations_of_parents(
+    session: AsyncSession, parents: Sequence[Pseudonym]
+) -> list[str]:
+    """The registrations that name one of ``parents`` (links exist only while active)."""
+    if not parents:
+        return []
+    result = await session.execute(
+        select(RegistrationParent.registration_id)
+        .where(RegistrationParent.pseudonym.in_(parents))
+        .distinct()
+    )
+    return sorted(result.scalars())
+
+
+async def delete_links_of_parents(session: AsyncSession, parents: Sequence[Pseudonym]) -> list[str]:
+    """Delete every link naming one of ``parents``; returns the registrations they linked."""
+    if not parents:
+        return []
+    result = await session.execute(
+        delete(RegistrationParent)
+        .where(RegistrationParent.pseudonym.in_(parents))
+        .returning(RegistrationParent.registration_id)
+    )
+    return sorted(set(result.scalars()))
+
+
 async def current_participations(
     session: AsyncSession, *, registration_ids: Sequence[str] = (), family_ids: Sequence[str] = ()
 ) -> list[FamilyMatchParticipant]:

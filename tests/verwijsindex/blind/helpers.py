@@ -43,4 +43,5 @@ def attach_key_service(ctx: AppContext, client: AsyncKeyServiceClient | None) ->
     ctx.blind = blind
     ctx.registrations._blind = blind
     ctx.subject_rights._blind = blind
+    ctx.parent_rights._blind = blind
     return blind

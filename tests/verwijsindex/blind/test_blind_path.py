@@ -16,6 +16,7 @@ import crypto
 from tests.conftest import Caller, make_bsn, registration_body
 from tests.verwijsindex.blind.helpers import attach_key_service as _attach
 from tests.verwijsindex.blind.helpers import in_process_key_service
+from tests.verwijsindex.helpers import privacy_officer_headers
 from verwijsindex.accesslog import AccessContext
 from verwijsindex.blind import federation_input
 from verwijsindex.blind.service import BlindPath
@@ -301,6 +302,28 @@ class TestParentsByToken:
         assert all(p.startswith("b1.") for p in stored)
         assert expected not in world.ctx.keys.blind_pseudonyms(mother_token.current)
         assert not stored & {r[0] for r in youths}
+
+    async def test_a_parents_rights_find_links_made_on_either_path(self, world: World) -> None:
+        world.attach()
+        direct = await world.post(_direct_body(KID_DIRECT, MOTHER), 0)
+        blind = await world.post(
+            {
+                **await _token_body(world.keys, KID_BLIND),
+                "parents": await _parent_tokens(world.keys, MOTHER),
+            },
+            1,
+        )
+        officer = await privacy_officer_headers(world.ctx)
+        r = await world.client.post(
+            "/v1/subject-access/parent", json={"bsn": MOTHER}, headers=officer
+        )
+        assert r.status_code == 200, r.text
+        found = {link["registration"]["id"] for link in r.json()["links"]}
+        assert found == {direct.json()["id"], blind.json()["id"]}
+        body = {"bsn": MOTHER, "reason": "court-order", "request_reference": "RB-1"}
+        r = await world.client.post("/v1/subject-erasure/parent", json=body, headers=officer)
+        assert r.json()["unlinked_registrations"] == 2
+        assert await _table_dump(world.ctx, "registration_parents") == "[]"
 
     async def test_blind_first_then_direct(self, world: World) -> None:
         world.attach()

@@ -283,6 +283,17 @@ async def subject_erasure(world: World) -> Prepared:
     )
 
 
+async def parent_access(world: World) -> Prepared:
+    return Prepared("/v1/subject-access/parent", {"bsn": world.bsn()})
+
+
+async def parent_erasure(world: World) -> Prepared:
+    return Prepared(
+        "/v1/subject-erasure/parent",
+        {"bsn": world.bsn(), "reason": "unlawful-processing", "request_reference": "AVG-2026-2"},
+    )
+
+
 JUSTIFICATION = (
     "The youth told the teacher this morning about violence at home last night. "
     "There are visible injuries and the youth is afraid to go home after school. "
@@ -618,6 +629,8 @@ MATRIX: dict[tuple[str, str], Endpoint] = {
     # Subject rights: the municipality's privacy officer only (another municipality's too).
     ("POST", "/v1/subject-access"): reader_role(PRIVACY_OFFICER, subject_access),
     ("POST", "/v1/subject-erasure"): reader_role(PRIVACY_OFFICER, subject_erasure),
+    ("POST", "/v1/subject-access/parent"): reader_role(PRIVACY_OFFICER, parent_access),
+    ("POST", "/v1/subject-erasure/parent"): reader_role(PRIVACY_OFFICER, parent_erasure),
     # Figures of a municipality: appointed auditors (of any organisation: B's too) and the
     # municipality's own municipality-admin. Not personal data, but not an organisation's
     # business either.
