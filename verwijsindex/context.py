@@ -241,5 +241,6 @@ def build_context(
             clock=clock,
             admin=admin,
             credentials=credentials,
+            keys=keys,
         ),
     )

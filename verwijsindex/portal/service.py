@@ -28,9 +28,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notifier import SealedSecretError, SecretBox
 from verwijsindex.accesslog import AccessContext, AccessLogger, Operation, Status, Subject
 from verwijsindex.clock import Clock
 from verwijsindex.errors import Conflict, InvalidInput, NotFound, VerwijsindexError
+from verwijsindex.keys import KeyRing
+from verwijsindex.logging import get_logger
 from verwijsindex.organisations import repository as org_repo
 from verwijsindex.organisations.credentials import CredentialCache
 from verwijsindex.organisations.models import Professional
@@ -39,6 +42,9 @@ from verwijsindex.portal import repository as repo
 from verwijsindex.portal.models import PortalAccount, PortalSession
 from verwijsindex.settings import Settings
 from verwijsindex.storage import Database
+from verwijsindex.storage.base import new_id
+
+log = get_logger(__name__)
 
 _TOUCH_EVERY = timedelta(seconds=30)
 _HASHER = PasswordHasher()
@@ -54,6 +60,19 @@ def dummy_hash() -> str:
 
 
 TOTP_ISSUER = "Verwijsindex"
+TOTP_SECRETS_PURPOSE = "portal-totp-secrets"
+"""The HKDF purpose of the key that seals TOTP secrets at rest (one per master-key version)."""
+
+
+def _sealed(value: str) -> bool:
+    """A sealed value (``k<version>.…``); a TOTP secret stored before sealing is base32 (upper
+    case letters and digits 2-7), so it never has this form."""
+    head, sep, _ = value.partition(".")
+    return bool(sep) and head.startswith("k") and head[1:].isdigit()
+
+
+def _totp_context(account_id: str) -> str:
+    return f"portal-account:{account_id}:totp"
 
 
 class SignInRefused(VerwijsindexError):
@@ -145,7 +164,13 @@ class PortalService:
         clock: Clock,
         admin: AdminService,
         credentials: CredentialCache,
+        keys: KeyRing,
     ) -> None:
+        self._box = SecretBox(
+            keys={v: keys.subkey(TOTP_SECRETS_PURPOSE, version=v) for v in keys.versions},
+            current_version=keys.current_version,
+        )
+        self._sealed_as = f"k{keys.current_version}."
         self._settings = settings
         self._database = database
         self._access_log = access_log
@@ -154,6 +179,23 @@ class PortalService:
         self._credentials = credentials
         self.idle = timedelta(minutes=settings.portal_idle_minutes)
         self.lifetime = timedelta(hours=settings.portal_session_hours)
+
+    def _seal_totp(self, account_id: str, secret: str) -> str:
+        return self._box.seal(secret, context=_totp_context(account_id))
+
+    def _totp_secret(self, account: PortalAccount) -> str | None:
+        """The account's TOTP secret in the clear: opened when sealed, as stored when it was
+        stored before sealing (it is sealed at that account's next sign-in). A sealed value
+        that does not open (copied from another account, sealed under a retired key) is no
+        second factor: the sign-in fails as for a wrong code."""
+        stored = account.totp_secret
+        if stored is None or not _sealed(stored):
+            return stored
+        try:
+            return self._box.open(stored, context=_totp_context(account.id))
+        except SealedSecretError:
+            log.warning("portal_totp_secret_unreadable")
+            return None
 
     # --- sessions -------------------------------------------------------------------------
 
@@ -346,11 +388,8 @@ class PortalService:
             refusal.retry_after = wait
             raise refusal
         password_ok = await asyncio.to_thread(_verify, account.password_hash, password)
-        step = (
-            _totp_step(account.totp_secret, code.strip(), now)
-            if account.totp_secret is not None
-            else None
-        )
+        secret = self._totp_secret(account)
+        step = _totp_step(secret, code.strip(), now) if secret is not None else None
         replayed = (
             step is not None
             and account.totp_last_step is not None
@@ -364,6 +403,9 @@ class PortalService:
             stored = await session.get(PortalAccount, account.id)
             assert stored is not None
             stored.totp_last_step = step
+            if secret is not None and not (stored.totp_secret or "").startswith(self._sealed_as):
+                # stored before sealing, or sealed under an older master-key version
+                stored.totp_secret = self._seal_totp(stored.id, secret)
             return await self._signed_in(session, access, stored, browser.id)
 
     async def sign_in_federated(
@@ -404,13 +446,15 @@ class PortalService:
             raise Conflict("an account with this e-mail address exists")
         password = password or secrets.token_urlsafe(12)
         totp_secret = totp_secret or pyotp.random_base32()
+        account_id = new_id()
         session.add(
             PortalAccount(
+                id=account_id,
                 professional_id=professional.id,
                 organisation_id=professional.organisation_id,
                 username=username,
                 password_hash=await asyncio.to_thread(_HASHER.hash, password),
-                totp_secret=totp_secret,
+                totp_secret=self._seal_totp(account_id, totp_secret),
                 totp_last_step=None,
                 org_admin=org_admin,
                 failed_attempts=0,
@@ -493,7 +537,8 @@ class PortalService:
             account = await repo.account_of_professional(session, professional.id)
             if account is None:
                 raise NotFound("the professional has no portal account")
-            account.totp_secret = pyotp.random_base32()
+            totp_secret = pyotp.random_base32()
+            account.totp_secret = self._seal_totp(account.id, totp_secret)
             account.totp_last_step = None
             account.failed_attempts = 0
             account.locked_until = None
@@ -504,7 +549,7 @@ class PortalService:
                 operation=Operation.ADMIN_RESET_SECOND_FACTOR,
                 subject=Subject.professional(professional.id),
             )
-        return IssuedCredentials(professional.id, account.username, None, account.totp_secret)
+        return IssuedCredentials(professional.id, account.username, None, totp_secret)
 
     async def organisation_names(self, ids: set[str]) -> dict[str, str]:
         async with self._database.read() as session:
