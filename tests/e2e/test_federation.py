@@ -296,3 +296,33 @@ def _hub_privacy(federation: Federation, bsns: list[str]) -> None:
     assert not {other.federated_pseudonym(bsn_input(parse_bsn(b))) for b in bsns} & stored
     region_key = PseudonymKey.derive(master_key=secrets.token_bytes(32), version=1)
     assert not {region_key.pseudonymise(parse_bsn(b)) for b in bsns} & stored
+
+
+def test_a_region_with_two_workers_sends_its_outbox_from_one_process(
+    federation: Federation,
+) -> None:
+    """``serve --workers 2``: the supervising process runs the region's one federation
+    worker (the worker processes do not), and its hand-offs still make the match."""
+    federation.regions["a"].stop()
+    a = federation.regions["a"] = start_server(
+        federation.urls["a"],
+        federation.dirs["a"],
+        "--workers",
+        "2",
+        port=federation.ports["a"],
+        **federation.envs["a"],
+    )
+    b = federation.regions["b"]
+    a_pro, _ = organisation(a, 1)
+    b_pro, _ = organisation(b, 2)
+    youth = make_bsn(111)
+    _register(a, a_pro, youth)
+    _register(b, b_pro, youth)
+    wait_until(lambda: len(_matches(a, a_pro)) == 1 and len(_matches(b, b_pro)) == 1)
+    assert _one_cross_region(a, a_pro)["id"] == _one_cross_region(b, b_pro)["id"]
+    # The log file goes on from the single process's run before (no pid in its lines).
+    lines = [json.loads(line) for line in a.logs().splitlines() if line.startswith("{")]
+    events = [e for e in lines if "pid" in e]
+    workers = {e["pid"] for e in events if e.get("event") == "started"}
+    senders = {e["pid"] for e in events if e.get("event") == "federation_worker_started"}
+    assert len(workers) == 2 and senders == {a.process.pid}

@@ -99,21 +99,42 @@ def _http_protocol(settings: Settings) -> Any:
     return protocol_factory(HeadLimits.of(settings))
 
 
-class _SweeperThread:
-    """The lifecycle sweeper of ``serve --workers N``: in a thread of the supervising process,
-    with its own event loop, so that it runs once and not once per worker process."""
+class _SupervisorThread:
+    """What ``serve --workers N`` runs once, not once per worker process: the lifecycle
+    sweeper and, for a federated region or the hub, the federation worker that sends the
+    outbox (a region's hand-offs to the hub, the hub's reports to the regions). In a thread
+    of the supervising process, with its own event loop. The federation worker is not woken
+    by the workers' commits here; it looks at the outbox every
+    ``federation_poll_interval_seconds``."""
 
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._ctx = build_context(settings, clock=SystemClock())
         self._loop = asyncio.new_event_loop()
-        self._task = self._loop.create_task(self._main(), name="sweeper")
-        self._thread = threading.Thread(target=self._run, name="sweeper", daemon=True)
+        self._task = self._loop.create_task(self._main(), name="supervisor-workers")
+        self._thread = threading.Thread(target=self._run, name="supervisor-workers", daemon=True)
+
+    @staticmethod
+    def wanted(settings: Settings) -> bool:
+        sweeper = settings.run_sweeper and not settings.is_hub
+        federation = settings.run_federation_worker and (
+            settings.is_hub or settings.federation_region_id is not None
+        )
+        return sweeper or federation
 
     async def _main(self) -> None:
         from verwijsindex.registrations.sweep import run_sweeper
 
+        jobs = []
+        if self._settings.run_sweeper and not self._settings.is_hub:
+            jobs.append(run_sweeper(self._ctx))
+        if self._settings.run_federation_worker:
+            if self._ctx.federation is not None:
+                jobs.append(self._ctx.federation.run())
+            if self._ctx.hub is not None:
+                jobs.append(self._ctx.hub.run())
         try:
-            await run_sweeper(self._ctx)
+            await asyncio.gather(*jobs)
         finally:
             await self._ctx.database.dispose()
 
@@ -136,8 +157,12 @@ class _SweeperThread:
 
 
 # What the worker processes of ``serve --workers N`` must not do themselves: the supervising
-# process has migrated the database and runs the one sweeper.
-_WORKER_ENV = {"VERWIJSINDEX_AUTO_MIGRATE": "false", "VERWIJSINDEX_RUN_SWEEPER": "false"}
+# process has migrated the database and runs the one sweeper and the one federation worker.
+_WORKER_ENV = {
+    "VERWIJSINDEX_AUTO_MIGRATE": "false",
+    "VERWIJSINDEX_RUN_SWEEPER": "false",
+    "VERWIJSINDEX_RUN_FEDERATION_WORKER": "false",
+}
 
 
 def _serve_workers(settings: Settings, *, host: str, port: int) -> None:
@@ -165,7 +190,7 @@ def _serve_workers(settings: Settings, *, host: str, port: int) -> None:
 
     try:
         dialect = asyncio.run(prepare())
-        sweeper = _SweeperThread(settings) if settings.run_sweeper else None
+        background = _SupervisorThread(settings) if _SupervisorThread.wanted(settings) else None
     except VerwijsindexError as exc:
         raise click.ClickException(exc.detail) from None
     if dialect == "sqlite":
@@ -184,11 +209,12 @@ def _serve_workers(settings: Settings, *, host: str, port: int) -> None:
         "supervising",
         workers=settings.workers,
         dialect=dialect,
-        sweeper=sweeper is not None,
+        sweeper=settings.run_sweeper and not settings.is_hub,
+        federation_worker=background is not None and settings.run_federation_worker,
         webhook_worker=settings.run_webhook_worker,
     )
-    if sweeper is not None:
-        sweeper.start()
+    if background is not None:
+        background.start()
     try:
         uvicorn.run(
             "verwijsindex.http.app:create_app_from_env",
@@ -200,8 +226,8 @@ def _serve_workers(settings: Settings, *, host: str, port: int) -> None:
             **_UVICORN_OPTIONS,
         )
     finally:
-        if sweeper is not None:
-            sweeper.stop()
+        if background is not None:
+            background.stop()
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 

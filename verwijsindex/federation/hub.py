@@ -326,8 +326,10 @@ class HubService:
             )
 
     async def run(self) -> None:
+        """Until cancelled: push the regions' due reports, purge what retention allows."""
         loop = asyncio.get_running_loop()
         next_purge = loop.time()
+        log.info("hub_worker_started")
         async with transport.client(self._settings) as http:
             while True:
                 self._wake.clear()

@@ -180,6 +180,7 @@ class RegionFederation:
         """Until cancelled: send the outbox whenever there is something in it; back off while
         the hub cannot be reached."""
         failures = 0
+        log.info("federation_worker_started", region=self.region)
         async with transport.client(self._settings) as http:
             while True:
                 self._wake.clear()
