@@ -112,9 +112,31 @@ class SubjectMatchOut(BaseModel):
     participants: list[SubjectParticipantOut]
 
 
+class SubjectCrossRegionParticipantOut(BaseModel):
+    region: str | None = Field(description="null: this region's own participant")
+    registration_id: str | None = Field(description="Only for this region's participants")
+    organisation: OrganisationRef | None = Field(
+        description="Another region's organisation as its card shows it (null when not shared)"
+    )
+    joined_at: datetime
+    left_at: datetime | None
+
+
+class SubjectCrossRegionMatchOut(BaseModel):
+    id: str
+    created_at: datetime
+    status: MatchStatus
+    closed_at: datetime | None
+    participants: list[SubjectCrossRegionParticipantOut]
+
+
 class SubjectAccessOut(BaseModel):
     registrations: list[SubjectRegistrationOut]
     matches: list[SubjectMatchOut]
+    cross_region_matches: list[SubjectCrossRegionMatchOut] = Field(
+        description="A federated region's cross-region matches of the youth's registrations"
+        " (docs/federation.md); empty elsewhere"
+    )
     access_log: list[AccessLogEntryOut]
 
 

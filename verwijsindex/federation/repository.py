@@ -94,6 +94,26 @@ async def federated_participants(
     return list(result.scalars())
 
 
+async def federated_matches_of_registrations(
+    session: AsyncSession, registration_ids: Sequence[str]
+) -> list[tuple[FederatedMatch, list[FederatedParticipant]]]:
+    """The cross-region matches these registrations take or took part in, oldest first,
+    each with all its participants (a subject-access report)."""
+    if not registration_ids:
+        return []
+    of = select(FederatedParticipant.match_id).where(
+        FederatedParticipant.registration_id.in_(list(registration_ids))
+    )
+    matches = (
+        await session.execute(
+            select(FederatedMatch)
+            .where(FederatedMatch.id.in_(of))
+            .order_by(FederatedMatch.created_at, FederatedMatch.id)
+        )
+    ).scalars()
+    return [(match, await federated_participants(session, match.id)) for match in matches]
+
+
 async def list_federated_matches(
     session: AsyncSession,
     *,

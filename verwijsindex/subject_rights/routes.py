@@ -20,6 +20,8 @@ from verwijsindex.accesslog.schemas import (
     ParentLinkOut,
     SubjectAccessOut,
     SubjectAccessRequest,
+    SubjectCrossRegionMatchOut,
+    SubjectCrossRegionParticipantOut,
     SubjectErasureOut,
     SubjectErasureRequest,
     SubjectMatchOut,
@@ -91,6 +93,29 @@ async def subject_access(
                 ],
             )
             for m in report.matches
+        ],
+        cross_region_matches=[
+            SubjectCrossRegionMatchOut(
+                id=m.match.id,
+                created_at=m.match.created_at,
+                status=m.match.status,
+                closed_at=m.match.closed_at,
+                participants=[
+                    SubjectCrossRegionParticipantOut(
+                        region=p.region,
+                        registration_id=p.registration_id,
+                        organisation=None
+                        if p.organisation is None
+                        else OrganisationRef(
+                            id=p.organisation[0], name=p.organisation[1], sector=p.organisation[2]
+                        ),
+                        joined_at=p.joined_at,
+                        left_at=p.left_at,
+                    )
+                    for p in m.participants
+                ],
+            )
+            for m in report.cross_region_matches
         ],
         access_log=[entry_out(r) for r in report.access_log],
     )

@@ -11,6 +11,7 @@ default, so nothing outside the index's own tables is erased until one is.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,6 +35,8 @@ from verwijsindex.errors import InvalidBSN
 from verwijsindex.families import repository as family_repo
 from verwijsindex.families.index import FamilyIndex
 from verwijsindex.families.models import FamilyMatch
+from verwijsindex.federation import repository as federation_repo
+from verwijsindex.federation.models import FederatedMatch, FederatedParticipant
 from verwijsindex.keys import KeyRing
 from verwijsindex.keyservice.client import YouthTokens
 from verwijsindex.matches.models import Match, MatchParticipant, MatchStatus
@@ -91,11 +94,32 @@ class SubjectMatch:
 
 
 @dataclass(frozen=True)
+class CrossRegionParticipant:
+    """A participant of a cross-region match: of this region (``region`` None, with its
+    registration and organisation) or of another (its region and the organisation its card
+    shows, when that region shares it)."""
+
+    region: str | None
+    registration_id: str | None
+    organisation: tuple[str, str, str] | None
+    """(id, name, sector)"""
+    joined_at: datetime
+    left_at: datetime | None
+
+
+@dataclass(frozen=True)
+class SubjectCrossRegionMatch:
+    match: FederatedMatch
+    participants: list[CrossRegionParticipant]
+
+
+@dataclass(frozen=True)
 class SubjectAccessReport:
     registrations: list[SubjectRegistration]
     matches: list[SubjectMatch]
     access_log: list[AccessLogRecord]
     access_log_pseudonym: str
+    cross_region_matches: list[SubjectCrossRegionMatch] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -310,11 +334,42 @@ class SubjectRightsService:
         records = await records_about(
             session, pseudonyms=log_pseudonyms, refs=refs, limit=ACCESS_LOG_LIMIT
         )
+        cross_region = [
+            SubjectCrossRegionMatch(match, [await self._cross(p, org) for p in participants])
+            for match, participants in await federation_repo.federated_matches_of_registrations(
+                session, [r.id for r in registrations]
+            )
+        ]
         return SubjectAccessReport(
             registrations=subject_registrations,
             matches=subject_matches,
             access_log=records,
             access_log_pseudonym=log_pseudonyms[0],
+            cross_region_matches=cross_region,
+        )
+
+    @staticmethod
+    async def _cross(
+        participant: FederatedParticipant, org: Callable[[str], Awaitable[Organisation]]
+    ) -> CrossRegionParticipant:
+        organisation: tuple[str, str, str] | None = None
+        if participant.registration_id is not None and participant.organisation_id is not None:
+            own = await org(participant.organisation_id)
+            organisation = (own.id, own.name, own.sector)
+        elif participant.card:
+            shown = json.loads(participant.card).get("organisation") or {}
+            if shown.get("name"):
+                organisation = (
+                    str(shown.get("id", "")),
+                    str(shown["name"]),
+                    str(shown.get("sector", "")),
+                )
+        return CrossRegionParticipant(
+            region=None if participant.registration_id is not None else participant.region,
+            registration_id=participant.registration_id,
+            organisation=organisation,
+            joined_at=participant.joined_at,
+            left_at=participant.left_at,
         )
 
     async def erase(

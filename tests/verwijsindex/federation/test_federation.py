@@ -23,9 +23,10 @@ from sqlalchemy import func, select
 
 from crypto import PseudonymKey, SubjectToken, parse_bsn, signature_header
 from notifier import OutboxEvent
-from tests.conftest import DatabaseTemplate, make_bsn, make_caller, registration_body
+from tests.conftest import Caller, DatabaseTemplate, make_bsn, make_caller, registration_body
 from tests.verwijsindex.blind.helpers import attach_key_service, in_process_key_service
 from tests.verwijsindex.federation.helpers import three_databases
+from tests.verwijsindex.helpers import privacy_officer_headers
 from verwijsindex.accesslog import AccessContext
 from verwijsindex.accesslog._models import AccessLogRecord
 from verwijsindex.clock import FrozenClock
@@ -422,6 +423,51 @@ class TestLeaving:
             ]
 
 
+async def _in_both_regions(world: World, callers: dict[str, Caller], bsn: str) -> dict[str, str]:
+    """Register the youth in region a and in region b, then let the hub match them; the two
+    registrations' ids by region."""
+    registered = {}
+    for name in ("a", "b"):
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=world.regions[name]), base_url=CALLBACK[name]
+        )
+        async with client:
+            r = await client.post(
+                "/v1/registrations", json=registration_body(bsn), headers=callers[name].headers
+            )
+            assert r.status_code == 201
+            registered[name] = str(r.json()["id"])
+    await world.sync()
+    return registered
+
+
+class TestSubjectAccess:
+    async def test_the_report_lists_the_youths_cross_region_matches(self, world: World) -> None:
+        a_ctx, b_ctx = world.ctx("a"), world.ctx("b")
+        callers = {"a": await make_caller(a_ctx, 1), "b": await make_caller(b_ctx, 2)}
+        bsn = make_bsn(42)
+        registered = await _in_both_regions(world, callers, bsn)
+        officer = await privacy_officer_headers(a_ctx)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=world.regions["a"]), base_url=CALLBACK["a"]
+        )
+        async with client:
+            r = await client.post("/v1/subject-access", json={"bsn": bsn}, headers=officer)
+            other = await client.post(
+                "/v1/subject-access", json={"bsn": make_bsn(43)}, headers=officer
+            )
+        assert r.status_code == 200, r.text
+        [match] = r.json()["cross_region_matches"]
+        assert match["status"] == "open" and r.json()["matches"] == []
+        by_region = {p["region"]: p for p in match["participants"]}
+        assert set(by_region) == {None, "b"}
+        assert by_region[None]["registration_id"] == registered["a"]
+        assert by_region[None]["organisation"]["id"] == callers["a"].organisation_id
+        assert by_region["b"]["registration_id"] is None  # another region's id is not ours
+        assert by_region["b"]["organisation"]["name"] == "Organisation 2"
+        assert other.json()["cross_region_matches"] == []
+
+
 class TestErasure:
     async def test_an_erasure_ends_the_cross_region_match_and_leaves_no_reference(
         self, world: World, clock: FrozenClock
@@ -429,18 +475,7 @@ class TestErasure:
         a_ctx, b_ctx = world.ctx("a"), world.ctx("b")
         callers = {"a": await make_caller(a_ctx, 1), "b": await make_caller(b_ctx, 2)}
         bsn = make_bsn(41)
-        for name in ("a", "b"):
-            client = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=world.regions[name]), base_url=CALLBACK[name]
-            )
-            async with client:
-                r = await client.post(
-                    "/v1/registrations",
-                    json=registration_body(bsn),
-                    headers=callers[name].headers,
-                )
-                assert r.status_code == 201
-        await world.sync()
+        await _in_both_regions(world, callers, bsn)
         report = await b_ctx.subject_rights.request_erasure(
             AccessContext.system(role="privacy-officer", started_at=clock.now()),
             bsn=parse_bsn(bsn),

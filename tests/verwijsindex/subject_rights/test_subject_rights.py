@@ -110,7 +110,12 @@ class TestSubjectAccess:
     ) -> None:
         officer = await privacy_officer_headers(ctx)
         r = await client.post("/v1/subject-access", json={"bsn": "999999990"}, headers=officer)
-        assert r.json() == {"registrations": [], "matches": [], "access_log": []}
+        assert r.json() == {
+            "registrations": [],
+            "matches": [],
+            "cross_region_matches": [],
+            "access_log": [],
+        }
 
     async def test_invalid_bsn_is_422_without_echo(
         self, client: httpx.AsyncClient, ctx: AppContext
