@@ -37,10 +37,10 @@ from verwijsindex.settings import Settings
 from verwijsindex.statistics.service import StatisticsService
 from verwijsindex.storage import Database
 from verwijsindex.storage.group_commit import GroupCommitter
+from verwijsindex.subject_rights.parents import ParentRightsService
 from verwijsindex.subject_rights.service import (
     ErasureHookResult,
     ErasureScope,
-    ParentRightsService,
     SubjectRightsService,
 )
 from verwijsindex.webhooks.service import Webhooks
