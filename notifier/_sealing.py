@@ -50,11 +50,25 @@ class SecretBox:
         encoded = base64.urlsafe_b64encode(nonce + ciphertext).decode("ascii")
         return f"k{self._current}.{encoded}"
 
-    def open(self, sealed: str, *, context: str) -> str:
-        head, sep, encoded = sealed.partition(".")
+    @staticmethod
+    def version_of(value: str) -> int | None:
+        """The key version a sealed value names, or None when ``value`` is not of the sealed
+        form (``k<version>.…``)."""
+        head, sep, _ = value.partition(".")
         if not sep or not head.startswith("k") or not head[1:].isdigit():
+            return None
+        return int(head[1:])
+
+    def is_current(self, value: str) -> bool:
+        """Whether ``value`` is sealed under the current key version."""
+        return self.version_of(value) == self._current
+
+    def open(self, sealed: str, *, context: str) -> str:
+        version = self.version_of(sealed)
+        if version is None:
             raise SealedSecretError("the sealed value is malformed")
-        cipher = self._ciphers.get(int(head[1:]))
+        encoded = sealed.partition(".")[2]
+        cipher = self._ciphers.get(version)
         if cipher is None:
             raise SealedSecretError("the sealed value uses an unknown key version")
         try:

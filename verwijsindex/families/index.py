@@ -298,16 +298,18 @@ class FamilyIndex:
         closes). Returns the registrations that named the parent and the family matches
         looked at. The caller holds the subject locks of ``parents``."""
         registration_ids = await repo.delete_links_of_parents(session, parents)
-        families = await repo.open_families_of_registrations(session, registration_ids)
-        if not families:
+        family_ids = sorted(
+            set((await repo.open_families_of_registrations(session, registration_ids)).values())
+        )
+        if not family_ids:
             return registration_ids, 0
         await repo.lock_family_matches(session)
         events: list[Event] = []
-        for family_id in sorted(set(families.values())):
+        for family_id in family_ids:
             await self._leave(session, family_id, [], now, events)
         await session.flush()
         await enqueue_many(session, events)
-        return registration_ids, len(set(families.values()))
+        return registration_ids, len(family_ids)
 
     async def _leave(
         self,

@@ -64,13 +64,6 @@ TOTP_SECRETS_PURPOSE = "portal-totp-secrets"
 """The HKDF purpose of the key that seals TOTP secrets at rest (one per master-key version)."""
 
 
-def _sealed(value: str) -> bool:
-    """A sealed value (``k<version>.…``); a TOTP secret stored before sealing is base32 (upper
-    case letters and digits 2-7), so it never has this form."""
-    head, sep, _ = value.partition(".")
-    return bool(sep) and head.startswith("k") and head[1:].isdigit()
-
-
 def _totp_context(account_id: str) -> str:
     return f"portal-account:{account_id}:totp"
 
@@ -170,7 +163,6 @@ class PortalService:
             keys={v: keys.subkey(TOTP_SECRETS_PURPOSE, version=v) for v in keys.versions},
             current_version=keys.current_version,
         )
-        self._sealed_as = f"k{keys.current_version}."
         self._settings = settings
         self._database = database
         self._access_log = access_log
@@ -189,7 +181,9 @@ class PortalService:
         that does not open (copied from another account, sealed under a retired key) is no
         second factor: the sign-in fails as for a wrong code."""
         stored = account.totp_secret
-        if stored is None or not _sealed(stored):
+        # A secret stored before sealing is base32 (upper case letters and digits 2-7), so
+        # it never has the sealed form.
+        if stored is None or SecretBox.version_of(stored) is None:
             return stored
         try:
             return self._box.open(stored, context=_totp_context(account.id))
@@ -403,7 +397,7 @@ class PortalService:
             stored = await session.get(PortalAccount, account.id)
             assert stored is not None
             stored.totp_last_step = step
-            if secret is not None and not (stored.totp_secret or "").startswith(self._sealed_as):
+            if secret is not None and not self._box.is_current(stored.totp_secret or ""):
                 # stored before sealing, or sealed under an older master-key version
                 stored.totp_secret = self._seal_totp(stored.id, secret)
             return await self._signed_in(session, access, stored, browser.id)
