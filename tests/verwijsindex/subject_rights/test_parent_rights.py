@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from notifier import OutboxEvent
 from tests.conftest import Caller, make_bsn
+from tests.verwijsindex.families.test_family_match import register
 from tests.verwijsindex.helpers import privacy_officer_headers
 from verwijsindex.context import AppContext
 from verwijsindex.families.models import FamilyMatch, FamilyMatchStatus
@@ -21,25 +22,15 @@ SHARED, OWN, UNKNOWN = make_bsn(700), make_bsn(701), make_bsn(702)
 KIDS = [make_bsn(710 + i) for i in range(3)]
 
 
-async def _register(
-    client: httpx.AsyncClient, caller: Caller, youth: str, *parents: str
-) -> dict[str, Any]:
-    body = {"bsn": youth, "birth_date": "2014-04-04", "parents": [{"bsn": p} for p in parents]}
-    r = await client.post("/v1/registrations", json=body, headers=caller.headers)
-    assert r.status_code == 201, r.text
-    result: dict[str, Any] = r.json()
-    return result
-
-
 async def _family(
     client: httpx.AsyncClient, callers: list[Caller]
 ) -> tuple[list[dict[str, Any]], str]:
     """Kid 0 (caller 0) names SHARED and OWN, kid 1 (caller 1) SHARED, kid 2 (caller 2) OWN:
     one family match of the three (kid 1 through SHARED, kid 2 through OWN)."""
     regs = [
-        await _register(client, callers[0], KIDS[0], SHARED, OWN),
-        await _register(client, callers[1], KIDS[1], SHARED),
-        await _register(client, callers[2], KIDS[2], OWN),
+        await register(client, callers[0], KIDS[0], SHARED, OWN),
+        await register(client, callers[1], KIDS[1], SHARED),
+        await register(client, callers[2], KIDS[2], OWN),
     ]
     family_id = regs[2]["family_match_id"]
     assert family_id is not None and regs[1]["family_match_id"] == family_id
@@ -111,7 +102,7 @@ class TestParentAccess:
         self, client: httpx.AsyncClient, callers: list[Caller], ctx: AppContext
     ) -> None:
         # A registration of the parent as a youth holds nothing of them as a parent.
-        await _register(client, callers[0], SHARED)
+        await register(client, callers[0], SHARED)
         officer = await privacy_officer_headers(ctx)
         assert (await _access(client, officer, SHARED)).json() == {"links": []}
 
