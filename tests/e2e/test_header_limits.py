@@ -36,9 +36,28 @@ def head_server(
         VERWIJSINDEX_LOG_LEVEL="info",
     )
     try:
+        # /readyz answers once one worker is up; the memory test measures every process, so
+        # it starts only when every worker has started (a worker still importing grows by
+        # tens of MiB between the two readings).
+        workers = int(request.param[1]) if request.param else 1
+        _wait_until_started(srv, workers)
         yield srv
     finally:
         srv.stop()
+
+
+def _wait_until_started(server: Server, processes: int) -> None:
+    """Wait (bounded) until ``processes`` processes have logged that they started."""
+    deadline = time.monotonic() + 60
+    while True:
+        started = 0
+        for line in server.logs().splitlines():
+            if line.startswith("{") and json.loads(line).get("event") == "started":
+                started += 1
+        if started >= processes:
+            return
+        assert time.monotonic() < deadline, f"{started} of {processes} processes started"
+        time.sleep(0.1)
 
 
 def _address(server: Server) -> tuple[str, int]:
