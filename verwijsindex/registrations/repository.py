@@ -9,7 +9,6 @@ from operator import attrgetter
 from typing import Any, cast
 
 from sqlalchemy import (
-    BindParameter,
     Table,
     and_,
     bindparam,
@@ -20,6 +19,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     union_all,
     update,
 )
@@ -39,7 +39,7 @@ from verwijsindex.registrations.models import (
     RegistrationStatus,
 )
 from verwijsindex.storage.base import RowInsert, Staged
-from verwijsindex.storage.queries import status_is
+from verwijsindex.storage.queries import given_values, one_of, probe, status_is
 
 
 async def lock_subject(session: AsyncSession, pseudonym: Pseudonym) -> None:
@@ -145,7 +145,7 @@ _PARENTS = cast(Table, RegistrationParent.__table__)
 
 
 _MATCHES = cast(Table, Match.__table__)
-_OF_SUBJECTS = _REGISTRATIONS.c.pseudonym.in_(bindparam("pseudonyms", expanding=True))
+_OF_SUBJECTS = one_of(_REGISTRATIONS.c.pseudonym, "pseudonyms")
 _ACTIVE = status_is(_REGISTRATIONS.c.status, RegistrationStatus.ACTIVE)
 _REGISTRATIONS_AND_OPEN_MATCH = _REGISTRATIONS.outerjoin(
     _MATCHES,
@@ -181,13 +181,62 @@ _ACTIVE_WITH_OPEN_MATCH_AND_LINKS = union_all(
         *(_PARENTS.c.registration_id if name == "id" else null() for name in REGISTRATION_COLUMNS),
         null(),
         _PARENTS.c.pseudonym,
-    ).where(_PARENTS.c.pseudonym.in_(bindparam("parents", expanding=True))),
+    ).where(one_of(_PARENTS.c.pseudonym, "parents")),
 ).order_by(literal_column("part"), literal_column("created_at"), literal_column("id"))
 
 _INSERT_REGISTRATIONS = RowInsert(_REGISTRATIONS, REGISTRATION_COLUMNS)
 
 
 _REGISTRATION_VALUES = attrgetter(*REGISTRATION_COLUMNS)
+
+
+# PostgreSQL: the same two reads driven by the given values, each an index probe (``probe``)
+# whatever the tables' size and statistics: the youth's active registrations, its open match,
+# a parent's links.
+_GIVEN_YOUTHS = given_values("pseudonyms", _REGISTRATIONS.c.pseudonym)
+_GIVEN_PARENTS = given_values("parents", _PARENTS.c.pseudonym)
+_YOUTH_ACTIVE = probe(
+    select(*(_REGISTRATIONS.c[name] for name in REGISTRATION_COLUMNS)).where(
+        _REGISTRATIONS.c.pseudonym == _GIVEN_YOUTHS.c.value, _ACTIVE
+    ),
+    "registration",
+)
+_YOUTH_OPEN_MATCH = probe(
+    select(_MATCHES.c.id).where(
+        _MATCHES.c.subject_pseudonym == _GIVEN_YOUTHS.c.value,
+        status_is(_MATCHES.c.status, MatchStatus.OPEN),
+    ),
+    "open_match",
+)
+_PARENT_LINKS = probe(
+    select(_PARENTS.c.registration_id, _PARENTS.c.pseudonym).where(
+        _PARENTS.c.pseudonym == _GIVEN_PARENTS.c.value
+    ),
+    "link",
+)
+_PG_ACTIVE_PART = select(
+    literal_column("0").label("part"),
+    *(_YOUTH_ACTIVE.c[name].label(name) for name in REGISTRATION_COLUMNS),
+    _YOUTH_OPEN_MATCH.c.id.label("open_match_id"),
+    null().label("parent"),
+).select_from(_GIVEN_YOUTHS.join(_YOUTH_ACTIVE, true()).outerjoin(_YOUTH_OPEN_MATCH, true()))
+_PG_ACTIVE_WITH_OPEN_MATCH = (
+    select(*(_YOUTH_ACTIVE.c[name] for name in REGISTRATION_COLUMNS), _YOUTH_OPEN_MATCH.c.id)
+    .select_from(_GIVEN_YOUTHS.join(_YOUTH_ACTIVE, true()).outerjoin(_YOUTH_OPEN_MATCH, true()))
+    .order_by(_YOUTH_ACTIVE.c.created_at, _YOUTH_ACTIVE.c.id)
+)
+_PG_ACTIVE_WITH_OPEN_MATCH_AND_LINKS = union_all(
+    _PG_ACTIVE_PART,
+    select(
+        literal_column("1"),
+        *(
+            _PARENT_LINKS.c.registration_id if name == "id" else null()
+            for name in REGISTRATION_COLUMNS
+        ),
+        null(),
+        _PARENT_LINKS.c.pseudonym,
+    ).select_from(_GIVEN_PARENTS.join(_PARENT_LINKS, true())),
+).order_by(literal_column("part"), literal_column("created_at"), literal_column("id"))
 
 
 async def active_registrations_with_open_match(
@@ -199,11 +248,15 @@ async def active_registrations_with_open_match(
     ``parents``, by registration id (UUIDv7: oldest first; links exist only while their
     registration is active): one statement for what the write path needs to know of the
     youths and the parents."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
     if not parents:
-        result = await session.execute(_ACTIVE_WITH_OPEN_MATCH, {"pseudonyms": list(pseudonyms)})
+        result = await session.execute(
+            _PG_ACTIVE_WITH_OPEN_MATCH if postgresql else _ACTIVE_WITH_OPEN_MATCH,
+            {"pseudonyms": list(pseudonyms)},
+        )
         return [(RegistrationRow(*row[:-1]), row[-1]) for row in result], []
     result = await session.execute(
-        _ACTIVE_WITH_OPEN_MATCH_AND_LINKS,
+        _PG_ACTIVE_WITH_OPEN_MATCH_AND_LINKS if postgresql else _ACTIVE_WITH_OPEN_MATCH_AND_LINKS,
         {"pseudonyms": list(pseudonyms), "parents": list(parents)},
     )
     active: list[tuple[RegistrationRow, str | None]] = []
@@ -233,20 +286,19 @@ def staged_registrations(
 
 
 _EARLIER = cast(Table, EarlierInvolvement.__table__)
-_OLD: BindParameter[list[str]] = bindparam("old", expanding=True)
 # Which earlier pseudonyms (older key versions, earlier subject tokens, and on the direct path
 # with a key service the BSN's own) are still in use: ``kind`` 0 a youth's (an active
 # registration, an open match or an earlier involvement), 1 a parent's (a link).
 _EARLIER_PSEUDONYMS_IN_USE = union_all(
     select(literal_column("0").label("kind"), _REGISTRATIONS.c.pseudonym.label("pseudonym")).where(
-        _REGISTRATIONS.c.pseudonym.in_(_OLD), _ACTIVE
+        one_of(_REGISTRATIONS.c.pseudonym, "old"), _ACTIVE
     ),
     select(literal_column("0"), _MATCHES.c.subject_pseudonym).where(
-        _MATCHES.c.subject_pseudonym.in_(_OLD), status_is(_MATCHES.c.status, MatchStatus.OPEN)
+        one_of(_MATCHES.c.subject_pseudonym, "old"), status_is(_MATCHES.c.status, MatchStatus.OPEN)
     ),
-    select(literal_column("0"), _EARLIER.c.pseudonym).where(_EARLIER.c.pseudonym.in_(_OLD)),
+    select(literal_column("0"), _EARLIER.c.pseudonym).where(one_of(_EARLIER.c.pseudonym, "old")),
     select(literal_column("1"), _PARENTS.c.pseudonym).where(
-        _PARENTS.c.pseudonym.in_(bindparam("old_parents", expanding=True))
+        one_of(_PARENTS.c.pseudonym, "old_parents")
     ),
 )
 
