@@ -9,6 +9,8 @@ BSN = NewType("BSN", str)
 """A syntactically valid BSN: nine ASCII digits passing the 11-test. Never store it."""
 
 _WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+_ZERO_SUM = ord("0") * sum(_WEIGHTS)
+"""What the weighted sum of the digits' ASCII codes exceeds the sum of the digits by."""
 
 
 class InvalidBSN(CryptoError, ValueError):
@@ -25,10 +27,10 @@ def parse_bsn(value: str) -> BSN:
         raise InvalidBSN("a BSN must be a string of nine digits")
     if len(value) != 9 or not value.isascii() or not value.isdigit():
         raise InvalidBSN("a BSN must be exactly nine digits")
-    digits = [ord(c) - 48 for c in value]
-    if not any(digits):
+    if value == "000000000":
         raise InvalidBSN("a BSN cannot be all zeros")
-    total = sum(map(mul, digits, _WEIGHTS))  # nine digits, nine weights
+    # Nine ASCII digits, nine weights: weigh the codes and take off what the '0's add.
+    total = sum(map(mul, value.encode("ascii"), _WEIGHTS)) - _ZERO_SUM
     if total % 11 != 0:
         raise InvalidBSN("the BSN fails the 11-test")
     return BSN(value)

@@ -230,6 +230,10 @@ def load_ledger_signing_key(settings: Settings) -> Ed25519PrivateKey:
     return key
 
 
+def _newest_first(keys: dict[int, PseudonymKey]) -> tuple[PseudonymKey, ...]:
+    return tuple(keys[v] for v in sorted(keys, reverse=True))
+
+
 class KeyRing:
     """All master-key versions known to this process; the highest is current."""
 
@@ -275,6 +279,12 @@ class KeyRing:
             )
             for v, m in self._masters.items()
         }
+        # Newest version first, ordered once: the write path asks for every version's
+        # pseudonym of each youth and parent.
+        self._pseudonym_order = _newest_first(self._pseudonym_keys)
+        self._parent_order = _newest_first(self._parent_keys)
+        self._blind_order = _newest_first(self._blind_keys)
+        self._blind_parent_order = _newest_first(self._blind_parent_keys)
         # Keyed once; each hash continues a copy (as PseudonymKey does).
         self._trace_mac = hmac.new(
             derive_subkey(
@@ -355,29 +365,25 @@ class KeyRing:
 
     def all_pseudonyms(self, bsn: BSN) -> list[Pseudonym]:
         """The pseudonym under every known version, current first (matching across rotation)."""
-        versions = sorted(self._pseudonym_keys, reverse=True)
-        return [self._pseudonym_keys[v].pseudonymise(bsn) for v in versions]
+        return [key.pseudonymise(bsn) for key in self._pseudonym_order]
 
     def all_parent_pseudonyms(self, bsn: BSN) -> list[Pseudonym]:
         """A parent's pseudonym under every known version, current first: keyed by its own
         HKDF purpose, so a parent's value never equals (or can be joined with) a youth's match
         pseudonym or an access-log pseudonym of the same number without the master key."""
-        versions = sorted(self._parent_keys, reverse=True)
-        return [self._parent_keys[v].pseudonymise(bsn) for v in versions]
+        return [key.pseudonymise(bsn) for key in self._parent_order]
 
     def blind_pseudonyms(self, token: SubjectToken) -> list[Pseudonym]:
         """The stored pseudonym of a youth known by its subject token (the blind path, and the
         direct path with a key service) under every known version, current first: the index's
         own HMAC of the key service's OPRF output (docs/adr/0020)."""
-        versions = sorted(self._blind_keys, reverse=True)
-        return [self._blind_keys[v].pseudonymise_token(token) for v in versions]
+        return [key.pseudonymise_token(token) for key in self._blind_order]
 
     def blind_parent_pseudonyms(self, token: SubjectToken) -> list[Pseudonym]:
         """The stored pseudonym of a parent known by its subject token (the blind path, and the
         direct path with a key service) under every known version, current first: keyed by
         its own purpose, so it never equals the same person's pseudonym as a youth."""
-        versions = sorted(self._blind_parent_keys, reverse=True)
-        return [self._blind_parent_keys[v].pseudonymise_token(token) for v in versions]
+        return [key.pseudonymise_token(token) for key in self._blind_parent_order]
 
     def access_log_subject_of(
         self, bsn: BSN | None, token: SubjectToken | None, organisation_id: str | None

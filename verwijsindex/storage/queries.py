@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.selectable import Lateral, TableValuedAlias
+from sqlalchemy.sql.selectable import LateralFromClause, TableValuedAlias
 from sqlalchemy.sql.sqltypes import BOOLEANTYPE
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -107,7 +107,7 @@ def given_values(name: str, column: ColumnElement[Any]) -> TableValuedAlias:
     return func.unnest(values).table_valued("value").render_derived(name=f"given_{name}")
 
 
-def probe(statement: Select[Any], name: str) -> Lateral:
+def probe(statement: Select[Any], name: str) -> LateralFromClause:
     """PostgreSQL: ``statement`` (a lookup by a column of :func:`given_values`) as a
     ``LATERAL`` subquery run once per given value, so that each value is an index probe.
 
