@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, text, update
+from sqlalchemy import Table, bindparam, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crypto import Pseudonym
@@ -19,7 +19,7 @@ from verwijsindex.registrations.models import (
     RegistrationParent,
     RegistrationStatus,
 )
-from verwijsindex.storage.queries import one_of, status_is
+from verwijsindex.storage.queries import status_is
 
 _PARENTS = cast(Table, RegistrationParent.__table__)
 _REGISTRATIONS = cast(Table, Registration.__table__)
@@ -44,7 +44,7 @@ _LINKED_REGISTRATIONS = select(
     _REGISTRATIONS.c.professional_id,
     _REGISTRATIONS.c.organisation_id,
 ).where(
-    one_of(_REGISTRATIONS.c.id, "ids"),
+    _REGISTRATIONS.c.id.in_(bindparam("ids", expanding=True)),
     status_is(_REGISTRATIONS.c.status, RegistrationStatus.ACTIVE),
 )
 

@@ -9,6 +9,7 @@ from operator import attrgetter
 from typing import Any, cast
 
 from sqlalchemy import (
+    BindParameter,
     Table,
     and_,
     bindparam,
@@ -39,7 +40,7 @@ from verwijsindex.registrations.models import (
     RegistrationStatus,
 )
 from verwijsindex.storage.base import RowInsert, Staged
-from verwijsindex.storage.queries import given_values, one_of, probe, status_is
+from verwijsindex.storage.queries import given_values, probe, status_is
 
 
 async def lock_subject(session: AsyncSession, pseudonym: Pseudonym) -> None:
@@ -145,7 +146,7 @@ _PARENTS = cast(Table, RegistrationParent.__table__)
 
 
 _MATCHES = cast(Table, Match.__table__)
-_OF_SUBJECTS = one_of(_REGISTRATIONS.c.pseudonym, "pseudonyms")
+_OF_SUBJECTS = _REGISTRATIONS.c.pseudonym.in_(bindparam("pseudonyms", expanding=True))
 _ACTIVE = status_is(_REGISTRATIONS.c.status, RegistrationStatus.ACTIVE)
 _REGISTRATIONS_AND_OPEN_MATCH = _REGISTRATIONS.outerjoin(
     _MATCHES,
@@ -181,7 +182,7 @@ _ACTIVE_WITH_OPEN_MATCH_AND_LINKS = union_all(
         *(_PARENTS.c.registration_id if name == "id" else null() for name in REGISTRATION_COLUMNS),
         null(),
         _PARENTS.c.pseudonym,
-    ).where(one_of(_PARENTS.c.pseudonym, "parents")),
+    ).where(_PARENTS.c.pseudonym.in_(bindparam("parents", expanding=True))),
 ).order_by(literal_column("part"), literal_column("created_at"), literal_column("id"))
 
 _INSERT_REGISTRATIONS = RowInsert(_REGISTRATIONS, REGISTRATION_COLUMNS)
@@ -286,19 +287,20 @@ def staged_registrations(
 
 
 _EARLIER = cast(Table, EarlierInvolvement.__table__)
+_OLD: BindParameter[list[str]] = bindparam("old", expanding=True)
 # Which earlier pseudonyms (older key versions, earlier subject tokens, and on the direct path
 # with a key service the BSN's own) are still in use: ``kind`` 0 a youth's (an active
 # registration, an open match or an earlier involvement), 1 a parent's (a link).
 _EARLIER_PSEUDONYMS_IN_USE = union_all(
     select(literal_column("0").label("kind"), _REGISTRATIONS.c.pseudonym.label("pseudonym")).where(
-        one_of(_REGISTRATIONS.c.pseudonym, "old"), _ACTIVE
+        _REGISTRATIONS.c.pseudonym.in_(_OLD), _ACTIVE
     ),
     select(literal_column("0"), _MATCHES.c.subject_pseudonym).where(
-        one_of(_MATCHES.c.subject_pseudonym, "old"), status_is(_MATCHES.c.status, MatchStatus.OPEN)
+        _MATCHES.c.subject_pseudonym.in_(_OLD), status_is(_MATCHES.c.status, MatchStatus.OPEN)
     ),
-    select(literal_column("0"), _EARLIER.c.pseudonym).where(one_of(_EARLIER.c.pseudonym, "old")),
+    select(literal_column("0"), _EARLIER.c.pseudonym).where(_EARLIER.c.pseudonym.in_(_OLD)),
     select(literal_column("1"), _PARENTS.c.pseudonym).where(
-        one_of(_PARENTS.c.pseudonym, "old_parents")
+        _PARENTS.c.pseudonym.in_(bindparam("old_parents", expanding=True))
     ),
 )
 

@@ -1,5 +1,5 @@
 """Query helpers shared by the repositories: statuses written into the SQL for partial indexes,
-and a list of values bound as one parameter."""
+and PostgreSQL lookups driven by a list of given values."""
 
 from __future__ import annotations
 
@@ -11,19 +11,14 @@ from sqlalchemy import (
     Select,
     String,
     and_,
-    any_,
     bindparam,
     func,
     literal_column,
     or_,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import LateralFromClause, TableValuedAlias
-from sqlalchemy.sql.sqltypes import BOOLEANTYPE
-from sqlalchemy.sql.visitors import InternalTraversal
 
 
 def status_is(
@@ -56,48 +51,6 @@ def of_subject_any_status(
         and_(subject, status_is(column, status)),
         and_(subject, status_is(column, status, negate=True)),
     )
-
-
-class OneOf(ColumnElement[bool]):
-    """``column`` is one of the values bound to ``name`` (a list): on PostgreSQL
-    ``column = ANY(:name)`` with the list as one array parameter, elsewhere an expanding
-    ``column IN (...)``. Use :func:`one_of`.
-
-    An expanding ``IN`` is rendered again for every execution, one placeholder and cast per
-    value, and each list length is a statement of its own to prepare and cache; on the write
-    path (a group's youths and parents) that rendering was a measurable part of the service's
-    CPU. The array form is one statement, prepared once, whatever the list's length."""
-
-    inherit_cache = True
-    type = BOOLEANTYPE
-    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
-        ("column", InternalTraversal.dp_clauseelement),
-        ("name", InternalTraversal.dp_string),
-    ]
-
-    def __init__(self, column: ColumnElement[Any], name: str) -> None:
-        self.column = column
-        self.name = name
-
-    def self_group(self, against: Any = None) -> ColumnElement[Any]:
-        # Already a comparison, as ``IN`` and ``= ANY`` are: never ``(...) = 1`` in a WHERE.
-        return self
-
-
-def one_of(column: ColumnElement[Any] | InstrumentedAttribute[Any], name: str) -> OneOf:
-    """``column`` is one of the list bound to ``name`` (:class:`OneOf`)."""
-    return OneOf(column.expression if isinstance(column, InstrumentedAttribute) else column, name)
-
-
-@compiles(OneOf)
-def _one_of_in(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
-
-
-@compiles(OneOf, "postgresql")
-def _one_of_any(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
-    values = bindparam(element.name, type_=ARRAY(element.column.type))
-    return compiler.process(element.column == any_(values), **kw)
 
 
 def given_values(name: str, column: ColumnElement[Any]) -> TableValuedAlias:
