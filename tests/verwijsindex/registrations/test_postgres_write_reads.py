@@ -62,7 +62,8 @@ async def _grow(database: Database, youths: list[str], parents: list[str]) -> No
         await connection.execute(
             text(
                 "INSERT INTO matches (id, subject_pseudonym, status, created_at)"
-                " SELECT gen_random_uuid(), y, 'open', now() FROM unnest(CAST(:youths AS text[])) AS y"
+                " SELECT gen_random_uuid(), y, 'open', now()"
+                " FROM unnest(CAST(:youths AS text[])) AS y"
             ),
             {"youths": youths[::10]},
         )
