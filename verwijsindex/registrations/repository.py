@@ -215,19 +215,19 @@ _PARENT_LINKS = probe(
     ),
     "link",
 )
-_PG_ACTIVE_PART = select(
-    literal_column("0").label("part"),
-    *(_YOUTH_ACTIVE.c[name].label(name) for name in REGISTRATION_COLUMNS),
-    _YOUTH_OPEN_MATCH.c.id.label("open_match_id"),
-    null().label("parent"),
-).select_from(_GIVEN_YOUTHS.join(_YOUTH_ACTIVE, true()).outerjoin(_YOUTH_OPEN_MATCH, true()))
+_PG_YOUTHS = _GIVEN_YOUTHS.join(_YOUTH_ACTIVE, true()).outerjoin(_YOUTH_OPEN_MATCH, true())
 _PG_ACTIVE_WITH_OPEN_MATCH = (
     select(*(_YOUTH_ACTIVE.c[name] for name in REGISTRATION_COLUMNS), _YOUTH_OPEN_MATCH.c.id)
-    .select_from(_GIVEN_YOUTHS.join(_YOUTH_ACTIVE, true()).outerjoin(_YOUTH_OPEN_MATCH, true()))
+    .select_from(_PG_YOUTHS)
     .order_by(_YOUTH_ACTIVE.c.created_at, _YOUTH_ACTIVE.c.id)
 )
 _PG_ACTIVE_WITH_OPEN_MATCH_AND_LINKS = union_all(
-    _PG_ACTIVE_PART,
+    select(
+        literal_column("0").label("part"),
+        *(_YOUTH_ACTIVE.c[name].label(name) for name in REGISTRATION_COLUMNS),
+        _YOUTH_OPEN_MATCH.c.id.label("open_match_id"),
+        null().label("parent"),
+    ).select_from(_PG_YOUTHS),
     select(
         literal_column("1"),
         *(
