@@ -18,6 +18,21 @@ import httpx
 
 from scripts.bench.common import BIRTH_DATE, HERE, ROOT, RUN_STRIDE
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of every ``postgres`` process (the server's backends and workers)."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().startswith("postgres"):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+        except OSError:
+            continue
+    return total / _TICK
+
 
 def free_port() -> int:
     with socket.socket() as s:

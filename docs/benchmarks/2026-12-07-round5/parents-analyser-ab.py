@@ -9,7 +9,6 @@ to the mean of the runs before and after it (as the suite holds it).
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -17,22 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from scripts.bench.databases import create_database, drop_database
-from scripts.bench.processes import Wrk, start_service, write_lua_data
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def postgres_cpu() -> float:
-    """CPU seconds of every ``postgres`` process (the server's backends and workers)."""
-    total = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().startswith("postgres"):
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-        except OSError:
-            continue
-    return total / TICK
+from scripts.bench.processes import Wrk, postgres_cpu, start_service, write_lua_data
 
 
 def main(backend: str, rounds: int, seconds: float, modes: list[str]) -> None:

@@ -10,29 +10,13 @@ the ratio as the suite holds it.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from scripts.bench.databases import create_database, drop_database
-from scripts.bench.processes import Wrk, start_service, write_lua_data
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def postgres_cpu():
-    total = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if Path(f"/proc/{pid}/comm").read_text().startswith("postgres"):
-                f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(f[11]) + int(f[12])
-        except OSError:
-            continue
-    return total / TICK
-
+from scripts.bench.processes import Wrk, postgres_cpu, start_service, write_lua_data
 
 backend, rounds, seconds, warm = (
     sys.argv[1],
